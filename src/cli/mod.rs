@@ -1,0 +1,38 @@
+//! The `erdp` command line (clap): one file per subcommand.
+//!
+//! Exit codes: 0 success, 1 a check failed (an expectation, a policy),
+//! 2 usage or configuration error.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// erdp: prove where every packet goes in an ExpressRoute + IPsec network,
+/// and whether it leaves encrypted.
+#[derive(Debug, Parser)]
+#[command(name = "erdp", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {}
+
+/// Exit code for usage and configuration errors.
+pub const EXIT_USAGE: u8 = 2;
+/// Exit code when a check (expectation, policy) failed.
+pub const EXIT_CHECK_FAILED: u8 = 1;
+
+/// Parses the command line and runs it.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        None => {
+            use clap::CommandFactory;
+            let _ = Cli::command().print_help();
+            ExitCode::SUCCESS
+        }
+    }
+}

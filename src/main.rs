@@ -1,0 +1,5 @@
+//! The `erdp` binary: parses the command line and runs the chosen subcommand.
+
+fn main() -> std::process::ExitCode {
+    erdp::cli::main()
+}
