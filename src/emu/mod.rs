@@ -7,10 +7,12 @@
 //! - [`link`]: point-to-point links with delay, rate, queue, loss,
 //!   reordering, MTU, up/down state and pcap capture.
 
+pub mod app;
 mod device;
 mod engine;
 mod error;
 mod event;
+pub mod host;
 pub mod link;
 mod pool;
 mod rng;
@@ -21,6 +23,7 @@ pub use device::{Arrival, Departure, Device, DeviceEvent, PortId, TxQueue};
 pub use engine::{DeviceStats, EngineStats, Simulator};
 pub use error::EmuError;
 pub use event::{EventKind, EventQueue};
+pub use host::{AppId, Host, HostConfig, HostError};
 pub use link::{
     CapturePoint, ChannelConfig, DeviceId, LinkCapture, LinkConfig, LinkId, LinkReport,
 };
