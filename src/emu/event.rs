@@ -12,27 +12,38 @@ use super::time::SimTime;
 /// live in the engine's slab and events refer to them by index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventKind {
-    /// The frame in flight slot `slot` reaches the far end of its link.
+    /// The held-back (reordered) frame in slot `slot` reaches the far end
+    /// of its link.
     Arrive { slot: u32 },
+    /// The first frame in the wire queue of `channel` (0: A to B, 1: B to A)
+    /// of link `link` reaches the far end.
+    WireHead { link: u32, channel: u8 },
     /// Device `device` asked to be polled at this time.
     Wake { device: u32 },
     /// Timeline action `index` is due.
     Action { index: u32 },
 }
 
+/// A pending event. `key` is the time in the high 64 bits and the
+/// sequence number in the low 64, so ordering is one integer compare.
 #[derive(Debug, Clone, Copy)]
 struct Entry {
-    time: SimTime,
-    seq: u64,
+    key: u128,
     kind: EventKind,
 }
 
-// Hot structure: keep it at three words.
-const _: () = assert!(std::mem::size_of::<Entry>() == 24);
+// Hot structure: the key and a two-word kind.
+const _: () = assert!(std::mem::size_of::<Entry>() == 32);
+
+impl Entry {
+    fn time(&self) -> SimTime {
+        SimTime::from_nanos((self.key >> 64) as u64)
+    }
+}
 
 impl PartialEq for Entry {
     fn eq(&self, other: &Self) -> bool {
-        (self.time, self.seq) == (other.time, other.seq)
+        self.key == other.key
     }
 }
 
@@ -48,7 +59,7 @@ impl Ord for Entry {
     /// Reversed, so that `BinaryHeap` (a max-heap) pops the earliest
     /// `(time, seq)` first.
     fn cmp(&self, other: &Self) -> Ordering {
-        (other.time, other.seq).cmp(&(self.time, self.seq))
+        other.key.cmp(&self.key)
     }
 }
 
@@ -69,17 +80,18 @@ impl EventQueue {
     pub fn push(&mut self, time: SimTime, kind: EventKind) {
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.heap.push(Entry { time, seq, kind });
+        let key = (u128::from(time.as_nanos()) << 64) | u128::from(seq);
+        self.heap.push(Entry { key, kind });
     }
 
     /// Removes and returns the earliest event.
     pub fn pop(&mut self) -> Option<(SimTime, EventKind)> {
-        self.heap.pop().map(|entry| (entry.time, entry.kind))
+        self.heap.pop().map(|entry| (entry.time(), entry.kind))
     }
 
     /// The earliest event without removing it.
     pub fn peek(&self) -> Option<(SimTime, EventKind)> {
-        self.heap.peek().map(|entry| (entry.time, entry.kind))
+        self.heap.peek().map(|entry| (entry.time(), entry.kind))
     }
 
     /// Number of pending events.

@@ -73,9 +73,10 @@ impl Pair {
     }
 
     pub fn add(&mut self, id: DeviceId, app: Box<dyn erdp::emu::app::App>) -> AppId {
-        let app = self.host_mut(id).add_app(app).unwrap();
-        self.sim.poke(id).unwrap();
-        app
+        self.sim
+            .update::<Host, _>(id, |host| host.add_app(app))
+            .unwrap()
+            .unwrap()
     }
 }
 

@@ -39,6 +39,15 @@ pub struct CaptureError {
     pub reason: String,
 }
 
+/// A pcap error with its cause (pcap-file's I/O error text alone says
+/// "Error reading bytes" even when writing).
+fn describe(error: &pcap_file::PcapError) -> String {
+    match error {
+        pcap_file::PcapError::IoError(io) => format!("I/O error: {io}"),
+        other => other.to_string(),
+    }
+}
+
 /// A pcap writer for one link. A write error stops the capture and is kept
 /// for [`LinkCapture::finish`]; the simulation goes on.
 pub struct LinkCapture {
@@ -77,7 +86,7 @@ impl LinkCapture {
         };
         let writer = PcapWriter::with_header(writer, header).map_err(|e| CaptureError {
             path: label.clone(),
-            reason: format!("writing the file header: {e}"),
+            reason: format!("writing the file header: {}", describe(&e)),
         })?;
         Ok(Self {
             label,
@@ -119,7 +128,11 @@ impl LinkCapture {
         match writer.write_packet(&packet) {
             Ok(_) => self.frames += 1,
             Err(e) => {
-                self.error = Some(format!("writing frame {} at {at}: {e}", self.frames + 1));
+                self.error = Some(format!(
+                    "writing frame {} at {at}: {}",
+                    self.frames + 1,
+                    describe(&e)
+                ));
                 self.writer = None;
             }
         }

@@ -78,9 +78,14 @@ impl Channel {
         if self.rate_bps == 0 {
             return 0;
         }
-        let bits = (len as u128) * 8 * 1_000_000_000;
-        let ns = bits.div_ceil(u128::from(self.rate_bps));
-        u64::try_from(ns).unwrap_or(u64::MAX)
+        // bits * 10^9 fits in 64 bits for any frame up to 2 GB.
+        match (len as u64).checked_mul(8_000_000_000) {
+            Some(scaled) => scaled.div_ceil(self.rate_bps),
+            None => {
+                let scaled = (len as u128) * 8_000_000_000;
+                u64::try_from(scaled.div_ceil(u128::from(self.rate_bps))).unwrap_or(u64::MAX)
+            }
+        }
     }
 
     /// Offers a `len`-byte frame at `now_ns`, counting the outcome.

@@ -7,6 +7,7 @@ mod channel;
 mod config;
 mod stats;
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -19,6 +20,7 @@ pub use stats::{ChannelStats, LinkDrop, LinkDrops};
 use super::device::PortId;
 use super::rng::rng_for;
 use super::time::SimTime;
+use crate::packet::PacketBuf;
 
 /// A device in a simulation (index in the order devices were added).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -37,6 +39,14 @@ pub struct Endpoint {
     pub port: PortId,
 }
 
+/// A frame on the wire, in order: frames of one channel that were not held
+/// back arrive in the order they were sent.
+#[derive(Debug)]
+pub(crate) struct WireFrame {
+    pub(crate) arrival_ns: u64,
+    pub(crate) frame: PacketBuf,
+}
+
 /// A link at run time.
 #[derive(Debug)]
 pub struct Link {
@@ -45,6 +55,9 @@ pub struct Link {
     pub(crate) ends: [Endpoint; 2],
     /// Channel 0 carries A to B, channel 1 carries B to A.
     pub(crate) channels: [Channel; 2],
+    /// Per channel, the frames in flight in arrival order (the engine has
+    /// one event for the first of each).
+    pub(crate) wire: [VecDeque<WireFrame>; 2],
     pub(crate) report_carrier: bool,
     pub(crate) up: bool,
     /// Bumped when the link goes down; frames sent under an older
@@ -69,6 +82,7 @@ impl Link {
                 channel(&config.a_to_b, "a_to_b"),
                 channel(&config.b_to_a, "b_to_a"),
             ],
+            wire: [VecDeque::new(), VecDeque::new()],
             name,
             ends,
             report_carrier: config.report_carrier,

@@ -11,14 +11,13 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::packet::PacketBuf;
+mod flight;
 
 use super::device::{Arrival, Departure, Device, DeviceEvent, PortId, TxQueue};
 use super::error::EmuError;
 use super::event::{EventKind, EventQueue};
 use super::link::{
-    CaptureError, CapturePoint, DeviceId, Endpoint, Link, LinkCapture, LinkConfig, LinkId,
-    LinkReport, Offer,
+    CaptureError, DeviceId, Endpoint, Link, LinkCapture, LinkConfig, LinkId, LinkReport,
 };
 use super::pool::FramePool;
 use super::rng::derive_seed;
@@ -34,16 +33,6 @@ struct DeviceSlot {
     /// The earliest wake event scheduled and not yet run.
     wake_at: Option<SimTime>,
     stats: DeviceStats,
-}
-
-/// A frame on a link, waiting for its `Arrive` event.
-#[derive(Debug)]
-struct InFlight {
-    frame: Option<PacketBuf>,
-    link: u32,
-    /// 0: A to B, 1: B to A.
-    channel: u8,
-    generation: u32,
 }
 
 /// What the engine counted for one device.
@@ -86,8 +75,10 @@ pub struct Simulator {
     /// Per port of every device: the link and end on it.
     port_links: Vec<Option<(u32, u8)>>,
     links: Vec<Link>,
-    in_flight: Vec<InFlight>,
-    free_slots: Vec<u32>,
+    /// Frames held back by reordering, each with its own `Arrive` event
+    /// (frames in order wait in their link's wire queue instead).
+    held: Vec<flight::Held>,
+    free_held: Vec<u32>,
     pool: FramePool,
     departures: Vec<Departure>,
     batch: Vec<Arrival>,
@@ -119,8 +110,8 @@ impl Simulator {
             devices: Vec::new(),
             port_links: Vec::new(),
             links: Vec::new(),
-            in_flight: Vec::new(),
-            free_slots: Vec::new(),
+            held: Vec::new(),
+            free_held: Vec::new(),
             pool: FramePool::new(),
             departures: Vec::new(),
             batch: Vec::new(),
@@ -301,7 +292,7 @@ impl Simulator {
         self.now = time;
         self.stats.events += 1;
         match kind {
-            EventKind::Arrive { slot } => self.arrive(slot),
+            EventKind::Arrive { .. } | EventKind::WireHead { .. } => self.arrive(kind),
             EventKind::Wake { device } => self.wake(device as usize),
             EventKind::Action { index } => self.run_action(index as usize),
         }
@@ -327,7 +318,22 @@ impl Simulator {
         device.downcast_ref::<T>()
     }
 
-    /// The device `id` as its concrete type, mutable.
+    /// Changes device `id` (as its concrete type) with `change`, then asks
+    /// it again when it wants to be polled: use this to add apps or rules
+    /// to a device already in the simulation.
+    pub fn update<T: Device, R>(
+        &mut self,
+        id: DeviceId,
+        change: impl FnOnce(&mut T) -> R,
+    ) -> Option<R> {
+        let result = change(self.device_mut::<T>(id)?);
+        self.schedule_wake(id.0 as usize, false);
+        Some(result)
+    }
+
+    /// The device `id` as its concrete type, mutable. The engine does not
+    /// see what changes: after a change that needs the device to act (a new
+    /// app), use [`Simulator::update`] or [`Simulator::poke`].
     pub fn device_mut<T: Device>(&mut self, id: DeviceId) -> Option<&mut T> {
         let device: &mut dyn Any = self.devices.get_mut(id.0 as usize)?.device.as_mut();
         device.downcast_mut::<T>()
@@ -401,83 +407,6 @@ impl Simulator {
             .ok_or(EmuError::UnknownLink(id))
     }
 
-    /// A frame lands: delivered to the far device together with every other
-    /// frame landing there at this instant.
-    fn arrive(&mut self, slot: u32) {
-        let Some(first) = self.land(slot) else {
-            return;
-        };
-        let device = first.0;
-        self.batch.push(first.1);
-        while let Some((time, EventKind::Arrive { slot })) = self.events.peek() {
-            if time != self.now || self.landing_device(slot) != Some(device) {
-                break;
-            }
-            self.events.pop();
-            self.stats.events += 1;
-            if let Some((_, arrival)) = self.land(slot) {
-                self.batch.push(arrival);
-            }
-        }
-        if self.batch.is_empty() {
-            return;
-        }
-        let count = self.batch.len() as u64;
-        self.stats.frames_delivered += count;
-        self.stats.batches += 1;
-        let now = self.now;
-        let entry = &mut self.devices[device];
-        entry.stats.frames_in += count;
-        let mut tx = TxQueue::new(&mut self.pool, &mut self.departures);
-        entry.device.receive(now, &mut self.batch, &mut tx);
-        for leftover in self.batch.drain(..) {
-            self.pool.give(leftover.frame);
-        }
-        self.after_call(device, false);
-    }
-
-    /// The device a frame in flight will land at.
-    fn landing_device(&self, slot: u32) -> Option<usize> {
-        let flight = self.in_flight.get(slot as usize)?;
-        let link = self.links.get(flight.link as usize)?;
-        let far = link.ends[usize::from(1 - flight.channel)];
-        Some(far.device.0 as usize)
-    }
-
-    /// Ends a frame's flight: the arrival at the far device, or `None` if
-    /// the link went down meanwhile (counted, frame recycled).
-    fn land(&mut self, slot: u32) -> Option<(usize, Arrival)> {
-        let flight = self.in_flight.get_mut(slot as usize)?;
-        let frame = flight.frame.take()?;
-        let (link_index, channel, generation) = (
-            flight.link as usize,
-            usize::from(flight.channel),
-            flight.generation,
-        );
-        self.free_slots.push(slot);
-        let now = self.now;
-        let link = &mut self.links[link_index];
-        let delivered = link.up && link.generation == generation;
-        link.channels[channel].land(frame.len(), delivered);
-        if !delivered {
-            self.pool.give(frame);
-            return None;
-        }
-        if let Some(capture) = link.capture.as_mut()
-            && capture.point() == CapturePoint::Receive
-        {
-            capture.record(now, frame.as_slice());
-        }
-        let far = link.ends[1 - channel];
-        Some((
-            far.device.0 as usize,
-            Arrival {
-                port: far.port,
-                frame,
-            },
-        ))
-    }
-
     fn wake(&mut self, device: usize) {
         let Some(entry) = self.devices.get_mut(device) else {
             return;
@@ -526,6 +455,10 @@ impl Simulator {
         if !link.set_up(now, up) {
             return false;
         }
+        if !up {
+            self.drop_wire(id.0 as usize);
+        }
+        let link = &self.links[id.0 as usize];
         if link.report_carrier {
             let ends = link.ends;
             for end in ends {
@@ -582,59 +515,5 @@ impl Simulator {
                 },
             );
         }
-    }
-
-    /// Puts a frame from `device` on the link at its port.
-    fn transmit(&mut self, device: usize, departure: Departure) {
-        let Departure { port, frame } = departure;
-        let entry = &mut self.devices[device];
-        let linked = (port.0 < entry.ports)
-            .then(|| self.port_links[entry.port_base + usize::from(port.0)])
-            .flatten();
-        let Some((link_index, channel)) = linked else {
-            entry.stats.unlinked_drops += 1;
-            self.pool.give(frame);
-            return;
-        };
-        entry.stats.frames_out += 1;
-        let now = self.now;
-        let link = &mut self.links[link_index as usize];
-        let channel_state = &mut link.channels[usize::from(channel)];
-        if !link.up {
-            channel_state.refuse_down(frame.len());
-            self.pool.give(frame);
-            return;
-        }
-        let offer = channel_state.offer(now.as_nanos(), frame.len());
-        if let Some(capture) = link.capture.as_mut()
-            && capture.point() == CapturePoint::Transmit
-            && !matches!(offer, Offer::Refused(_))
-        {
-            capture.record(now, frame.as_slice());
-        }
-        let Offer::Admitted(admitted) = offer else {
-            self.pool.give(frame);
-            return;
-        };
-        let flight = InFlight {
-            frame: Some(frame),
-            link: link_index,
-            channel,
-            generation: link.generation,
-        };
-        let slot = match self.free_slots.pop() {
-            Some(slot) => {
-                self.in_flight[slot as usize] = flight;
-                slot
-            }
-            None => {
-                self.in_flight.push(flight);
-                (self.in_flight.len() - 1) as u32
-            }
-        };
-        self.events.push(
-            SimTime::from_nanos(admitted.arrival_ns),
-            EventKind::Arrive { slot },
-        );
     }
 }
