@@ -143,7 +143,12 @@ fn the_same_seed_gives_the_same_run_and_another_seed_does_not() {
             500_000,
             500_000,
         );
-        (result, pair.sim.stats())
+        let apps: Vec<_> = [pair.a, pair.b]
+            .iter()
+            .map(|&id| pair.host(id).app_reports())
+            .collect();
+        let whole = serde_json::json!({ "sim": pair.sim.report(), "apps": apps });
+        (result, whole)
     };
     let (first, first_stats) = run(21);
     let (second, second_stats) = run(21);
@@ -220,6 +225,16 @@ fn udp_flow(
     count: u64,
     payload_len: usize,
 ) -> (erdp::emu::AppId, erdp::emu::AppId) {
+    udp_flow_every(pair, port, count, payload_len, Duration::from_millis(1))
+}
+
+fn udp_flow_every(
+    pair: &mut Pair,
+    port: u16,
+    count: u64,
+    payload_len: usize,
+    interval: Duration,
+) -> (erdp::emu::AppId, erdp::emu::AppId) {
     let (a, b) = (pair.a, pair.b);
     let receiver = pair.add(
         b,
@@ -237,7 +252,7 @@ fn udp_flow(
             target: (V4_B, port).into(),
             local_port: port + 1000,
             count,
-            interval: Duration::from_millis(1),
+            interval,
             payload_len,
             start_at: SimTime::from_millis(100),
         })),
@@ -379,5 +394,37 @@ fn the_hot_path_reuses_frame_buffers() {
     assert!(
         stats.buffers_allocated < 1_000,
         "{stats:?} peak queue {peak_in_flight}"
+    );
+}
+
+#[test]
+fn ten_virtual_minutes_run_without_ticking_through_idle_time() {
+    let mut pair = Pair::new(
+        10,
+        ChannelConfig::default()
+            .rate_bps(100_000_000)
+            .delay(Duration::from_millis(5)),
+    );
+    let a = pair.a;
+    let mut config = PingConfig::new("slow ping", v4(V4_B), 60);
+    config.interval = Duration::from_secs(10);
+    let ping = pair.add(a, Box::new(Ping::new(config)));
+    let (_, receiver) = udp_flow_every(&mut pair, 7005, 600, 100, Duration::from_secs(1));
+    pair.sim.run_until(SimTime::from_secs(601));
+    assert_eq!(pair.sim.now(), SimTime::from_secs(601));
+    let report = pair.host(a).ping_report(ping).unwrap();
+    assert_eq!((report.sent, report.received), (60, 60));
+    assert_eq!(
+        pair.host(pair.b)
+            .udp_receive_report(receiver)
+            .unwrap()
+            .received,
+        600
+    );
+    // Events happen only when something does: no clock ticks in between.
+    let events = pair.sim.stats().events;
+    assert!(
+        events < 3_000,
+        "{events} events for 10 minutes of sparse traffic"
     );
 }

@@ -74,7 +74,7 @@ fn net(seed: u64, wan: ChannelConfig) -> Net {
         (IpAddr::V4(AZURE), MAC_AZURE),
         (IpAddr::V6(AZURE6), MAC_AZURE),
     ] {
-        router.neighbors.insert(addr, mac);
+        router.core.neighbors.insert(addr, mac);
     }
     let on_prem = host(
         &sim,
@@ -204,17 +204,27 @@ fn tcp_and_ping_cross_the_router_over_ipv4_and_ipv6() {
             "{ping:#?}"
         );
     }
-    let router = net.sim.device::<Router>(net.router).unwrap();
-    assert!(router.counters.forwarded > 5_000, "{:?}", router.counters);
+    let counters = net.sim.device::<Router>(net.router).unwrap().core.counters;
+    assert!(counters.forwarded > 5_000, "{counters:?}");
     assert!(
-        router.counters.arp_replies >= 2 && router.counters.nd_replies >= 2,
-        "{:?}",
-        router.counters
+        counters.arp_replies >= 2 && counters.nd_replies >= 2,
+        "{counters:?}"
     );
     assert_eq!(
-        router.counters.no_route + router.counters.no_neighbor + router.counters.ttl_expired,
-        0
+        counters.no_route + counters.no_neighbor + counters.ttl_expired,
+        0,
+        "{counters:?}"
     );
+    // Every frame has exactly one fate.
+    let fates = counters.forwarded
+        + counters.arp_replies
+        + counters.nd_replies
+        + counters.delivered
+        + counters.ttl_expired
+        + counters.no_route
+        + counters.no_neighbor
+        + counters.other_drops;
+    assert_eq!(counters.received, fates, "{counters:?}");
 }
 
 #[test]

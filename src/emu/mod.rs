@@ -20,7 +20,7 @@ mod time;
 mod timeline;
 
 pub use device::{Arrival, Departure, Device, DeviceEvent, PortId, TxQueue};
-pub use engine::{DeviceStats, EngineStats, Simulator};
+pub use engine::{DeviceReport, DeviceStats, EngineStats, SimReport, Simulator};
 pub use error::EmuError;
 pub use event::{EventKind, EventQueue};
 pub use host::{AppId, Host, HostConfig, HostError};

@@ -66,6 +66,34 @@ pub struct EngineStats {
     pub buffers_allocated: u64,
 }
 
+/// One device in a [`SimReport`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeviceReport {
+    /// Its id.
+    pub id: DeviceId,
+    /// Its name.
+    pub name: String,
+    /// What the engine counted for it.
+    pub stats: DeviceStats,
+}
+
+/// A snapshot of a whole simulation, for `report.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SimReport {
+    /// The master seed.
+    pub seed: u64,
+    /// Virtual time now.
+    pub now: SimTime,
+    /// Engine counters.
+    pub engine: EngineStats,
+    /// Every device, in the order added.
+    pub devices: Vec<DeviceReport>,
+    /// Every link, in the order added.
+    pub links: Vec<LinkReport>,
+    /// The timeline actions that ran.
+    pub actions: Vec<ActionRecord>,
+}
+
 /// A discrete-event network simulation in virtual time.
 pub struct Simulator {
     now: SimTime,
@@ -297,6 +325,28 @@ impl Simulator {
             EventKind::Action { index } => self.run_action(index as usize),
         }
         true
+    }
+
+    /// Everything the engine knows, as a serialisable snapshot (devices
+    /// add their own reports, such as a host's apps).
+    pub fn report(&self) -> SimReport {
+        SimReport {
+            seed: self.seed,
+            now: self.now,
+            engine: self.stats(),
+            devices: self
+                .devices
+                .iter()
+                .enumerate()
+                .map(|(index, slot)| DeviceReport {
+                    id: DeviceId(index as u32),
+                    name: slot.device.name().to_string(),
+                    stats: slot.stats,
+                })
+                .collect(),
+            links: self.link_reports(),
+            actions: self.action_log.clone(),
+        }
     }
 
     /// Engine counters.
