@@ -291,12 +291,24 @@ fn udp_flow_counts_loss_and_one_way_latency() {
 fn dscp_ef_is_marked_on_egress_and_seen_on_arrival() {
     let mut pair = Pair::new(6, ChannelConfig::default().delay(Duration::from_millis(2)));
     let (a, b) = (pair.a, pair.b);
-    pair.host_mut(a).mark_dscp(FlowMatch::udp_to(7001), DSCP_EF);
+    pair.host_mut(a)
+        .mark_dscp(FlowMatch::udp_to(7001), DSCP_EF)
+        .unwrap();
     pair.host_mut(b)
-        .check_dscp(FlowMatch::udp_to(7001), DSCP_EF);
+        .check_dscp(FlowMatch::udp_to(7001), DSCP_EF)
+        .unwrap();
     // An unmarked flow checked for EF shows that the check can fail.
     pair.host_mut(b)
-        .check_dscp(FlowMatch::udp_to(7002), DSCP_EF);
+        .check_dscp(FlowMatch::udp_to(7002), DSCP_EF)
+        .unwrap();
+    let err = pair
+        .host_mut(a)
+        .mark_dscp(FlowMatch::default(), 64)
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "host a: DSCP 64 does not fit in six bits (0..=63)"
+    );
     let (ef_sender, ef_receiver) = udp_flow(&mut pair, 7001, 100, 200);
     let (_, plain_receiver) = udp_flow(&mut pair, 7002, 100, 200);
     pair.sim.run_until(SimTime::from_secs(1));
@@ -427,4 +439,63 @@ fn ten_virtual_minutes_run_without_ticking_through_idle_time() {
         events < 3_000,
         "{events} events for 10 minutes of sparse traffic"
     );
+}
+
+#[test]
+fn a_link_capture_holds_well_formed_frames_with_their_marks() {
+    let mut pair = Pair::new(14, ChannelConfig::default().delay(Duration::from_millis(2)));
+    let (a, link) = (pair.a, pair.link);
+    pair.host_mut(a)
+        .mark_dscp(FlowMatch::udp_to(7001), DSCP_EF)
+        .unwrap();
+    let path = std::env::temp_dir().join(format!("erdp-emu-hosts-{}.pcap", std::process::id()));
+    let capture = erdp::emu::LinkCapture::create(&path, erdp::emu::CapturePoint::Receive).unwrap();
+    pair.sim.capture(link, capture).unwrap();
+    udp_flow(&mut pair, 7001, 20, 100);
+    pair.add(
+        a,
+        Box::new(Ping::new(PingConfig::new("ping6", v6(V6_B), 2))),
+    );
+    pair.sim.run_until(SimTime::from_secs(3));
+    let written = pair.sim.finish_captures().remove(0).1.unwrap();
+    let report = pair.sim.link_report(link).unwrap();
+    assert_eq!(
+        written,
+        report.a_to_b.delivered_frames + report.b_to_a.delivered_frames
+    );
+    let file = std::fs::File::open(&path).unwrap();
+    let mut reader = pcap_file::pcap::PcapReader::new(file).unwrap();
+    let (mut ef_frames, mut echo_frames, mut last) = (0, 0, Duration::ZERO);
+    while let Some(packet) = reader.next_packet() {
+        let packet = packet.unwrap();
+        assert!(packet.timestamp >= last, "time stamps never go back");
+        last = packet.timestamp;
+        let sliced = etherparse::SlicedPacket::from_ethernet(&packet.data).unwrap();
+        match sliced.net {
+            Some(etherparse::NetSlice::Ipv4(ip)) => {
+                let header = ip.header().to_header();
+                assert_eq!(header.header_checksum, header.calc_header_checksum());
+                if let Some(etherparse::TransportSlice::Udp(udp)) = sliced.transport {
+                    assert_eq!(udp.destination_port(), 7001);
+                    assert_eq!(header.dscp.value(), DSCP_EF);
+                    ef_frames += 1;
+                }
+            }
+            Some(etherparse::NetSlice::Ipv6(_)) => {
+                if let Some(etherparse::TransportSlice::Icmpv6(icmp)) = sliced.transport
+                    && matches!(
+                        icmp.icmp_type(),
+                        etherparse::Icmpv6Type::EchoRequest(_)
+                            | etherparse::Icmpv6Type::EchoReply(_)
+                    )
+                {
+                    echo_frames += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    assert_eq!((ef_frames, echo_frames), (20, 4));
+    assert!(last <= Duration::from_secs(3));
+    std::fs::remove_file(&path).unwrap();
 }

@@ -111,6 +111,14 @@ pub enum HostError {
         /// The gateway.
         gateway: IpAddr,
     },
+    /// A DSCP outside 0..=63 (RFC 2474: six bits).
+    #[error("host {host}: DSCP {dscp} does not fit in six bits (0..=63)")]
+    Dscp {
+        /// The host.
+        host: String,
+        /// The value given.
+        dscp: u8,
+    },
     /// An app that could not start.
     #[error("host {host}: {source}")]
     App {
@@ -137,6 +145,8 @@ pub struct Host {
     counters: HostCounters,
     apps: Vec<Box<dyn App>>,
     now: SimTime,
+    /// When the stack was last polled.
+    last_run: Option<SimTime>,
 }
 
 impl std::fmt::Debug for Host {
@@ -226,6 +236,7 @@ impl Host {
             counters: HostCounters::default(),
             apps: Vec::new(),
             now: SimTime::ZERO,
+            last_run: None,
         })
     }
 
@@ -245,16 +256,19 @@ impl Host {
     }
 
     /// Marks egress packets matching `flow` with `dscp` (first rule wins).
-    pub fn mark_dscp(&mut self, flow: FlowMatch, dscp: u8) {
+    pub fn mark_dscp(&mut self, flow: FlowMatch, dscp: u8) -> Result<(), HostError> {
+        self.valid_dscp(dscp)?;
         self.qos.marks.push(DscpMark {
             flow,
             dscp,
             marked: 0,
         });
+        Ok(())
     }
 
     /// Counts ingress packets matching `flow` and those carrying `expect`.
-    pub fn check_dscp(&mut self, flow: FlowMatch, expect: u8) {
+    pub fn check_dscp(&mut self, flow: FlowMatch, expect: u8) -> Result<(), HostError> {
+        self.valid_dscp(expect)?;
         self.qos.checks.push(DscpCheck {
             flow,
             expect,
@@ -262,6 +276,17 @@ impl Host {
             with_expected: 0,
             last_other: None,
         });
+        Ok(())
+    }
+
+    fn valid_dscp(&self, dscp: u8) -> Result<(), HostError> {
+        if dscp > 63 {
+            return Err(HostError::Dscp {
+                host: self.name.clone(),
+                dscp,
+            });
+        }
+        Ok(())
     }
 
     /// The marking rules and their counts.
@@ -329,6 +354,7 @@ impl Host {
     /// Polls the stack and steps the apps until neither has more to do.
     fn run(&mut self, now: SimTime, tx: &mut TxQueue<'_>) {
         self.now = now;
+        self.last_run = Some(now);
         let timestamp = now.to_smoltcp();
         for _ in 0..MAX_ROUNDS {
             let mut view = PhyView {
@@ -389,12 +415,16 @@ impl Device for Host {
             .map(SimTime::from_smoltcp);
         let apps = self.apps.iter().filter_map(|app| app.next_wakeup()).min();
         let next = [stack, apps].into_iter().flatten().min()?;
-        // smoltcp's clock has microseconds: a deadline it reports at or
-        // before now (rounded down) is due at the next microsecond.
-        Some(if next <= self.now {
+        if next > self.now {
+            return Some(next);
+        }
+        // Due now: run now unless the stack just ran at this instant; then
+        // smoltcp's microsecond clock (now rounded down) makes it due at
+        // the next microsecond.
+        Some(if self.last_run == Some(self.now) {
             SimTime::from_micros(self.now.as_micros() + 1)
         } else {
-            next
+            self.now
         })
     }
 }
