@@ -7,8 +7,10 @@
 //!
 //! Layout (one folder per concept):
 //! - [`packet`]: packet buffers with headroom and tailroom, owned by the caller.
+//! - [`emu`]: the network emulator: virtual time, links, smoltcp hosts, traffic.
 //! - [`cli`]: the `erdp` command line.
 #![forbid(unsafe_code)]
 
 pub mod cli;
+pub mod emu;
 pub mod packet;
