@@ -128,8 +128,9 @@ impl<W: Write> PcapFileWriter<W> {
         self.bytes
     }
 
-    /// Flushes and closes; returns the number of frames written.
-    pub fn finish(self) -> Result<u64, CaptureError> {
+    /// Flushes and gives back the underlying writer (e.g. an in-memory
+    /// `Vec<u8>` in tests and benchmarks).
+    pub fn into_inner(self) -> Result<W, CaptureError> {
         let frames = self.frames;
         let path = self.path;
         let mut inner = self.writer.into_writer();
@@ -138,7 +139,13 @@ impl<W: Write> PcapFileWriter<W> {
             frames,
             reason: error.to_string(),
         })?;
-        Ok(frames)
+        Ok(inner)
+    }
+
+    /// Flushes and closes; returns the number of frames written.
+    pub fn finish(self) -> Result<u64, CaptureError> {
+        let frames = self.frames;
+        self.into_inner().map(|_| frames)
     }
 }
 
