@@ -191,11 +191,12 @@ fn write_advertisement(
     let len = frame.len();
     if len < ADVERTISEMENT_FRAME_LEN {
         let grow = ADVERTISEMENT_FRAME_LEN - len;
+        let available = frame.tailroom();
         frame
             .push_back(grow)
             .map_err(|_| WireError::BufferTooSmall {
                 needed: grow,
-                available: 0,
+                available,
             })?;
     } else {
         frame.truncate(ADVERTISEMENT_FRAME_LEN);
