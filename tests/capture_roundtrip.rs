@@ -199,6 +199,12 @@ fn oversized_frame_is_skipped_with_a_recoverable_error() {
     let error = reader.next_frame(&mut buf).unwrap_err();
     assert!(error.is_recoverable());
     assert!(error.to_string().contains("frame 1"), "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("a 20000-byte frame does not fit the 9728-byte packet buffer"),
+        "{error}"
+    );
     let meta = reader.next_frame(&mut buf).unwrap().unwrap();
     assert_eq!((meta.number, buf.as_slice()), (2, &frame(64, 2)[..]));
 }

@@ -418,11 +418,14 @@ impl<R: Read> CaptureReader<R> {
         self.frames_read += 1;
         match loaded {
             Ok(()) => Ok(Some(meta)),
-            Err(_) => Err(CaptureError::FrameTooLarge {
+            Err(error) => Err(CaptureError::FrameTooLarge {
                 path: self.path.clone(),
                 at,
                 len,
-                capacity: PacketBuf::DEFAULT_CAPACITY - PacketBuf::DEFAULT_HEADROOM,
+                capacity: match error {
+                    crate::packet::BufError::TooLarge { capacity, .. } => capacity,
+                    _ => 0,
+                },
             }),
         }
     }
