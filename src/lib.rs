@@ -7,10 +7,14 @@
 //!
 //! Layout (one folder per concept):
 //! - [`packet`]: packet buffers with headroom and tailroom, owned by the caller.
+//! - [`wire`]: packet formats and in-place operations (checksums, ICMP, ARP/NDP, MSS, flow keys).
+//! - [`capture`]: pcap/pcapng reading and pcap writing (`pcap-file`).
 //! - [`emu`]: the network emulator: virtual time, links, smoltcp hosts, traffic.
 //! - [`cli`]: the `erdp` command line.
 #![forbid(unsafe_code)]
 
+pub mod capture;
 pub mod cli;
 pub mod emu;
 pub mod packet;
+pub mod wire;

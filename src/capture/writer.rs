@@ -1,0 +1,159 @@
+//! A buffered pcap writer (the classic libpcap format, nanosecond magic
+//! a1b23c4d) for one output interface, on `pcap-file`'s `PcapWriter`.
+//! Frames are written as given, timestamps preserved to the nanosecond.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
+use pcap_file::{DataLink, Endianness, TsResolution};
+
+use super::error::CaptureError;
+use super::link::LinkType;
+use super::reader::MAX_FRAME_LEN;
+
+/// Output buffer size: large enough that a frame rarely costs a syscall.
+const WRITE_BUFFER: usize = 256 * 1024;
+
+/// Writes frames to a pcap file. Call [`PcapFileWriter::finish`] to flush
+/// and see write errors; dropping it flushes but cannot report failure.
+pub struct PcapFileWriter<W: Write = BufWriter<File>> {
+    path: PathBuf,
+    writer: PcapWriter<W>,
+    frames: u64,
+    bytes: u64,
+}
+
+impl PcapFileWriter<BufWriter<File>> {
+    /// Creates (or truncates) `path` as an Ethernet pcap.
+    pub fn create(path: impl AsRef<Path>) -> Result<Self, CaptureError> {
+        Self::create_with_link_type(path, LinkType::Ethernet)
+    }
+
+    /// Creates (or truncates) `path` as a pcap of `link_type` frames.
+    pub fn create_with_link_type(
+        path: impl AsRef<Path>,
+        link_type: LinkType,
+    ) -> Result<Self, CaptureError> {
+        let path = path.as_ref();
+        let file = File::create(path).map_err(|source| CaptureError::Create {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_writer(
+            path,
+            BufWriter::with_capacity(WRITE_BUFFER, file),
+            link_type,
+        )
+    }
+}
+
+impl<W: Write> PcapFileWriter<W> {
+    /// The snapshot length written in the header.
+    pub const SNAPLEN: u32 = MAX_FRAME_LEN as u32;
+
+    /// Writes the pcap header to `writer`; `name` is used in errors.
+    pub fn from_writer(
+        name: impl Into<PathBuf>,
+        writer: W,
+        link_type: LinkType,
+    ) -> Result<Self, CaptureError> {
+        let path = name.into();
+        let header = PcapHeader {
+            version_major: 2,
+            version_minor: 4,
+            ts_correction: 0,
+            ts_accuracy: 0,
+            snaplen: Self::SNAPLEN,
+            datalink: DataLink::from(link_type.number()),
+            ts_resolution: TsResolution::NanoSecond,
+            endianness: Endianness::Little,
+        };
+        let writer =
+            PcapWriter::with_header(writer, header).map_err(|error| CaptureError::Write {
+                path: path.clone(),
+                frames: 0,
+                reason: error_text(&error),
+            })?;
+        Ok(Self {
+            path,
+            writer,
+            frames: 0,
+            bytes: 0,
+        })
+    }
+
+    /// Appends a complete frame captured at `timestamp_ns` (nanoseconds
+    /// since the Unix epoch).
+    pub fn write_frame(&mut self, timestamp_ns: u64, frame: &[u8]) -> Result<(), CaptureError> {
+        let len = u32::try_from(frame.len()).unwrap_or(u32::MAX);
+        self.write_frame_with_original_len(timestamp_ns, frame, len)
+    }
+
+    /// Appends a frame whose original length on the wire was
+    /// `original_len` (at least the captured length).
+    pub fn write_frame_with_original_len(
+        &mut self,
+        timestamp_ns: u64,
+        frame: &[u8],
+        original_len: u32,
+    ) -> Result<(), CaptureError> {
+        let captured = u32::try_from(frame.len()).unwrap_or(u32::MAX);
+        let packet = PcapPacket::new(
+            Duration::from_nanos(timestamp_ns),
+            original_len.max(captured),
+            frame,
+        );
+        self.writer
+            .write_packet(&packet)
+            .map_err(|error| CaptureError::Write {
+                path: self.path.clone(),
+                frames: self.frames,
+                reason: error_text(&error),
+            })?;
+        self.frames += 1;
+        self.bytes += frame.len() as u64;
+        Ok(())
+    }
+
+    /// Frames written so far.
+    pub fn frames_written(&self) -> u64 {
+        self.frames
+    }
+
+    /// Frame bytes (without pcap headers) written so far.
+    pub fn bytes_written(&self) -> u64 {
+        self.bytes
+    }
+
+    /// Flushes and gives back the underlying writer (e.g. an in-memory
+    /// `Vec<u8>` in tests and benchmarks).
+    pub fn into_inner(self) -> Result<W, CaptureError> {
+        let frames = self.frames;
+        let path = self.path;
+        let mut inner = self.writer.into_writer();
+        inner.flush().map_err(|error| CaptureError::Write {
+            path,
+            frames,
+            reason: error.to_string(),
+        })?;
+        Ok(inner)
+    }
+
+    /// Flushes and closes; returns the number of frames written.
+    pub fn finish(self) -> Result<u64, CaptureError> {
+        let frames = self.frames;
+        self.into_inner().map(|_| frames)
+    }
+}
+
+/// The error with its source chain (pcap-file's I/O errors carry the
+/// reason in their source).
+fn error_text(error: &pcap_file::PcapError) -> String {
+    match error {
+        pcap_file::PcapError::IoError(io) => io.to_string(),
+        other => other.to_string(),
+    }
+}

@@ -1,0 +1,47 @@
+//! Packet formats and in-place, allocation-free operations on frames: the
+//! building blocks of the forwarder (RFC 791/8200 validation, RFC 1071/1624
+//! checksums, ICMP errors, ARP/NDP responders, MSS clamping, flow keys).
+//!
+//! Parsing uses etherparse's slice API; the small mutators etherparse lacks
+//! are here, each keeping checksums right by incremental update. Every
+//! failure is a [`WireError`] whose [`WireError::drop_reason`] names the
+//! counter it belongs to.
+
+mod arp;
+pub mod checksum;
+mod echo;
+mod error;
+mod ethernet;
+mod flow;
+mod icmp_error;
+mod ip;
+mod ipv4;
+mod ipv6;
+mod mss;
+mod ndp;
+
+pub use arp::{ARP_ETHERNET_IPV4_LEN, ArpOutcome, answer_arp_request};
+pub use echo::{ECHO_REPLY_TTL, echo_reply_v4, echo_reply_v6};
+pub use error::{DropReason, IcmpSuppression, Layer, NdpInvalid, WireError};
+pub use ethernet::{
+    ETHERNET_HEADER_LEN, EthernetHeader, L2Destination, MacAddr, MacAddrParseError,
+    classify_destination, push_ethernet_header, rewrite_macs,
+};
+pub use flow::{FlowHasher, FlowKey};
+pub use icmp_error::{
+    ICMP_ERROR_TTL, ICMPV4_ERROR_MAX_LEN, ICMPV6_ERROR_MAX_LEN, Icmpv4ErrorKind, Icmpv6ErrorKind,
+    build_icmpv4_error, build_icmpv4_error_into, build_icmpv6_error, build_icmpv6_error_into,
+    icmpv4_error_allowed, icmpv6_error_allowed,
+};
+pub use ip::{IpPacket, TransportLocation};
+pub use ipv4::{IPV4_MIN_HEADER_LEN, Ipv4Packet, is_invalid_ipv4_source};
+pub use ipv6::{
+    IPV6_HEADER_LEN, IPV6_MIN_MTU, Ipv6Fragment, Ipv6Packet, UpperLayer, is_invalid_ipv6_source,
+};
+pub use mss::{MssOutcome, MssUnchanged, clamp_tcp_mss};
+pub use ndp::{NDP_HOP_LIMIT, NdpOutcome, answer_neighbor_solicitation};
+
+/// Protocol numbers, EtherTypes, DSCP and ECN are etherparse's open
+/// newtypes (each constant cites its RFC there); re-exported so callers
+/// name one source.
+pub use etherparse::{EtherType, IpDscp, IpEcn, IpNumber};
