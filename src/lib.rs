@@ -7,8 +7,10 @@
 //!
 //! Layout (one folder per concept):
 //! - [`packet`]: packet buffers with headroom and tailroom, owned by the caller.
+//! - [`esp`]: the ESP tunnel interface (RFC 4303 with AEAD suites via `ring`).
 //! - [`cli`]: the `erdp` command line.
 #![forbid(unsafe_code)]
 
 pub mod cli;
+pub mod esp;
 pub mod packet;
