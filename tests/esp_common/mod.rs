@@ -95,3 +95,19 @@ pub fn inner_src(v6: bool) -> IpAddr {
         "10.1.0.1".parse().unwrap()
     }
 }
+
+/// An ESP packet from its parts (`body` is ciphertext and ICV) behind an
+/// outer IPv4 header from 198.51.100.2 to 192.0.2.1.
+pub fn esp_in_ipv4(spi: u32, seq_low: u32, iv: &[u8], body: &[u8]) -> Vec<u8> {
+    let esp = [&spi.to_be_bytes()[..], &seq_low.to_be_bytes(), iv, body].concat();
+    let mut h = etherparse::Ipv4Header::new(
+        esp.len() as u16,
+        64,
+        etherparse::IpNumber::ENCAPSULATING_SECURITY_PAYLOAD,
+        [198, 51, 100, 2],
+        [192, 0, 2, 1],
+    )
+    .unwrap();
+    h.header_checksum = h.calc_header_checksum();
+    [h.to_bytes().to_vec(), esp].concat()
+}
