@@ -541,6 +541,20 @@ fn database_finds_sas_and_recognises_nat_t_control() {
         vec![(EspDrop::UnknownSpi, 1), (EspDrop::NotEsp, 1)]
     );
     assert_eq!(db.classify(&inner), Ok(PacketClass::NotEsp));
+    // ESP in transit to another gateway is not ours to open.
+    let mut transit = config(Algorithm::Aes128Gcm, 0xC001, false, false);
+    transit.tunnel.as_mut().unwrap().remote = "203.0.113.7".parse().unwrap();
+    let mut buf = buf_with(&inner);
+    OutboundSa::new(&transit)
+        .unwrap()
+        .encapsulate(&mut buf)
+        .unwrap();
+    assert!(matches!(
+        wire::classify(buf.as_slice(), 4500),
+        Ok(PacketClass::Esp(_))
+    ));
+    assert_eq!(db.classify(buf.as_slice()), Ok(PacketClass::NotEsp));
+    assert!(db.is_local("198.51.100.2".parse().unwrap()));
 }
 
 proptest! {

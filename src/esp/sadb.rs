@@ -44,6 +44,9 @@ pub enum SaDbError {
 #[derive(Debug, Default)]
 pub struct SaDatabase {
     by_key: HashMap<(u32, Option<IpAddr>), Arc<InboundSa>>,
+    /// Local tunnel addresses of the SAs; `None` in the list when some SA
+    /// accepts any destination.
+    locals: Vec<Option<IpAddr>>,
     nat_t_port: Option<u16>,
     /// Drops with no SA to charge them to, by reason.
     unmatched: [AtomicU64; EspDrop::COUNT],
@@ -75,6 +78,9 @@ impl SaDatabase {
                 dst: key.1.map_or_else(|| "any".to_owned(), |a| a.to_string()),
             }),
             Entry::Vacant(slot) => {
+                if !self.locals.contains(&key.1) {
+                    self.locals.push(key.1);
+                }
                 slot.insert(sa);
                 Ok(())
             }
@@ -108,10 +114,27 @@ impl SaDatabase {
         self.by_key.values()
     }
 
-    /// What an arriving outer packet is: ESP for us, NAT-T control, or not
-    /// ESP.
+    /// True when `addr` is a local tunnel endpoint of some SA.
+    pub fn is_local(&self, addr: IpAddr) -> bool {
+        self.locals.iter().any(|l| l.is_none_or(|l| l == addr))
+    }
+
+    /// What an arriving outer packet is for this gateway: ESP (or NAT-T
+    /// control) to one of its tunnel endpoints, or not ours (`NotEsp`, which
+    /// includes ESP in transit to another gateway).
     pub fn classify(&self, packet: &[u8]) -> Result<PacketClass, EspDrop> {
-        classify(packet, self.nat_t_port())
+        let class = classify(packet, self.nat_t_port())?;
+        let destination = match class {
+            PacketClass::Esp(o) => Some(o.dst),
+            PacketClass::NatKeepalive | PacketClass::NonEspMarker => {
+                crate::esp::wire::outer_destination(packet)
+            }
+            PacketClass::NotEsp => None,
+        };
+        Ok(match destination {
+            Some(dst) if !self.is_local(dst) => PacketClass::NotEsp,
+            _ => class,
+        })
     }
 
     /// Finds the SA of the ESP packet in `buf` and decapsulates it. Drops are

@@ -202,6 +202,19 @@ pub fn classify(packet: &[u8], nat_t_port: u16) -> Result<PacketClass, EspDrop> 
     }))
 }
 
+/// The destination address of an IPv4 or IPv6 packet, if its fixed header
+/// is there.
+pub fn outer_destination(packet: &[u8]) -> Option<IpAddr> {
+    match packet.first().map(|b| b >> 4) {
+        Some(4) => ipv4_at(packet, ipv4::DST).map(IpAddr::V4),
+        Some(6) => {
+            let b: [u8; 16] = packet.get(ipv6::DST..ipv6::DST + 16)?.try_into().ok()?;
+            Some(IpAddr::V6(Ipv6Addr::from(b)))
+        }
+        _ => None,
+    }
+}
+
 /// The fields of an inner IP packet that the tunnel needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InnerHeader {
