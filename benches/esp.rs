@@ -7,9 +7,14 @@
 //! Keys, SAs, buffers and the boringtun handshake are set up outside the
 //! measured closures; each measured call gets a fresh packet from an
 //! unmeasured setup (`iter_batched_ref`), the same way for ours and ring's.
+//!
+//! On a shared machine the load moves between two criterion benchmarks run
+//! one after the other, so the last part (`paired`) also times ours and the
+//! baseline interleaved, 64 packets at a time, and prints their ratios: the
+//! figures to compare.
 
 use std::hint::black_box;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use boringtun::noise::{Tunn, TunnResult};
 use boringtun::x25519::{PublicKey, StaticSecret};
@@ -45,6 +50,17 @@ fn config(algorithm: Algorithm) -> SaConfig {
     c
 }
 
+/// The sender's SA configuration and the receiver's (endpoints swapped).
+fn configs(algorithm: Algorithm) -> (SaConfig, SaConfig) {
+    let sender = config(algorithm);
+    let mut receiver = sender.clone();
+    receiver.tunnel = sender.tunnel.map(|t| TunnelEndpoints {
+        local: t.remote,
+        remote: t.local,
+    });
+    (sender, receiver)
+}
+
 fn ring_key(algorithm: Algorithm) -> LessSafeKey {
     let ring_algorithm = match algorithm {
         Algorithm::Aes128Gcm => &aead::AES_128_GCM,
@@ -73,12 +89,7 @@ fn bench_suite(c: &mut Criterion, algorithm: Algorithm) {
     group.warm_up_time(Duration::from_millis(500));
     group.measurement_time(Duration::from_secs(2));
     group.sample_size(20);
-    let sa_config = config(algorithm);
-    let mut receiver_config = sa_config.clone();
-    receiver_config.tunnel = sa_config.tunnel.map(|t| TunnelEndpoints {
-        local: t.remote,
-        remote: t.local,
-    });
+    let (sa_config, receiver_config) = configs(algorithm);
     for size in SIZES {
         group.throughput(Throughput::Bytes(size as u64));
         let inner = inner_packet(size);
@@ -208,5 +219,179 @@ fn esp(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, esp);
+/// One side of a paired measurement: makes an input (unmeasured) and
+/// processes it (measured).
+struct Side<'a> {
+    setup: Box<dyn FnMut() -> PacketBuf + 'a>,
+    run: Box<dyn FnMut(&mut PacketBuf) + 'a>,
+}
+
+impl Side<'_> {
+    fn time_chunk(&mut self, inputs: &mut Vec<PacketBuf>) -> Duration {
+        inputs.clear();
+        inputs.extend((0..CHUNK).map(|_| (self.setup)()));
+        let start = Instant::now();
+        for input in inputs.iter_mut() {
+            (self.run)(black_box(input));
+        }
+        start.elapsed()
+    }
+}
+
+/// Our encapsulation of fresh copies of `inner`.
+fn encap_side<'a>(outbound: &'a OutboundSa, inner: &'a [u8]) -> Side<'a> {
+    Side {
+        setup: Box::new(move || buffer_with(inner)),
+        run: Box::new(move |buf| {
+            black_box(outbound.encapsulate(buf).is_ok());
+        }),
+    }
+}
+
+const CHUNK: usize = 64;
+const PAIR_BUDGET: Duration = Duration::from_millis(1500);
+
+/// Nanoseconds per packet of `ours` and `baseline`, timed in alternating
+/// chunks so both see the same machine load.
+fn paired(mut ours: Side<'_>, mut baseline: Side<'_>) -> (f64, f64) {
+    let (mut t_ours, mut t_base, mut rounds) = (Duration::ZERO, Duration::ZERO, 0u32);
+    let mut inputs = Vec::with_capacity(CHUNK);
+    let start = Instant::now();
+    while start.elapsed() < PAIR_BUDGET || rounds < 8 {
+        // Alternate which goes first, against ordering effects.
+        if rounds % 2 == 0 {
+            t_ours += ours.time_chunk(&mut inputs);
+            t_base += baseline.time_chunk(&mut inputs);
+        } else {
+            t_base += baseline.time_chunk(&mut inputs);
+            t_ours += ours.time_chunk(&mut inputs);
+        }
+        rounds += 1;
+    }
+    let per = |t: Duration| t.as_nanos() as f64 / f64::from(rounds) / CHUNK as f64;
+    (per(t_ours), per(t_base))
+}
+
+fn gbps(size: usize, ns: f64) -> f64 {
+    size as f64 / ns
+}
+
+fn paired_report(_: &mut Criterion) {
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-') && a != "esp")
+        .collect();
+    if !filters.is_empty() && !filters.iter().any(|f| "paired".contains(f.as_str())) {
+        return;
+    }
+    println!(
+        "\npaired (interleaved chunks of {CHUNK}, {PAIR_BUDGET:?} per pair), GB/s of inner bytes:"
+    );
+    println!(
+        "| suite | size | encap | raw seal | encap/seal | decap | raw open | decap/open | encap vs boringtun GB/s | ours/boringtun |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for algorithm in Algorithm::ALL {
+        let (sa_config, receiver_config) = configs(algorithm);
+        for size in SIZES {
+            let inner = inner_packet(size);
+            let key = ring_key(algorithm);
+            let outbound = OutboundSa::new(&sa_config).expect("outbound SA");
+            let mut seal_counter = 0u64;
+            let (encap, seal) = paired(
+                encap_side(&outbound, &inner),
+                Side {
+                    setup: Box::new(|| buffer_with(&inner)),
+                    run: Box::new(|buf| {
+                        seal_counter += 1;
+                        let tag = key.seal_in_place_separate_tag(
+                            nonce(seal_counter),
+                            Aad::from([0u8; 12]),
+                            buf.as_mut_slice(),
+                        );
+                        black_box(tag.is_ok());
+                    }),
+                },
+            );
+            let sender = OutboundSa::new(&sa_config).expect("outbound SA");
+            let inbound = InboundSa::new(&receiver_config).expect("inbound SA");
+            let (decap, open) = paired(
+                Side {
+                    setup: Box::new(|| {
+                        let mut buf = buffer_with(&inner);
+                        sender.encapsulate(&mut buf).expect("encap");
+                        buf
+                    }),
+                    run: Box::new(|buf| {
+                        black_box(inbound.decapsulate(buf).is_ok());
+                    }),
+                },
+                Side {
+                    // Sealed once with one nonce: a benchmark input, not traffic.
+                    setup: Box::new(|| {
+                        let mut buf = buffer_with(&inner);
+                        let tag = key
+                            .seal_in_place_separate_tag(
+                                nonce(0),
+                                Aad::from([0u8; 12]),
+                                buf.as_mut_slice(),
+                            )
+                            .expect("seal");
+                        buf.push_back(16)
+                            .expect("tailroom")
+                            .copy_from_slice(tag.as_ref());
+                        buf
+                    }),
+                    run: Box::new(|buf| {
+                        let plain =
+                            key.open_in_place(nonce(0), Aad::from([0u8; 12]), buf.as_mut_slice());
+                        black_box(plain.is_ok());
+                    }),
+                },
+            );
+            assert_eq!(
+                inbound.stats().total_drops(),
+                0,
+                "paired decap dropped packets"
+            );
+            let boringtun = if algorithm == Algorithm::ChaCha20Poly1305 {
+                let outbound = OutboundSa::new(&sa_config).expect("outbound SA");
+                let (mut tunnel, _) = boringtun_pair();
+                let mut out = vec![0u8; size + 64];
+                let (ours, theirs) = paired(
+                    encap_side(&outbound, &inner),
+                    Side {
+                        setup: Box::new(|| buffer_with(&inner)),
+                        run: Box::new(|buf| {
+                            let n = match tunnel.encapsulate(buf.as_slice(), &mut out) {
+                                TunnResult::WriteToNetwork(p) => p.len(),
+                                _ => 0,
+                            };
+                            black_box(n);
+                        }),
+                    },
+                );
+                format!(
+                    "{:.2} vs {:.2} | {:.2}x",
+                    gbps(size, ours),
+                    gbps(size, theirs),
+                    theirs / ours
+                )
+            } else {
+                "- | -".to_owned()
+            };
+            println!(
+                "| {algorithm} | {size} | {:.2} | {:.2} | {:.0}% | {:.2} | {:.2} | {:.0}% | {boringtun} |",
+                gbps(size, encap),
+                gbps(size, seal),
+                100.0 * seal / encap,
+                gbps(size, decap),
+                gbps(size, open),
+                100.0 * open / decap,
+            );
+        }
+    }
+}
+
+criterion_group!(benches, esp, paired_report);
 criterion_main!(benches);

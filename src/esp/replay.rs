@@ -102,11 +102,14 @@ impl ReplayWindow {
         let top = self.top.load(Ordering::Relaxed);
         match self.position(top, seq) {
             Position::Behind => Err(ReplayVerdict::OutsideWindow),
+            // Only lock holders write the bitmap, so a load and a store (no
+            // read-modify-write) set a bit.
             Position::Inside { word, mask } => {
-                let before = self.word(word).fetch_or(mask, Ordering::Release);
+                let before = self.word(word).load(Ordering::Relaxed);
                 if before & mask != 0 {
                     Err(ReplayVerdict::Replayed)
                 } else {
+                    self.word(word).store(before | mask, Ordering::Release);
                     Ok(())
                 }
             }
@@ -114,7 +117,8 @@ impl ReplayWindow {
                 self.clear_blocks_after(top, seq);
                 self.top.store(seq, Ordering::Release);
                 let (word, mask) = self.bit_of(seq);
-                self.word(word).fetch_or(mask, Ordering::Release);
+                let before = self.word(word).load(Ordering::Relaxed);
+                self.word(word).store(before | mask, Ordering::Release);
                 Ok(())
             }
         }
@@ -131,7 +135,7 @@ impl ReplayWindow {
         self.top.store(top, Ordering::Release);
         if top != 0 {
             let (word, mask) = self.bit_of(top);
-            self.word(word).fetch_or(mask, Ordering::Release);
+            self.word(word).store(mask, Ordering::Release);
         }
     }
 
