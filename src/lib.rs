@@ -10,11 +10,13 @@
 //! - [`wire`]: packet formats and in-place operations (checksums, ICMP, ARP/NDP, MSS, flow keys).
 //! - [`capture`]: pcap/pcapng reading and pcap writing (`pcap-file`).
 //! - [`emu`]: the network emulator: virtual time, links, smoltcp hosts, traffic.
+//! - [`esp`]: the ESP tunnel interface (RFC 4303 with AEAD suites via `ring`).
 //! - [`cli`]: the `erdp` command line.
 #![forbid(unsafe_code)]
 
 pub mod capture;
 pub mod cli;
 pub mod emu;
+pub mod esp;
 pub mod packet;
 pub mod wire;

@@ -7,6 +7,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod esp;
+
 /// erdp: prove where every packet goes in an ExpressRoute + IPsec network,
 /// and whether it leaves encrypted.
 #[derive(Debug, Parser)]
@@ -18,7 +20,10 @@ pub struct Cli {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// ESP tunnel tools: seal and open captures, Wireshark SA settings, keys.
+    Esp(esp::EspArgs),
+}
 
 /// Exit code for usage and configuration errors.
 pub const EXIT_USAGE: u8 = 2;
@@ -34,5 +39,6 @@ pub fn main() -> ExitCode {
             let _ = Cli::command().print_help();
             ExitCode::SUCCESS
         }
+        Some(Command::Esp(args)) => esp::run(args),
     }
 }

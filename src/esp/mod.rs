@@ -1,0 +1,42 @@
+//! The ESP tunnel interface: RFC 4303 tunnel-mode encapsulation and
+//! decapsulation with AEAD suites through `ring` (AES-GCM RFC 4106,
+//! ChaCha20-Poly1305 RFC 7634), ESN, anti-replay, NAT-T (RFC 3948) and
+//! RFC 6040 ECN.
+//!
+//! [`SaConfig`] is plain configuration; [`OutboundSa`] and [`InboundSa`] are
+//! the hot runtime structs built from it, shared by worker threads (`&self`,
+//! `Send + Sync`). [`SaDatabase`] finds the inbound SA of an arriving packet.
+//! Neither side allocates per packet.
+
+mod config;
+mod drop;
+mod ecn;
+mod inbound;
+mod outbound;
+mod replay;
+mod sadb;
+mod selectors;
+mod suite;
+pub mod wire;
+
+pub use config::{
+    Algorithm, DfMode, DscpMode, EcnMode, KeyHexError, Lifetime, MAX_REPLAY_WINDOW,
+    MIN_REPLAY_WINDOW, NAT_T_PORT, NatT, SALT_LEN, SaConfig, SaConfigError, SecretKey,
+    TrafficSelectors, TunnelEndpoints, UnknownAlgorithm,
+};
+pub use drop::{EspDrop, LifetimeEvent, SaStats};
+pub use ecn::{decapsulated_ecn, outer_ecn};
+pub use inbound::{DecapOutcome, InboundSa};
+pub use outbound::{EncapOutcome, OutboundSa};
+pub use replay::{ReplayVerdict, ReplayWindow, infer_sequence};
+pub use sadb::{SaDatabase, SaDbError};
+pub use suite::{EspAad, EspAead, ICV_LEN, IV_LEN, IcvMismatch};
+pub use wire::{OuterEsp, PacketClass, classify};
+
+/// Worker threads share SAs and the database by reference.
+const _: () = {
+    const fn shared<T: Send + Sync>() {}
+    shared::<OutboundSa>();
+    shared::<InboundSa>();
+    shared::<SaDatabase>();
+};

@@ -1,0 +1,136 @@
+//! The ESP AEAD transform through `ring`: AES-GCM (RFC 4106) and
+//! ChaCha20-Poly1305 (RFC 7634). Nonce = salt || explicit IV; AAD = SPI ||
+//! sequence number (32-bit) or SPI || high || low (ESN, RFC 4106 section 5).
+
+use ring::aead::{self, Aad, LessSafeKey, Nonce, Tag, UnboundKey};
+
+use super::config::{Algorithm, SALT_LEN, SecretKey};
+
+/// Length of the explicit IV carried after the ESP header (RFC 4106
+/// section 3.1, RFC 7634 section 3).
+pub const IV_LEN: usize = 8;
+/// Length of the ICV (the AEAD tag), 16 octets for every supported suite.
+pub const ICV_LEN: usize = 16;
+
+/// The Additional Authenticated Data of one ESP packet: 8 bytes, or 12 with
+/// ESN (RFC 4106 section 5, RFC 7634 section 2.1).
+#[derive(Clone, Copy)]
+pub struct EspAad {
+    bytes: [u8; 12],
+    len: u8,
+}
+
+impl EspAad {
+    /// The AAD for `spi` and the full 64-bit sequence number `seq`; with
+    /// `esn` off only the low 32 bits are covered.
+    pub fn new(spi: u32, seq: u64, esn: bool) -> Self {
+        let mut bytes = [0u8; 12];
+        bytes[0..4].copy_from_slice(&spi.to_be_bytes());
+        if esn {
+            bytes[4..12].copy_from_slice(&seq.to_be_bytes());
+            EspAad { bytes, len: 12 }
+        } else {
+            bytes[4..8].copy_from_slice(&(seq as u32).to_be_bytes());
+            EspAad { bytes, len: 8 }
+        }
+    }
+
+    /// The AAD bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+}
+
+/// The authentication tag did not verify (or the ciphertext was too short to
+/// hold one). Carries nothing: the receiver must not learn more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IcvMismatch;
+
+/// A keyed ESP AEAD: the `ring` key schedule plus the 4-byte salt.
+pub struct EspAead {
+    key: LessSafeKey,
+    salt: [u8; SALT_LEN],
+    algorithm: Algorithm,
+}
+
+impl EspAead {
+    /// Builds the key schedule from `key||salt`. Returns `None` when the
+    /// length does not match the algorithm (validated configs never do).
+    pub fn new(algorithm: Algorithm, key_and_salt: &SecretKey) -> Option<Self> {
+        let bytes = key_and_salt.expose_bytes();
+        let key_len = algorithm.key_len();
+        if bytes.len() != key_len + SALT_LEN {
+            return None;
+        }
+        let (key, salt) = bytes.split_at(key_len);
+        let ring_algorithm = match algorithm {
+            Algorithm::Aes128Gcm => &aead::AES_128_GCM,
+            Algorithm::Aes256Gcm => &aead::AES_256_GCM,
+            Algorithm::ChaCha20Poly1305 => &aead::CHACHA20_POLY1305,
+        };
+        let key = LessSafeKey::new(UnboundKey::new(ring_algorithm, key).ok()?);
+        Some(EspAead {
+            key,
+            salt: salt.try_into().ok()?,
+            algorithm,
+        })
+    }
+
+    /// The suite.
+    pub fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+
+    fn nonce(&self, iv: [u8; IV_LEN]) -> Nonce {
+        let mut nonce = [0u8; aead::NONCE_LEN];
+        nonce[..SALT_LEN].copy_from_slice(&self.salt);
+        nonce[SALT_LEN..].copy_from_slice(&iv);
+        Nonce::assume_unique_for_key(nonce)
+    }
+
+    /// Encrypts `in_out` (the ESP payload with its trailer) in place and
+    /// returns the ICV. The caller guarantees `iv` is never reused under this
+    /// key (the SA derives it from the sequence number). `None` only for an
+    /// input beyond the AEAD's limit (~64 GB), which no packet reaches.
+    pub fn seal(&self, iv: [u8; IV_LEN], aad: &EspAad, in_out: &mut [u8]) -> Option<[u8; ICV_LEN]> {
+        self.key
+            .seal_in_place_separate_tag(self.nonce(iv), Aad::from(aad.as_bytes()), in_out)
+            .ok()
+            .map(|tag| tag_bytes(&tag))
+    }
+
+    /// Verifies `icv` and decrypts `in_out` in place. On failure `in_out` is
+    /// zeroed by `ring`.
+    pub fn open(
+        &self,
+        iv: [u8; IV_LEN],
+        aad: &EspAad,
+        in_out: &mut [u8],
+        icv: [u8; ICV_LEN],
+    ) -> Result<(), IcvMismatch> {
+        self.key
+            .open_in_place_separate_tag(
+                self.nonce(iv),
+                Aad::from(aad.as_bytes()),
+                Tag::from(icv),
+                in_out,
+                0..,
+            )
+            .map(|_| ())
+            .map_err(|_| IcvMismatch)
+    }
+}
+
+fn tag_bytes(tag: &Tag) -> [u8; ICV_LEN] {
+    let mut out = [0u8; ICV_LEN];
+    out.copy_from_slice(tag.as_ref());
+    out
+}
+
+impl std::fmt::Debug for EspAead {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EspAead")
+            .field("algorithm", &self.algorithm)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,72 @@
+//! Proves that encapsulation and decapsulation allocate nothing per packet:
+//! a counting global allocator wraps the system one for this test binary.
+
+mod esp_common;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use erdp::esp::{Algorithm, NatT, SaDatabase};
+use esp_common::*;
+
+struct CountingAllocator;
+
+static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+// SAFETY: every call is forwarded unchanged to the system allocator; the
+// counter has no effect on the memory returned.
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as our caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `System.alloc` with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as our caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: CountingAllocator = CountingAllocator;
+
+#[test]
+fn encapsulate_and_decapsulate_do_not_allocate() {
+    for algorithm in Algorithm::ALL {
+        for (outer_v6, nat_t) in [(false, false), (true, true)] {
+            let mut c = config(algorithm, 0x1001, true, outer_v6);
+            c.nat_t = nat_t.then(NatT::default);
+            c.tfc_pad_to = 200;
+            let (out, inb) = pair(&c);
+            let mut db = SaDatabase::new();
+            db.insert(std::sync::Arc::new(inb)).unwrap();
+            let inner = inner_packet(false, 1000, 1);
+            let mut buf = buf_with(&inner);
+            let mut garbage = buf_with(&inner);
+            // Warm up (lazy statics in ring's CPU feature detection, tracing).
+            out.encapsulate(&mut buf).unwrap();
+            db.decapsulate(&mut buf).unwrap();
+
+            let before = ALLOCATIONS.load(Ordering::Relaxed);
+            for _ in 0..1000 {
+                buf.load(&inner, 128).unwrap();
+                out.encapsulate(&mut buf).unwrap();
+                db.decapsulate(&mut buf).unwrap();
+                // Drops do not allocate either.
+                garbage.load(&inner, 128).unwrap();
+                let _ = db.decapsulate(&mut garbage);
+            }
+            let after = ALLOCATIONS.load(Ordering::Relaxed);
+            assert_eq!(
+                after - before,
+                0,
+                "{algorithm}: allocations per 1000 packets"
+            );
+        }
+    }
+}
