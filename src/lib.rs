@@ -8,7 +8,9 @@
 //! Layout (one folder per concept):
 //! - [`packet`]: packet buffers with headroom and tailroom, owned by the caller.
 //! - [`cli`]: the `erdp` command line.
+//! - [`fib`]: the compressed-trie FIB (Poptrie) with lock-free published versions.
 #![forbid(unsafe_code)]
 
 pub mod cli;
+pub mod fib;
 pub mod packet;
