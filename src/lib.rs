@@ -9,8 +9,10 @@
 //! - [`packet`]: packet buffers with headroom and tailroom, owned by the caller.
 //! - [`cli`]: the `erdp` command line.
 //! - [`fib`]: the compressed-trie FIB (Poptrie) with lock-free published versions.
+//! - [`rib`]: routes, BGP and Azure route selection, "which route and why".
 #![forbid(unsafe_code)]
 
 pub mod cli;
 pub mod fib;
 pub mod packet;
+pub mod rib;

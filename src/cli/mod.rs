@@ -7,6 +7,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod demo;
+mod fib;
+
 /// erdp: prove where every packet goes in an ExpressRoute + IPsec network,
 /// and whether it leaves encrypted.
 #[derive(Debug, Parser)]
@@ -18,7 +21,10 @@ pub struct Cli {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Longest-prefix match and FIB statistics for a route list file.
+    Fib(fib::FibArgs),
+}
 
 /// Exit code for usage and configuration errors.
 pub const EXIT_USAGE: u8 = 2;
@@ -29,10 +35,8 @@ pub const EXIT_CHECK_FAILED: u8 = 1;
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        None => {
-            use clap::CommandFactory;
-            let _ = Cli::command().print_help();
-            ExitCode::SUCCESS
-        }
+        // Until the emulator lands, the main job is the FIB/RIB demo.
+        None => demo::run(),
+        Some(Command::Fib(args)) => fib::run(args),
     }
 }
