@@ -14,10 +14,12 @@
 //! - [`cli`]: the `erdp` command line.
 //! - [`fib`]: the compressed-trie FIB (Poptrie) with lock-free published versions.
 //! - [`rib`]: routes, BGP and Azure route selection, "which route and why".
+//! - [`config`]: the node configuration (TOML), checked with file, line and field in errors.
 #![forbid(unsafe_code)]
 
 pub mod capture;
 pub mod cli;
+pub mod config;
 pub mod emu;
 pub mod esp;
 pub mod fib;
