@@ -15,11 +15,13 @@
 //! - [`fib`]: the compressed-trie FIB (Poptrie) with lock-free published versions.
 //! - [`rib`]: routes, BGP and Azure route selection, "which route and why".
 //! - [`config`]: the node configuration (TOML), checked with file, line and field in errors.
+//! - [`dataplane`]: the forwarding node: frames in, one fate each out, ESP tunnels, worker pool.
 #![forbid(unsafe_code)]
 
 pub mod capture;
 pub mod cli;
 pub mod config;
+pub mod dataplane;
 pub mod emu;
 pub mod esp;
 pub mod fib;

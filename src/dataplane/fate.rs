@@ -1,0 +1,422 @@
+//! What became of a frame: exactly one [`Outcome`] (forwarded on an
+//! interface, delivered to the node, or dropped with a [`DropReason`]) plus
+//! what a report needs: the inner flow, the route that decided, the SA it
+//! was encrypted or decrypted with, and the policy verdict.
+
+use std::fmt;
+
+use ipnet::IpNet;
+use serde::{Serialize, Serializer};
+
+use crate::esp::EspDrop;
+use crate::fib::{InterfaceId, NextHop};
+use crate::wire::{DropReason as WireDrop, FlowKey};
+
+/// The fate of one frame (an input, or a packet the node generated).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fate {
+    /// Forwarded, delivered or dropped.
+    pub outcome: Outcome,
+    /// The IP flow (5-tuple) of the packet, after decapsulation when it
+    /// arrived in ESP: the inner flow. `None` for ARP and frames that did
+    /// not parse as IP.
+    pub flow: Option<FlowKey>,
+    /// The route the FIB chose for the (inner) destination, when a lookup
+    /// was made: the matched prefix and the next hop taken.
+    pub route: Option<RouteHit>,
+    /// The packet arrived in ESP and was decapsulated with this SA.
+    pub decrypted: Option<SaUse>,
+    /// The packet left in ESP, encapsulated with this SA.
+    pub encrypted: Option<SaUse>,
+    /// The must-encrypt policy verdict for the egress.
+    pub policy: PolicyVerdict,
+}
+
+const _: () = assert!(size_of::<Fate>() <= 168);
+
+impl Fate {
+    /// A fate with only an outcome.
+    pub(crate) const fn new(outcome: Outcome) -> Self {
+        Self {
+            outcome,
+            flow: None,
+            route: None,
+            decrypted: None,
+            encrypted: None,
+            policy: PolicyVerdict::Unchecked,
+        }
+    }
+
+    /// A drop with only its reason.
+    pub(crate) const fn dropped(reason: DropReason) -> Self {
+        Self::new(Outcome::Dropped(reason))
+    }
+
+    /// The interface the frame left on, when forwarded.
+    pub fn egress(&self) -> Option<InterfaceId> {
+        match self.outcome {
+            Outcome::Forwarded(interface) => Some(interface),
+            _ => None,
+        }
+    }
+
+    /// The drop reason, when dropped.
+    pub fn drop_reason(&self) -> Option<DropReason> {
+        match self.outcome {
+            Outcome::Dropped(reason) => Some(reason),
+            _ => None,
+        }
+    }
+
+    /// True when forwarded inside ESP.
+    pub fn left_encrypted(&self) -> bool {
+        self.egress().is_some() && self.encrypted.is_some()
+    }
+}
+
+/// The one thing that happened to a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    /// Sent on this Ethernet interface (the buffer holds the frame as sent:
+    /// L2 rewritten, TTL decremented, possibly inside ESP).
+    Forwarded(InterfaceId),
+    /// Consumed by the node itself (the buffer content is unspecified).
+    Delivered(Delivery),
+    /// Dropped (the buffer content is unspecified: it may be partly
+    /// rewritten or, after a failed decryption, zeroed).
+    Dropped(DropReason),
+}
+
+/// What the node did with a frame addressed to itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum Delivery {
+    /// An ARP request for one of our addresses: answered (RFC 826).
+    ArpRequest,
+    /// Another ARP message for us (a reply, an announcement): neighbours
+    /// are static, nothing is learned.
+    ArpOther,
+    /// A Neighbor Solicitation for one of our addresses: answered with an
+    /// advertisement (RFC 4861).
+    NeighborSolicitation,
+    /// An ICMP or ICMPv6 echo request to one of our addresses: answered.
+    EchoRequest,
+    /// Any other packet to our addresses (other ICMP, TCP, UDP, IKE, NAT-T
+    /// keepalives): the node has no local stack to hand it to.
+    Other,
+}
+
+impl Delivery {
+    /// Every kind, in counter order.
+    pub const ALL: [Delivery; 5] = [
+        Delivery::ArpRequest,
+        Delivery::ArpOther,
+        Delivery::NeighborSolicitation,
+        Delivery::EchoRequest,
+        Delivery::Other,
+    ];
+    /// Number of kinds.
+    pub const COUNT: usize = Self::ALL.len();
+
+    /// Stable snake_case name for reports.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Delivery::ArpRequest => "arp_request",
+            Delivery::ArpOther => "arp_other",
+            Delivery::NeighborSolicitation => "neighbor_solicitation",
+            Delivery::EchoRequest => "echo_request",
+            Delivery::Other => "other",
+        }
+    }
+
+    pub(crate) const fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// A route lookup's answer, for reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RouteHit {
+    /// The longest matching prefix.
+    pub prefix: IpNet,
+    /// The next hop taken (one member of the ECMP group).
+    pub next_hop: NextHop,
+}
+
+/// An SA used on a packet: the tunnel interface, the SPI and the sequence
+/// number the packet carried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SaUse {
+    /// The esp-tunnel interface.
+    pub tunnel: InterfaceId,
+    /// The SA's SPI.
+    pub spi: u32,
+    /// The packet's 64-bit sequence number.
+    pub seq: u64,
+}
+
+/// Index of a policy in the node configuration's `policies`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct PolicyId(pub u16);
+
+/// The must-encrypt policy verdict of a packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum PolicyVerdict {
+    /// The packet was not forwarded (or is not IP): nothing to check.
+    #[default]
+    Unchecked,
+    /// No policy covers the packet's addresses.
+    NotCovered,
+    /// A policy covers it and it left encrypted (in our ESP tunnel, or it
+    /// was ESP already).
+    Encrypted(PolicyId),
+    /// A policy covers it and it left in plaintext: a violation. The packet
+    /// was forwarded when the policy reports, dropped when it fails closed.
+    Violation(PolicyId),
+}
+
+impl PolicyVerdict {
+    /// The policy that covered the packet.
+    pub fn policy(&self) -> Option<PolicyId> {
+        match self {
+            PolicyVerdict::Encrypted(id) | PolicyVerdict::Violation(id) => Some(*id),
+            _ => None,
+        }
+    }
+
+    /// True for a violation.
+    pub fn is_violation(&self) -> bool {
+        matches!(self, PolicyVerdict::Violation(_))
+    }
+
+    /// Stable snake_case name for reports.
+    pub const fn as_str(&self) -> &'static str {
+        match self {
+            PolicyVerdict::Unchecked => "unchecked",
+            PolicyVerdict::NotCovered => "not_covered",
+            PolicyVerdict::Encrypted(_) => "encrypted",
+            PolicyVerdict::Violation(_) => "violation",
+        }
+    }
+}
+
+/// Why a frame was dropped: a wire check, the ESP tunnel, or a forwarding
+/// decision. One counter per reason; [`DropReason::as_str`] names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DropReason {
+    /// A parse or validation failure of the frame or its packet (Ethernet,
+    /// ARP, IPv4/IPv6 headers and checksums, ICMP, Neighbor Discovery).
+    Wire(WireDrop),
+    /// The ESP tunnel refused the packet (`esp_` + the [`EspDrop`] name).
+    Esp(EspDrop),
+    /// The ingress interface id is not an interface of this node.
+    UnknownInterface,
+    /// Frames arrive on Ethernet interfaces; the id named a tunnel.
+    IngressNotEthernet,
+    /// The destination MAC is another host's unicast address.
+    NotOurMac,
+    /// An ARP request for an address that is not ours (or an announcement).
+    ArpNotForUs,
+    /// A Neighbor Solicitation for a target that is not ours.
+    NdNotForUs,
+    /// The destination is a multicast or broadcast IP address: no
+    /// multicast routing here.
+    MulticastNotForwarded,
+    /// A unicast IP packet that arrived in a link-layer broadcast or
+    /// multicast frame (RFC 1812 5.3.4).
+    LinkBroadcast,
+    /// The source address cannot be a host's (RFC 1812 5.3.7, RFC 4443).
+    InvalidSource,
+    /// No route to the destination (an ICMP unreachable was generated).
+    NoRoute,
+    /// No static neighbour for the next hop (host unreachable generated).
+    NoNeighbor,
+    /// Larger than the egress or tunnel MTU with DF set, or IPv6: ICMP
+    /// fragmentation needed / packet too big generated (RFC 1191, 8201).
+    PacketTooBig,
+    /// Larger than the egress or tunnel MTU without DF: this node does not
+    /// fragment.
+    FragmentationUnsupported,
+    /// A must-encrypt policy that fails closed: the packet would have left
+    /// in plaintext.
+    PolicyViolation,
+    /// A tunnel's outer packet routed into a tunnel, or ESP inside ESP.
+    TunnelRecursion,
+    /// No route to a tunnel's remote endpoint.
+    TunnelNoRoute,
+    /// The encapsulated packet would exceed the underlay interface's MTU.
+    TunnelOuterTooBig,
+}
+
+/// The node's own reasons, in counter order after the wire and ESP ones.
+const NODE_REASONS: [DropReason; 16] = [
+    DropReason::UnknownInterface,
+    DropReason::IngressNotEthernet,
+    DropReason::NotOurMac,
+    DropReason::ArpNotForUs,
+    DropReason::NdNotForUs,
+    DropReason::MulticastNotForwarded,
+    DropReason::LinkBroadcast,
+    DropReason::InvalidSource,
+    DropReason::NoRoute,
+    DropReason::NoNeighbor,
+    DropReason::PacketTooBig,
+    DropReason::FragmentationUnsupported,
+    DropReason::PolicyViolation,
+    DropReason::TunnelRecursion,
+    DropReason::TunnelNoRoute,
+    DropReason::TunnelOuterTooBig,
+];
+
+const WIRE_COUNT: usize = WireDrop::ALL.len();
+
+/// Report names of the ESP reasons: `esp_` and [`EspDrop::as_str`] (a test
+/// keeps the two lists in step).
+const ESP_NAMES: [&str; EspDrop::COUNT] = [
+    "esp_unknown_spi",
+    "esp_not_esp",
+    "esp_replayed",
+    "esp_outside_window",
+    "esp_icv_failed",
+    "esp_bad_padding",
+    "esp_next_header_mismatch",
+    "esp_truncated",
+    "esp_bad_outer_header",
+    "esp_fragment",
+    "esp_bad_inner_packet",
+    "esp_dummy_packet",
+    "esp_sequence_cycled",
+    "esp_sa_expired",
+    "esp_traffic_selector_mismatch",
+    "esp_ecn_ce_on_not_ect",
+    "esp_buffer_too_small",
+    "esp_oversize",
+];
+
+impl DropReason {
+    /// Number of reasons (the size of a counter array).
+    pub const COUNT: usize = WIRE_COUNT + EspDrop::COUNT + NODE_REASONS.len();
+
+    /// Counter index: wire reasons, then ESP reasons, then the node's.
+    pub fn index(self) -> usize {
+        match self {
+            DropReason::Wire(reason) => reason as usize,
+            DropReason::Esp(reason) => WIRE_COUNT + reason as usize,
+            own => {
+                WIRE_COUNT
+                    + EspDrop::COUNT
+                    + NODE_REASONS.iter().position(|r| *r == own).unwrap_or(0)
+            }
+        }
+    }
+
+    /// Every reason, in counter order.
+    pub fn all() -> impl Iterator<Item = DropReason> {
+        WireDrop::ALL
+            .into_iter()
+            .map(DropReason::Wire)
+            .chain(EspDrop::ALL.into_iter().map(DropReason::Esp))
+            .chain(NODE_REASONS)
+    }
+
+    /// Stable snake_case name for reports and counters.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DropReason::Wire(reason) => reason.as_str(),
+            DropReason::Esp(reason) => ESP_NAMES.get(reason as usize).copied().unwrap_or("esp"),
+            DropReason::UnknownInterface => "unknown_interface",
+            DropReason::IngressNotEthernet => "ingress_not_ethernet",
+            DropReason::NotOurMac => "not_our_mac",
+            DropReason::ArpNotForUs => "arp_not_for_us",
+            DropReason::NdNotForUs => "nd_not_for_us",
+            DropReason::MulticastNotForwarded => "multicast_not_forwarded",
+            DropReason::LinkBroadcast => "link_broadcast",
+            DropReason::InvalidSource => "invalid_source",
+            DropReason::NoRoute => "no_route",
+            DropReason::NoNeighbor => "no_neighbor",
+            DropReason::PacketTooBig => "packet_too_big",
+            DropReason::FragmentationUnsupported => "fragmentation_unsupported",
+            DropReason::PolicyViolation => "policy_violation",
+            DropReason::TunnelRecursion => "tunnel_recursion",
+            DropReason::TunnelNoRoute => "tunnel_no_route",
+            DropReason::TunnelOuterTooBig => "tunnel_outer_too_big",
+        }
+    }
+
+    /// The reason named `name` by [`DropReason::as_str`].
+    pub fn from_name(name: &str) -> Option<DropReason> {
+        Self::all().find(|r| r.as_str() == name)
+    }
+}
+
+impl fmt::Display for DropReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for DropReason {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl From<WireDrop> for DropReason {
+    fn from(reason: WireDrop) -> Self {
+        DropReason::Wire(reason)
+    }
+}
+
+impl From<EspDrop> for DropReason {
+    fn from(reason: EspDrop) -> Self {
+        DropReason::Esp(reason)
+    }
+}
+
+impl From<crate::wire::WireError> for DropReason {
+    fn from(error: crate::wire::WireError) -> Self {
+        DropReason::Wire(error.drop_reason())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn indices_are_dense_and_names_unique() {
+        let all: Vec<DropReason> = DropReason::all().collect();
+        assert_eq!(all.len(), DropReason::COUNT);
+        for (i, reason) in all.iter().enumerate() {
+            assert_eq!(reason.index(), i, "{reason:?}");
+            assert_eq!(DropReason::from_name(reason.as_str()), Some(*reason));
+            assert!(
+                reason
+                    .as_str()
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            );
+        }
+        let mut names: Vec<&str> = all.iter().map(|r| r.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), DropReason::COUNT);
+    }
+
+    #[test]
+    fn esp_names_follow_the_esp_module() {
+        for reason in EspDrop::ALL {
+            assert_eq!(
+                DropReason::Esp(reason).as_str(),
+                format!("esp_{}", reason.as_str())
+            );
+        }
+    }
+
+    #[test]
+    fn delivery_kinds_are_in_counter_order() {
+        for (i, kind) in Delivery::ALL.iter().enumerate() {
+            assert_eq!(kind.index(), i);
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! Packets the node originates: ICMP echo replies (RFC 792, RFC 4443 4.2)
+//! and ICMP errors (RFC 1812 4.3.2, RFC 4443: time exceeded, unreachable,
+//! fragmentation needed / packet too big), built into a generated buffer and
+//! routed like any packet (an error about a packet that came through the
+//! tunnel goes back through it). No error is ever sent about our own.
+
+use etherparse::{IpNumber, icmpv4, icmpv6};
+
+use super::fate::{Fate, Outcome};
+use super::forward::{Arrival, IcmpKind, Meta, Pipeline};
+use super::outputs::Outputs;
+use crate::packet::PacketBuf;
+use crate::wire::{
+    Icmpv4ErrorKind, Icmpv6ErrorKind, Ipv4Packet, Ipv6Packet, WireError, build_icmpv4_error_into,
+    build_icmpv6_error_into, echo_reply_v4, echo_reply_v6,
+};
+
+/// A request that does not fit a generated buffer (which holds any frame a
+/// [`PacketBuf`] can).
+const BUFFER_TOO_SMALL: WireError = WireError::BufferTooSmall {
+    needed: 0,
+    available: 0,
+};
+
+impl Pipeline<'_> {
+    /// True for an ICMP or ICMPv6 echo request (type checked, not yet the
+    /// rest).
+    pub(crate) fn is_echo_request(&self, buf: &PacketBuf, meta: &Meta) -> bool {
+        let bytes = buf.as_slice();
+        if meta.v6 {
+            meta.flow.protocol == IpNumber::IPV6_ICMP
+                && bytes.get(crate::wire::IPV6_HEADER_LEN) == Some(&icmpv6::TYPE_ECHO_REQUEST)
+        } else {
+            let header_len = bytes.first().map_or(0, |b| usize::from(b & 0x0f) * 4);
+            meta.flow.protocol == IpNumber::ICMP
+                && bytes.get(header_len) == Some(&icmpv4::TYPE_ECHO_REQUEST)
+        }
+    }
+
+    /// Answers the echo request in `buf` with a generated reply. The
+    /// request itself is left as it was.
+    pub(crate) fn echo_reply(
+        &self,
+        buf: &PacketBuf,
+        meta: &Meta,
+        out: &mut Outputs,
+        index: usize,
+    ) -> Result<(), WireError> {
+        let reply = out.reserve();
+        reply
+            .load(buf.as_slice(), PacketBuf::DEFAULT_HEADROOM)
+            .map_err(|_| BUFFER_TOO_SMALL)?;
+        if meta.v6 {
+            echo_reply_v6(&mut Ipv6Packet::new_checked(reply.as_mut_slice())?)?;
+        } else {
+            echo_reply_v4(&mut Ipv4Packet::new_checked_ignoring_checksum(
+                reply.as_mut_slice(),
+            )?)?;
+        }
+        self.send_generated(out, index);
+        Ok(())
+    }
+
+    /// Generates the ICMP error `kind` about the packet in `buf` (as it
+    /// arrived), unless the RFCs forbid it; suppressed errors are counted.
+    pub(crate) fn icmp_error(
+        &self,
+        kind: IcmpKind,
+        buf: &PacketBuf,
+        meta: &Meta,
+        arrival: Arrival,
+        out: &mut Outputs,
+        index: usize,
+    ) {
+        let source = self.node.icmp_source(arrival.interface, meta.v6);
+        let Some(source) = source.filter(|_| !arrival.link_group) else {
+            self.slot.icmp_suppressed();
+            return;
+        };
+        let built = match source {
+            std::net::IpAddr::V4(source) => {
+                let kind = match kind {
+                    IcmpKind::TimeExceeded => Icmpv4ErrorKind::TimeExceeded,
+                    IcmpKind::NoRoute => Icmpv4ErrorKind::NetUnreachable,
+                    IcmpKind::NoNeighbor => Icmpv4ErrorKind::HostUnreachable,
+                    IcmpKind::TooBig(mtu) => {
+                        Icmpv4ErrorKind::FragmentationNeeded { next_hop_mtu: mtu }
+                    }
+                };
+                Ipv4Packet::new_checked_ignoring_checksum(buf.as_slice()).and_then(|offending| {
+                    build_icmpv4_error_into(kind, &offending, source, out.reserve())
+                })
+            }
+            std::net::IpAddr::V6(source) => {
+                let kind = match kind {
+                    IcmpKind::TimeExceeded => Icmpv6ErrorKind::TimeExceeded,
+                    IcmpKind::NoRoute => Icmpv6ErrorKind::NoRoute,
+                    IcmpKind::NoNeighbor => Icmpv6ErrorKind::AddressUnreachable,
+                    IcmpKind::TooBig(mtu) => Icmpv6ErrorKind::PacketTooBig {
+                        mtu: u32::from(mtu),
+                    },
+                };
+                Ipv6Packet::new_checked(buf.as_slice()).and_then(|offending| {
+                    build_icmpv6_error_into(kind, &offending, source, out.reserve())
+                })
+            }
+        };
+        match built {
+            Ok(_) => self.send_generated(out, index),
+            Err(_) => self.slot.icmp_suppressed(),
+        }
+    }
+
+    /// Routes the packet in the reserved generated buffer (an IP packet the
+    /// node made), records its fate and counts it.
+    fn send_generated(&self, out: &mut Outputs, index: usize) {
+        let Some(buf) = out.reserved() else {
+            return;
+        };
+        let built_len = buf.len();
+        let fate = match Meta::parse(buf.as_slice(), None) {
+            Ok(meta) => {
+                let result = self.forward(buf, &meta, false);
+                Fate::of(result, meta.flow, None)
+            }
+            Err(error) => Fate::dropped(error.into()),
+        };
+        let sent_len = buf.len();
+        self.slot.account(&fate, true, built_len, sent_len);
+        out.commit(fate, index);
+    }
+
+    /// Records a generated frame (ARP reply, neighbour advertisement) sent
+    /// straight back out of the port it answers on.
+    pub(crate) fn send_reply(&self, out: &mut Outputs, index: usize, fate: Fate) {
+        let len = out.reserved().map_or(0, |b| b.len());
+        debug_assert!(matches!(fate.outcome, Outcome::Forwarded(_)));
+        self.slot.account(&fate, true, len, len);
+        out.commit(fate, index);
+    }
+}

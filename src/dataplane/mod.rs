@@ -1,0 +1,33 @@
+//! The forwarding node: raw Ethernet frames in, one [`Fate`] per frame out,
+//! between plain ExpressRoute-facing ports and ESP tunnels (RFC 4303) whose
+//! outer packets are routed again by the FIB. No I/O, no allocation per
+//! packet; a [`Node`] is shared by worker threads.
+//!
+//! - [`Node::new`] builds a node from a validated [`crate::config::NodeConfig`].
+//! - [`Node::worker`] gives a [`Worker`]; [`Worker::process`] takes a batch
+//!   of frames that arrived on one interface, in caller-owned
+//!   [`crate::packet::PacketBuf`]s, rewrites them in place and fills
+//!   [`Outputs`]: the fates and the packets the node generated (ARP
+//!   replies, neighbour advertisements, echo replies, ICMP errors).
+//! - [`Node::counters`] sums every worker's counters: for inputs and for
+//!   generated packets, packets == forwarded + delivered + dropped.
+//! - [`WorkerPool`] runs N workers fed over crossbeam channels, flows pinned
+//!   to workers by their 5-tuple so each stays in order; results carry the
+//!   frame's index so callers restore order ([`Reorder`]).
+
+mod counters;
+mod fate;
+mod forward;
+mod generate;
+mod node;
+mod outputs;
+mod policy;
+mod pool;
+mod worker;
+
+pub use counters::{InterfaceCounters, NodeCounters, PolicyCounters, TrafficCounters, Volume};
+pub use fate::{Delivery, DropReason, Fate, Outcome, PolicyId, PolicyVerdict, RouteHit, SaUse};
+pub use node::{Node, NodeError};
+pub use outputs::{Generated, Outputs};
+pub use pool::{Completed, PoolError, Processed, Reorder, WorkerPool};
+pub use worker::Worker;

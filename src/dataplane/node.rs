@@ -1,0 +1,386 @@
+//! [`Node`]: one router built from a [`NodeConfig`]: Ethernet ports and ESP
+//! tunnels, the static neighbour table, the RIB feeding a lock-free FIB,
+//! the inbound SA database and the compiled policies. Shared by worker
+//! threads (`Sync`); see [`super::Worker`] for the per-packet path.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use etherparse::IpNumber;
+use thiserror::Error;
+
+use super::counters::{CounterSlot, NodeCounters};
+use super::policy::Policies;
+use super::worker::Worker;
+use crate::config::{ConfigIssue, InterfaceKind, NodeConfig};
+use crate::esp::{
+    InboundSa, OutboundSa, SaConfig, SaConfigError, SaDatabase, SaDbError, SaStats, TunnelEndpoints,
+};
+use crate::fib::{FibReader, InterfaceId};
+use crate::rib::{Explanation, Rib, RibError, Route};
+use crate::wire::{FlowHasher, FlowKey, MacAddr};
+
+/// Why a node could not be built.
+#[derive(Debug, Error)]
+pub enum NodeError {
+    /// The configuration does not pass [`NodeConfig::validate`].
+    #[error("invalid node configuration: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Invalid(Vec<ConfigIssue>),
+    /// An SA could not be built.
+    #[error("interface {interface}: {source}")]
+    Sa {
+        /// The tunnel interface.
+        interface: String,
+        /// Why.
+        source: SaConfigError,
+    },
+    /// The inbound SA database refused an SA.
+    #[error("interface {interface}: {source}")]
+    SaDatabase {
+        /// The tunnel interface.
+        interface: String,
+        /// Why.
+        source: SaDbError,
+    },
+    /// The RIB refused a route.
+    #[error("route {route}: {source}")]
+    Rib {
+        /// The route.
+        route: String,
+        /// Why.
+        source: RibError,
+    },
+}
+
+/// An Ethernet router port.
+#[derive(Debug)]
+pub(crate) struct Port {
+    pub(crate) id: InterfaceId,
+    pub(crate) mac: MacAddr,
+    pub(crate) mtu: usize,
+    pub(crate) v4: Box<[Ipv4Addr]>,
+    pub(crate) v6: Box<[Ipv6Addr]>,
+}
+
+impl Port {
+    pub(crate) fn has_v4(&self, address: Ipv4Addr) -> bool {
+        self.v4.contains(&address)
+    }
+
+    pub(crate) fn has_v6(&self, address: &Ipv6Addr) -> bool {
+        self.v6.contains(address)
+    }
+}
+
+/// An ESP tunnel interface.
+#[derive(Debug)]
+pub(crate) struct Tunnel {
+    pub(crate) id: InterfaceId,
+    pub(crate) remote: IpAddr,
+    pub(crate) mtu: usize,
+    pub(crate) mss_clamp: Option<u16>,
+    pub(crate) sa_out: OutboundSa,
+    pub(crate) sa_in: Arc<InboundSa>,
+    /// The flow hash of the outer packets (constant: local, remote, ESP),
+    /// for ECMP on the underlay.
+    pub(crate) outer_hash: u64,
+}
+
+/// An interface of the node.
+#[derive(Debug)]
+pub(crate) enum Interface {
+    Port(Port),
+    Tunnel(Box<Tunnel>),
+}
+
+/// A router: interfaces, neighbours, RIB and FIB, SAs and policies. Build
+/// it once, share it (`Arc<Node>`) with [`Worker`]s on any number of threads.
+#[derive(Debug)]
+pub struct Node {
+    config: NodeConfig,
+    pub(crate) interfaces: Box<[Interface]>,
+    names: Box<[String]>,
+    policy_names: Box<[String]>,
+    /// Addresses of the node: interface addresses and tunnel endpoints.
+    local_v4: Box<[Ipv4Addr]>,
+    local_v6: Box<[Ipv6Addr]>,
+    neighbors: HashMap<(InterfaceId, IpAddr), MacAddr, foldhash::fast::FixedState>,
+    pub(crate) sadb: SaDatabase,
+    pub(crate) policies: Policies,
+    pub(crate) hasher: FlowHasher,
+    fib: FibReader,
+    rib: Mutex<Rib>,
+    slots: Mutex<Vec<Arc<CounterSlot>>>,
+}
+
+const _: () = {
+    const fn shared<T: Send + Sync>() {}
+    shared::<Node>();
+};
+
+impl Node {
+    /// Builds the node: validates `config`, builds the SAs, installs
+    /// connected and configured routes in the RIB and publishes the FIB.
+    pub fn new(config: NodeConfig) -> Result<Node, NodeError> {
+        config.validate().map_err(NodeError::Invalid)?;
+        let hasher = FlowHasher::with_seed(config.flow_hash_seed);
+        let mut rib = Rib::new(config.route_selection).with_max_paths(config.max_paths);
+        let mut sadb = SaDatabase::new();
+        let mut interfaces = Vec::with_capacity(config.interfaces.len());
+        let mut local_v4 = Vec::new();
+        let mut local_v6 = Vec::new();
+        let mut connected = Vec::new();
+        for (index, interface) in config.interfaces.iter().enumerate() {
+            let id = InterfaceId(index as u32);
+            rib.name_interface(id, interface.name.clone());
+            let built = match &interface.kind {
+                InterfaceKind::Ethernet(e) => {
+                    let mut v4 = Vec::new();
+                    let mut v6 = Vec::new();
+                    for address in &e.addresses {
+                        connected.push(Route::connected(address.trunc(), id));
+                        match address.addr() {
+                            IpAddr::V4(a) => v4.push(a),
+                            IpAddr::V6(a) => v6.push(a),
+                        }
+                    }
+                    local_v4.extend_from_slice(&v4);
+                    local_v6.extend_from_slice(&v6);
+                    Interface::Port(Port {
+                        id,
+                        mac: e.mac,
+                        mtu: usize::from(e.mtu),
+                        v4: v4.into(),
+                        v6: v6.into(),
+                    })
+                }
+                InterfaceKind::EspTunnel(t) => {
+                    let endpoints = TunnelEndpoints {
+                        local: t.local,
+                        remote: t.remote,
+                    };
+                    let sa_error = |source| NodeError::Sa {
+                        interface: interface.name.clone(),
+                        source,
+                    };
+                    let sa_out =
+                        OutboundSa::with_endpoints(&t.sa_out, endpoints).map_err(sa_error)?;
+                    let mut inbound: SaConfig = t.sa_in.clone();
+                    inbound.tunnel = Some(endpoints);
+                    let sa_in = Arc::new(InboundSa::new(&inbound).map_err(sa_error)?);
+                    sadb.insert(Arc::clone(&sa_in))
+                        .map_err(|source| NodeError::SaDatabase {
+                            interface: interface.name.clone(),
+                            source,
+                        })?;
+                    match t.local {
+                        IpAddr::V4(a) => local_v4.push(a),
+                        IpAddr::V6(a) => local_v6.push(a),
+                    }
+                    let outer = FlowKey {
+                        source: t.local,
+                        destination: t.remote,
+                        protocol: IpNumber::ENCAPSULATING_SECURITY_PAYLOAD,
+                        source_port: 0,
+                        destination_port: 0,
+                    };
+                    Interface::Tunnel(Box::new(Tunnel {
+                        id,
+                        remote: t.remote,
+                        mtu: usize::from(t.mtu),
+                        mss_clamp: t.mss_clamp,
+                        sa_out,
+                        sa_in,
+                        outer_hash: hasher.hash(&outer),
+                    }))
+                }
+            };
+            interfaces.push(built);
+        }
+        for route in connected.into_iter().chain(config.routes.iter().cloned()) {
+            let shown = route.to_string();
+            rib.add(route).map_err(|source| NodeError::Rib {
+                route: shown,
+                source,
+            })?;
+        }
+        rib.publish();
+        let neighbors = config
+            .neighbors
+            .iter()
+            .map(|n| ((n.interface, n.ip), n.mac))
+            .collect();
+        local_v4.sort_unstable();
+        local_v4.dedup();
+        local_v6.sort_unstable();
+        local_v6.dedup();
+        Ok(Node {
+            names: config.interfaces.iter().map(|i| i.name.clone()).collect(),
+            policy_names: config.policies.iter().map(|p| p.name.clone()).collect(),
+            policies: Policies::new(&config.policies),
+            interfaces: interfaces.into(),
+            local_v4: local_v4.into(),
+            local_v6: local_v6.into(),
+            neighbors,
+            sadb,
+            hasher,
+            fib: rib.reader(),
+            rib: Mutex::new(rib),
+            slots: Mutex::new(Vec::new()),
+            config,
+        })
+    }
+
+    /// A worker: processes batches on one thread, with its own counters.
+    /// Make one per thread.
+    pub fn worker(self: &Arc<Self>) -> Worker {
+        let slot = Arc::new(CounterSlot::new(
+            self.interfaces.len(),
+            self.policy_names.len(),
+        ));
+        lock(&self.slots).push(Arc::clone(&slot));
+        Worker::new(Arc::clone(self), slot)
+    }
+
+    /// The configuration the node was built from.
+    pub fn config(&self) -> &NodeConfig {
+        &self.config
+    }
+
+    /// The node's name.
+    pub fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    /// Interface names, indexed by [`InterfaceId`].
+    pub fn interface_names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// The name of an interface.
+    pub fn interface_name(&self, id: InterfaceId) -> Option<&str> {
+        self.names.get(id.0 as usize).map(String::as_str)
+    }
+
+    /// The id of the interface called `name`.
+    pub fn interface_id(&self, name: &str) -> Option<InterfaceId> {
+        self.names
+            .iter()
+            .position(|n| n == name)
+            .map(|at| InterfaceId(at as u32))
+    }
+
+    /// True for an esp-tunnel interface.
+    pub fn is_tunnel(&self, id: InterfaceId) -> bool {
+        matches!(self.interface(id), Some(Interface::Tunnel(_)))
+    }
+
+    /// Policy names, indexed by [`super::PolicyId`].
+    pub fn policy_names(&self) -> &[String] {
+        &self.policy_names
+    }
+
+    /// Counters of every worker, summed now.
+    pub fn counters(&self) -> NodeCounters {
+        let slots = lock(&self.slots);
+        NodeCounters::sum(
+            slots.iter().map(|s| s.as_ref()),
+            &self.names,
+            &self.policy_names,
+        )
+    }
+
+    /// Per tunnel: its name and the outbound and inbound SA counters.
+    pub fn sa_stats(&self) -> Vec<(String, SaStats, SaStats)> {
+        self.interfaces
+            .iter()
+            .filter_map(|i| match i {
+                Interface::Tunnel(t) => Some((
+                    self.interface_name(t.id).unwrap_or_default().to_owned(),
+                    t.sa_out.stats(),
+                    t.sa_in.stats(),
+                )),
+                Interface::Port(_) => None,
+            })
+            .collect()
+    }
+
+    /// Which route a packet to `destination` takes, and why.
+    pub fn explain(&self, destination: IpAddr) -> Explanation {
+        lock(&self.rib).explain(destination)
+    }
+
+    /// Changes routes (a BGP session going down, a new advertisement) and
+    /// publishes the result; workers see it from their next batch, never
+    /// blocking. Returns what `change` returns.
+    pub fn update_routes<R>(&self, change: impl FnOnce(&mut Rib) -> R) -> R {
+        let mut rib = lock(&self.rib);
+        let result = change(&mut rib);
+        rib.publish();
+        result
+    }
+
+    /// The FIB handle workers read.
+    pub fn fib(&self) -> &FibReader {
+        &self.fib
+    }
+
+    pub(crate) fn interface(&self, id: InterfaceId) -> Option<&Interface> {
+        self.interfaces.get(id.0 as usize)
+    }
+
+    /// True when `address` is one of the node's (interface or tunnel
+    /// endpoint).
+    #[inline]
+    pub(crate) fn is_local(&self, address: IpAddr) -> bool {
+        match address {
+            IpAddr::V4(a) => self.local_v4.contains(&a),
+            IpAddr::V6(a) => self.local_v6.contains(&a),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn neighbor(&self, interface: InterfaceId, ip: IpAddr) -> Option<MacAddr> {
+        self.neighbors.get(&(interface, ip)).copied()
+    }
+
+    /// The source address of an ICMP error about a packet that arrived on
+    /// `ingress`: an address of that interface, else any address of the
+    /// node of the family (RFC 1812 4.3.2.4 allows the router-id).
+    pub(crate) fn icmp_source(&self, ingress: InterfaceId, v6: bool) -> Option<IpAddr> {
+        let on_ingress = match self.interface(ingress) {
+            Some(Interface::Port(p)) if v6 => {
+                p.v6.iter()
+                    .find(|a| !a.is_unicast_link_local())
+                    .map(|a| IpAddr::V6(*a))
+            }
+            Some(Interface::Port(p)) => p.v4.first().map(|a| IpAddr::V4(*a)),
+            _ => None,
+        };
+        on_ingress.or_else(|| {
+            if v6 {
+                self.local_v6.first().map(|a| IpAddr::V6(*a))
+            } else {
+                self.local_v4.first().map(|a| IpAddr::V4(*a))
+            }
+        })
+    }
+
+    /// The tunnel whose inbound SA has `spi`.
+    pub(crate) fn tunnel_by_inbound_spi(&self, spi: u32) -> Option<&Tunnel> {
+        self.interfaces.iter().find_map(|i| match i {
+            Interface::Tunnel(t) if t.sa_in.spi() == spi => Some(t.as_ref()),
+            _ => None,
+        })
+    }
+}
+
+/// Locks a mutex, recovering the data from a poisoned one (a panicked
+/// holder cannot leave a RIB or a slot list half-changed in a way that
+/// matters more than stopping the node).
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}

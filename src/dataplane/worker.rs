@@ -1,0 +1,195 @@
+//! [`Worker`]: processes batches of frames that arrived on one interface,
+//! in caller-owned buffers, on one thread. Per frame: the L2 destination
+//! check, the ARP (RFC 826) and Neighbor Discovery (RFC 4861) responders for
+//! the node's addresses, then the IP path (`forward.rs`). No I/O, no
+//! allocation per packet.
+
+use std::sync::Arc;
+
+use etherparse::{EtherType, IpNumber, icmpv6};
+
+use super::counters::CounterSlot;
+use super::fate::{Delivery, DropReason, Fate, Outcome};
+use super::forward::{Arrival, Pipeline};
+use super::node::{Interface, Node, Port};
+use super::outputs::Outputs;
+use crate::fib::InterfaceId;
+use crate::packet::PacketBuf;
+use crate::wire::{
+    ArpOutcome, ETHERNET_HEADER_LEN, EthernetHeader, FlowKey, IPV6_HEADER_LEN, L2Destination,
+    NdpOutcome, WireError, answer_arp_request, answer_neighbor_solicitation, classify_destination,
+};
+
+/// Offset of the IPv6 next header field in an Ethernet frame.
+const FRAME_IPV6_NEXT_HEADER: usize = ETHERNET_HEADER_LEN + 6;
+/// Offset of the ICMPv6 type of an extension-less IPv6 packet in a frame.
+const FRAME_ICMPV6_TYPE: usize = ETHERNET_HEADER_LEN + IPV6_HEADER_LEN;
+
+/// One thread's handle on a [`Node`]: processes batches and counts into
+/// its own counter slot (see [`Node::counters`]). Get one with
+/// [`Node::worker`].
+#[derive(Debug)]
+pub struct Worker {
+    node: Arc<Node>,
+    slot: Arc<CounterSlot>,
+}
+
+impl Worker {
+    pub(crate) fn new(node: Arc<Node>, slot: Arc<CounterSlot>) -> Self {
+        Self { node, slot }
+    }
+
+    /// The node this worker forwards for.
+    pub fn node(&self) -> &Arc<Node> {
+        &self.node
+    }
+
+    /// Processes `frames`, Ethernet frames that arrived on `ingress`, in
+    /// place: a forwarded frame's buffer holds the frame to send (L2
+    /// rewritten, TTL decremented, maybe encrypted: grow it from its
+    /// headroom). `out` gets one [`Fate`] per frame, in order, and the
+    /// packets the node generated. Frames should be loaded with
+    /// [`PacketBuf::DEFAULT_HEADROOM`] so encapsulation has room.
+    pub fn process(&mut self, ingress: InterfaceId, frames: &mut [PacketBuf], out: &mut Outputs) {
+        out.clear();
+        let fib = self.node.fib().load();
+        let pipeline = Pipeline {
+            node: &self.node,
+            fib: &fib,
+            slot: &self.slot,
+        };
+        let port = match self.node.interface(ingress) {
+            Some(Interface::Port(port)) => Ok(port),
+            Some(Interface::Tunnel(_)) => Err(DropReason::IngressNotEthernet),
+            None => Err(DropReason::UnknownInterface),
+        };
+        for (index, frame) in frames.iter_mut().enumerate() {
+            let len = frame.len();
+            let fate = match port {
+                Ok(port) => {
+                    self.slot.received(ingress.0 as usize, len);
+                    pipeline.frame(port, frame, out, index)
+                }
+                Err(reason) => Fate::dropped(reason),
+            };
+            self.slot.account(&fate, false, len, frame.len());
+            out.push_fate(fate);
+        }
+    }
+}
+
+/// True for an extension-less IPv6 frame carrying a Neighbor Solicitation.
+fn is_neighbor_solicitation(frame: &[u8]) -> bool {
+    frame.get(FRAME_IPV6_NEXT_HEADER) == Some(&IpNumber::IPV6_ICMP.0)
+        && frame.get(FRAME_ICMPV6_TYPE) == Some(&icmpv6::TYPE_NEIGHBOR_SOLICITATION)
+}
+
+impl Pipeline<'_> {
+    /// An Ethernet frame that arrived on `port`.
+    pub(crate) fn frame(
+        &self,
+        port: &Port,
+        frame: &mut PacketBuf,
+        out: &mut Outputs,
+        index: usize,
+    ) -> Fate {
+        let header = match EthernetHeader::parse(frame.as_slice()) {
+            Ok(header) => header,
+            Err(error) => return Fate::dropped(error.into()),
+        };
+        let link_group = match classify_destination(header.destination, port.mac) {
+            L2Destination::Ours => false,
+            L2Destination::Broadcast | L2Destination::Multicast => true,
+            L2Destination::OtherHost => return Fate::dropped(DropReason::NotOurMac),
+        };
+        let version = match header.ether_type {
+            EtherType::ARP => return self.arp(port, frame, out, index),
+            EtherType::IPV4 => 4,
+            EtherType::IPV6 => {
+                if is_neighbor_solicitation(frame.as_slice())
+                    && let Some(fate) = self.solicitation(port, frame, out, index)
+                {
+                    return fate;
+                }
+                6
+            }
+            other => return Fate::dropped(WireError::UnsupportedEtherType(other).into()),
+        };
+        if frame.pull_front(ETHERNET_HEADER_LEN).is_err() {
+            return Fate::dropped(DropReason::Wire(crate::wire::DropReason::Truncated));
+        }
+        let arrival = Arrival {
+            interface: port.id,
+            link_group,
+            decrypted: None,
+            version: Some(version),
+        };
+        self.ip(frame, arrival, out, index)
+    }
+
+    /// ARP: a request for one of the port's addresses is answered with a
+    /// generated reply; everything else is consumed or dropped.
+    fn arp(&self, port: &Port, frame: &PacketBuf, out: &mut Outputs, index: usize) -> Fate {
+        let reply = out.reserve();
+        if reply
+            .load(frame.as_slice(), PacketBuf::DEFAULT_HEADROOM)
+            .is_err()
+        {
+            return Fate::dropped(DropReason::Wire(crate::wire::DropReason::BufferTooSmall));
+        }
+        match answer_arp_request(reply.as_mut_slice(), port.mac, |ip| port.has_v4(ip)) {
+            Ok(ArpOutcome::Replied { .. }) => {
+                self.send_reply(out, index, Fate::new(Outcome::Forwarded(port.id)));
+                Fate::new(Outcome::Delivered(Delivery::ArpRequest))
+            }
+            Ok(ArpOutcome::NotForUs) => Fate::dropped(DropReason::ArpNotForUs),
+            Ok(ArpOutcome::NotARequest) => Fate::new(Outcome::Delivered(Delivery::ArpOther)),
+            Err(error) => Fate::dropped(error.into()),
+        }
+    }
+
+    /// Neighbor Solicitation: answered with a generated advertisement when
+    /// the target is one of the port's addresses. `None` when the frame is
+    /// not a solicitation after all (it then takes the IP path).
+    fn solicitation(
+        &self,
+        port: &Port,
+        frame: &PacketBuf,
+        out: &mut Outputs,
+        index: usize,
+    ) -> Option<Fate> {
+        let flow = frame
+            .as_slice()
+            .get(ETHERNET_HEADER_LEN..)
+            .and_then(|ip| FlowKey::parse(ip).ok());
+        let advertisement = out.reserve();
+        if advertisement
+            .load(frame.as_slice(), PacketBuf::DEFAULT_HEADROOM)
+            .is_err()
+        {
+            return Some(Fate::dropped(DropReason::Wire(
+                crate::wire::DropReason::BufferTooSmall,
+            )));
+        }
+        let answered =
+            answer_neighbor_solicitation(advertisement, port.mac, |address| port.has_v6(address));
+        let fate = match answered {
+            Ok(NdpOutcome::Advertised { .. }) => {
+                let advertised = advertisement
+                    .as_slice()
+                    .get(ETHERNET_HEADER_LEN..)
+                    .and_then(|ip| FlowKey::parse(ip).ok());
+                let reply = Fate {
+                    flow: advertised,
+                    ..Fate::new(Outcome::Forwarded(port.id))
+                };
+                self.send_reply(out, index, reply);
+                Fate::new(Outcome::Delivered(Delivery::NeighborSolicitation))
+            }
+            Ok(NdpOutcome::NotForUs) => Fate::dropped(DropReason::NdNotForUs),
+            Ok(NdpOutcome::NotASolicitation) => return None,
+            Err(error) => Fate::dropped(error.into()),
+        };
+        Some(Fate { flow, ..fate })
+    }
+}
