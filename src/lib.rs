@@ -12,11 +12,15 @@
 //! - [`emu`]: the network emulator: virtual time, links, smoltcp hosts, traffic.
 //! - [`esp`]: the ESP tunnel interface (RFC 4303 with AEAD suites via `ring`).
 //! - [`cli`]: the `erdp` command line.
+//! - [`fib`]: the compressed-trie FIB (Poptrie) with lock-free published versions.
+//! - [`rib`]: routes, BGP and Azure route selection, "which route and why".
 #![forbid(unsafe_code)]
 
 pub mod capture;
 pub mod cli;
 pub mod emu;
 pub mod esp;
+pub mod fib;
 pub mod packet;
+pub mod rib;
 pub mod wire;

@@ -7,12 +7,20 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod demo;
 pub mod esp;
+mod fib;
 
 /// erdp: prove where every packet goes in an ExpressRoute + IPsec network,
 /// and whether it leaves encrypted.
 #[derive(Debug, Parser)]
-#[command(name = "erdp", version, about, long_about = None)]
+#[command(
+    name = "erdp",
+    version,
+    about,
+    long_about = None,
+    after_help = "Without a command: the main job (for now the FIB/RIB demo of both edges)."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -21,6 +29,8 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Longest-prefix match and FIB statistics for a route list file.
+    Fib(fib::FibArgs),
     /// ESP tunnel tools: seal and open captures, Wireshark SA settings, keys.
     Esp(esp::EspArgs),
 }
@@ -34,11 +44,9 @@ pub const EXIT_CHECK_FAILED: u8 = 1;
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        None => {
-            use clap::CommandFactory;
-            let _ = Cli::command().print_help();
-            ExitCode::SUCCESS
-        }
+        // Until the emulator lands, the main job is the FIB/RIB demo.
+        None => demo::run(),
+        Some(Command::Fib(args)) => fib::run(args),
         Some(Command::Esp(args)) => esp::run(args),
     }
 }

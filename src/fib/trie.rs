@@ -1,0 +1,351 @@
+//! One address family's Poptrie (Asai and Ohara, SIGCOMM 2015), read side:
+//! a direct-pointing table for the top 18 bits, then internal nodes whose
+//! 64-bit child and leaf bitmaps are indexed by popcount. Each node is one
+//! record in a flat `u64` arena holding its bitmaps, its children's record
+//! indices and its leaves, so a level costs one random memory access.
+//! Building and patching live in `build.rs`.
+
+use std::marker::PhantomData;
+
+use super::family::{DIRECT_BITS, DIRECT_LEN, Family, STRIDE};
+use super::nexthop::NextHopGroupId;
+
+/// What a lookup found: the next-hop group and the length of the prefix that
+/// matched (so the matched prefix is the address masked to that length).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FibMatch {
+    /// The next-hop group to forward to.
+    pub group: NextHopGroupId,
+    /// Length of the longest matching prefix.
+    pub prefix_len: u8,
+}
+
+/// A FIB leaf: index into the trie's value table ([`NO_ROUTE`] = no match).
+/// 16 bits, as in the Poptrie paper, keeps the leaves small.
+pub(crate) type Leaf = u16;
+/// The leaf of addresses no prefix covers.
+pub(crate) const NO_ROUTE: Leaf = 0;
+/// Entry flag (direct table and lookup state): the low 16 bits are a leaf;
+/// without it the entry is a node record's arena index (below 2^31).
+pub(crate) const DIRECT_LEAF: u32 = 1 << 31;
+/// Keys looked up together by [`Trie::lookup_batch`].
+pub const BATCH_LANES: usize = 32;
+
+/// A node record in the arena, starting at word `at`:
+/// - word 0: children bitmap (bit s: slot s continues in a child node);
+/// - word 1: leaf-run bitmap (bit s: a run of identical leaves starts at slot
+///   s; leaf compression);
+/// - then the children's record indices, `u32`, two per word, slot order;
+/// - then the leaf runs, [`Leaf`] (`u16`), four per word, slot order.
+pub(crate) const HEADER_WORDS: usize = 2;
+/// Largest record: 64 children, no leaves.
+pub(crate) const MAX_RECORD_WORDS: usize = HEADER_WORDS + 32;
+
+/// Arena storage: cache lines (64 bytes, 64-aligned), so that a record of at
+/// most 8 words placed within one line is fetched by one memory access.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[repr(C, align(64))]
+pub(crate) struct Line(pub(crate) [u64; LINE_WORDS]);
+
+/// Words per cache line.
+pub(crate) const LINE_WORDS: usize = 8;
+
+const _: () = assert!(size_of::<Line>() == 64 && align_of::<Line>() == 64);
+
+/// Words of a record with `children` child indices and `runs` leaves.
+#[inline]
+pub(crate) fn record_words(children: u32, runs: u32) -> usize {
+    HEADER_WORDS + (2 * children + runs).div_ceil(4) as usize
+}
+
+/// Free arena blocks by exact size in words (see `build.rs`).
+#[derive(Debug, Clone)]
+pub(crate) struct FreeLists {
+    /// `by_size[n]`: start indices of free blocks of exactly `n` words.
+    pub(crate) by_size: [Vec<u32>; MAX_RECORD_WORDS + 1],
+    /// Words held in free blocks.
+    pub(crate) words: usize,
+}
+
+impl Default for FreeLists {
+    fn default() -> Self {
+        Self {
+            by_size: std::array::from_fn(|_| Vec::new()),
+            words: 0,
+        }
+    }
+}
+
+/// One family's compressed trie plus its leaf value table.
+#[derive(Debug, Clone)]
+pub struct Trie<F: Family> {
+    /// Top 18 bits: a leaf (with [`DIRECT_LEAF`]) or the root record's index.
+    pub(crate) direct: Box<[u32; DIRECT_LEN]>,
+    /// Node records (see [`HEADER_WORDS`]), addressed by word index.
+    pub(crate) arena: Vec<Line>,
+    /// Words of `arena` handed out so far (the rest of the last line is free).
+    pub(crate) arena_words: usize,
+    /// Leaf index to match; index 0 ([`NO_ROUTE`]) is `None`.
+    pub(crate) values: Vec<Option<FibMatch>>,
+    pub(crate) free: FreeLists,
+    /// Prefixes installed.
+    pub(crate) prefixes: usize,
+    pub(crate) family: PhantomData<F>,
+}
+
+impl<F: Family> Default for Trie<F> {
+    fn default() -> Self {
+        let direct: Box<[u32; DIRECT_LEN]> =
+            match vec![DIRECT_LEAF; DIRECT_LEN].into_boxed_slice().try_into() {
+                Ok(direct) => direct,
+                Err(_) => unreachable!("the vector has DIRECT_LEN entries"),
+            };
+        Self {
+            direct,
+            arena: Vec::new(),
+            arena_words: 0,
+            values: vec![None],
+            free: FreeLists::default(),
+            prefixes: 0,
+            family: PhantomData,
+        }
+    }
+}
+
+/// Mask of bits `0..=slot` of a node bitmap.
+#[inline(always)]
+fn up_to(slot: u32) -> u64 {
+    u64::MAX >> (63 - slot)
+}
+
+impl<F: Family> Trie<F> {
+    /// Longest-prefix match of one key.
+    #[inline]
+    pub fn lookup(&self, key: F::Key) -> Option<FibMatch> {
+        self.value(self.leaf(key))
+    }
+
+    /// Longest-prefix match of many keys: `out[i]` gets the match of `keys[i]`.
+    /// Processes `min(keys.len(), out.len())` keys and returns that count.
+    ///
+    /// Lanes of [`BATCH_LANES`] keys go down the trie level by level, so the
+    /// cache misses of different keys overlap instead of queueing behind one
+    /// another (and behind mispredicted node-or-leaf branches).
+    pub fn lookup_batch(&self, keys: &[F::Key], out: &mut [Option<FibMatch>]) -> usize {
+        let count = keys.len().min(out.len());
+        let (keys, out) = (&keys[..count], &mut out[..count]);
+        let mut key_chunks = keys.chunks_exact(BATCH_LANES);
+        let mut out_chunks = out.chunks_exact_mut(BATCH_LANES);
+        for (keys, out) in (&mut key_chunks).zip(&mut out_chunks) {
+            if let (Ok(keys), Ok(out)) = (keys.try_into(), out.try_into()) {
+                self.lookup_lanes(keys, out);
+            }
+        }
+        for (slot, &key) in out_chunks
+            .into_remainder()
+            .iter_mut()
+            .zip(key_chunks.remainder())
+        {
+            *slot = self.lookup(key);
+        }
+        count
+    }
+
+    /// One batch of lanes. Each level first loads every active lane's record
+    /// header (no load address depends on another load of the same level, so
+    /// the cache misses overlap), then takes the step, whose child index or
+    /// leaf is in the same record.
+    #[inline(always)]
+    fn lookup_lanes(
+        &self,
+        keys: &[F::Key; BATCH_LANES],
+        out: &mut [Option<FibMatch>; BATCH_LANES],
+    ) {
+        let mut state = [0u32; BATCH_LANES];
+        for (state, &key) in state.iter_mut().zip(keys) {
+            *state = self.direct[F::direct_index(key)];
+        }
+        let mut active = [0u8; BATCH_LANES];
+        let mut active_count = 0;
+        for (lane, &entry) in state.iter().enumerate() {
+            active[active_count] = lane as u8;
+            active_count += usize::from(entry & DIRECT_LEAF == 0);
+        }
+        let mut depth = DIRECT_BITS;
+        let mut headers = [(0u64, 0u64); BATCH_LANES];
+        while active_count > 0 {
+            for (header, &lane) in headers.iter_mut().zip(&active[..active_count]) {
+                *header = self.header(state[usize::from(lane) % BATCH_LANES]);
+            }
+            let mut still_active = 0;
+            for index in 0..active_count {
+                let lane = usize::from(active[index]) % BATCH_LANES;
+                let next = self.step(state[lane], headers[index], keys[lane], depth);
+                state[lane] = next;
+                active[still_active] = lane as u8;
+                still_active += usize::from(next & DIRECT_LEAF == 0);
+            }
+            active_count = still_active;
+            depth += STRIDE;
+        }
+        for (slot, &state) in out.iter_mut().zip(&state) {
+            *slot = self.value(state as Leaf);
+        }
+    }
+
+    /// The leaf of a key.
+    #[inline(always)]
+    pub(crate) fn leaf(&self, key: F::Key) -> Leaf {
+        let mut state = self.direct[F::direct_index(key)];
+        let mut depth = DIRECT_BITS;
+        while state & DIRECT_LEAF == 0 {
+            state = self.step(state, self.header(state), key, depth);
+            depth += STRIDE;
+        }
+        state as Leaf
+    }
+
+    /// Word `index` of the arena.
+    #[inline(always)]
+    pub(crate) fn word(&self, index: usize) -> u64 {
+        self.arena[index / LINE_WORDS].0[index % LINE_WORDS]
+    }
+
+    /// The header (children bitmap, leaf-run bitmap) of the record at
+    /// `record`; both words are in one cache line.
+    #[inline(always)]
+    fn header(&self, record: u32) -> (u64, u64) {
+        let line = &self.arena[record as usize / LINE_WORDS].0;
+        let at = record as usize % LINE_WORDS;
+        debug_assert!(at + 1 < LINE_WORDS, "records never cross a line");
+        (line[at], line[(at + 1) % LINE_WORDS])
+    }
+
+    /// One level: from the record at `record` (whose header words are
+    /// `children` and `runs`), the child record's index, or the leaf with
+    /// [`DIRECT_LEAF`].
+    #[inline(always)]
+    fn step(&self, record: u32, (children, runs): (u64, u64), key: F::Key, depth: u8) -> u32 {
+        let slot = F::slot(key, depth);
+        let below = up_to(slot);
+        let at = record as usize + HEADER_WORDS;
+        if children & (1 << slot) != 0 {
+            let child = (children & below).count_ones() - 1;
+            let word = self.word(at + (child / 2) as usize);
+            (word >> (32 * (child & 1))) as u32
+        } else {
+            let unit = 2 * children.count_ones() + (runs & below).count_ones() - 1;
+            let word = self.word(at + (unit / 4) as usize);
+            DIRECT_LEAF | ((word >> (16 * (unit & 3))) as u32 & 0xffff)
+        }
+    }
+
+    #[inline(always)]
+    fn value(&self, leaf: Leaf) -> Option<FibMatch> {
+        self.values.get(usize::from(leaf)).copied().flatten()
+    }
+
+    /// Prefixes installed.
+    pub fn prefixes(&self) -> usize {
+        self.prefixes
+    }
+
+    /// The child record indices of the record at `at`.
+    pub(crate) fn children_of(&self, at: u32) -> impl Iterator<Item = u32> + '_ {
+        let at = at as usize;
+        let count = self.word(at).count_ones() as usize;
+        (0..count).map(move |child| {
+            let word = self.word(at + HEADER_WORDS + child / 2);
+            (word >> (32 * (child & 1))) as u32
+        })
+    }
+
+    /// Size and shape of the trie.
+    pub fn stats(&self) -> TrieStats {
+        let mut stats = TrieStats {
+            family: F::NAME,
+            prefixes: self.prefixes,
+            direct_bytes: size_of_val(&*self.direct),
+            node_bytes: self.arena.len() * size_of::<Line>(),
+            value_bytes: self.values.len() * size_of::<Option<FibMatch>>(),
+            free_bytes: self.free.words * size_of::<u64>(),
+            levels: Vec::new(),
+        };
+        let mut level = Vec::new();
+        let mut direct_leaves = 0;
+        for &entry in self.direct.iter() {
+            if entry & DIRECT_LEAF != 0 {
+                direct_leaves += 1;
+            } else {
+                level.push(entry);
+            }
+        }
+        stats.levels.push(LevelStats {
+            depth: 0,
+            nodes: 1,
+            leaf_runs: direct_leaves,
+        });
+        let mut depth = DIRECT_BITS;
+        while !level.is_empty() {
+            let leaf_runs = level
+                .iter()
+                .map(|&at| self.word(at as usize + 1).count_ones() as usize)
+                .sum();
+            stats.levels.push(LevelStats {
+                depth,
+                nodes: level.len(),
+                leaf_runs,
+            });
+            level = level.iter().flat_map(|&at| self.children_of(at)).collect();
+            depth += STRIDE;
+        }
+        stats
+    }
+}
+
+/// Size and shape of one family's trie (see [`Trie::stats`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrieStats {
+    /// "IPv4" or "IPv6".
+    pub family: &'static str,
+    /// Prefixes installed.
+    pub prefixes: usize,
+    /// The direct-pointing table.
+    pub direct_bytes: usize,
+    /// The node record arena (bitmaps, child indices, leaves), free blocks
+    /// and line padding included.
+    pub node_bytes: usize,
+    /// The leaf value table.
+    pub value_bytes: usize,
+    /// Arena bytes in free blocks (left by updates, reused by later ones).
+    pub free_bytes: usize,
+    /// Per level: level 0 is the direct table, then one per node depth.
+    pub levels: Vec<LevelStats>,
+}
+
+/// One level of the trie.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LevelStats {
+    /// First key bit this level consumes (0 for the direct table).
+    pub depth: u8,
+    /// Nodes at this level (1 for the direct table).
+    pub nodes: usize,
+    /// Leaf runs stored at this level (direct-table leaves for level 0).
+    pub leaf_runs: usize,
+}
+
+impl TrieStats {
+    /// Total bytes the lookup structures occupy.
+    pub fn bytes(&self) -> usize {
+        self.direct_bytes + self.node_bytes + self.value_bytes
+    }
+
+    /// Bytes per installed prefix (0 when empty).
+    pub fn bytes_per_prefix(&self) -> f64 {
+        if self.prefixes == 0 {
+            0.0
+        } else {
+            self.bytes() as f64 / self.prefixes as f64
+        }
+    }
+}
