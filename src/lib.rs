@@ -10,6 +10,7 @@
 //! - [`wire`]: packet formats and in-place operations (checksums, ICMP, ARP/NDP, MSS, flow keys).
 //! - [`capture`]: pcap/pcapng reading and pcap writing (`pcap-file`).
 //! - [`emu`]: the network emulator: virtual time, links, smoltcp hosts, traffic.
+//! - [`port`]: frame I/O endpoints (AF_PACKET, TAP, channels, pcap capture) and the attach loop.
 //! - [`cli`]: the `erdp` command line.
 #![forbid(unsafe_code)]
 
@@ -17,4 +18,5 @@ pub mod capture;
 pub mod cli;
 pub mod emu;
 pub mod packet;
+pub mod port;
 pub mod wire;
