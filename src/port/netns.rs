@@ -134,6 +134,28 @@ impl Netns {
         })
     }
 
+    /// Writes `value` to /proc/sys/KEY inside the namespace (KEY like
+    /// `net/ipv6/conf/all/disable_ipv6`).
+    pub fn set_sysctl(&self, key: &str, value: &str) -> Result<(), NetnsError> {
+        let path = format!("/proc/sys/{key}");
+        self.run(|| std::fs::write(&path, value))?
+            .map_err(|source| NetnsError::Enter {
+                name: format!("{} (writing {path})", self.name),
+                source,
+            })
+    }
+
+    /// Turns IPv6 off for every device made in the namespace from now on,
+    /// so the kernel sends no router solicitations, DAD or MLD reports:
+    /// tests then see only the frames they expect.
+    pub fn quiet_ipv6(&self) -> Result<(), NetnsError> {
+        if !std::path::Path::new("/proc/sys/net/ipv6").exists() {
+            return Ok(());
+        }
+        self.set_sysctl("net/ipv6/conf/default/disable_ipv6", "1")?;
+        self.set_sysctl("net/ipv6/conf/all/disable_ipv6", "1")
+    }
+
     /// The MAC address of `device` in this namespace.
     pub fn mac_of(&self, device: &str) -> Result<crate::wire::MacAddr, NetnsError> {
         let output = self.ip(&["-o", "link", "show", "dev", device])?;
@@ -149,12 +171,17 @@ impl Netns {
         })
     }
 
-    /// Turns off TSO, GSO and GRO on `device` (needs `ethtool`), so the
-    /// kernel hands AF_PACKET single frames no larger than MTU + 14.
+    /// Turns off checksum offload, TSO, GSO and GRO on `device` (needs
+    /// `ethtool`), so the kernel sends whole, checksummed frames no larger
+    /// than MTU + 14 through it. On a veth the kernel otherwise leaves TCP
+    /// and UDP checksums for "hardware" that never computes them: a frame
+    /// read with AF_PACKET and sent on elsewhere then arrives corrupt.
     pub fn disable_offloads(&self, device: &str) -> Result<(), NetnsError> {
         self.exec(
             "ethtool",
-            &["-K", device, "tso", "off", "gso", "off", "gro", "off"],
+            &[
+                "-K", device, "tx", "off", "tso", "off", "gso", "off", "gro", "off",
+            ],
         )
         .map(drop)
     }

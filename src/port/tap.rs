@@ -53,6 +53,7 @@ impl FrameSource for TapSource {
 pub struct TapPort {
     device_name: String,
     mtu: usize,
+    kernel_mac: MacAddr,
     source: TapSource,
     state: PortState,
 }
@@ -88,9 +89,16 @@ impl TapPort {
             tap.mtu()
                 .map_err(|source| open_error("read the MTU of the TAP", source))?,
         );
+        // Read now: these ioctls go through a socket of the calling
+        // thread's network namespace, which must be the device's.
+        let kernel_mac = MacAddr(
+            tap.mac_address()
+                .map_err(|source| open_error("read the MAC address of the TAP", source))?,
+        );
         Ok(Self {
             device_name: device.to_owned(),
             mtu,
+            kernel_mac,
             source: TapSource {
                 device: tap,
                 scratch: vec![0; READ_BUFFER].into_boxed_slice(),
@@ -109,18 +117,9 @@ impl TapPort {
         self.mtu
     }
 
-    /// The kernel side's MAC address.
-    pub fn kernel_mac(&self) -> Result<MacAddr, PortError> {
-        self.source
-            .device
-            .mac_address()
-            .map(MacAddr)
-            .map_err(|source| PortError::Open {
-                port: self.state.name.clone(),
-                device: self.device_name.clone(),
-                action: "read the MAC address of",
-                source,
-            })
+    /// The kernel side's MAC address (when the port was opened).
+    pub fn kernel_mac(&self) -> MacAddr {
+        self.kernel_mac
     }
 }
 
