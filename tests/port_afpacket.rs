@@ -14,15 +14,18 @@ use std::time::{Duration, Instant};
 
 use erdp::packet::PacketBuf;
 use erdp::port::netns::{Netns, tool_available, veth_pair};
-use erdp::port::{AfPacketConfig, AfPacketPort, Port, PortSet, Shutdown};
+use erdp::port::{AfPacketBackend, AfPacketConfig, AfPacketPort, Port, PortSet, Shutdown};
 use erdp::wire::MacAddr;
 use port_support::{UserspaceHost, numbered_frame, receive_numbered, root_or_skip};
 
 const NODE_MAC: MacAddr = MacAddr([2, 0, 0, 0xe4, 0xd9, 1]);
 
-fn config(mtu: usize) -> AfPacketConfig {
+const BACKENDS: [AfPacketBackend; 2] = [AfPacketBackend::Pnet, AfPacketBackend::Mmsg];
+
+fn config(mtu: usize, backend: AfPacketBackend) -> AfPacketConfig {
     AfPacketConfig {
         mtu: Some(mtu),
+        backend,
         ..AfPacketConfig::default()
     }
 }
@@ -39,8 +42,12 @@ fn two_namespaces(tag: &str) -> (Netns, Netns) {
 }
 
 fn open_in(netns: &Netns, name: &str, device: &str, mtu: usize) -> AfPacketPort {
+    open_with(netns, name, device, config(mtu, AfPacketBackend::Pnet))
+}
+
+fn open_with(netns: &Netns, name: &str, device: &str, config: AfPacketConfig) -> AfPacketPort {
     netns
-        .run(|| AfPacketPort::open(name, device, config(mtu)))
+        .run(|| AfPacketPort::open(name, device, config))
         .unwrap()
         .unwrap()
 }
@@ -60,9 +67,15 @@ fn frames_cross_a_veth_pair_both_ways_root() {
     if !root_or_skip("frames_cross_a_veth_pair_both_ways_root") {
         return;
     }
+    for backend in BACKENDS {
+        cross_both_ways(backend);
+    }
+}
+
+fn cross_both_ways(backend: AfPacketBackend) {
     let (a, b) = two_namespaces("cross");
-    let mut left = open_in(&a, "left", "a0", 1500);
-    let mut right = open_in(&b, "right", "b0", 1500);
+    let mut left = open_with(&a, "left", "a0", config(1500, backend));
+    let mut right = open_with(&b, "right", "b0", config(1500, backend));
     assert_eq!(left.device(), "a0");
     let mac_b = b.mac_of("b0").unwrap();
 
@@ -79,12 +92,23 @@ fn frames_cross_a_veth_pair_both_ways_root() {
     assert!(started.elapsed() < Duration::from_secs(5));
 
     let sizes = |seq: u32| [60, 64, 512, 1400, 1514][seq as usize % 5];
-    for seq in 0..200 {
+    // Half one at a time, half as a batch (more than one sendmmsg's worth).
+    for seq in 0..100 {
         left.send(&numbered_frame(NODE_MAC, mac_b, seq, sizes(seq)))
             .unwrap();
     }
+    let batch: Vec<PacketBuf> = (100..200)
+        .map(|seq| {
+            let mut buf = PacketBuf::new();
+            buf.load(&numbered_frame(NODE_MAC, mac_b, seq, sizes(seq)), 0)
+                .unwrap();
+            buf
+        })
+        .collect();
+    let outcome = left.send_batch(&batch);
+    assert_eq!((outcome.sent, outcome.failed), (100, 0), "{backend:?}");
     let at_right = receive_numbered(&mut right, 200, Duration::from_secs(10));
-    assert_eq!(at_right, (0..200).collect::<Vec<_>>());
+    assert_eq!(at_right, (0..200).collect::<Vec<_>>(), "{backend:?}");
 
     let node_b = MacAddr([2, 0, 0, 0xe4, 0xd9, 2]);
     let mac_a = a.mac_of("a0").unwrap();
@@ -110,6 +134,50 @@ fn frames_cross_a_veth_pair_both_ways_root() {
     assert_eq!(l.rx_packets, 100);
     assert_eq!(l.rx_dropped.total() + r.rx_dropped.total(), 0);
     assert_eq!(l.rx_errors + r.rx_errors + l.tx_errors + r.tx_errors, 0);
+}
+
+#[test]
+fn frames_leaving_the_device_are_ignored_root() {
+    if !root_or_skip("frames_leaving_the_device_are_ignored_root") {
+        return;
+    }
+    let (a, b) = two_namespaces("leave");
+    let mac_b = b.mac_of("b0").unwrap();
+    let mut sender = open_in(&a, "sender", "a0", 1500);
+    // Two more sockets on the sending device, which has never sent.
+    let mut by_type = open_with(&a, "spy-mmsg", "a0", config(1500, AfPacketBackend::Mmsg));
+    let mut by_mac = open_in(&a, "spy-pnet", "a0", 1500);
+    for seq in 0..50 {
+        sender
+            .send(&numbered_frame(NODE_MAC, mac_b, seq, 200))
+            .unwrap();
+    }
+    drain(&mut by_type);
+    drain(&mut by_mac);
+    // The kernel's packet type marks all 50 as leaving the device.
+    let typed = by_type.counters();
+    assert_eq!(
+        (typed.rx_ignored_own, typed.rx_packets),
+        (50, 0),
+        "{typed:?}"
+    );
+    // Source-MAC matching knows only MACs this socket sent from: another
+    // socket's frames look like arrivals (why one device gets one port).
+    let by_source = by_mac.counters();
+    assert_eq!(
+        (by_source.rx_ignored_own, by_source.rx_packets),
+        (0, 50),
+        "{by_source:?}"
+    );
+    // Once it has sent from that MAC itself, it ignores them too.
+    by_mac
+        .send(&numbered_frame(NODE_MAC, mac_b, 999, 200))
+        .unwrap();
+    sender
+        .send(&numbered_frame(NODE_MAC, mac_b, 1000, 200))
+        .unwrap();
+    drain(&mut by_mac);
+    assert_eq!(by_mac.counters().rx_ignored_own, 1);
 }
 
 #[test]
@@ -200,13 +268,20 @@ fn gso_super_frames_are_counted_until_offloads_are_off_root() {
     a.ip(&["addr", "add", "10.78.0.1/24", "dev", "a0"]).unwrap();
     b.ip(&["addr", "add", "10.78.0.2/24", "dev", "b0"]).unwrap();
     let mut watcher = open_in(&b, "watch", "b0", 1500);
+    let mut batched = open_with(&b, "watch-mmsg", "b0", config(1500, AfPacketBackend::Mmsg));
 
     tcp_transfer(&a, &b, "10.78.0.2:5001", 1 << 20);
     drain(&mut watcher);
+    drain(&mut batched);
     let with_offloads = watcher.counters();
     assert!(
         with_offloads.rx_dropped.oversize > 0,
         "veth TSO should hand over super-frames: {with_offloads:?}"
+    );
+    let batched_counters = batched.counters();
+    assert!(
+        batched_counters.rx_dropped.oversize > 0,
+        "{batched_counters:?}"
     );
     // The kernel's ACKs leaving b0 carry b0's MAC: read back and ignored.
     assert!(with_offloads.rx_ignored_own > 0, "{with_offloads:?}");
@@ -259,7 +334,9 @@ fn the_loop_bridges_kernel_traffic_between_namespaces_root() {
 
     let mut ports = PortSet::new(32, Duration::from_millis(20));
     ports.add(Box::new(open_in(&m, "west", "m0", 1500)));
-    ports.add(Box::new(open_in(&m, "east", "m1", 1500)));
+    // One side on each backend.
+    let east = open_with(&m, "east", "m1", config(1500, AfPacketBackend::Mmsg));
+    ports.add(Box::new(east));
     let shutdown = Shutdown::new();
     let stopper = shutdown.clone();
     let bridge = thread::spawn(move || {

@@ -22,10 +22,12 @@ use std::path::Path;
 use std::time::Duration;
 
 use nix::sys::socket::{AddressFamily, SockFlag, SockType, setsockopt, socket, sockopt};
+use nix::sys::time::TimeVal;
 use pnet::datalink::{self, Channel, DataLinkReceiver, DataLinkSender};
 
-use super::device::{FrameSource, OwnSources, PortState};
-use super::{ETHERNET_OVERHEAD, Port, PortCounters, PortError};
+use super::device::{BatchSource, FrameSource, OwnSources, PortState};
+use super::mmsg::MmsgIo;
+use super::{BatchSend, ETHERNET_OVERHEAD, Port, PortCounters, PortError, send_each};
 use crate::packet::PacketBuf;
 use crate::wire::MacAddr;
 
@@ -33,9 +35,25 @@ use crate::wire::MacAddr;
 /// fits whole, so it is recognised as oversize instead of cut short.
 pub const MIN_READ_BUFFER: usize = 64 * 1024 + ETHERNET_OVERHEAD;
 
+/// How an AF_PACKET port moves frames; both use the socket pnet opens and
+/// binds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AfPacketBackend {
+    /// pnet's receiver and sender: one frame per syscall (poll + recvfrom
+    /// per received frame). Own frames are recognised by source MAC.
+    #[default]
+    Pnet,
+    /// recvmmsg/sendmmsg (nix): up to 64 frames per syscall, received
+    /// straight into the caller's buffers; outgoing frames recognised by
+    /// the kernel's packet type.
+    Mmsg,
+}
+
 /// Settings of an AF_PACKET port.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AfPacketConfig {
+    /// Which syscalls move the frames.
+    pub backend: AfPacketBackend,
     /// pnet's read buffer; raised to [`MIN_READ_BUFFER`] when smaller.
     pub read_buffer_size: usize,
     /// The socket's kernel receive queue in bytes (SO_RCVBUFFORCE, or
@@ -55,6 +73,7 @@ pub struct AfPacketConfig {
 impl Default for AfPacketConfig {
     fn default() -> Self {
         Self {
+            backend: AfPacketBackend::Pnet,
             read_buffer_size: MIN_READ_BUFFER,
             socket_receive_buffer: Some(4 * 1024 * 1024),
             write_timeout: Duration::from_millis(100),
@@ -92,13 +111,21 @@ impl FrameSource for PnetSource {
     }
 }
 
+/// The frame-moving half of an AF_PACKET port.
+enum Io {
+    Pnet {
+        tx: Box<dyn DataLinkSender>,
+        source: PnetSource,
+    },
+    Mmsg(MmsgIo),
+}
+
 /// A port on a Linux device through an AF_PACKET socket (pnet).
 pub struct AfPacketPort {
     device: String,
     ifindex: u32,
     mtu: usize,
-    tx: Box<dyn DataLinkSender>,
-    source: PnetSource,
+    io: Io,
     state: PortState,
 }
 
@@ -155,6 +182,12 @@ impl AfPacketPort {
             set_receive_buffer(&socket, bytes)
                 .map_err(|source| open_error("size the receive queue of", source))?;
         }
+        if config.backend == AfPacketBackend::Mmsg {
+            // sendmmsg blocks while the socket's send queue is full.
+            let timeout = TimeVal::from(libc_timeval(config.write_timeout));
+            setsockopt(&socket, sockopt::SendTimeout, &timeout)
+                .map_err(|errno| open_error("set the send timeout of", errno.into()))?;
+        }
         let poll_fd = socket
             .try_clone()
             .map_err(|source| open_error("duplicate the socket of", source))?;
@@ -181,13 +214,23 @@ impl AfPacketPort {
             Err(source) => return Err(open_error("bind an AF_PACKET socket to", source)),
         };
         let device_mac = interface.mac.map(|mac| MacAddr(mac.octets()));
+        let (io, own) = match config.backend {
+            AfPacketBackend::Pnet => (
+                Io::Pnet {
+                    tx,
+                    source: PnetSource { rx, poll_fd },
+                },
+                Some(OwnSources::new(device_mac)),
+            ),
+            // pnet's halves go; the duplicate keeps the socket open.
+            AfPacketBackend::Mmsg => (Io::Mmsg(MmsgIo::new(poll_fd)), None),
+        };
         Ok(Self {
             device: device.to_owned(),
             ifindex: interface.index,
             mtu,
-            tx,
-            source: PnetSource { rx, poll_fd },
-            state: PortState::new(name, mtu, Some(OwnSources::new(device_mac))),
+            io,
+            state: PortState::new(name, mtu, own),
         })
     }
 
@@ -204,6 +247,19 @@ impl AfPacketPort {
     /// The device MTU the port enforces.
     pub fn mtu(&self) -> usize {
         self.mtu
+    }
+}
+
+/// A `Duration` as the timeval SO_SNDTIMEO takes (at least 1 µs: zero
+/// would mean "wait forever").
+fn libc_timeval(timeout: Duration) -> nix::libc::timeval {
+    nix::libc::timeval {
+        tv_sec: nix::libc::time_t::try_from(timeout.as_secs()).unwrap_or(nix::libc::time_t::MAX),
+        tv_usec: nix::libc::suseconds_t::from(
+            timeout
+                .subsec_micros()
+                .max(u32::from(timeout.as_secs() == 0)),
+        ),
     }
 }
 
@@ -238,16 +294,28 @@ impl Port for AfPacketPort {
         bufs: &mut [PacketBuf],
         timeout: Duration,
     ) -> Result<usize, PortError> {
-        self.state.recv_batch(&mut self.source, bufs, timeout)
+        match &mut self.io {
+            Io::Pnet { source, .. } => self.state.recv_batch(source, bufs, timeout),
+            Io::Mmsg(io) => self.state.recv_batch(io, bufs, timeout),
+        }
     }
 
     fn send(&mut self, frame: &[u8]) -> Result<(), PortError> {
         self.state.before_send(frame)?;
-        let result = self
-            .tx
-            .send_to(frame, None)
-            .unwrap_or_else(|| Err(io::Error::other("pnet refused the frame")));
+        let result = match &mut self.io {
+            Io::Pnet { tx, .. } => tx
+                .send_to(frame, None)
+                .unwrap_or_else(|| Err(io::Error::other("pnet refused the frame"))),
+            Io::Mmsg(io) => io.send_one(frame),
+        };
         self.state.after_send(frame.len(), result)
+    }
+
+    fn send_batch(&mut self, frames: &[PacketBuf]) -> BatchSend {
+        match &mut self.io {
+            Io::Pnet { .. } => send_each(self, frames),
+            Io::Mmsg(io) => io.send_batch(&mut self.state, frames),
+        }
     }
 
     fn counters(&self) -> PortCounters {
@@ -255,7 +323,10 @@ impl Port for AfPacketPort {
     }
 
     fn readiness_fd(&self) -> Option<BorrowedFd<'_>> {
-        Some(self.source.readiness())
+        Some(match &self.io {
+            Io::Pnet { source, .. } => source.readiness(),
+            Io::Mmsg(io) => io.wait_fd(),
+        })
     }
 }
 

@@ -19,6 +19,25 @@ pub(crate) trait FrameSource {
     fn readiness(&self) -> BorrowedFd<'_>;
 }
 
+/// A device read a batch at a time without waiting.
+pub(crate) trait BatchSource {
+    /// Reads the frames already queued into `bufs[..n]` (delivered frames
+    /// only, counted in `state`) and returns `n`.
+    fn drain(&mut self, state: &mut PortState, bufs: &mut [PacketBuf]) -> Result<usize, PortError>;
+    /// A descriptor that polls readable when a frame is queued.
+    fn wait_fd(&self) -> BorrowedFd<'_>;
+}
+
+impl<S: FrameSource> BatchSource for S {
+    fn drain(&mut self, state: &mut PortState, bufs: &mut [PacketBuf]) -> Result<usize, PortError> {
+        state.drain_frames(self, bufs)
+    }
+
+    fn wait_fd(&self) -> BorrowedFd<'_> {
+        self.readiness()
+    }
+}
+
 /// How many source MACs a port remembers as its own.
 const OWN_SOURCES: usize = 8;
 
@@ -133,7 +152,7 @@ impl PortState {
         }
     }
 
-    fn recv_error(&mut self, source: io::Error) -> PortError {
+    pub(crate) fn recv_error(&mut self, source: io::Error) -> PortError {
         self.counters.rx_errors += 1;
         PortError::Recv {
             port: self.name.clone(),
@@ -142,7 +161,7 @@ impl PortState {
     }
 
     /// Reads the frames already queued into `bufs` (never waits).
-    fn drain(
+    fn drain_frames(
         &mut self,
         source: &mut impl FrameSource,
         bufs: &mut [PacketBuf],
@@ -184,7 +203,7 @@ impl PortState {
     /// device: deliver what is queued, else wait until the deadline.
     pub(crate) fn recv_batch(
         &mut self,
-        source: &mut impl FrameSource,
+        source: &mut impl BatchSource,
         bufs: &mut [PacketBuf],
         timeout: Duration,
     ) -> Result<usize, PortError> {
@@ -193,7 +212,7 @@ impl PortState {
         }
         let deadline = Instant::now().checked_add(timeout);
         loop {
-            let filled = self.drain(source, bufs)?;
+            let filled = source.drain(self, bufs)?;
             if filled > 0 {
                 return Ok(filled);
             }
@@ -206,7 +225,7 @@ impl PortState {
             if remaining.is_zero() {
                 return Ok(0);
             }
-            match wait_readable(source.readiness(), remaining) {
+            match wait_readable(source.wait_fd(), remaining) {
                 Ok(true) => {}
                 Ok(false) => return Ok(0),
                 Err(error) => return Err(self.recv_error(error)),

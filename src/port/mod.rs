@@ -13,6 +13,7 @@ mod capture;
 mod channel;
 mod device;
 mod error;
+mod mmsg;
 pub mod netns;
 mod readiness;
 mod set;
@@ -26,11 +27,12 @@ use serde::Serialize;
 
 use crate::packet::PacketBuf;
 
-pub use afpacket::{AfPacketConfig, AfPacketPort, MIN_READ_BUFFER};
+pub use afpacket::{AfPacketBackend, AfPacketConfig, AfPacketPort, MIN_READ_BUFFER};
 pub use bind::{BindSpec, DeviceKind, OpenOptions};
 pub use capture::{CaptureDirection, CapturePort};
 pub use channel::{ChannelConfig, ChannelPort};
 pub use error::PortError;
+pub use mmsg::MMSG_BATCH;
 pub use readiness::wait_readable;
 pub use set::{FrameHandler, PortSet, RunSummary};
 pub use shutdown::Shutdown;
@@ -62,17 +64,7 @@ pub trait Port: Send {
     /// Sends every frame of `frames`; one that fails does not stop the
     /// rest. Failures are counted in `tx_errors`.
     fn send_batch(&mut self, frames: &[PacketBuf]) -> BatchSend {
-        let mut outcome = BatchSend::default();
-        for frame in frames {
-            match self.send(frame.as_slice()) {
-                Ok(()) => outcome.sent += 1,
-                Err(error) => {
-                    outcome.failed += 1;
-                    outcome.first_error.get_or_insert(error);
-                }
-            }
-        }
-        outcome
+        send_each(self, frames)
     }
 
     /// The port's counters so far.
@@ -109,6 +101,21 @@ impl<P: Port + ?Sized> Port for Box<P> {
     fn readiness_fd(&self) -> Option<BorrowedFd<'_>> {
         (**self).readiness_fd()
     }
+}
+
+/// [`Port::send_batch`] one [`Port::send`] at a time.
+pub(crate) fn send_each<P: Port + ?Sized>(port: &mut P, frames: &[PacketBuf]) -> BatchSend {
+    let mut outcome = BatchSend::default();
+    for frame in frames {
+        match port.send(frame.as_slice()) {
+            Ok(()) => outcome.sent += 1,
+            Err(error) => {
+                outcome.failed += 1;
+                outcome.first_error.get_or_insert(error);
+            }
+        }
+    }
+    outcome
 }
 
 /// What [`Port::send_batch`] did.
