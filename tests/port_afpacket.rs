@@ -14,7 +14,9 @@ use std::time::{Duration, Instant};
 
 use erdp::packet::PacketBuf;
 use erdp::port::netns::{Netns, tool_available, veth_pair};
-use erdp::port::{AfPacketBackend, AfPacketConfig, AfPacketPort, Port, PortSet, Shutdown};
+use erdp::port::{
+    AfPacketBackend, AfPacketConfig, AfPacketPort, Port, PortError, PortSet, Shutdown,
+};
 use erdp::wire::MacAddr;
 use port_support::{UserspaceHost, numbered_frame, receive_numbered, root_or_skip};
 
@@ -399,4 +401,73 @@ fn the_loop_bridges_kernel_traffic_between_namespaces_root() {
     );
     assert_eq!(east.tx_errors + west.tx_errors, 0, "{counters:?}");
     assert_eq!(west.rx_dropped.oversize + east.rx_dropped.oversize, 0);
+}
+
+#[test]
+fn a_deleted_device_is_fatal_root() {
+    if !root_or_skip("a_deleted_device_is_fatal_root") {
+        return;
+    }
+    for backend in BACKENDS {
+        let (a, b) = two_namespaces("gone");
+        let mut port = open_with(&a, "lan", "a0", config(1500, backend));
+        let mac_b = b.mac_of("b0").unwrap();
+        // Down is not gone: the port stays usable.
+        a.ip(&["link", "set", "a0", "down"]).unwrap();
+        let mut bufs = vec![PacketBuf::new(); 4];
+        if let Err(error) = port.recv_batch(&mut bufs, Duration::from_millis(20)) {
+            assert!(!error.is_fatal(), "{backend:?}: {error}");
+        }
+        a.ip(&["link", "set", "a0", "up"]).unwrap();
+        port.send(&numbered_frame(NODE_MAC, mac_b, 1, 60)).unwrap();
+
+        a.ip(&["link", "del", "a0"]).unwrap();
+        let error = port
+            .recv_batch(&mut bufs, Duration::from_millis(50))
+            .unwrap_err();
+        assert!(
+            matches!(error, PortError::DeviceGone { .. }),
+            "{backend:?}: {error}"
+        );
+        assert!(error.is_fatal());
+        let error = port
+            .send(&numbered_frame(NODE_MAC, mac_b, 2, 60))
+            .unwrap_err();
+        assert!(error.is_fatal(), "{backend:?}: {error}");
+    }
+}
+
+#[test]
+fn the_loop_stops_when_a_device_is_deleted_root() {
+    if !root_or_skip("the_loop_stops_when_a_device_is_deleted_root") {
+        return;
+    }
+    for backend in BACKENDS {
+        let (a, _b) = two_namespaces("loopgone");
+        let mut ports = PortSet::new(8, Duration::from_millis(10));
+        ports.add(Box::new(open_with(&a, "lan", "a0", config(1500, backend))));
+        let shutdown = Shutdown::new();
+        let stopper = shutdown.clone();
+        let result = thread::scope(|scope| {
+            scope.spawn(|| {
+                thread::sleep(Duration::from_millis(100));
+                a.ip(&["link", "del", "a0"]).unwrap();
+                // A backstop, so a loop that missed it does not hang the test.
+                let deadline = Instant::now() + Duration::from_secs(5);
+                while !stopper.is_requested() && Instant::now() < deadline {
+                    thread::sleep(Duration::from_millis(20));
+                }
+                stopper.request();
+            });
+            let mut ignore = |_: usize, _: &mut [PacketBuf], _: &mut [Box<dyn Port>]| {};
+            let result = ports.run(&shutdown, &mut ignore);
+            shutdown.request();
+            result
+        });
+        let error = result.unwrap_err();
+        assert!(
+            matches!(error, PortError::DeviceGone { .. }),
+            "{backend:?}: {error}"
+        );
+    }
 }

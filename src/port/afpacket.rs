@@ -17,11 +17,14 @@
 
 use std::fs;
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd, IntoRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd};
 use std::path::Path;
 use std::time::Duration;
 
-use nix::sys::socket::{AddressFamily, SockFlag, SockType, setsockopt, socket, sockopt};
+use nix::errno::Errno;
+use nix::sys::socket::{
+    AddressFamily, MsgFlags, SockFlag, SockType, getsockopt, send, setsockopt, socket, sockopt,
+};
 use nix::sys::time::TimeVal;
 use pnet::datalink::{self, Channel, DataLinkReceiver, DataLinkSender};
 
@@ -102,7 +105,12 @@ impl FrameSource for PnetSource {
             {
                 Ok(None)
             }
-            Err(error) => Err(error),
+            // On a socket error pnet's poll sees POLLERR and says only
+            // "Unexpected poll event": fetch (and clear) the real error.
+            Err(error) => match getsockopt(&self.poll_fd, sockopt::SocketError) {
+                Ok(errno) if errno != 0 => Err(io::Error::from_raw_os_error(errno)),
+                _ => Err(error),
+            },
         }
     }
 
@@ -120,6 +128,23 @@ enum Io {
     Mmsg(MmsgIo),
 }
 
+impl Io {
+    fn socket(&self) -> BorrowedFd<'_> {
+        match self {
+            Io::Pnet { source, .. } => source.readiness(),
+            Io::Mmsg(io) => io.wait_fd(),
+        }
+    }
+}
+
+/// Where the socket's device is, as an empty send finds out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DeviceState {
+    Up,
+    Down,
+    Gone,
+}
+
 /// A port on a Linux device through an AF_PACKET socket (pnet).
 pub struct AfPacketPort {
     device: String,
@@ -127,6 +152,9 @@ pub struct AfPacketPort {
     mtu: usize,
     io: Io,
     state: PortState,
+    /// The device went down: each receive checks whether it is back or
+    /// gone (the kernel reports ENETDOWN once, at the first of the two).
+    down: bool,
 }
 
 impl AfPacketPort {
@@ -231,6 +259,7 @@ impl AfPacketPort {
             mtu,
             io,
             state: PortState::new(name, mtu, own),
+            down: false,
         })
     }
 
@@ -247,6 +276,43 @@ impl AfPacketPort {
     /// The device MTU the port enforces.
     pub fn mtu(&self) -> usize {
         self.mtu
+    }
+
+    /// Probes the device with an empty send, which sends nothing: ENXIO
+    /// once the socket has lost its device, ENETDOWN while it is down,
+    /// EINVAL (shorter than an Ethernet header) when it is up.
+    fn device_state(&self) -> DeviceState {
+        match send(self.io.socket().as_raw_fd(), &[], MsgFlags::MSG_DONTWAIT) {
+            Err(Errno::ENXIO | Errno::ENODEV) => DeviceState::Gone,
+            Err(Errno::ENETDOWN) => DeviceState::Down,
+            _ => DeviceState::Up,
+        }
+    }
+
+    fn device_gone(&self) -> PortError {
+        PortError::DeviceGone {
+            port: self.state.name.clone(),
+            device: self.device.clone(),
+        }
+    }
+
+    /// A receive error as is, or [`PortError::DeviceGone`]: the kernel
+    /// reports ENETDOWN (once) when the device goes down, deleted or not.
+    fn classify(&mut self, error: PortError) -> PortError {
+        let network_down = matches!(
+            &error,
+            PortError::Recv { source, .. } if source.raw_os_error() == Some(nix::libc::ENETDOWN)
+        );
+        if !network_down {
+            return error;
+        }
+        match self.device_state() {
+            DeviceState::Gone => self.device_gone(),
+            state => {
+                self.down = state == DeviceState::Down;
+                error
+            }
+        }
     }
 }
 
@@ -294,10 +360,18 @@ impl Port for AfPacketPort {
         bufs: &mut [PacketBuf],
         timeout: Duration,
     ) -> Result<usize, PortError> {
-        match &mut self.io {
+        if self.down {
+            match self.device_state() {
+                DeviceState::Gone => return Err(self.device_gone()),
+                DeviceState::Down => {}
+                DeviceState::Up => self.down = false,
+            }
+        }
+        let result = match &mut self.io {
             Io::Pnet { source, .. } => self.state.recv_batch(source, bufs, timeout),
             Io::Mmsg(io) => self.state.recv_batch(io, bufs, timeout),
-        }
+        };
+        result.map_err(|error| self.classify(error))
     }
 
     fn send(&mut self, frame: &[u8]) -> Result<(), PortError> {
@@ -323,10 +397,7 @@ impl Port for AfPacketPort {
     }
 
     fn readiness_fd(&self) -> Option<BorrowedFd<'_>> {
-        Some(match &self.io {
-            Io::Pnet { source, .. } => source.readiness(),
-            Io::Mmsg(io) => io.wait_fd(),
-        })
+        Some(self.io.socket())
     }
 }
 

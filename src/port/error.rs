@@ -23,6 +23,9 @@ pub enum PortError {
         "port {port}: no device named {device} in this network namespace (see `ip link`; run erdp inside the device's namespace with `ip netns exec NS erdp ...`)"
     )]
     NoSuchDevice { port: String, device: String },
+    /// The device was deleted while the port was open.
+    #[error("port {port}: device {device} is gone (deleted or moved to another namespace)")]
+    DeviceGone { port: String, device: String },
     /// Reading from the device failed.
     #[error("port {port}: receive failed: {source}")]
     Recv { port: String, source: io::Error },
@@ -69,7 +72,9 @@ impl PortError {
     /// peer is gone), as opposed to a failure of one frame or one call.
     pub fn is_fatal(&self) -> bool {
         match self {
-            PortError::Disconnected { .. } | PortError::NoSuchDevice { .. } => true,
+            PortError::Disconnected { .. }
+            | PortError::NoSuchDevice { .. }
+            | PortError::DeviceGone { .. } => true,
             PortError::Recv { source, .. } | PortError::Send { source, .. } => {
                 matches!(
                     source.raw_os_error(),
