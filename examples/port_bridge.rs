@@ -72,7 +72,13 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         "{}",
         serde_json::json!({ "run": summary, "ports": counters })
     );
-    // Dropping the ports flushes the capture files.
-    drop(ports);
-    Ok(())
+    let errors = ports.close();
+    for error in &errors {
+        eprintln!("port_bridge: {error}");
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err("capture files are incomplete".into())
+    }
 }

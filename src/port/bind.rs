@@ -174,6 +174,25 @@ mod tests {
     }
 
     #[test]
+    fn clap_parses_repeated_bind_options() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Args {
+            #[arg(long = "bind")]
+            bind: Vec<BindSpec>,
+        }
+        let args = Args::try_parse_from(["attach", "--bind", "lan=veth0", "--bind", "er=tap:tap0"])
+            .unwrap();
+        assert_eq!(args.bind.len(), 2);
+        assert_eq!(args.bind[1].kind, DeviceKind::Tap);
+        let error = Args::try_parse_from(["attach", "--bind", "lan"])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(error.contains("no '='"), "{error}");
+    }
+
+    #[test]
     fn refuses_double_bindings() {
         let specs: Vec<BindSpec> = ["lan=veth0", "er=veth1"]
             .iter()

@@ -83,17 +83,22 @@ impl<P: Port> CapturePort<P> {
     /// Flushes the pcap and returns the wrapped port and the number of
     /// frames captured, or the first capture error.
     pub fn finish(mut self) -> Result<(P, u64), PortError> {
+        let frames = self.frames_captured();
+        self.close_capture()?;
+        Ok((self.inner, frames))
+    }
+
+    /// Flushes and closes the pcap; the first error of the whole capture.
+    fn close_capture(&mut self) -> Result<(), PortError> {
         let port = self.inner.name().to_owned();
+        let flushed = self.writer.take().map(PcapFileWriter::finish);
         if let Some(source) = self.first_error.take() {
             return Err(PortError::Capture { port, source });
         }
-        let frames = match self.writer.take() {
-            Some(writer) => writer
-                .finish()
-                .map_err(|source| PortError::Capture { port, source })?,
-            None => 0,
-        };
-        Ok((self.inner, frames))
+        match flushed {
+            Some(Err(source)) => Err(PortError::Capture { port, source }),
+            _ => Ok(()),
+        }
     }
 
     fn write(&mut self, frame: &[u8]) {
@@ -152,5 +157,11 @@ impl<P: Port> Port for CapturePort<P> {
 
     fn readiness_fd(&self) -> Option<BorrowedFd<'_>> {
         self.inner.readiness_fd()
+    }
+
+    fn close(&mut self) -> Result<(), PortError> {
+        let capture = self.close_capture();
+        let inner = self.inner.close();
+        capture.and(inner)
     }
 }

@@ -76,6 +76,13 @@ pub trait Port: Send {
     fn readiness_fd(&self) -> Option<BorrowedFd<'_>> {
         None
     }
+
+    /// Finishes what the port writes on the side (capture files) and
+    /// reports whether all of it was written. Call once, at shutdown; the
+    /// port still carries frames afterwards but captures no more.
+    fn close(&mut self) -> Result<(), PortError> {
+        Ok(())
+    }
 }
 
 impl<P: Port + ?Sized> Port for Box<P> {
@@ -100,6 +107,9 @@ impl<P: Port + ?Sized> Port for Box<P> {
     }
     fn readiness_fd(&self) -> Option<BorrowedFd<'_>> {
         (**self).readiness_fd()
+    }
+    fn close(&mut self) -> Result<(), PortError> {
+        (**self).close()
     }
 }
 

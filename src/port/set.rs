@@ -95,9 +95,18 @@ impl PortSet {
             .collect()
     }
 
-    /// Gives the ports away (to finish capture files, for example).
+    /// Gives the ports away.
     pub fn into_ports(self) -> Vec<Box<dyn Port>> {
         self.ports
+    }
+
+    /// Closes every port ([`Port::close`]: capture files finished) and
+    /// returns the errors, in port order.
+    pub fn close(&mut self) -> Vec<PortError> {
+        self.ports
+            .iter_mut()
+            .filter_map(|port| port.close().err())
+            .collect()
     }
 
     /// Serves the ports until `shutdown` is requested: each turn takes one
