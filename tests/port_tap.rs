@@ -13,7 +13,7 @@ use std::time::Duration;
 use capture_support::{TempDir, read_all};
 use erdp::packet::PacketBuf;
 use erdp::port::netns::{Netns, tool_available};
-use erdp::port::{BindSpec, OpenOptions, Port, TapConfig, TapPort};
+use erdp::port::{BindSpec, OpenOptions, Port, PortError, TapConfig, TapPort};
 use erdp::wire::MacAddr;
 use port_support::{UserspaceHost, root_or_skip};
 
@@ -107,6 +107,27 @@ fn a_tap_the_port_made_goes_away_with_it_root() {
     drop(port);
     let gone = netns.ip(&["link", "show", "erdptap1"]).unwrap_err();
     assert!(gone.to_string().contains("erdptap1"), "{gone}");
+}
+
+#[test]
+fn a_deleted_tap_is_fatal_root() {
+    if !root_or_skip("a_deleted_tap_is_fatal_root") {
+        return;
+    }
+    let netns = quiet_netns("tapdel");
+    let mut port = netns
+        .run(|| TapPort::open("lan", "erdptap4", up_with_mac()))
+        .unwrap()
+        .unwrap();
+    netns.ip(&["link", "del", "erdptap4"]).unwrap();
+    let mut bufs = vec![PacketBuf::new(); 4];
+    let error = port
+        .recv_batch(&mut bufs, Duration::from_millis(50))
+        .unwrap_err();
+    assert!(matches!(error, PortError::DeviceGone { .. }), "{error}");
+    let error = port.send(&[0u8; 60]).unwrap_err();
+    assert!(error.is_fatal(), "{error}");
+    assert_eq!(port.counters().tx_errors, 1);
 }
 
 #[test]

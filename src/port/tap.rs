@@ -123,6 +123,25 @@ impl TapPort {
     }
 }
 
+impl TapPort {
+    /// EBADFD means the device was deleted under the open descriptor.
+    fn classify(&self, error: PortError) -> PortError {
+        let gone = matches!(
+            &error,
+            PortError::Recv { source, .. } | PortError::Send { source, .. }
+                if source.raw_os_error() == Some(nix::libc::EBADFD)
+        );
+        if gone {
+            PortError::DeviceGone {
+                port: self.state.name.clone(),
+                device: self.device_name.clone(),
+            }
+        } else {
+            error
+        }
+    }
+}
+
 impl Port for TapPort {
     fn name(&self) -> &str {
         &self.state.name
@@ -133,7 +152,9 @@ impl Port for TapPort {
         bufs: &mut [PacketBuf],
         timeout: Duration,
     ) -> Result<usize, PortError> {
-        self.state.recv_batch(&mut self.source, bufs, timeout)
+        self.state
+            .recv_batch(&mut self.source, bufs, timeout)
+            .map_err(|error| self.classify(error))
     }
 
     fn send(&mut self, frame: &[u8]) -> Result<(), PortError> {
@@ -145,7 +166,9 @@ impl Port for TapPort {
             ))),
             Err(error) => Err(error),
         };
-        self.state.after_send(frame.len(), result)
+        self.state
+            .after_send(frame.len(), result)
+            .map_err(|error| self.classify(error))
     }
 
     fn counters(&self) -> PortCounters {
