@@ -11,6 +11,7 @@
 //! - [`capture`]: pcap/pcapng reading and pcap writing (`pcap-file`).
 //! - [`emu`]: the network emulator: virtual time, links, smoltcp hosts, traffic.
 //! - [`esp`]: the ESP tunnel interface (RFC 4303 with AEAD suites via `ring`).
+//! - [`port`]: frame I/O endpoints (AF_PACKET, TAP, channels, pcap capture) and the attach loop.
 //! - [`cli`]: the `erdp` command line.
 //! - [`fib`]: the compressed-trie FIB (Poptrie) with lock-free published versions.
 //! - [`rib`]: routes, BGP and Azure route selection, "which route and why".
@@ -26,5 +27,6 @@ pub mod emu;
 pub mod esp;
 pub mod fib;
 pub mod packet;
+pub mod port;
 pub mod rib;
 pub mod wire;

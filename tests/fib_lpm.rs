@@ -145,8 +145,8 @@ proptest! {
         v4_anchors in prop::collection::vec(v4_anchor(), 1..5),
         v6_anchors in prop::collection::vec(v6_anchor(), 1..5),
         batches in prop::collection::vec(
-            (prop::collection::vec((any::<usize>(), 0u8..=128, 0u32..4, any::<bool>()), 1..25), any::<bool>()),
-            1..8,
+            (prop::collection::vec((any::<usize>(), 0u8..=128, 0u32..4, any::<bool>()), 1..25), 0usize..5),
+            1..10,
         ),
     ) {
         let mut writer = FibWriter::new();
@@ -154,7 +154,8 @@ proptest! {
         let mut naive = NaiveLpm::default();
         let v4 = destinations(&v4_anchors, &[], |a, bit| a ^ (1 << bit), 32);
         let v6 = destinations(&v6_anchors, &[], |a, bit| a ^ (1 << bit), 128);
-        let mut held: Option<(Arc<Fib>, NaiveLpm)> = None;
+        // Versions readers hold, each for a number of further publishes.
+        let mut held: Vec<(Arc<Fib>, NaiveLpm, usize)> = Vec::new();
         for (ops, hold) in &batches {
             for &(anchor, len, group, add) in ops {
                 apply(&mut writer, &mut naive, prefix_v4(v4_anchors[anchor % v4_anchors.len()], len), group, add)?;
@@ -165,11 +166,15 @@ proptest! {
             check(&fib, &naive, &v4, &v6)?;
             // A reader holding an old version sees it unchanged, whichever
             // copy the writer had to use meanwhile.
-            if let Some((old, old_naive)) = held.take() {
-                check(&old, &old_naive, &v4, &v6)?;
+            for (old, old_naive, _) in &held {
+                check(old, old_naive, &v4, &v6)?;
             }
-            if *hold {
-                held = Some((fib, naive.clone()));
+            held.retain_mut(|(_, _, publishes)| {
+                *publishes -= 1;
+                *publishes > 0
+            });
+            if *hold > 0 {
+                held.push((fib, naive.clone(), *hold));
             }
         }
         let (prefixes_v4, prefixes_v6) = writer.len();

@@ -14,7 +14,13 @@ mod fib;
 /// erdp: prove where every packet goes in an ExpressRoute + IPsec network,
 /// and whether it leaves encrypted.
 #[derive(Debug, Parser)]
-#[command(name = "erdp", version, about, long_about = None)]
+#[command(
+    name = "erdp",
+    version,
+    about,
+    long_about = None,
+    after_help = "Without a command: the main job (for now the FIB/RIB demo of both edges)."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,

@@ -1,10 +1,12 @@
 //! Poptrie construction: builds the subtrie under one direct-table entry (a
 //! "region", the /18 a key's top bits select) from that region's sorted
-//! routes, with leaf pushing and leaf compression, into flat arenas whose
-//! freed blocks are kept in exact-size free lists for the next rebuild.
+//! routes, with leaf pushing and leaf compression, into a flat arena of node
+//! records whose freed blocks are kept in exact-size free lists for reuse.
 
 use super::family::{DIRECT_BITS, Family, STRIDE, wide_slot};
-use super::trie::{DIRECT_LEAF, FreeLists, Leaf, Node, Trie};
+use super::trie::{
+    DIRECT_LEAF, FreeLists, HEADER_WORDS, LINE_WORDS, Leaf, Line, Trie, record_words,
+};
 
 /// A route as the builder sees it: a left-aligned, masked address, a length
 /// and the leaf to install.
@@ -16,33 +18,20 @@ pub(crate) struct WideRoute {
 }
 
 impl FreeLists {
-    /// Takes a free block of exactly `size` entries, if any.
+    /// Takes a free block of exactly `size` words, if any.
     fn take(&mut self, size: usize) -> Option<u32> {
         let start = self.by_size.get_mut(size)?.pop()?;
-        self.entries -= size;
+        self.words -= size;
         Some(start)
     }
 
-    /// Returns a block of `size` (1..=64) entries.
+    /// Returns a block of `size` words.
     fn put(&mut self, start: u32, size: usize) {
         if let Some(list) = self.by_size.get_mut(size) {
             list.push(start);
-            self.entries += size;
+            self.words += size;
         }
     }
-}
-
-/// A block of `size` entries from `free`, or appended to `arena`.
-fn alloc<T: Copy + Default>(arena: &mut Vec<T>, free: &mut FreeLists, size: usize) -> u32 {
-    if let Some(start) = free.take(size) {
-        return start;
-    }
-    let start = arena.len();
-    arena.resize(start + size, T::default());
-    // Indices share a u32 with the DIRECT_LEAF and LEAF_POSITION flags; 2^30
-    // nodes (24 GiB) is far beyond any routing table: memory runs out first.
-    debug_assert!(arena.len() < 1 << 30);
-    start as u32
 }
 
 impl<F: Family> Trie<F> {
@@ -54,22 +43,48 @@ impl<F: Family> Trie<F> {
             return;
         };
         if old & DIRECT_LEAF == 0 {
-            self.free_node_contents(old);
-            self.free_nodes.put(old, 1);
+            self.free_record(old);
         }
         let entry = if routes.is_empty() {
             DIRECT_LEAF | u32::from(default)
         } else {
-            let root = alloc(&mut self.nodes, &mut self.free_nodes, 1);
-            self.build_node(root, DIRECT_BITS, default, routes);
-            root
+            self.build_record(DIRECT_BITS, default, routes)
         };
         self.direct[region] = entry;
     }
 
-    /// Fills node `at` (depth `depth`) from `routes`: all longer than
-    /// `depth` bits, inside the node's range, sorted by (address, length).
-    fn build_node(&mut self, at: u32, depth: u8, default: Leaf, routes: &[WideRoute]) {
+    /// A block of `size` words, from the free lists or appended. A block of
+    /// up to a line never crosses a line boundary (larger ones start a line):
+    /// the words skipped go to the free lists. Free blocks keep the property,
+    /// as they were allocated (or skipped) within one line.
+    fn alloc(&mut self, size: usize) -> u32 {
+        if let Some(start) = self.free.take(size) {
+            return start;
+        }
+        let offset = self.arena_words % LINE_WORDS;
+        if offset != 0 && offset + size > LINE_WORDS {
+            self.free.put(self.arena_words as u32, LINE_WORDS - offset);
+            self.arena_words += LINE_WORDS - offset;
+        }
+        let start = self.arena_words;
+        self.arena_words += size;
+        self.arena
+            .resize(self.arena_words.div_ceil(LINE_WORDS), Line::default());
+        // Record indices share a u32 with the DIRECT_LEAF flag; 2^31 words
+        // (16 GiB) is far beyond any routing table: memory runs out first.
+        debug_assert!(self.arena_words < DIRECT_LEAF as usize);
+        start as u32
+    }
+
+    /// Word `index` of the arena, for writing.
+    fn word_mut(&mut self, index: usize) -> &mut u64 {
+        &mut self.arena[index / LINE_WORDS].0[index % LINE_WORDS]
+    }
+
+    /// Builds the node at depth `depth` from `routes` (all longer than
+    /// `depth` bits, inside the node's range, sorted by address and length)
+    /// and returns its record index. Children are built first.
+    fn build_record(&mut self, depth: u8, default: Leaf, routes: &[WideRoute]) -> u32 {
         let mut slot_leaf = [default; 64];
         let mut child_routes = [(0u32, 0u32); 64];
         let mut children = 0u64;
@@ -92,9 +107,22 @@ impl<F: Family> Trie<F> {
             }
         }
 
+        // The record's payload in u16 units: child indices (two units each),
+        // then the leaf runs.
+        let mut units = [0u16; 3 * 64];
+        let mut child_count = 0;
+        for slot in 0..64 {
+            if children & (1 << slot) != 0 {
+                let (start, end) = child_routes[slot];
+                let inner = &routes[start as usize..end as usize];
+                let child = self.build_record(depth + STRIDE, slot_leaf[slot], inner);
+                units[2 * child_count] = child as u16;
+                units[2 * child_count + 1] = (child >> 16) as u16;
+                child_count += 1;
+            }
+        }
         // Leaf compression: store a leaf only where the run of leaf slots
         // changes value (slots with children are skipped).
-        let mut runs = [0 as Leaf; 64];
         let mut run_count = 0;
         let mut leaf_runs = 0u64;
         let mut previous = None;
@@ -103,57 +131,37 @@ impl<F: Family> Trie<F> {
                 continue;
             }
             leaf_runs |= 1 << slot;
-            runs[run_count] = leaf;
+            units[2 * child_count + run_count] = leaf;
             run_count += 1;
             previous = Some(leaf);
         }
-        let leaf_base = if run_count == 0 {
-            0
-        } else {
-            let base = alloc(&mut self.leaves, &mut self.free_leaves, run_count);
-            self.leaves[base as usize..base as usize + run_count]
-                .copy_from_slice(&runs[..run_count]);
-            base
-        };
-        let child_count = children.count_ones() as usize;
-        let child_base = if child_count == 0 {
-            0
-        } else {
-            alloc(&mut self.nodes, &mut self.free_nodes, child_count)
-        };
-        self.nodes[at as usize] = Node {
-            children,
-            leaf_runs,
-            child_base,
-            leaf_base,
-        };
 
-        let mut child = child_base;
-        for slot in 0..64 {
-            if children & (1 << slot) != 0 {
-                let (start, end) = child_routes[slot];
-                let inner = &routes[start as usize..end as usize];
-                self.build_node(child, depth + STRIDE, slot_leaf[slot], inner);
-                child += 1;
-            }
+        let size = record_words(child_count as u32, run_count as u32);
+        let at = self.alloc(size) as usize;
+        *self.word_mut(at) = children;
+        *self.word_mut(at + 1) = leaf_runs;
+        for (index, quad) in (at + HEADER_WORDS..at + size).zip(units.chunks(4)) {
+            *self.word_mut(index) = quad
+                .iter()
+                .enumerate()
+                .fold(0, |word, (i, &unit)| word | u64::from(unit) << (16 * i));
         }
+        at as u32
     }
 
-    /// Returns the leaf runs and child blocks below node `at` (not `at`
-    /// itself) to the free lists.
-    fn free_node_contents(&mut self, at: u32) {
-        let node = self.nodes[at as usize];
-        let run_count = node.leaf_runs.count_ones() as usize;
-        if run_count > 0 {
-            self.free_leaves.put(node.leaf_base, run_count);
+    /// Returns the record at `at` and everything below it to the free lists.
+    fn free_record(&mut self, at: u32) {
+        let mut children = [0u32; 64];
+        let mut child_count = 0;
+        for (slot, child) in children.iter_mut().zip(self.children_of(at)) {
+            *slot = child;
+            child_count += 1;
         }
-        let child_count = node.children.count_ones();
-        for child in node.child_base..node.child_base + child_count {
-            self.free_node_contents(child);
+        for &child in &children[..child_count] {
+            self.free_record(child);
         }
-        if child_count > 0 {
-            self.free_nodes.put(node.child_base, child_count as usize);
-        }
+        let runs = self.word(at as usize + 1).count_ones();
+        self.free.put(at, record_words(child_count as u32, runs));
     }
 }
 
@@ -205,9 +213,11 @@ mod tests {
         // Root (one slot per /24): leaf 1 in slots 0..16, the /20's leaf 2 in
         // 16..32 except slot 17, a child (the /32); the run of 2 continues
         // across the child slot, then leaf 1 again: three runs.
-        let root = trie.nodes[trie.direct[region] as usize];
-        assert_eq!(root.children, 1 << 17);
-        assert_eq!(root.leaf_runs, (1 << 0) | (1 << 16) | (1 << 32));
+        let root = trie.direct[region] as usize;
+        assert_eq!(trie.word(root), 1 << 17);
+        assert_eq!(trie.word(root + 1), (1 << 0) | (1 << 16) | (1 << 32));
+        // Header, one child index and three leaves: 2 + ceil((2 + 3) / 4) words.
+        assert_eq!(trie.stats().levels[1].nodes, 1);
     }
 
     #[test]
@@ -218,14 +228,56 @@ mod tests {
             v4_route([10, 0, 1, 128], 25, 3),
         ];
         trie.rebuild_region(5, 1, &routes);
-        let (nodes, leaves) = (trie.nodes.len(), trie.leaves.len());
+        let (words, padding) = (trie.arena_words, trie.free.words);
         trie.rebuild_region(5, 1, &[]);
         assert_eq!(trie.direct[5], DIRECT_LEAF | 1);
-        assert_eq!(trie.free_nodes.entries, nodes);
-        assert_eq!(trie.free_leaves.entries, leaves);
+        assert_eq!(trie.free.words, words);
         trie.rebuild_region(5, 1, &routes);
-        assert_eq!((trie.nodes.len(), trie.leaves.len()), (nodes, leaves));
-        assert_eq!(trie.free_nodes.entries + trie.free_leaves.entries, 0);
+        assert_eq!(trie.arena_words, words);
+        assert_eq!(trie.free.words, padding);
+    }
+
+    #[test]
+    fn records_never_cross_a_cache_line() {
+        let mut trie = trie_with_values::<V4>(40);
+        // Regions with growing numbers of /24s and /28s: records of every size.
+        for region in 0..64u32 {
+            let base = region << 14;
+            let mut routes: Vec<WideRoute> = (0..region)
+                .flat_map(|i| {
+                    let slash24 = base | (i * 7 % 64) << 8;
+                    [(slash24, 24), (slash24 | 0x30, 28)]
+                })
+                .map(|(addr, len)| WideRoute {
+                    addr: V4::to_wide(addr),
+                    len,
+                    leaf: (addr % 40) as Leaf + 1,
+                })
+                .collect();
+            routes.sort_by_key(|r| (r.addr, r.len));
+            routes.dedup_by_key(|r| (r.addr, r.len));
+            trie.rebuild_region(region as usize, 1, &routes);
+        }
+        let mut records: Vec<u32> = trie
+            .direct
+            .iter()
+            .copied()
+            .filter(|e| e & DIRECT_LEAF == 0)
+            .collect();
+        let mut checked = 0;
+        while let Some(at) = records.pop() {
+            let children = trie.word(at as usize).count_ones();
+            let runs = trie.word(at as usize + 1).count_ones();
+            let size = record_words(children, runs);
+            let offset = at as usize % LINE_WORDS;
+            assert!(
+                offset + size.min(LINE_WORDS) <= LINE_WORDS,
+                "record at {at} of {size} words"
+            );
+            records.extend(trie.children_of(at));
+            checked += 1;
+        }
+        assert!(checked > 64, "{checked}");
     }
 
     #[test]

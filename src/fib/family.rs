@@ -48,8 +48,9 @@ impl Family for V4 {
 
     #[inline(always)]
     fn slot(key: u32, depth: u8) -> u32 {
-        // In a u64 the deepest stride (bits 30..36) never runs off the end.
-        ((u64::from(key) << 32) >> (64 - STRIDE - depth)) as u32 & 63
+        // Shifting left drops the bits above `depth` and pulls in zeros, so
+        // the last stride (bits 30..36) is zero-padded without a branch.
+        ((u64::from(key) << (32 + u32::from(depth))) >> (64 - STRIDE)) as u32
     }
 
     #[inline(always)]
@@ -78,16 +79,11 @@ impl Family for V6 {
     }
 }
 
-/// The 6-bit slot at `depth` of a left-aligned key, zero-padded past bit 127.
+/// The 6-bit slot at `depth` (< 128) of a left-aligned key, zero-padded past
+/// bit 127 (the last IPv6 level, depth 126, has 2 real bits).
 #[inline(always)]
 pub(crate) fn wide_slot(wide: u128, depth: u8) -> u32 {
-    let end = u32::from(depth) + u32::from(STRIDE);
-    if end <= 128 {
-        (wide >> (128 - end)) as u32 & 63
-    } else {
-        // Only the last IPv6 level (depth 126) gets here: 2 real bits.
-        (wide << (end - 128)) as u32 & 63
-    }
+    ((wide << (u32::from(depth) & 127)) >> (128 - STRIDE)) as u32
 }
 
 /// The direct-table index (region) of a left-aligned key.

@@ -16,8 +16,10 @@ use super::trie::{FibMatch, Trie, TrieStats};
 /// a [`super::FibWriter`] builds the next version and swaps it in.
 #[derive(Debug, Clone, Default)]
 pub struct Fib {
-    pub(crate) v4: Trie<V4>,
-    pub(crate) v6: Trie<V6>,
+    /// Each family in its own `Arc`: a publish that changes one family
+    /// shares the other with the previous version.
+    pub(crate) v4: Arc<Trie<V4>>,
+    pub(crate) v6: Arc<Trie<V6>>,
     pub(crate) groups: Arc<NextHopGroups>,
     pub(crate) generation: u64,
 }

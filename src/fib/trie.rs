@@ -1,6 +1,8 @@
 //! One address family's Poptrie (Asai and Ohara, SIGCOMM 2015), read side:
 //! a direct-pointing table for the top 18 bits, then internal nodes whose
-//! 64-bit child and leaf bitmaps are indexed by popcount, over flat arenas.
+//! 64-bit child and leaf bitmaps are indexed by popcount. Each node is one
+//! record in a flat `u64` arena holding its bitmaps, its children's record
+//! indices and its leaves, so a level costs one random memory access.
 //! Building and patching live in `build.rs`.
 
 use std::marker::PhantomData;
@@ -19,47 +21,57 @@ pub struct FibMatch {
 }
 
 /// A FIB leaf: index into the trie's value table ([`NO_ROUTE`] = no match).
-/// 16 bits, as in the Poptrie paper, keeps the leaf arrays small.
+/// 16 bits, as in the Poptrie paper, keeps the leaves small.
 pub(crate) type Leaf = u16;
 /// The leaf of addresses no prefix covers.
 pub(crate) const NO_ROUTE: Leaf = 0;
-/// Direct-table entry flag: the low 16 bits are a leaf, not a node index.
+/// Entry flag (direct table and lookup state): the low 16 bits are a leaf;
+/// without it the entry is a node record's arena index (below 2^31).
 pub(crate) const DIRECT_LEAF: u32 = 1 << 31;
-/// Batch lookup lane state flag: the rest is a position in the leaf arena.
-/// Node and leaf indices therefore stay below 2^30.
-const LEAF_POSITION: u32 = 1 << 30;
 /// Keys looked up together by [`Trie::lookup_batch`].
 pub const BATCH_LANES: usize = 32;
 
-/// An internal node: 64 slots, one per value of the next 6 key bits.
+/// A node record in the arena, starting at word `at`:
+/// - word 0: children bitmap (bit s: slot s continues in a child node);
+/// - word 1: leaf-run bitmap (bit s: a run of identical leaves starts at slot
+///   s; leaf compression);
+/// - then the children's record indices, `u32`, two per word, slot order;
+/// - then the leaf runs, [`Leaf`] (`u16`), four per word, slot order.
+pub(crate) const HEADER_WORDS: usize = 2;
+/// Largest record: 64 children, no leaves.
+pub(crate) const MAX_RECORD_WORDS: usize = HEADER_WORDS + 32;
+
+/// Arena storage: cache lines (64 bytes, 64-aligned), so that a record of at
+/// most 8 words placed within one line is fetched by one memory access.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct Node {
-    /// Bit s set: slot s continues in a child node.
-    pub(crate) children: u64,
-    /// Bit s set: a run of identical leaves starts at slot s (leaf compression).
-    pub(crate) leaf_runs: u64,
-    /// Arena index of the first child; children are contiguous, in slot order.
-    pub(crate) child_base: u32,
-    /// Arena index of the first leaf run; runs are contiguous, in slot order.
-    pub(crate) leaf_base: u32,
+#[repr(C, align(64))]
+pub(crate) struct Line(pub(crate) [u64; LINE_WORDS]);
+
+/// Words per cache line.
+pub(crate) const LINE_WORDS: usize = 8;
+
+const _: () = assert!(size_of::<Line>() == 64 && align_of::<Line>() == 64);
+
+/// Words of a record with `children` child indices and `runs` leaves.
+#[inline]
+pub(crate) fn record_words(children: u32, runs: u32) -> usize {
+    HEADER_WORDS + (2 * children + runs).div_ceil(4) as usize
 }
 
-const _: () = assert!(size_of::<Node>() == 24);
-
-/// Counts of allocated-but-free arena entries, by block size (see `build.rs`).
+/// Free arena blocks by exact size in words (see `build.rs`).
 #[derive(Debug, Clone)]
 pub(crate) struct FreeLists {
-    /// `by_size[n]`: start indices of free blocks of exactly `n` entries.
-    pub(crate) by_size: [Vec<u32>; 65],
-    /// Entries held in free blocks.
-    pub(crate) entries: usize,
+    /// `by_size[n]`: start indices of free blocks of exactly `n` words.
+    pub(crate) by_size: [Vec<u32>; MAX_RECORD_WORDS + 1],
+    /// Words held in free blocks.
+    pub(crate) words: usize,
 }
 
 impl Default for FreeLists {
     fn default() -> Self {
         Self {
             by_size: std::array::from_fn(|_| Vec::new()),
-            entries: 0,
+            words: 0,
         }
     }
 }
@@ -67,14 +79,15 @@ impl Default for FreeLists {
 /// One family's compressed trie plus its leaf value table.
 #[derive(Debug, Clone)]
 pub struct Trie<F: Family> {
-    /// Top 18 bits: a leaf (with [`DIRECT_LEAF`]) or the root node's index.
+    /// Top 18 bits: a leaf (with [`DIRECT_LEAF`]) or the root record's index.
     pub(crate) direct: Box<[u32; DIRECT_LEN]>,
-    pub(crate) nodes: Vec<Node>,
-    pub(crate) leaves: Vec<Leaf>,
+    /// Node records (see [`HEADER_WORDS`]), addressed by word index.
+    pub(crate) arena: Vec<Line>,
+    /// Words of `arena` handed out so far (the rest of the last line is free).
+    pub(crate) arena_words: usize,
     /// Leaf index to match; index 0 ([`NO_ROUTE`]) is `None`.
     pub(crate) values: Vec<Option<FibMatch>>,
-    pub(crate) free_nodes: FreeLists,
-    pub(crate) free_leaves: FreeLists,
+    pub(crate) free: FreeLists,
     /// Prefixes installed.
     pub(crate) prefixes: usize,
     pub(crate) family: PhantomData<F>,
@@ -89,11 +102,10 @@ impl<F: Family> Default for Trie<F> {
             };
         Self {
             direct,
-            nodes: Vec::new(),
-            leaves: Vec::new(),
+            arena: Vec::new(),
+            arena_words: 0,
             values: vec![None],
-            free_nodes: FreeLists::default(),
-            free_leaves: FreeLists::default(),
+            free: FreeLists::default(),
             prefixes: 0,
             family: PhantomData,
         }
@@ -139,11 +151,10 @@ impl<F: Family> Trie<F> {
         count
     }
 
-    /// One batch of lanes. A lane's state is a direct-table leaf
-    /// ([`DIRECT_LEAF`]), a node index, or a position in the leaf arena
-    /// ([`LEAF_POSITION`]). Each level first issues every active lane's load
-    /// (no store address depends on a loaded value, so the loads overlap),
-    /// then computes the next states.
+    /// One batch of lanes. Each level first loads every active lane's record
+    /// header (no load address depends on another load of the same level, so
+    /// the cache misses overlap), then takes the step, whose child index or
+    /// leaf is in the same record.
     #[inline(always)]
     fn lookup_lanes(
         &self,
@@ -161,45 +172,72 @@ impl<F: Family> Trie<F> {
             active_count += usize::from(entry & DIRECT_LEAF == 0);
         }
         let mut depth = DIRECT_BITS;
-        let mut fetched = [Node::default(); BATCH_LANES];
+        let mut headers = [(0u64, 0u64); BATCH_LANES];
         while active_count > 0 {
-            for (node, &lane) in fetched.iter_mut().zip(&active[..active_count]) {
-                *node = self.nodes[state[usize::from(lane) % BATCH_LANES] as usize];
+            for (header, &lane) in headers.iter_mut().zip(&active[..active_count]) {
+                *header = self.header(state[usize::from(lane) % BATCH_LANES]);
             }
             let mut still_active = 0;
             for index in 0..active_count {
                 let lane = usize::from(active[index]) % BATCH_LANES;
-                let node = &fetched[index];
-                let slot = F::slot(keys[lane], depth);
-                let below = up_to(slot);
-                let is_child = node.children & (1 << slot) != 0;
-                let child = node.child_base + (node.children & below).count_ones();
-                let run = node.leaf_base + (node.leaf_runs & below).count_ones();
-                let next = if is_child { child } else { run | LEAF_POSITION };
-                state[lane] = next.wrapping_sub(1);
+                let next = self.step(state[lane], headers[index], keys[lane], depth);
+                state[lane] = next;
                 active[still_active] = lane as u8;
-                still_active += usize::from(is_child);
+                still_active += usize::from(next & DIRECT_LEAF == 0);
             }
             active_count = still_active;
             depth += STRIDE;
         }
-        let mut leaves = [NO_ROUTE; BATCH_LANES];
-        for (leaf, &state) in leaves.iter_mut().zip(&state) {
-            *leaf = if state & DIRECT_LEAF != 0 {
-                state as Leaf
-            } else {
-                self.leaves[(state & !LEAF_POSITION) as usize]
-            };
-        }
-        for (slot, &leaf) in out.iter_mut().zip(&leaves) {
-            *slot = self.value(leaf);
+        for (slot, &state) in out.iter_mut().zip(&state) {
+            *slot = self.value(state as Leaf);
         }
     }
 
     /// The leaf of a key.
     #[inline(always)]
     pub(crate) fn leaf(&self, key: F::Key) -> Leaf {
-        self.resolve(self.direct[F::direct_index(key)], key)
+        let mut state = self.direct[F::direct_index(key)];
+        let mut depth = DIRECT_BITS;
+        while state & DIRECT_LEAF == 0 {
+            state = self.step(state, self.header(state), key, depth);
+            depth += STRIDE;
+        }
+        state as Leaf
+    }
+
+    /// Word `index` of the arena.
+    #[inline(always)]
+    pub(crate) fn word(&self, index: usize) -> u64 {
+        self.arena[index / LINE_WORDS].0[index % LINE_WORDS]
+    }
+
+    /// The header (children bitmap, leaf-run bitmap) of the record at
+    /// `record`; both words are in one cache line.
+    #[inline(always)]
+    fn header(&self, record: u32) -> (u64, u64) {
+        let line = &self.arena[record as usize / LINE_WORDS].0;
+        let at = record as usize % LINE_WORDS;
+        debug_assert!(at + 1 < LINE_WORDS, "records never cross a line");
+        (line[at], line[(at + 1) % LINE_WORDS])
+    }
+
+    /// One level: from the record at `record` (whose header words are
+    /// `children` and `runs`), the child record's index, or the leaf with
+    /// [`DIRECT_LEAF`].
+    #[inline(always)]
+    fn step(&self, record: u32, (children, runs): (u64, u64), key: F::Key, depth: u8) -> u32 {
+        let slot = F::slot(key, depth);
+        let below = up_to(slot);
+        let at = record as usize + HEADER_WORDS;
+        if children & (1 << slot) != 0 {
+            let child = (children & below).count_ones() - 1;
+            let word = self.word(at + (child / 2) as usize);
+            (word >> (32 * (child & 1))) as u32
+        } else {
+            let unit = 2 * children.count_ones() + (runs & below).count_ones() - 1;
+            let word = self.word(at + (unit / 4) as usize);
+            DIRECT_LEAF | ((word >> (16 * (unit & 3))) as u32 & 0xffff)
+        }
     }
 
     #[inline(always)]
@@ -207,31 +245,19 @@ impl<F: Family> Trie<F> {
         self.values.get(usize::from(leaf)).copied().flatten()
     }
 
-    /// Finishes a lookup from the key's direct-table entry.
-    #[inline(always)]
-    fn resolve(&self, entry: u32, key: F::Key) -> Leaf {
-        if entry & DIRECT_LEAF != 0 {
-            return entry as Leaf;
-        }
-        let mut node = &self.nodes[entry as usize];
-        let mut depth = DIRECT_BITS;
-        loop {
-            let slot = F::slot(key, depth);
-            let below = up_to(slot);
-            if node.children & (1 << slot) != 0 {
-                let child = node.child_base + (node.children & below).count_ones() - 1;
-                node = &self.nodes[child as usize];
-                depth += STRIDE;
-            } else {
-                let run = node.leaf_base + (node.leaf_runs & below).count_ones() - 1;
-                return self.leaves[run as usize];
-            }
-        }
-    }
-
     /// Prefixes installed.
     pub fn prefixes(&self) -> usize {
         self.prefixes
+    }
+
+    /// The child record indices of the record at `at`.
+    pub(crate) fn children_of(&self, at: u32) -> impl Iterator<Item = u32> + '_ {
+        let at = at as usize;
+        let count = self.word(at).count_ones() as usize;
+        (0..count).map(move |child| {
+            let word = self.word(at + HEADER_WORDS + child / 2);
+            (word >> (32 * (child & 1))) as u32
+        })
     }
 
     /// Size and shape of the trie.
@@ -240,20 +266,18 @@ impl<F: Family> Trie<F> {
             family: F::NAME,
             prefixes: self.prefixes,
             direct_bytes: size_of_val(&*self.direct),
-            node_bytes: self.nodes.len() * size_of::<Node>(),
-            leaf_bytes: self.leaves.len() * size_of::<Leaf>(),
+            node_bytes: self.arena.len() * size_of::<Line>(),
             value_bytes: self.values.len() * size_of::<Option<FibMatch>>(),
-            free_bytes: self.free_nodes.entries * size_of::<Node>()
-                + self.free_leaves.entries * size_of::<Leaf>(),
+            free_bytes: self.free.words * size_of::<u64>(),
             levels: Vec::new(),
         };
+        let mut level = Vec::new();
         let mut direct_leaves = 0;
-        let mut roots = Vec::new();
         for &entry in self.direct.iter() {
             if entry & DIRECT_LEAF != 0 {
                 direct_leaves += 1;
             } else {
-                roots.push(entry);
+                level.push(entry);
             }
         }
         stats.levels.push(LevelStats {
@@ -261,22 +285,18 @@ impl<F: Family> Trie<F> {
             nodes: 1,
             leaf_runs: direct_leaves,
         });
-        let mut level = roots;
         let mut depth = DIRECT_BITS;
         while !level.is_empty() {
-            let mut next = Vec::new();
-            let mut leaf_runs = 0;
-            for &index in &level {
-                let node = &self.nodes[index as usize];
-                leaf_runs += node.leaf_runs.count_ones() as usize;
-                next.extend(node.child_base..node.child_base + node.children.count_ones());
-            }
+            let leaf_runs = level
+                .iter()
+                .map(|&at| self.word(at as usize + 1).count_ones() as usize)
+                .sum();
             stats.levels.push(LevelStats {
                 depth,
                 nodes: level.len(),
                 leaf_runs,
             });
-            level = next;
+            level = level.iter().flat_map(|&at| self.children_of(at)).collect();
             depth += STRIDE;
         }
         stats
@@ -292,10 +312,9 @@ pub struct TrieStats {
     pub prefixes: usize,
     /// The direct-pointing table.
     pub direct_bytes: usize,
-    /// The node arena, including free blocks.
+    /// The node record arena (bitmaps, child indices, leaves), free blocks
+    /// and line padding included.
     pub node_bytes: usize,
-    /// The leaf arena, including free blocks.
-    pub leaf_bytes: usize,
     /// The leaf value table.
     pub value_bytes: usize,
     /// Arena bytes in free blocks (left by updates, reused by later ones).
@@ -318,7 +337,7 @@ pub struct LevelStats {
 impl TrieStats {
     /// Total bytes the lookup structures occupy.
     pub fn bytes(&self) -> usize {
-        self.direct_bytes + self.node_bytes + self.leaf_bytes + self.value_bytes
+        self.direct_bytes + self.node_bytes + self.value_bytes
     }
 
     /// Bytes per installed prefix (0 when empty).

@@ -1,8 +1,8 @@
 //! [`FibWriter`]: the single writer of a FIB. Changes are staged, then
 //! [`FibWriter::publish`] rebuilds the changed regions in a private copy and
 //! swaps it in atomically, so readers never block and never see a half-built
-//! table. Two copies alternate (the previous version is patched again once no
-//! reader holds it), so a publish costs the changed regions, not the table.
+//! table. Retired versions are kept as spares and patched again once no
+//! reader holds them, so a publish costs the changed regions, not the table.
 
 use std::sync::Arc;
 
@@ -10,23 +10,32 @@ use arc_swap::ArcSwap;
 use ipnet::IpNet;
 
 use super::FibError;
-use super::family::{DIRECT_LEN, Family, V4, V6};
+use super::family::{Family, V4, V6};
 use super::nexthop::{NextHopGroupId, NextHopGroups};
 use super::routes::RouteSet;
 use super::snapshot::{Fib, FibReader};
 use super::trie::{FibMatch, Trie};
 
-/// Above this many regions to catch up, copying the current version is
-/// cheaper than patching the spare one.
-const MAX_SPARE_CATCH_UP: usize = DIRECT_LEN / 16;
+/// Above this many regions to catch up (about 1 ms of rebuilding), copying
+/// the current version (a few MB) is cheaper than patching a spare one.
+const MAX_CATCH_UP: usize = 1024;
+/// Retired versions kept per family for reuse. More than one, so a reader
+/// descheduled while holding a version does not force a full copy.
+const MAX_SPARES: usize = 3;
 
-/// The previously published version, kept to become the next one.
+/// A retired trie and the regions changed since it was current.
 #[derive(Debug)]
-struct Spare {
-    fib: Arc<Fib>,
-    /// Regions changed by the publish that replaced it.
-    stale_v4: Vec<u32>,
-    stale_v6: Vec<u32>,
+struct Spare<F: Family> {
+    trie: Arc<Trie<F>>,
+    stale: Vec<u32>,
+}
+
+/// One family's routes, its current trie and its spares.
+#[derive(Debug)]
+struct FamilyState<F: Family> {
+    routes: RouteSet,
+    current: Arc<Trie<F>>,
+    spares: Vec<Spare<F>>,
 }
 
 /// What a publish did.
@@ -34,9 +43,10 @@ struct Spare {
 pub struct PublishReport {
     /// The generation readers now see.
     pub generation: u64,
-    /// Regions (/18 subtries) rebuilt, counting catch-up of the spare copy.
+    /// Regions (/18 subtries) rebuilt, counting catch-up of spare copies.
     pub regions_rebuilt: usize,
-    /// Whether the whole table was copied (no spare copy was free).
+    /// Whether a family's trie had to be copied (every spare was held by a
+    /// reader or too far behind).
     pub copied: bool,
 }
 
@@ -44,13 +54,12 @@ pub struct PublishReport {
 /// [`FibWriter::reader`].
 #[derive(Debug)]
 pub struct FibWriter {
-    v4: RouteSet,
-    v6: RouteSet,
+    v4: FamilyState<V4>,
+    v6: FamilyState<V6>,
     groups: NextHopGroups,
     groups_changed: bool,
     published_groups: Arc<NextHopGroups>,
     shared: Arc<ArcSwap<Fib>>,
-    spare: Option<Spare>,
     generation: u64,
 }
 
@@ -60,7 +69,7 @@ impl Default for FibWriter {
     }
 }
 
-/// A prefix as the route sets hold it: left-aligned address and length.
+/// A prefix as the route sets hold it: family, left-aligned address, length.
 fn wide(prefix: IpNet) -> Result<(bool, u128, u8), FibError> {
     if prefix.trunc() != prefix {
         return Err(FibError::HostBitsSet {
@@ -74,17 +83,69 @@ fn wide(prefix: IpNet) -> Result<(bool, u128, u8), FibError> {
     })
 }
 
+impl<F: Family> FamilyState<F> {
+    fn new(current: Arc<Trie<F>>) -> Self {
+        Self {
+            routes: RouteSet::new(F::NAME),
+            current,
+            spares: Vec::new(),
+        }
+    }
+
+    /// Brings a trie up to date with the staged routes and makes it current.
+    /// Returns (regions rebuilt, whether the trie was copied).
+    fn publish(&mut self) -> (usize, bool) {
+        let dirty = self.routes.take_dirty();
+        if dirty.is_empty() && self.current.values == self.routes.leaves.table() {
+            return (0, false);
+        }
+        // Spares fall behind by every publish; drop those too far behind.
+        for spare in &mut self.spares {
+            spare.stale.extend_from_slice(&dirty);
+        }
+        self.spares
+            .retain(|spare| spare.stale.len() <= MAX_CATCH_UP);
+        // The free spare with the least to catch up.
+        let free = self
+            .spares
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(at, spare)| {
+                Arc::get_mut(&mut spare.trie).map(|_| (at, spare.stale.len()))
+            })
+            .min_by_key(|&(_, behind)| behind)
+            .map(|(at, _)| at);
+        let (mut next, todo, copied) = match free {
+            Some(at) => {
+                let spare = self.spares.remove(at);
+                (spare.trie, spare.stale, false)
+            }
+            None => (Arc::new(Trie::clone(&self.current)), dirty.clone(), true),
+        };
+        let rebuilt = rebuild(Arc::make_mut(&mut next), &self.routes, todo);
+        let retired = std::mem::replace(&mut self.current, next);
+        self.spares.push(Spare {
+            trie: retired,
+            stale: dirty,
+        });
+        if self.spares.len() > MAX_SPARES {
+            self.spares.remove(0);
+        }
+        (rebuilt, copied)
+    }
+}
+
 impl FibWriter {
     /// An empty FIB (generation 0 is published: every lookup misses).
     pub fn new() -> Self {
+        let empty = Fib::default();
         Self {
-            v4: RouteSet::new(V4::NAME),
-            v6: RouteSet::new(V6::NAME),
+            v4: FamilyState::new(Arc::clone(&empty.v4)),
+            v6: FamilyState::new(Arc::clone(&empty.v6)),
             groups: NextHopGroups::new(),
             groups_changed: false,
-            published_groups: Arc::default(),
-            shared: Arc::new(ArcSwap::from_pointee(Fib::default())),
-            spare: None,
+            published_groups: Arc::clone(&empty.groups),
+            shared: Arc::new(ArcSwap::from_pointee(empty)),
             generation: 0,
         }
     }
@@ -93,6 +154,14 @@ impl FibWriter {
     pub fn reader(&self) -> FibReader {
         FibReader {
             shared: Arc::clone(&self.shared),
+        }
+    }
+
+    fn routes(&mut self, is_v4: bool) -> &mut RouteSet {
+        if is_v4 {
+            &mut self.v4.routes
+        } else {
+            &mut self.v6.routes
         }
     }
 
@@ -108,22 +177,27 @@ impl FibWriter {
             group,
             prefix_len: len,
         };
-        let set = if is_v4 { &mut self.v4 } else { &mut self.v6 };
-        Ok(set.insert(addr, len, value)?.map(|old| old.group))
+        Ok(self
+            .routes(is_v4)
+            .insert(addr, len, value)?
+            .map(|old| old.group))
     }
 
     /// Stages the removal of `prefix`, returning the group it had.
     pub fn remove(&mut self, prefix: IpNet) -> Result<Option<NextHopGroupId>, FibError> {
         let (is_v4, addr, len) = wide(prefix)?;
-        let set = if is_v4 { &mut self.v4 } else { &mut self.v6 };
-        Ok(set.remove(addr, len).map(|old| old.group))
+        Ok(self.routes(is_v4).remove(addr, len).map(|old| old.group))
     }
 
     /// The staged group of an exact prefix.
     pub fn get(&self, prefix: IpNet) -> Option<NextHopGroupId> {
         let (is_v4, addr, len) = wide(prefix).ok()?;
-        let set = if is_v4 { &self.v4 } else { &self.v6 };
-        set.get(addr, len).map(|value| value.group)
+        let routes = if is_v4 {
+            &self.v4.routes
+        } else {
+            &self.v6.routes
+        };
+        routes.get(addr, len).map(|value| value.group)
     }
 
     /// The staged next-hop groups.
@@ -140,17 +214,17 @@ impl FibWriter {
 
     /// Staged IPv4 and IPv6 prefix counts.
     pub fn len(&self) -> (usize, usize) {
-        (self.v4.len(), self.v6.len())
+        (self.v4.routes.len(), self.v6.routes.len())
     }
 
     /// No prefix staged.
     pub fn is_empty(&self) -> bool {
-        self.v4.len() + self.v6.len() == 0
+        self.v4.routes.len() + self.v6.routes.len() == 0
     }
 
     /// Whether anything changed since the last publish.
     pub fn has_pending(&self) -> bool {
-        self.v4.has_dirty() || self.v6.has_dirty() || self.groups_changed
+        self.v4.routes.has_dirty() || self.v6.routes.has_dirty() || self.groups_changed
     }
 
     /// Makes every staged change visible to readers at once.
@@ -161,52 +235,24 @@ impl FibWriter {
                 ..PublishReport::default()
             };
         }
-        let dirty_v4 = self.v4.take_dirty();
-        let dirty_v6 = self.v6.take_dirty();
         if self.groups_changed {
             self.published_groups = Arc::new(self.groups.clone());
             self.groups_changed = false;
         }
-
-        let (mut next, mut todo_v4, mut todo_v6, copied) = match self.take_free_spare() {
-            Some(spare) => (spare.fib, spare.stale_v4, spare.stale_v6, false),
-            None => (
-                Arc::new(Fib::clone(&self.shared.load())),
-                Vec::new(),
-                Vec::new(),
-                true,
-            ),
-        };
-        todo_v4.extend_from_slice(&dirty_v4);
-        todo_v6.extend_from_slice(&dirty_v6);
-        let fib = Arc::make_mut(&mut next);
-        let rebuilt =
-            rebuild(&mut fib.v4, &self.v4, todo_v4) + rebuild(&mut fib.v6, &self.v6, todo_v6);
+        let (rebuilt_v4, copied_v4) = self.v4.publish();
+        let (rebuilt_v6, copied_v6) = self.v6.publish();
         self.generation += 1;
-        fib.groups = Arc::clone(&self.published_groups);
-        fib.generation = self.generation;
-
-        let previous = self.shared.swap(next);
-        self.spare = Some(Spare {
-            fib: previous,
-            stale_v4: dirty_v4,
-            stale_v6: dirty_v6,
-        });
+        self.shared.store(Arc::new(Fib {
+            v4: Arc::clone(&self.v4.current),
+            v6: Arc::clone(&self.v6.current),
+            groups: Arc::clone(&self.published_groups),
+            generation: self.generation,
+        }));
         PublishReport {
             generation: self.generation,
-            regions_rebuilt: rebuilt,
-            copied,
+            regions_rebuilt: rebuilt_v4 + rebuilt_v6,
+            copied: copied_v4 || copied_v6,
         }
-    }
-
-    /// The spare version if no reader holds it and it is not too far behind.
-    fn take_free_spare(&mut self) -> Option<Spare> {
-        let mut spare = self.spare.take()?;
-        let behind = spare.stale_v4.len() + spare.stale_v6.len();
-        if behind > MAX_SPARE_CATCH_UP || Arc::get_mut(&mut spare.fib).is_none() {
-            return None;
-        }
-        Some(spare)
     }
 }
 

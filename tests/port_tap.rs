@@ -1,0 +1,196 @@
+//! TAP ports inside network namespaces this test makes (root only; each
+//! test skips with a printed reason otherwise): frames to and from the
+//! kernel (ARP, ICMP echo both ways), the device's lifetime, attaching to
+//! a persistent TAP, and `--bind IFACE=tap:NAME` with a capture file.
+
+mod capture_support;
+mod port_support;
+
+use std::net::Ipv4Addr;
+use std::thread;
+use std::time::Duration;
+
+use capture_support::{TempDir, read_all};
+use erdp::packet::PacketBuf;
+use erdp::port::netns::{Netns, tool_available};
+use erdp::port::{BindSpec, OpenOptions, Port, PortError, TapConfig, TapPort};
+use erdp::wire::MacAddr;
+use port_support::{UserspaceHost, root_or_skip};
+
+const HOST_MAC: MacAddr = MacAddr([2, 0, 0, 0xe4, 0xd9, 0x0a]);
+const KERNEL_MAC: MacAddr = MacAddr([2, 0, 0, 0xe4, 0xd9, 0xc1]);
+
+fn up_with_mac() -> TapConfig {
+    TapConfig {
+        mtu: Some(1500),
+        mac: Some(KERNEL_MAC),
+        up: true,
+    }
+}
+
+fn quiet_netns(tag: &str) -> Netns {
+    let netns = Netns::create(tag).unwrap();
+    netns.quiet_ipv6().unwrap();
+    netns
+}
+
+#[test]
+fn a_tap_port_talks_with_the_kernel_root() {
+    if !root_or_skip("a_tap_port_talks_with_the_kernel_root") {
+        return;
+    }
+    let netns = quiet_netns("tap");
+    let mut port = netns
+        .run(|| TapPort::open("lan", "erdptap0", up_with_mac()))
+        .unwrap()
+        .unwrap();
+    assert_eq!(port.device(), "erdptap0");
+    assert_eq!(port.mtu(), 1500);
+    assert_eq!(port.kernel_mac(), KERNEL_MAC);
+    netns
+        .ip(&["addr", "add", "10.79.0.1/24", "dev", "erdptap0"])
+        .unwrap();
+
+    let mut host = UserspaceHost::new(HOST_MAC, Ipv4Addr::new(10, 79, 0, 2));
+    let request = host.echo_request(KERNEL_MAC, Ipv4Addr::new(10, 79, 0, 1), 1);
+    port.send(&request).unwrap();
+    host.serve(&mut port, Duration::from_secs(10), |stats| {
+        stats.echo_replies_received >= 1
+    });
+    assert!(host.stats.arp_requests_answered >= 1, "{:?}", host.stats);
+    assert_eq!(host.stats.echo_replies_received, 1, "{:?}", host.stats);
+
+    if tool_available("ping") {
+        let output = thread::scope(|scope| {
+            let ping = scope
+                .spawn(|| netns.exec("ping", &["-c", "3", "-i", "0.2", "-W", "2", "10.79.0.2"]));
+            host.serve(&mut port, Duration::from_secs(15), |stats| {
+                stats.echo_requests_answered >= 3
+            });
+            ping.join().unwrap()
+        })
+        .unwrap();
+        assert!(output.contains("3 received"), "{output}");
+    } else {
+        eprintln!("SKIPPED the kernel-ping half: no `ping` (apt-get install iputils-ping)");
+    }
+
+    let counters = port.counters();
+    assert!(counters.tx_packets >= 2, "{counters:?}");
+    assert!(counters.rx_packets >= 2, "{counters:?}");
+    assert_eq!(counters.rx_ignored_own, 0, "a TAP does not echo our frames");
+    assert_eq!(
+        counters.rx_dropped.total() + counters.rx_errors + counters.tx_errors,
+        0
+    );
+
+    // A receive with nothing queued returns after its timeout.
+    let mut bufs = vec![PacketBuf::new(); 4];
+    let before = counters.rx_packets;
+    let got = port
+        .recv_batch(&mut bufs, Duration::from_millis(30))
+        .unwrap();
+    assert_eq!(port.counters().rx_packets, before + got as u64);
+}
+
+#[test]
+fn a_tap_the_port_made_goes_away_with_it_root() {
+    if !root_or_skip("a_tap_the_port_made_goes_away_with_it_root") {
+        return;
+    }
+    let netns = quiet_netns("tapgone");
+    let port = netns
+        .run(|| TapPort::open("lan", "erdptap1", TapConfig::default()))
+        .unwrap()
+        .unwrap();
+    assert!(netns.ip(&["link", "show", "erdptap1"]).is_ok());
+    drop(port);
+    let gone = netns.ip(&["link", "show", "erdptap1"]).unwrap_err();
+    assert!(gone.to_string().contains("erdptap1"), "{gone}");
+}
+
+#[test]
+fn a_deleted_tap_is_fatal_root() {
+    if !root_or_skip("a_deleted_tap_is_fatal_root") {
+        return;
+    }
+    let netns = quiet_netns("tapdel");
+    let mut port = netns
+        .run(|| TapPort::open("lan", "erdptap4", up_with_mac()))
+        .unwrap()
+        .unwrap();
+    netns.ip(&["link", "del", "erdptap4"]).unwrap();
+    let mut bufs = vec![PacketBuf::new(); 4];
+    let error = port
+        .recv_batch(&mut bufs, Duration::from_millis(50))
+        .unwrap_err();
+    assert!(matches!(error, PortError::DeviceGone { .. }), "{error}");
+    let error = port.send(&[0u8; 60]).unwrap_err();
+    assert!(error.is_fatal(), "{error}");
+    assert_eq!(port.counters().tx_errors, 1);
+}
+
+#[test]
+fn a_port_attaches_to_a_persistent_tap_root() {
+    if !root_or_skip("a_port_attaches_to_a_persistent_tap_root") {
+        return;
+    }
+    let netns = quiet_netns("tapkeep");
+    netns
+        .ip(&["tuntap", "add", "dev", "erdptap2", "mode", "tap"])
+        .unwrap();
+    netns
+        .ip(&["link", "set", "erdptap2", "mtu", "9000"])
+        .unwrap();
+    let port = netns
+        .run(|| TapPort::open("lan", "erdptap2", TapConfig::default()))
+        .unwrap()
+        .unwrap();
+    assert_eq!(port.mtu(), 9000, "the existing device, not a new one");
+    drop(port);
+    assert!(
+        netns.ip(&["link", "show", "erdptap2"]).is_ok(),
+        "a persistent TAP outlives the port"
+    );
+}
+
+#[test]
+fn a_tap_binding_opens_with_a_capture_root() {
+    if !root_or_skip("a_tap_binding_opens_with_a_capture_root") {
+        return;
+    }
+    let netns = quiet_netns("tapbind");
+    let dir = TempDir::new("port-tap-bind");
+    let spec: BindSpec = "lan=tap:erdptap3".parse().unwrap();
+    let options = OpenOptions {
+        tap: up_with_mac(),
+        capture_dir: Some(dir.0.clone()),
+        ..OpenOptions::default()
+    };
+    let mut port = netns.run(|| spec.open(&options)).unwrap().unwrap();
+    assert_eq!(port.name(), "lan");
+    netns
+        .ip(&["addr", "add", "10.79.1.1/24", "dev", "erdptap3"])
+        .unwrap();
+    let mut host = UserspaceHost::new(HOST_MAC, Ipv4Addr::new(10, 79, 1, 2));
+    port.send(&host.echo_request(KERNEL_MAC, Ipv4Addr::new(10, 79, 1, 1), 9))
+        .unwrap();
+    host.serve(&mut port, Duration::from_secs(10), |stats| {
+        stats.echo_replies_received >= 1
+    });
+    assert_eq!(host.stats.echo_replies_received, 1);
+    let counters = port.counters();
+    drop(port); // flushes the capture
+
+    let records = read_all(&std::fs::read(dir.path("lan.pcap")).unwrap()).unwrap();
+    // Every frame sent and received is in the capture, in order: the
+    // echo request first.
+    assert_eq!(
+        records.len() as u64,
+        counters.tx_packets + counters.rx_packets,
+        "{counters:?}"
+    );
+    let first = &records[0].1;
+    assert_eq!(&first[0..6], &KERNEL_MAC.0);
+    assert_eq!(&first[6..12], &HOST_MAC.0);
+}
