@@ -76,6 +76,19 @@ impl Outputs {
             })
     }
 
+    /// Generated packet `index` (in the order they were made).
+    pub fn generated_at(&self, index: usize) -> Option<Generated<'_>> {
+        let g = &self.generated;
+        if index >= g.len {
+            return None;
+        }
+        Some(Generated {
+            frame: g.frames.get(index)?,
+            fate: g.fates.get(index)?,
+            cause: *g.causes.get(index)?,
+        })
+    }
+
     /// Number of generated packets.
     pub fn generated_len(&self) -> usize {
         self.generated.len
