@@ -43,7 +43,7 @@ fn design1_onprem_encrypts_vnet_traffic_and_azure_decrypts_it() {
     let sa = fate.encrypted.expect("encrypted");
     assert_eq!((sa.tunnel, sa.spi, sa.seq), (onprem.id("vpn"), 0x1001, 1));
     let route = fate.route.unwrap();
-    assert_eq!(route.prefix.to_string(), "10.1.0.0/16");
+    assert_eq!(fate.matched_prefix().unwrap().to_string(), "10.1.0.0/16");
     assert_eq!(route.next_hop.interface, onprem.id("vpn"));
     assert_eq!(fate.policy, PolicyVerdict::Encrypted(PolicyId(0)));
     assert_eq!(macs(wire), (AZURE_ER_MAC, ONPREM_ER_MAC));
@@ -107,7 +107,7 @@ fn ipv6_rides_the_ipv4_tunnel_both_ways() {
     let batch = azure.one("vnet", back);
     let fate = batch.fates[0];
     assert!(fate.left_encrypted());
-    assert_eq!(fate.route.unwrap().prefix.to_string(), "fd00:10::/49");
+    assert_eq!(fate.matched_prefix().unwrap().to_string(), "fd00:10::/49");
     let batch = onprem.one("er", batch.frames[0].clone());
     assert_eq!(batch.fates[0].outcome, Outcome::Forwarded(onprem.id("lan")));
     assert_eq!(macs(&batch.frames[0]).0, ONPREM_HOST_MAC);
@@ -125,7 +125,7 @@ fn design1_azure_prefers_the_tunnel_by_longest_prefix_despite_expressroute_first
     );
     for (fate, prefix) in batch.fates.iter().zip(["10.0.0.0/17", "10.0.128.0/17"]) {
         assert!(fate.left_encrypted(), "{fate:?}");
-        assert_eq!(fate.route.unwrap().prefix.to_string(), prefix);
+        assert_eq!(fate.matched_prefix().unwrap().to_string(), prefix);
         assert_eq!(fate.policy, PolicyVerdict::Encrypted(PolicyId(0)));
     }
     let explanation = azure.node.explain("10.0.1.10".parse().unwrap());

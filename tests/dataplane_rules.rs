@@ -45,7 +45,10 @@ fn plain_forwarding_rewrites_l2_and_decrements_ttl() {
     assert_eq!(out.len(), frame.len());
     assert_eq!(&out[14 + 20..], &frame[14 + 20..], "transport untouched");
     let route = fate.route.unwrap();
-    assert_eq!(route.prefix.to_string(), "10.100.255.0/27");
+    assert_eq!(
+        fate.matched_prefix().unwrap().to_string(),
+        "10.100.255.0/27"
+    );
     assert_eq!(route.next_hop.via, Some("172.16.0.2".parse().unwrap()));
     assert_eq!(fate.policy, PolicyVerdict::NotCovered);
     assert!(fate.encrypted.is_none() && fate.decrypted.is_none());
@@ -315,7 +318,7 @@ fn a_missing_neighbour_sends_host_unreachable() {
     let batch = h.one("lan", from_onprem_host("10.0.9.9", 30));
     assert_eq!(batch.fates[0].outcome, dropped(DropReason::NoNeighbor));
     assert_eq!(
-        batch.fates[0].route.unwrap().prefix.to_string(),
+        batch.fates[0].matched_prefix().unwrap().to_string(),
         "10.0.0.0/16"
     );
     assert!(matches!(

@@ -4,6 +4,7 @@
 //! was encrypted or decrypted with, and the policy verdict.
 
 use std::fmt;
+use std::net::IpAddr;
 
 use ipnet::IpNet;
 use serde::{Serialize, Serializer};
@@ -32,7 +33,7 @@ pub struct Fate {
     pub policy: PolicyVerdict,
 }
 
-const _: () = assert!(size_of::<Fate>() <= 168);
+const _: () = assert!(size_of::<Fate>() <= 144);
 
 impl Fate {
     /// A fate with only an outcome.
@@ -66,6 +67,11 @@ impl Fate {
             Outcome::Dropped(reason) => Some(reason),
             _ => None,
         }
+    }
+
+    /// The prefix the route lookup matched for this packet's destination.
+    pub fn matched_prefix(&self) -> Option<IpNet> {
+        Some(self.route?.prefix(self.flow?.destination))
     }
 
     /// True when forwarded inside ESP.
@@ -137,10 +143,20 @@ impl Delivery {
 /// A route lookup's answer, for reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct RouteHit {
-    /// The longest matching prefix.
-    pub prefix: IpNet,
+    /// Length of the longest matching prefix; the prefix is the looked-up
+    /// destination masked to it ([`RouteHit::prefix`], [`Fate::matched_prefix`]).
+    pub prefix_len: u8,
     /// The next hop taken (one member of the ECMP group).
     pub next_hop: NextHop,
+}
+
+impl RouteHit {
+    /// The matched prefix of a lookup for `destination`.
+    pub fn prefix(&self, destination: IpAddr) -> IpNet {
+        IpNet::new(destination, self.prefix_len)
+            .map(|net| net.trunc())
+            .unwrap_or_else(|_| IpNet::from(destination))
+    }
 }
 
 /// An SA used on a packet: the tunnel interface, the SPI and the sequence

@@ -4,7 +4,7 @@
 //! either plain egress with L2 rewrite or the tunnel: MSS clamp, ESP
 //! encapsulation (RFC 4303) and a second lookup for the outer packet.
 //!
-//! Invariant: a refusal that asks for an ICMP error leaves the buffer as it
+//! Invariant: a stop that asks for an ICMP error leaves the buffer as it
 //! arrived, so the error can quote it.
 
 use std::net::IpAddr;
@@ -12,9 +12,10 @@ use std::net::IpAddr;
 use etherparse::{EtherType, IpNumber};
 
 use super::counters::CounterSlot;
-use super::fate::{Delivery, DropReason, Fate, Outcome, PolicyVerdict, RouteHit, SaUse};
+use super::fastpath;
+use super::fate::{Delivery, DropReason, Fate, Outcome, RouteHit, SaUse};
 use super::node::{Interface, Node, Port, Tunnel};
-use super::outputs::Outputs;
+use super::outputs::GeneratedFrames;
 use crate::esp::PacketClass;
 use crate::fib::{Fib, InterfaceId, NextHop};
 use crate::packet::PacketBuf;
@@ -56,6 +57,11 @@ pub(crate) struct Meta {
 impl Meta {
     /// Validates `bytes` as an IP packet (IPv4 header checksum included).
     pub(crate) fn parse(bytes: &[u8], version: Option<u8>) -> Result<Meta, WireError> {
+        if version != Some(6)
+            && let Some(meta) = fastpath::ipv4_meta(bytes)
+        {
+            return Ok(meta);
+        }
         let packet = IpPacket::new_checked(bytes)?;
         let (found, ttl, dont_fragment) = match &packet {
             IpPacket::V4(p) => (4, p.ttl(), p.dont_fragment()),
@@ -76,15 +82,6 @@ impl Meta {
     }
 }
 
-/// A packet on its way out.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Sent {
-    pub(crate) interface: InterfaceId,
-    pub(crate) route: RouteHit,
-    pub(crate) encrypted: Option<SaUse>,
-    pub(crate) policy: PolicyVerdict,
-}
-
 /// An ICMP error a refusal calls for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum IcmpKind {
@@ -94,78 +91,29 @@ pub(crate) enum IcmpKind {
     TooBig(u16),
 }
 
-/// Why forwarding stopped.
+/// Why forwarding stopped, and the ICMP error it calls for.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Refusal {
+pub(crate) struct Stop {
     pub(crate) reason: DropReason,
     pub(crate) icmp: Option<IcmpKind>,
-    pub(crate) route: Option<RouteHit>,
-    pub(crate) policy: PolicyVerdict,
 }
 
-impl Refusal {
-    fn new(reason: DropReason) -> Self {
-        Self {
-            reason,
-            icmp: None,
-            route: None,
-            policy: PolicyVerdict::Unchecked,
-        }
+impl Stop {
+    const fn new(reason: DropReason) -> Self {
+        Self { reason, icmp: None }
     }
 
-    fn with_icmp(reason: DropReason, icmp: IcmpKind, route: Option<RouteHit>) -> Self {
+    const fn with_icmp(reason: DropReason, icmp: IcmpKind) -> Self {
         Self {
             reason,
             icmp: Some(icmp),
-            route,
-            policy: PolicyVerdict::Unchecked,
-        }
-    }
-
-    fn at(self, route: RouteHit) -> Self {
-        Self {
-            route: Some(route),
-            ..self
         }
     }
 }
 
-impl Fate {
-    /// A fate for a packet of `meta` that arrived as `arrival`.
-    fn about(meta: &Meta, arrival: &Arrival, outcome: Outcome) -> Self {
-        Fate {
-            flow: Some(meta.flow),
-            decrypted: arrival.decrypted,
-            ..Fate::new(outcome)
-        }
-    }
-
-    /// The fate of a forwarding attempt.
-    pub(crate) fn of(
-        result: Result<Sent, Refusal>,
-        flow: FlowKey,
-        decrypted: Option<SaUse>,
-    ) -> Self {
-        let base = Fate {
-            flow: Some(flow),
-            decrypted,
-            ..Fate::new(Outcome::Dropped(DropReason::NoRoute))
-        };
-        match result {
-            Ok(sent) => Fate {
-                outcome: Outcome::Forwarded(sent.interface),
-                route: Some(sent.route),
-                encrypted: sent.encrypted,
-                policy: sent.policy,
-                ..base
-            },
-            Err(refusal) => Fate {
-                outcome: Outcome::Dropped(refusal.reason),
-                route: refusal.route,
-                policy: refusal.policy,
-                ..base
-            },
-        }
+impl From<DropReason> for Stop {
+    fn from(reason: DropReason) -> Self {
+        Stop::new(reason)
     }
 }
 
@@ -192,16 +140,6 @@ fn ether_type(v6: bool) -> EtherType {
     if v6 { EtherType::IPV6 } else { EtherType::IPV4 }
 }
 
-/// Decrements the TTL / hop limit of the packet at the start of `buf`.
-fn decrement_ttl(buf: &mut PacketBuf, v6: bool) -> Result<(), WireError> {
-    if v6 {
-        Ipv6Packet::new_checked(buf.as_mut_slice())?.decrement_hop_limit()?;
-    } else {
-        Ipv4Packet::new_checked_ignoring_checksum(buf.as_mut_slice())?.decrement_ttl()?;
-    }
-    Ok(())
-}
-
 /// Clamps the MSS of a TCP SYN at the start of `buf` (a validated packet).
 pub(crate) fn clamp_mss(buf: &mut PacketBuf, meta: &Meta, mss: u16) {
     if meta.flow.protocol != IpNumber::TCP {
@@ -218,63 +156,64 @@ pub(crate) fn clamp_mss(buf: &mut PacketBuf, meta: &Meta, mss: u16) {
     }
 }
 
-/// Prepends the Ethernet header for `next` out of `port`.
-fn push_l2(
-    buf: &mut PacketBuf,
-    port: &Port,
-    destination: MacAddr,
-    v6: bool,
-) -> Result<(), Refusal> {
+/// Prepends the Ethernet header for the next hop's `destination` MAC.
+fn push_l2(buf: &mut PacketBuf, port: &Port, destination: MacAddr, v6: bool) -> Result<(), Stop> {
     let header = EthernetHeader {
         destination,
         source: port.mac,
         ether_type: ether_type(v6),
     };
     push_ethernet_header(buf, &header)
-        .map_err(|_| Refusal::new(DropReason::Wire(crate::wire::DropReason::BufferTooSmall)))
+        .map_err(|_| Stop::new(DropReason::Wire(crate::wire::DropReason::BufferTooSmall)))
 }
 
 impl Pipeline<'_> {
-    /// An IP packet at the start of `buf` that arrived as `arrival` says.
+    /// An IP packet at the start of `buf` that arrived as `arrival` says;
+    /// fills `fate`.
     pub(crate) fn ip(
         &self,
         buf: &mut PacketBuf,
         arrival: Arrival,
-        out: &mut Outputs,
+        fate: &mut Fate,
+        generated: &mut GeneratedFrames,
         index: usize,
-    ) -> Fate {
+    ) {
         let meta = match Meta::parse(buf.as_slice(), arrival.version) {
             Ok(meta) => meta,
             Err(error) => {
-                return Fate {
-                    decrypted: arrival.decrypted,
-                    ..Fate::dropped(error.into())
-                };
+                fate.outcome = Outcome::Dropped(error.into());
+                fate.flow = None;
+                return;
             }
         };
         buf.truncate(meta.total_len);
-        let drop = |reason| Fate::of(Err(Refusal::new(reason)), meta.flow, arrival.decrypted);
+        fate.flow = Some(meta.flow);
         let destination = meta.flow.destination;
         if self.node.is_local(destination) {
-            return self.local(buf, &meta, arrival, out, index);
+            return self.local(buf, &meta, arrival, fate, generated, index);
         }
-        if is_group_address(destination) {
-            return drop(DropReason::MulticastNotForwarded);
+        let refused = if is_group_address(destination) {
+            Some(DropReason::MulticastNotForwarded)
+        } else if arrival.link_group {
+            Some(DropReason::LinkBroadcast)
+        } else if is_invalid_source(meta.flow.source) {
+            Some(DropReason::InvalidSource)
+        } else {
+            None
+        };
+        if let Some(reason) = refused {
+            fate.outcome = Outcome::Dropped(reason);
+            return;
         }
-        if arrival.link_group {
-            return drop(DropReason::LinkBroadcast);
+        match self.forward(buf, &meta, true, fate) {
+            Ok(interface) => fate.outcome = Outcome::Forwarded(interface),
+            Err(stop) => {
+                fate.outcome = Outcome::Dropped(stop.reason);
+                if let Some(kind) = stop.icmp {
+                    self.icmp_error(kind, buf, &meta, arrival, generated, index);
+                }
+            }
         }
-        if is_invalid_source(meta.flow.source) {
-            return drop(DropReason::InvalidSource);
-        }
-        let result = self.forward(buf, &meta, true);
-        if let Err(Refusal {
-            icmp: Some(kind), ..
-        }) = result
-        {
-            self.icmp_error(kind, buf, &meta, arrival, out, index);
-        }
-        Fate::of(result, meta.flow, arrival.decrypted)
     }
 
     /// A packet for one of the node's addresses.
@@ -283,10 +222,10 @@ impl Pipeline<'_> {
         buf: &mut PacketBuf,
         meta: &Meta,
         arrival: Arrival,
-        out: &mut Outputs,
+        fate: &mut Fate,
+        generated: &mut GeneratedFrames,
         index: usize,
-    ) -> Fate {
-        let deliver = |kind| Fate::about(meta, &arrival, Outcome::Delivered(kind));
+    ) {
         let protocol = meta.flow.protocol;
         let sadb = &self.node.sadb;
         if protocol == IpNumber::ENCAPSULATING_SECURITY_PAYLOAD
@@ -294,24 +233,27 @@ impl Pipeline<'_> {
         {
             match sadb.classify(buf.as_slice()) {
                 Ok(PacketClass::Esp(_)) => {
-                    return self.decapsulate(buf, meta, arrival, out, index);
+                    return self.decapsulate(buf, arrival, fate, generated, index);
                 }
                 Ok(PacketClass::NatKeepalive | PacketClass::NonEspMarker) => {
-                    return deliver(Delivery::Other);
+                    fate.outcome = Outcome::Delivered(Delivery::Other);
+                    return;
                 }
                 Ok(PacketClass::NotEsp) => {}
                 Err(reason) => {
-                    return Fate::about(meta, &arrival, Outcome::Dropped(reason.into()));
+                    fate.outcome = Outcome::Dropped(reason.into());
+                    return;
                 }
             }
         }
-        if self.is_echo_request(buf, meta) {
-            return match self.echo_reply(buf, meta, out, index) {
-                Ok(()) => deliver(Delivery::EchoRequest),
-                Err(error) => Fate::about(meta, &arrival, Outcome::Dropped(error.into())),
-            };
-        }
-        deliver(Delivery::Other)
+        fate.outcome = if !self.is_echo_request(buf, meta) {
+            Outcome::Delivered(Delivery::Other)
+        } else {
+            match self.echo_reply(buf, meta, generated, index) {
+                Ok(()) => Outcome::Delivered(Delivery::EchoRequest),
+                Err(error) => Outcome::Dropped(error.into()),
+            }
+        };
     }
 
     /// ESP for one of our tunnel endpoints: decapsulate, then the inner
@@ -319,27 +261,32 @@ impl Pipeline<'_> {
     fn decapsulate(
         &self,
         buf: &mut PacketBuf,
-        meta: &Meta,
         arrival: Arrival,
-        out: &mut Outputs,
+        fate: &mut Fate,
+        generated: &mut GeneratedFrames,
         index: usize,
-    ) -> Fate {
-        let outer = |reason| Fate::about(meta, &arrival, Outcome::Dropped(reason));
+    ) {
         if arrival.decrypted.is_some() {
-            return outer(DropReason::TunnelRecursion);
+            fate.outcome = Outcome::Dropped(DropReason::TunnelRecursion);
+            return;
         }
         let (spi, outcome) = match self.node.sadb.decapsulate(buf) {
             Ok((sa, outcome)) => (sa.spi(), outcome),
-            Err(reason) => return outer(reason.into()),
+            Err(reason) => {
+                fate.outcome = Outcome::Dropped(reason.into());
+                return;
+            }
         };
         let Some(tunnel) = self.node.tunnel_by_inbound_spi(spi) else {
-            return outer(DropReason::UnknownInterface);
+            fate.outcome = Outcome::Dropped(DropReason::UnknownInterface);
+            return;
         };
         let used = SaUse {
             tunnel: tunnel.id,
             spi,
             seq: outcome.seq,
         };
+        fate.decrypted = Some(used);
         if let Some(mss) = tunnel.mss_clamp
             && let Ok(inner) = Meta::parse(buf.as_slice(), None)
         {
@@ -351,38 +298,40 @@ impl Pipeline<'_> {
             decrypted: Some(used),
             version: None,
         };
-        self.ip(buf, inner_arrival, out, index)
+        self.ip(buf, inner_arrival, fate, generated, index)
     }
 
-    /// Looks up the destination and sends the packet out. `transit` packets
-    /// have their TTL checked and decremented; packets the node made do not.
+    /// Looks up the destination and sends the packet out, recording the
+    /// route, SA and policy verdict in `fate`. `transit` packets have their
+    /// TTL checked and decremented; packets the node made do not.
     pub(crate) fn forward(
         &self,
         buf: &mut PacketBuf,
         meta: &Meta,
         transit: bool,
-    ) -> Result<Sent, Refusal> {
+        fate: &mut Fate,
+    ) -> Result<InterfaceId, Stop> {
         if transit && meta.ttl <= 1 {
             let expired = DropReason::Wire(crate::wire::DropReason::TtlExpired);
-            return Err(Refusal::with_icmp(expired, IcmpKind::TimeExceeded, None));
+            return Err(Stop::with_icmp(expired, IcmpKind::TimeExceeded));
         }
+        const NO_ROUTE: Stop = Stop::with_icmp(DropReason::NoRoute, IcmpKind::NoRoute);
         let destination = meta.flow.destination;
-        let no_route = Refusal::with_icmp(DropReason::NoRoute, IcmpKind::NoRoute, None);
-        let hit = self.fib.lookup(destination).ok_or(no_route)?;
+        let hit = self.fib.lookup(destination).ok_or(NO_ROUTE)?;
         let hop = self
             .select(hit.group, || self.node.hasher.hash(&meta.flow))
-            .ok_or(no_route)?;
-        let route = RouteHit {
-            prefix: hit.prefix(destination),
+            .ok_or(NO_ROUTE)?;
+        fate.route = Some(RouteHit {
+            prefix_len: hit.prefix_len,
             next_hop: hop,
-        };
+        });
         match self.node.interface(hop.interface) {
             Some(Interface::Port(port)) => {
                 let next = hop.via.unwrap_or(destination);
-                self.to_port(buf, meta, transit, port, next, route)
+                self.to_port(buf, meta, transit, port, next, fate)
             }
-            Some(Interface::Tunnel(tunnel)) => self.to_tunnel(buf, meta, transit, tunnel, route),
-            None => Err(Refusal::new(DropReason::UnknownInterface).at(route)),
+            Some(Interface::Tunnel(tunnel)) => self.to_tunnel(buf, meta, transit, tunnel, fate),
+            None => Err(DropReason::UnknownInterface.into()),
         }
     }
 
@@ -402,19 +351,17 @@ impl Pipeline<'_> {
     }
 
     /// The MTU check shared by ports and tunnels.
-    fn fits(meta: &Meta, mtu: usize, route: RouteHit) -> Result<(), Refusal> {
+    fn fits(meta: &Meta, mtu: usize) -> Result<(), Stop> {
         if meta.total_len <= mtu {
-            return Ok(());
-        }
-        if meta.v6 || meta.dont_fragment {
+            Ok(())
+        } else if meta.v6 || meta.dont_fragment {
             let mtu = mtu.min(usize::from(u16::MAX)) as u16;
-            Err(Refusal::with_icmp(
+            Err(Stop::with_icmp(
                 DropReason::PacketTooBig,
                 IcmpKind::TooBig(mtu),
-                Some(route),
             ))
         } else {
-            Err(Refusal::new(DropReason::FragmentationUnsupported).at(route))
+            Err(DropReason::FragmentationUnsupported.into())
         }
     }
 
@@ -426,31 +373,24 @@ impl Pipeline<'_> {
         transit: bool,
         port: &Port,
         next: IpAddr,
-        route: RouteHit,
-    ) -> Result<Sent, Refusal> {
-        Self::fits(meta, port.mtu, route)?;
-        let mac = self.node.neighbor(port.id, next).ok_or(Refusal::with_icmp(
+        fate: &mut Fate,
+    ) -> Result<InterfaceId, Stop> {
+        Self::fits(meta, port.mtu)?;
+        let mac = self.node.neighbor(port.id, next).ok_or(Stop::with_icmp(
             DropReason::NoNeighbor,
             IcmpKind::NoNeighbor,
-            Some(route),
         ))?;
         let (policy, fail_closed) = self.node.policies.plain(&meta.flow);
+        fate.policy = policy;
         if fail_closed {
-            return Err(Refusal {
-                policy,
-                ..Refusal::new(DropReason::PolicyViolation).at(route)
-            });
+            return Err(DropReason::PolicyViolation.into());
         }
         if transit {
-            decrement_ttl(buf, meta.v6).map_err(|e| Refusal::new(e.into()).at(route))?;
+            fastpath::decrement_ttl(buf.as_mut_slice(), meta.v6)
+                .map_err(|e| Stop::new(e.into()))?;
         }
-        push_l2(buf, port, mac, meta.v6).map_err(|r| r.at(route))?;
-        Ok(Sent {
-            interface: port.id,
-            route,
-            encrypted: None,
-            policy,
-        })
+        push_l2(buf, port, mac, meta.v6)?;
+        Ok(port.id)
     }
 
     /// Tunnel egress: MTU, underlay route and neighbour, MSS clamp, TTL,
@@ -461,48 +401,47 @@ impl Pipeline<'_> {
         meta: &Meta,
         transit: bool,
         tunnel: &Tunnel,
-        route: RouteHit,
-    ) -> Result<Sent, Refusal> {
-        Self::fits(meta, tunnel.mtu, route)?;
-        let refuse = |reason| Refusal::new(reason).at(route);
+        fate: &mut Fate,
+    ) -> Result<InterfaceId, Stop> {
+        Self::fits(meta, tunnel.mtu)?;
         let outer_hit = self
             .fib
             .lookup(tunnel.remote)
-            .ok_or(refuse(DropReason::TunnelNoRoute))?;
+            .ok_or(DropReason::TunnelNoRoute)?;
         let outer_hop = self
             .select(outer_hit.group, || tunnel.outer_hash)
-            .ok_or(refuse(DropReason::TunnelNoRoute))?;
+            .ok_or(DropReason::TunnelNoRoute)?;
         let Some(Interface::Port(port)) = self.node.interface(outer_hop.interface) else {
-            return Err(refuse(DropReason::TunnelRecursion));
+            return Err(DropReason::TunnelRecursion.into());
         };
         let sa = &tunnel.sa_out;
         let outer_len_max =
             meta.total_len + sa.headroom_needed() + sa.tailroom_needed(meta.total_len);
         if outer_len_max > port.mtu {
-            return Err(refuse(DropReason::TunnelOuterTooBig));
+            return Err(DropReason::TunnelOuterTooBig.into());
         }
         let next = outer_hop.via.unwrap_or(tunnel.remote);
         let mac = self
             .node
             .neighbor(port.id, next)
-            .ok_or(refuse(DropReason::NoNeighbor))?;
+            .ok_or(DropReason::NoNeighbor)?;
         if let Some(mss) = tunnel.mss_clamp {
             clamp_mss(buf, meta, mss);
         }
         if transit {
-            decrement_ttl(buf, meta.v6).map_err(|e| refuse(e.into()))?;
+            fastpath::decrement_ttl(buf.as_mut_slice(), meta.v6)
+                .map_err(|e| Stop::new(e.into()))?;
         }
-        let encapsulated = sa.encapsulate(buf).map_err(|e| refuse(e.into()))?;
-        push_l2(buf, port, mac, tunnel.remote.is_ipv6()).map_err(|r| r.at(route))?;
-        Ok(Sent {
-            interface: port.id,
-            route,
-            encrypted: Some(SaUse {
-                tunnel: tunnel.id,
-                spi: sa.spi(),
-                seq: encapsulated.seq,
-            }),
-            policy: self.node.policies.encrypted(&meta.flow),
-        })
+        let encapsulated = sa
+            .encapsulate(buf)
+            .map_err(|e| Stop::new(DropReason::Esp(e)))?;
+        fate.encrypted = Some(SaUse {
+            tunnel: tunnel.id,
+            spi: sa.spi(),
+            seq: encapsulated.seq,
+        });
+        fate.policy = self.node.policies.encrypted(&meta.flow);
+        push_l2(buf, port, mac, tunnel.remote.is_ipv6())?;
+        Ok(port.id)
     }
 }

@@ -6,9 +6,9 @@
 
 use etherparse::{IpNumber, icmpv4, icmpv6};
 
-use super::fate::{Fate, Outcome};
+use super::fate::{DropReason, Fate, Outcome};
 use super::forward::{Arrival, IcmpKind, Meta, Pipeline};
-use super::outputs::Outputs;
+use super::outputs::GeneratedFrames;
 use crate::packet::PacketBuf;
 use crate::wire::{
     Icmpv4ErrorKind, Icmpv6ErrorKind, Ipv4Packet, Ipv6Packet, WireError, build_icmpv4_error_into,
@@ -43,10 +43,10 @@ impl Pipeline<'_> {
         &self,
         buf: &PacketBuf,
         meta: &Meta,
-        out: &mut Outputs,
+        generated: &mut GeneratedFrames,
         index: usize,
     ) -> Result<(), WireError> {
-        let reply = out.reserve();
+        let reply = generated.reserve();
         reply
             .load(buf.as_slice(), PacketBuf::DEFAULT_HEADROOM)
             .map_err(|_| BUFFER_TOO_SMALL)?;
@@ -57,7 +57,7 @@ impl Pipeline<'_> {
                 reply.as_mut_slice(),
             )?)?;
         }
-        self.send_generated(out, index);
+        self.send_generated(generated, index);
         Ok(())
     }
 
@@ -69,7 +69,7 @@ impl Pipeline<'_> {
         buf: &PacketBuf,
         meta: &Meta,
         arrival: Arrival,
-        out: &mut Outputs,
+        generated: &mut GeneratedFrames,
         index: usize,
     ) {
         let source = self.node.icmp_source(arrival.interface, meta.v6);
@@ -88,7 +88,7 @@ impl Pipeline<'_> {
                     }
                 };
                 Ipv4Packet::new_checked_ignoring_checksum(buf.as_slice()).and_then(|offending| {
-                    build_icmpv4_error_into(kind, &offending, source, out.reserve())
+                    build_icmpv4_error_into(kind, &offending, source, generated.reserve())
                 })
             }
             std::net::IpAddr::V6(source) => {
@@ -101,41 +101,45 @@ impl Pipeline<'_> {
                     },
                 };
                 Ipv6Packet::new_checked(buf.as_slice()).and_then(|offending| {
-                    build_icmpv6_error_into(kind, &offending, source, out.reserve())
+                    build_icmpv6_error_into(kind, &offending, source, generated.reserve())
                 })
             }
         };
         match built {
-            Ok(_) => self.send_generated(out, index),
+            Ok(_) => self.send_generated(generated, index),
             Err(_) => self.slot.icmp_suppressed(),
         }
     }
 
     /// Routes the packet in the reserved generated buffer (an IP packet the
     /// node made), records its fate and counts it.
-    fn send_generated(&self, out: &mut Outputs, index: usize) {
-        let Some(buf) = out.reserved() else {
+    fn send_generated(&self, generated: &mut GeneratedFrames, index: usize) {
+        let Some(buf) = generated.reserved() else {
             return;
         };
         let built_len = buf.len();
-        let fate = match Meta::parse(buf.as_slice(), None) {
+        let mut fate = Fate::dropped(DropReason::NoRoute);
+        match Meta::parse(buf.as_slice(), None) {
             Ok(meta) => {
-                let result = self.forward(buf, &meta, false);
-                Fate::of(result, meta.flow, None)
+                fate.flow = Some(meta.flow);
+                fate.outcome = match self.forward(buf, &meta, false, &mut fate) {
+                    Ok(interface) => Outcome::Forwarded(interface),
+                    Err(stop) => Outcome::Dropped(stop.reason),
+                };
             }
-            Err(error) => Fate::dropped(error.into()),
-        };
+            Err(error) => fate.outcome = Outcome::Dropped(error.into()),
+        }
         let sent_len = buf.len();
         self.slot.account(&fate, true, built_len, sent_len);
-        out.commit(fate, index);
+        generated.commit(fate, index);
     }
 
     /// Records a generated frame (ARP reply, neighbour advertisement) sent
     /// straight back out of the port it answers on.
-    pub(crate) fn send_reply(&self, out: &mut Outputs, index: usize, fate: Fate) {
-        let len = out.reserved().map_or(0, |b| b.len());
+    pub(crate) fn send_reply(&self, generated: &mut GeneratedFrames, index: usize, fate: Fate) {
+        let len = generated.reserved().map_or(0, |b| b.len());
         debug_assert!(matches!(fate.outcome, Outcome::Forwarded(_)));
         self.slot.account(&fate, true, len, len);
-        out.commit(fate, index);
+        generated.commit(fate, index);
     }
 }

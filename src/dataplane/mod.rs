@@ -16,6 +16,7 @@
 //!   frame's index so callers restore order ([`Reorder`]).
 
 mod counters;
+mod fastpath;
 mod fate;
 mod forward;
 mod generate;

@@ -105,7 +105,9 @@ pub struct Node {
     /// Addresses of the node: interface addresses and tunnel endpoints.
     local_v4: Box<[Ipv4Addr]>,
     local_v6: Box<[Ipv6Addr]>,
-    neighbors: HashMap<(InterfaceId, IpAddr), MacAddr, foldhash::fast::FixedState>,
+    /// Static neighbours by (interface, address as a 128-bit integer:
+    /// IPv4-mapped for IPv4), which hashes faster than an `IpAddr`.
+    neighbors: HashMap<(u32, u128), MacAddr, foldhash::fast::FixedState>,
     pub(crate) sadb: SaDatabase,
     pub(crate) policies: Policies,
     pub(crate) hasher: FlowHasher,
@@ -209,7 +211,7 @@ impl Node {
         let neighbors = config
             .neighbors
             .iter()
-            .map(|n| ((n.interface, n.ip), n.mac))
+            .map(|n| (neighbor_key(n.interface, n.ip), n.mac))
             .collect();
         local_v4.sort_unstable();
         local_v4.dedup();
@@ -342,7 +344,7 @@ impl Node {
 
     #[inline]
     pub(crate) fn neighbor(&self, interface: InterfaceId, ip: IpAddr) -> Option<MacAddr> {
-        self.neighbors.get(&(interface, ip)).copied()
+        self.neighbors.get(&neighbor_key(interface, ip)).copied()
     }
 
     /// The source address of an ICMP error about a packet that arrived on
@@ -374,6 +376,16 @@ impl Node {
             _ => None,
         })
     }
+}
+
+/// The neighbour table's key for `ip` on `interface`.
+#[inline]
+fn neighbor_key(interface: InterfaceId, ip: IpAddr) -> (u32, u128) {
+    let address = match ip {
+        IpAddr::V4(v4) => v4.to_ipv6_mapped().to_bits(),
+        IpAddr::V6(v6) => v6.to_bits(),
+    };
+    (interface.0, address)
 }
 
 /// Locks a mutex, recovering the data from a poisoned one (a panicked

@@ -23,11 +23,17 @@ pub struct Generated<'o> {
 #[derive(Debug, Default)]
 pub struct Outputs {
     fates: Vec<Fate>,
-    /// Generated frames; `generated_len` of them are in use.
+    generated: GeneratedFrames,
+}
+
+/// The packets the node generated in a batch: a pool of buffers of which
+/// the first `len` are in use.
+#[derive(Debug, Default)]
+pub(crate) struct GeneratedFrames {
     frames: Vec<PacketBuf>,
-    generated_fates: Vec<Fate>,
+    fates: Vec<Fate>,
     causes: Vec<usize>,
-    generated_len: usize,
+    len: usize,
 }
 
 impl Outputs {
@@ -41,10 +47,12 @@ impl Outputs {
     pub fn with_capacity(batch: usize) -> Self {
         Self {
             fates: Vec::with_capacity(batch),
-            frames: (0..batch).map(|_| PacketBuf::new()).collect(),
-            generated_fates: Vec::with_capacity(batch),
-            causes: Vec::with_capacity(batch),
-            generated_len: 0,
+            generated: GeneratedFrames {
+                frames: (0..batch).map(|_| PacketBuf::new()).collect(),
+                fates: Vec::with_capacity(batch),
+                causes: Vec::with_capacity(batch),
+                len: 0,
+            },
         }
     }
 
@@ -55,11 +63,12 @@ impl Outputs {
 
     /// The generated packets, in the order they were made.
     pub fn generated(&self) -> impl ExactSizeIterator<Item = Generated<'_>> {
-        self.frames
+        let g = &self.generated;
+        g.frames
             .iter()
-            .zip(&self.generated_fates)
-            .zip(&self.causes)
-            .take(self.generated_len)
+            .zip(&g.fates)
+            .zip(&g.causes)
+            .take(g.len)
             .map(|((frame, fate), cause)| Generated {
                 frame,
                 fate,
@@ -67,19 +76,32 @@ impl Outputs {
             })
     }
 
+    /// Generated packet `index` (in the order they were made).
+    pub fn generated_at(&self, index: usize) -> Option<Generated<'_>> {
+        let g = &self.generated;
+        if index >= g.len {
+            return None;
+        }
+        Some(Generated {
+            frame: g.frames.get(index)?,
+            fate: g.fates.get(index)?,
+            cause: *g.causes.get(index)?,
+        })
+    }
+
     /// Number of generated packets.
     pub fn generated_len(&self) -> usize {
-        self.generated_len
+        self.generated.len
     }
 
     /// Exchanges generated packet `index` with `replacement` (an empty
     /// buffer from the caller's pool), so the caller owns the packet without
     /// a copy or an allocation. Returns false for an index out of range.
     pub fn swap_generated(&mut self, index: usize, replacement: &mut PacketBuf) -> bool {
-        if index >= self.generated_len {
+        if index >= self.generated.len {
             return false;
         }
-        match self.frames.get_mut(index) {
+        match self.generated.frames.get_mut(index) {
             Some(frame) => {
                 std::mem::swap(frame, replacement);
                 true
@@ -91,36 +113,46 @@ impl Outputs {
     /// Forgets the previous batch (storage is kept).
     pub(crate) fn clear(&mut self) {
         self.fates.clear();
-        self.generated_fates.clear();
-        self.causes.clear();
-        self.generated_len = 0;
+        self.generated.fates.clear();
+        self.generated.causes.clear();
+        self.generated.len = 0;
     }
 
-    pub(crate) fn push_fate(&mut self, fate: Fate) {
+    /// Appends `fate` for the next input and lends it out for filling in
+    /// place, with the generated packets.
+    pub(crate) fn next(&mut self, fate: Fate) -> (&mut Fate, &mut GeneratedFrames) {
         self.fates.push(fate);
+        let len = self.fates.len();
+        // The push above makes the last element exist.
+        (&mut self.fates[len - 1], &mut self.generated)
     }
+}
 
+impl GeneratedFrames {
     /// A buffer for the next generated packet (not yet counted as made).
     pub(crate) fn reserve(&mut self) -> &mut PacketBuf {
-        if self.frames.len() <= self.generated_len {
+        if self.frames.len() <= self.len {
             self.frames.push(PacketBuf::new());
         }
-        let index = self.generated_len;
         // The push above guarantees the slot exists.
-        &mut self.frames[index]
+        &mut self.frames[self.len]
     }
 
     /// The reserved buffer, again (between `reserve` and `commit`).
     pub(crate) fn reserved(&mut self) -> Option<&mut PacketBuf> {
-        self.frames.get_mut(self.generated_len)
+        self.frames.get_mut(self.len)
     }
 
     /// Makes the reserved buffer a generated packet with `fate`.
     pub(crate) fn commit(&mut self, fate: Fate, cause: usize) {
-        if self.generated_len < self.frames.len() {
-            self.generated_fates.push(fate);
+        debug_assert!(
+            self.causes.last() != Some(&cause),
+            "an input generates at most one packet"
+        );
+        if self.len < self.frames.len() {
+            self.fates.push(fate);
             self.causes.push(cause);
-            self.generated_len += 1;
+            self.len += 1;
         }
     }
 }

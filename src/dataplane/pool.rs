@@ -138,6 +138,8 @@ pub struct WorkerPool {
     pending: Vec<Batch>,
     spare: Vec<Batch>,
     spare_frames: Vec<PacketBuf>,
+    /// Generated packets of a batch by cause, while it is unpacked.
+    scratch: Vec<Option<(PacketBuf, Fate)>>,
     batch_size: usize,
     in_flight: usize,
     affinity: FlowHasher,
@@ -181,6 +183,7 @@ impl WorkerPool {
             handles,
             spare: Vec::new(),
             spare_frames: Vec::new(),
+            scratch: Vec::new(),
             batch_size: batch_size.max(1),
             in_flight: 0,
             affinity: FlowHasher::with_seed(seed),
@@ -391,14 +394,14 @@ impl WorkerPool {
     /// buffer, swapping in spare buffers.
     fn unpack(&mut self, completed: Completed, reorder: &mut Reorder<Item>) {
         let mut batch = completed.0;
-        let mut generated: Vec<Option<(PacketBuf, Fate)>> = Vec::new();
+        let mut generated = std::mem::take(&mut self.scratch);
+        generated.clear();
         generated.resize_with(batch.indices.len(), || None);
-        let causes: Vec<(usize, Fate)> = batch
-            .outputs
-            .generated()
-            .map(|g| (g.cause, *g.fate))
-            .collect();
-        for (k, (cause, fate)) in causes.into_iter().enumerate() {
+        for k in 0..batch.outputs.generated_len() {
+            let Some((cause, fate)) = batch.outputs.generated_at(k).map(|g| (g.cause, *g.fate))
+            else {
+                continue;
+            };
             let mut frame = self.spare_frames.pop().unwrap_or_default();
             if batch.outputs.swap_generated(k, &mut frame)
                 && let Some(slot) = generated.get_mut(cause)
@@ -406,14 +409,15 @@ impl WorkerPool {
                 *slot = Some((frame, fate));
             }
         }
-        let fates = batch.outputs.fates().to_vec();
-        for (((index, frame), fate), generated) in batch
+        let fates = batch.outputs.fates();
+        debug_assert_eq!(fates.len(), batch.frames.len(), "one fate per frame");
+        let items = batch
             .indices
             .drain(..)
             .zip(batch.frames.drain(..))
-            .zip(fates)
-            .zip(generated)
-        {
+            .zip(fates.iter().copied())
+            .zip(generated.drain(..));
+        for (((index, frame), fate), generated) in items {
             let item = Item {
                 ingress: batch.ingress,
                 frame,
@@ -424,6 +428,7 @@ impl WorkerPool {
                 self.spare_frames.push(item.frame);
             }
         }
+        self.scratch = generated;
         self.spare.push(batch);
     }
 }

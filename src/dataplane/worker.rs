@@ -12,7 +12,7 @@ use super::counters::CounterSlot;
 use super::fate::{Delivery, DropReason, Fate, Outcome};
 use super::forward::{Arrival, Pipeline};
 use super::node::{Interface, Node, Port};
-use super::outputs::Outputs;
+use super::outputs::{GeneratedFrames, Outputs};
 use crate::fib::InterfaceId;
 use crate::packet::PacketBuf;
 use crate::wire::{
@@ -65,15 +65,15 @@ impl Worker {
         };
         for (index, frame) in frames.iter_mut().enumerate() {
             let len = frame.len();
-            let fate = match port {
+            let (fate, generated) = out.next(Fate::dropped(DropReason::UnknownInterface));
+            match port {
                 Ok(port) => {
                     self.slot.received(ingress.0 as usize, len);
-                    pipeline.frame(port, frame, out, index)
+                    pipeline.frame(port, frame, fate, generated, index);
                 }
-                Err(reason) => Fate::dropped(reason),
-            };
-            self.slot.account(&fate, false, len, frame.len());
-            out.push_fate(fate);
+                Err(reason) => fate.outcome = Outcome::Dropped(reason),
+            }
+            self.slot.account(fate, false, len, frame.len());
         }
     }
 }
@@ -85,38 +85,45 @@ fn is_neighbor_solicitation(frame: &[u8]) -> bool {
 }
 
 impl Pipeline<'_> {
-    /// An Ethernet frame that arrived on `port`.
+    /// An Ethernet frame that arrived on `port`; fills `fate`.
     pub(crate) fn frame(
         &self,
         port: &Port,
         frame: &mut PacketBuf,
-        out: &mut Outputs,
+        fate: &mut Fate,
+        generated: &mut GeneratedFrames,
         index: usize,
-    ) -> Fate {
+    ) {
         let header = match EthernetHeader::parse(frame.as_slice()) {
             Ok(header) => header,
-            Err(error) => return Fate::dropped(error.into()),
+            Err(error) => return fate.outcome = Outcome::Dropped(error.into()),
         };
         let link_group = match classify_destination(header.destination, port.mac) {
             L2Destination::Ours => false,
             L2Destination::Broadcast | L2Destination::Multicast => true,
-            L2Destination::OtherHost => return Fate::dropped(DropReason::NotOurMac),
+            L2Destination::OtherHost => {
+                return fate.outcome = Outcome::Dropped(DropReason::NotOurMac);
+            }
         };
         let version = match header.ether_type {
-            EtherType::ARP => return self.arp(port, frame, out, index),
+            EtherType::ARP => return fate.outcome = self.arp(port, frame, generated, index),
             EtherType::IPV4 => 4,
             EtherType::IPV6 => {
                 if is_neighbor_solicitation(frame.as_slice())
-                    && let Some(fate) = self.solicitation(port, frame, out, index)
+                    && let Some(answered) = self.solicitation(port, frame, generated, index)
                 {
-                    return fate;
+                    return *fate = answered;
                 }
                 6
             }
-            other => return Fate::dropped(WireError::UnsupportedEtherType(other).into()),
+            other => {
+                let unsupported = WireError::UnsupportedEtherType(other);
+                return fate.outcome = Outcome::Dropped(unsupported.into());
+            }
         };
         if frame.pull_front(ETHERNET_HEADER_LEN).is_err() {
-            return Fate::dropped(DropReason::Wire(crate::wire::DropReason::Truncated));
+            let truncated = DropReason::Wire(crate::wire::DropReason::Truncated);
+            return fate.outcome = Outcome::Dropped(truncated);
         }
         let arrival = Arrival {
             interface: port.id,
@@ -124,27 +131,33 @@ impl Pipeline<'_> {
             decrypted: None,
             version: Some(version),
         };
-        self.ip(frame, arrival, out, index)
+        self.ip(frame, arrival, fate, generated, index)
     }
 
     /// ARP: a request for one of the port's addresses is answered with a
     /// generated reply; everything else is consumed or dropped.
-    fn arp(&self, port: &Port, frame: &PacketBuf, out: &mut Outputs, index: usize) -> Fate {
-        let reply = out.reserve();
+    fn arp(
+        &self,
+        port: &Port,
+        frame: &PacketBuf,
+        generated: &mut GeneratedFrames,
+        index: usize,
+    ) -> Outcome {
+        let reply = generated.reserve();
         if reply
             .load(frame.as_slice(), PacketBuf::DEFAULT_HEADROOM)
             .is_err()
         {
-            return Fate::dropped(DropReason::Wire(crate::wire::DropReason::BufferTooSmall));
+            return Outcome::Dropped(DropReason::Wire(crate::wire::DropReason::BufferTooSmall));
         }
         match answer_arp_request(reply.as_mut_slice(), port.mac, |ip| port.has_v4(ip)) {
             Ok(ArpOutcome::Replied { .. }) => {
-                self.send_reply(out, index, Fate::new(Outcome::Forwarded(port.id)));
-                Fate::new(Outcome::Delivered(Delivery::ArpRequest))
+                self.send_reply(generated, index, Fate::new(Outcome::Forwarded(port.id)));
+                Outcome::Delivered(Delivery::ArpRequest)
             }
-            Ok(ArpOutcome::NotForUs) => Fate::dropped(DropReason::ArpNotForUs),
-            Ok(ArpOutcome::NotARequest) => Fate::new(Outcome::Delivered(Delivery::ArpOther)),
-            Err(error) => Fate::dropped(error.into()),
+            Ok(ArpOutcome::NotForUs) => Outcome::Dropped(DropReason::ArpNotForUs),
+            Ok(ArpOutcome::NotARequest) => Outcome::Delivered(Delivery::ArpOther),
+            Err(error) => Outcome::Dropped(error.into()),
         }
     }
 
@@ -155,25 +168,24 @@ impl Pipeline<'_> {
         &self,
         port: &Port,
         frame: &PacketBuf,
-        out: &mut Outputs,
+        generated: &mut GeneratedFrames,
         index: usize,
     ) -> Option<Fate> {
         let flow = frame
             .as_slice()
             .get(ETHERNET_HEADER_LEN..)
             .and_then(|ip| FlowKey::parse(ip).ok());
-        let advertisement = out.reserve();
+        let advertisement = generated.reserve();
         if advertisement
             .load(frame.as_slice(), PacketBuf::DEFAULT_HEADROOM)
             .is_err()
         {
-            return Some(Fate::dropped(DropReason::Wire(
-                crate::wire::DropReason::BufferTooSmall,
-            )));
+            let too_small = DropReason::Wire(crate::wire::DropReason::BufferTooSmall);
+            return Some(Fate::dropped(too_small));
         }
         let answered =
             answer_neighbor_solicitation(advertisement, port.mac, |address| port.has_v6(address));
-        let fate = match answered {
+        let outcome = match answered {
             Ok(NdpOutcome::Advertised { .. }) => {
                 let advertised = advertisement
                     .as_slice()
@@ -183,13 +195,16 @@ impl Pipeline<'_> {
                     flow: advertised,
                     ..Fate::new(Outcome::Forwarded(port.id))
                 };
-                self.send_reply(out, index, reply);
-                Fate::new(Outcome::Delivered(Delivery::NeighborSolicitation))
+                self.send_reply(generated, index, reply);
+                Outcome::Delivered(Delivery::NeighborSolicitation)
             }
-            Ok(NdpOutcome::NotForUs) => Fate::dropped(DropReason::NdNotForUs),
+            Ok(NdpOutcome::NotForUs) => Outcome::Dropped(DropReason::NdNotForUs),
             Ok(NdpOutcome::NotASolicitation) => return None,
-            Err(error) => Fate::dropped(error.into()),
+            Err(error) => Outcome::Dropped(error.into()),
         };
-        Some(Fate { flow, ..fate })
+        Some(Fate {
+            flow,
+            ..Fate::new(outcome)
+        })
     }
 }

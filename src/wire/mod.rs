@@ -34,7 +34,10 @@ pub use icmp_error::{
     icmpv4_error_allowed, icmpv6_error_allowed,
 };
 pub use ip::{IpPacket, TransportLocation};
+/// Header field offsets, for the forwarder's one-pass fast path.
+pub(crate) use ipv4::field as ipv4_field;
 pub use ipv4::{IPV4_MIN_HEADER_LEN, Ipv4Packet, is_invalid_ipv4_source};
+pub(crate) use ipv6::field as ipv6_field;
 pub use ipv6::{
     IPV6_HEADER_LEN, IPV6_MIN_MTU, Ipv6Fragment, Ipv6Packet, UpperLayer, is_invalid_ipv6_source,
 };
