@@ -494,13 +494,13 @@ impl OutboundSa {
         }
         let iv = seq.to_be_bytes();
         let aad = EspAad::new(self.spi, seq, self.esn);
-        let (plaintext, icv) = buf
+        let (plaintext, _) = buf
             .as_mut_slice()
             .split_last_chunk_mut::<ICV_LEN>()
             .ok_or(EspDrop::BufferTooSmall)?;
-        self.aead
-            .seal_into(iv, &aad, plaintext, icv)
-            .map_err(|_| EspDrop::BufferTooSmall)?;
+        // The ICV is looked at last: read right away, it would wait for the
+        // cipher's stores to reach the cache (a store-forwarding stall).
+        let sealed = self.aead.seal_detached(iv, &aad, plaintext);
 
         let esp_len = ESP_PREFIX_LEN + buf.len();
         let t = &self.template;
@@ -517,9 +517,13 @@ impl OutboundSa {
         };
         esp.copy_from_slice(&esp_header);
         t.write(outer, p, seq, outer_len);
+        let icv = sealed.map_err(|_| EspDrop::BufferTooSmall)?;
+        if let Some(slot) = buf.as_mut_slice().last_chunk_mut::<ICV_LEN>() {
+            slot.copy_from_slice(icv.as_ref());
+        }
         if t.udp && t.ipv6 {
             let ip_len = t.ip_len();
-            let (src, dst) = ipv6_pair(outer);
+            let (src, dst) = ipv6_pair(&t.bytes);
             let sum = udp_ipv6_checksum(&src, &dst, buf.as_slice().get(ip_len..).unwrap_or(&[]));
             put_be16(buf.as_mut_slice(), ip_len + udp::CHECKSUM, sum);
         }

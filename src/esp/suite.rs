@@ -111,12 +111,23 @@ impl EspAead {
         in_out: &mut [u8],
         icv: &mut [u8; ICV_LEN],
     ) -> Result<(), InputTooLong> {
-        let tag = self
-            .key
-            .seal_in_place_separate_tag(self.nonce(iv), Aad::from(aad.as_bytes()), in_out)
-            .map_err(|_| InputTooLong)?;
+        let tag = self.seal_detached(iv, aad, in_out)?;
         icv.copy_from_slice(tag.as_ref());
         Ok(())
+    }
+
+    /// [`Self::seal`] handing back `ring`'s tag, for the caller to copy
+    /// when it suits it.
+    #[inline]
+    pub(crate) fn seal_detached(
+        &self,
+        iv: [u8; IV_LEN],
+        aad: &EspAad,
+        in_out: &mut [u8],
+    ) -> Result<Tag, InputTooLong> {
+        self.key
+            .seal_in_place_separate_tag(self.nonce(iv), Aad::from(aad.as_bytes()), in_out)
+            .map_err(|_| InputTooLong)
     }
 
     /// Verifies `icv` and decrypts `in_out` in place. On failure `in_out` is
