@@ -1,12 +1,13 @@
-//! Proves that encapsulation and decapsulation allocate nothing per packet:
-//! a counting global allocator wraps the system one for this test binary.
+//! Proves that encapsulation and decapsulation, one by one and in batches,
+//! allocate nothing per packet: a counting global allocator wraps the system
+//! one for this test binary.
 
 mod esp_common;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use erdp::esp::{Algorithm, NatT, SaDatabase};
+use erdp::esp::{Algorithm, EspDrop, MAX_BATCH, NatT, SaDatabase};
 use esp_common::*;
 
 struct CountingAllocator;
@@ -61,9 +62,36 @@ fn encapsulate_and_decapsulate_do_not_allocate() {
                 garbage.load(&inner, 128).unwrap();
                 let _ = db.decapsulate(&mut garbage);
             }
+            let after_single = ALLOCATIONS.load(Ordering::Relaxed);
+            // The batch paths, through the SA and the database.
+            let mut bufs: Vec<_> = (0..MAX_BATCH + 3).map(|_| buf_with(&inner)).collect();
+            let mut encapsulated = vec![Err(EspDrop::NotEsp); bufs.len()];
+            let mut decapsulated = vec![Err(EspDrop::NotEsp); bufs.len()];
+            let mut db_results = Vec::with_capacity(bufs.len());
+            db_results.resize(bufs.len(), Err(EspDrop::NotEsp));
+            let before_batches = ALLOCATIONS.load(Ordering::Relaxed);
+            for round in 0..20 {
+                for buf in &mut bufs {
+                    buf.load(&inner, 128).unwrap();
+                }
+                out.encapsulate_batch(&mut bufs, &mut encapsulated);
+                if round % 2 == 0 {
+                    db.decapsulate_batch(&mut bufs, &mut db_results);
+                    assert!(db_results.iter().all(Result::is_ok));
+                } else {
+                    let sa = db.iter().next().unwrap();
+                    sa.decapsulate_batch(&mut bufs, &mut decapsulated);
+                    assert!(decapsulated.iter().all(Result::is_ok));
+                }
+            }
             let after = ALLOCATIONS.load(Ordering::Relaxed);
             assert_eq!(
-                after - before,
+                after - before_batches,
+                0,
+                "{algorithm}: allocations in 20 batches"
+            );
+            assert_eq!(
+                after_single - before,
                 0,
                 "{algorithm}: allocations per 1000 packets"
             );

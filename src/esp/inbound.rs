@@ -1,23 +1,27 @@
 //! The inbound SA: tunnel-mode ESP decapsulation (RFC 4303 section 3.4) in
-//! place: anti-replay check before decryption, ICV, window update, padding
-//! and next header, traffic selectors, RFC 6040 ECN, ESN resynchronisation
-//! (RFC 4303 Appendix A3).
+//! place, one packet at a time or in batches: anti-replay check before
+//! decryption, ICV, padding and next header, traffic selectors, RFC 6040
+//! ECN, then the window update (only for packets that passed all of it),
+//! ESN resynchronisation (RFC 4303 Appendix A3).
 
+use std::borrow::BorrowMut;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use etherparse::IpNumber;
 use serde::Serialize;
 
+use super::batch::{MAX_BATCH, in_blocks};
 use super::config::{NAT_T_PORT, SaConfig, SaConfigError};
-use super::drop::{EspDrop, LifetimeEvent, Limits, SaCounters, SaStats};
+use super::counters::{LifetimeEvent, Limits, SaCounters, SaStats, Usage};
+use super::drop::EspDrop;
 use super::ecn::decapsulated_ecn;
-use super::replay::{ReplayVerdict, ReplayWindow};
+use super::replay::{Pending, ReplayVerdict, ReplayWindow};
 use super::selectors::Selectors;
 use super::suite::{EspAad, EspAead, ICV_LEN, IV_LEN, IcvMismatch};
 use super::wire::{
-    ESP_PREFIX_LEN, ESP_TRAILER_LEN, MIN_ESP_LEN, OuterEsp, PacketClass, be32, classify, field,
-    parse_inner, set_inner_ecn,
+    ESP_PREFIX_LEN, ESP_TRAILER_LEN, OuterEsp, PacketClass, be32, classify, field, parse_inner,
+    set_inner_ecn,
 };
 use crate::packet::PacketBuf;
 
@@ -26,7 +30,7 @@ use crate::packet::PacketBuf;
 const RESYNC_MAX_CIPHERTEXT: usize = PacketBuf::DEFAULT_CAPACITY;
 
 /// What one decapsulation did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 pub struct DecapOutcome {
     /// The full 64-bit sequence number of the packet.
     pub seq: u64,
@@ -39,6 +43,20 @@ pub struct DecapOutcome {
 }
 
 const _: () = assert!(size_of::<DecapOutcome>() <= 24);
+
+/// A packet whose ICV verified and whose payload is decrypted in place,
+/// waiting for the trailer checks and the window update.
+#[derive(Debug, Clone, Copy)]
+struct Opened {
+    seq: u64,
+    resynchronised: bool,
+    /// The decrypted payload (inner packet, padding, trailer) in the buffer.
+    ct_start: usize,
+    ct_end: usize,
+    outer_ecn: u8,
+}
+
+const _: () = assert!(size_of::<Opened>() <= 32);
 
 /// An inbound (receiving) SA. `Send + Sync`: worker threads share one and
 /// call [`InboundSa::decapsulate`] concurrently; every packet is accepted at
@@ -111,12 +129,9 @@ impl InboundSa {
     /// Decapsulates the outer packet in `buf` into its inner IP packet, in
     /// place. On a drop the reason is counted and returned.
     pub fn decapsulate(&self, buf: &mut PacketBuf) -> Result<DecapOutcome, EspDrop> {
-        let outer = match classify(buf.as_slice(), self.nat_t_port) {
-            Ok(PacketClass::Esp(outer)) if outer.spi == self.spi => outer,
-            Ok(PacketClass::Esp(_)) => return Err(self.counters.drop(EspDrop::UnknownSpi)),
-            Ok(_) => return Err(self.counters.drop(EspDrop::NotEsp)),
-            Err(reason) => return Err(self.counters.drop(reason)),
-        };
+        let outer = self
+            .classify_ours(buf.as_slice())
+            .map_err(|reason| self.counters.drop(reason))?;
         self.decapsulate_classified(buf, &outer)
     }
 
@@ -130,34 +145,219 @@ impl InboundSa {
             .map_err(|reason| self.counters.drop(reason))
     }
 
+    /// Decapsulates a batch: `results[i]` is what [`Self::decapsulate`]
+    /// would have returned for `bufs[i]`, with the same drop counting. Each
+    /// block of up to [`MAX_BATCH`] packets is pre-checked against the
+    /// anti-replay window, verified and checked packet by packet, then
+    /// accepted by the window and counted under one lock. Handles
+    /// `min(bufs.len(), results.len())` packets and returns that number.
+    pub fn decapsulate_batch<B: BorrowMut<PacketBuf>>(
+        &self,
+        bufs: &mut [B],
+        results: &mut [Result<DecapOutcome, EspDrop>],
+    ) -> usize {
+        in_blocks(bufs, results, |bufs, results| {
+            self.decapsulate_block(bufs, results, |_, packet| Some(self.classify_ours(packet)))
+        })
+    }
+
+    /// One block of at most [`MAX_BATCH`] packets. `outer_of(i, packet)`
+    /// classifies `bufs[i]` for this SA: `None` leaves the packet and its
+    /// result to someone else (another SA of a database), `Some(Err(_))` is
+    /// a drop to count here.
+    pub(crate) fn decapsulate_block<B: BorrowMut<PacketBuf>>(
+        &self,
+        bufs: &mut [B],
+        results: &mut [Result<DecapOutcome, EspDrop>],
+        mut outer_of: impl FnMut(usize, &[u8]) -> Option<Result<OuterEsp, EspDrop>>,
+    ) {
+        // Bit i: packet i passed pass 1 and waits for the window.
+        let mut live = 0u64;
+        // Pass 1: classify, replay pre-check, ICV, trailer and inner packet.
+        // The pre-check and the hard lifetime see the block's earlier
+        // packets as if already accepted, as one-by-one processing would.
+        let mut pending = [0u64; MAX_BATCH];
+        let (mut pending_len, mut pending_top) = (0, 0);
+        let mut usage = self.counters.usage();
+        for (i, (buf, result)) in bufs.iter_mut().zip(results.iter_mut()).enumerate() {
+            let buf = buf.borrow_mut();
+            let earlier = Pending {
+                top: pending_top,
+                seqs: pending.get(..pending_len).unwrap_or_default(),
+            };
+            let checked = match outer_of(i, buf.as_slice()) {
+                None => continue,
+                Some(Err(reason)) => Err(reason),
+                Some(Ok(_)) if self.limits.hard_reached(usage) => Err(EspDrop::SaExpired),
+                Some(Ok(outer)) => self.open_and_finish(buf, &outer, &earlier),
+            };
+            if let Ok(outcome) = &checked
+                && let Some(slot) = pending.get_mut(pending_len)
+            {
+                live |= 1 << i;
+                *slot = outcome.seq;
+                pending_len += 1;
+                pending_top = pending_top.max(outcome.seq);
+                usage = usage.plus_packet(outcome.inner_len as u64);
+            }
+            *result = checked.map_err(|reason| self.counters.drop(reason));
+        }
+        if live == 0 {
+            return;
+        }
+        // Pass 2, under the window lock: hard lifetime, window, usage.
+        let mut resyncs = false;
+        let mut events = false;
+        {
+            let mut window = self.window.writer();
+            let mut usage = self.counters.usage();
+            let start = usage;
+            for (i, result) in results.iter_mut().enumerate() {
+                let (true, Ok(outcome)) = (live & (1 << i) != 0, &mut *result) else {
+                    continue;
+                };
+                let accepted = if self.limits.hard_reached(usage) {
+                    Err(EspDrop::SaExpired)
+                } else {
+                    window.check_and_update(outcome.seq).map_err(replay_drop)
+                };
+                match accepted {
+                    Ok(()) => {
+                        let next = usage.plus_packet(outcome.inner_len as u64);
+                        outcome.lifetime_event = self.limits.crossed(usage, next);
+                        events |= outcome.lifetime_event.is_some();
+                        resyncs |= outcome.resynchronised;
+                        usage = next;
+                    }
+                    Err(reason) => {
+                        live &= !(1 << i);
+                        *result = Err(self.counters.drop(reason));
+                    }
+                }
+            }
+            let done = Usage {
+                packets: usage.packets - start.packets,
+                bytes: usage.bytes - start.bytes,
+            };
+            self.counters.add_locked(done, window.held());
+        }
+        if resyncs || events {
+            for (i, result) in results.iter().enumerate() {
+                let (true, Ok(outcome)) = (live & (1 << i) != 0, result) else {
+                    continue;
+                };
+                if outcome.resynchronised {
+                    self.note_resync(outcome.seq);
+                }
+                if let Some(event) = outcome.lifetime_event {
+                    self.log_lifetime_event(event);
+                }
+            }
+        }
+    }
+
+    /// ESP (or ESP in UDP) for this SA's SPI, or why not.
+    #[inline]
+    fn classify_ours(&self, packet: &[u8]) -> Result<OuterEsp, EspDrop> {
+        match classify(packet, self.nat_t_port)? {
+            PacketClass::Esp(outer) if outer.spi == self.spi => Ok(outer),
+            PacketClass::Esp(_) => Err(EspDrop::UnknownSpi),
+            _ => Err(EspDrop::NotEsp),
+        }
+    }
+
     #[inline]
     fn decapsulate_counted(
         &self,
         buf: &mut PacketBuf,
         outer: &OuterEsp,
     ) -> Result<DecapOutcome, EspDrop> {
-        buf.truncate(outer.total_len);
-        let packet = buf.as_slice();
-        let esp = packet.get(outer.esp_offset..).ok_or(EspDrop::Truncated)?;
-        if esp.len() < MIN_ESP_LEN {
-            return Err(EspDrop::Truncated);
-        }
-        let seq_low = be32(esp, field::SEQ.start).ok_or(EspDrop::Truncated)?;
-        let mut iv = [0u8; IV_LEN];
-        iv.copy_from_slice(esp.get(field::IV).ok_or(EspDrop::Truncated)?);
-        let mut icv = [0u8; ICV_LEN];
-        icv.copy_from_slice(esp.get(esp.len() - ICV_LEN..).ok_or(EspDrop::Truncated)?);
         if self.counters.hard_limit_reached(&self.limits) {
             return Err(EspDrop::SaExpired);
         }
-        let mut seq = self.window.check(seq_low, self.esn).map_err(replay_drop)?;
+        let mut outcome = self.open_and_finish(buf, outer, &Pending::NONE)?;
+        // Under the window lock: the hard lifetime (exact), the window
+        // update and the usage count, one lock instead of three atomic
+        // read-modify-writes.
+        {
+            let mut window = self.window.writer();
+            if self.counters.hard_limit_reached(&self.limits) {
+                return Err(EspDrop::SaExpired);
+            }
+            window.check_and_update(outcome.seq).map_err(replay_drop)?;
+            outcome.lifetime_event = self.counters.count_packet_locked(
+                outcome.inner_len as u64,
+                &self.limits,
+                window.held(),
+            );
+        }
+        if outcome.resynchronised {
+            self.note_resync(outcome.seq);
+        }
+        if let Some(event) = outcome.lifetime_event {
+            self.log_lifetime_event(event);
+        }
+        Ok(outcome)
+    }
 
+    /// Everything before the window update: [`Self::open_verified`], then
+    /// [`Self::finish`]. The outcome has no lifetime event yet.
+    #[inline]
+    fn open_and_finish(
+        &self,
+        buf: &mut PacketBuf,
+        outer: &OuterEsp,
+        pending: &Pending<'_>,
+    ) -> Result<DecapOutcome, EspDrop> {
+        let opened = self.open_verified(buf, outer, pending)?;
+        let inner_len = self.finish(buf, &opened)?;
+        Ok(DecapOutcome {
+            seq: opened.seq,
+            inner_len,
+            lifetime_event: None,
+            resynchronised: opened.resynchronised,
+        })
+    }
+
+    /// The checks before the window update: lengths, the lock-free replay
+    /// pre-check (counting a batch's `pending` numbers as seen), then the ICV (with ESN resynchronisation after a run of
+    /// failures). On success the ciphertext is decrypted in place.
+    #[inline]
+    fn open_verified(
+        &self,
+        buf: &mut PacketBuf,
+        outer: &OuterEsp,
+        pending: &Pending<'_>,
+    ) -> Result<Opened, EspDrop> {
+        buf.truncate(outer.total_len);
+        if buf.len() != outer.total_len {
+            return Err(EspDrop::Truncated);
+        }
         let ct_start = outer.esp_offset + ESP_PREFIX_LEN;
-        let ct_end = outer.total_len - ICV_LEN;
-        let ciphertext = buf
-            .as_mut_slice()
-            .get_mut(ct_start..ct_end)
+        let ct_end = outer
+            .total_len
+            .checked_sub(ICV_LEN)
+            .filter(|end| *end >= ct_start + ESP_TRAILER_LEN)
             .ok_or(EspDrop::Truncated)?;
+        let esp = buf
+            .as_mut_slice()
+            .get_mut(outer.esp_offset..)
+            .ok_or(EspDrop::Truncated)?;
+        let (header, rest) = esp
+            .split_first_chunk_mut::<ESP_PREFIX_LEN>()
+            .ok_or(EspDrop::Truncated)?;
+        let (ciphertext, icv) = rest
+            .split_last_chunk_mut::<ICV_LEN>()
+            .ok_or(EspDrop::Truncated)?;
+        let icv = *icv;
+        let seq_low = be32(header, field::SEQ.start).ok_or(EspDrop::Truncated)?;
+        let mut iv = [0u8; IV_LEN];
+        iv.copy_from_slice(&header[field::IV]);
+        let mut seq = self
+            .window
+            .check_with_pending(seq_low, self.esn, pending)
+            .map_err(replay_drop)?;
+
         let mut resynchronised = false;
         let failures = self.consecutive_icv_failures.load(Ordering::Relaxed);
         if self.esn && (failures.wrapping_add(1)).is_multiple_of(self.resync_after) {
@@ -178,15 +378,23 @@ impl InboundSa {
         if failures != 0 {
             self.consecutive_icv_failures.store(0, Ordering::Relaxed);
         }
-        self.window.check_and_update(seq).map_err(replay_drop)?;
-        if resynchronised {
-            self.counters.count_resync();
-            tracing::warn!(spi = self.spi, seq, "ESN resynchronised");
-        }
+        Ok(Opened {
+            seq,
+            resynchronised,
+            ct_start,
+            ct_end,
+            outer_ecn: outer.ecn,
+        })
+    }
 
+    /// After the ICV verified: trailer, inner packet, selectors and ECN;
+    /// leaves the inner packet in `buf` and returns its length. A packet
+    /// refused here does not move the window.
+    #[inline]
+    fn finish(&self, buf: &mut PacketBuf, opened: &Opened) -> Result<usize, EspDrop> {
         let plaintext = buf
             .as_mut_slice()
-            .get_mut(ct_start..ct_end)
+            .get_mut(opened.ct_start..opened.ct_end)
             .ok_or(EspDrop::Truncated)?;
         let inner_len = check_trailer(plaintext)?;
         let inner_bytes = plaintext.get_mut(..inner_len).ok_or(EspDrop::Truncated)?;
@@ -194,25 +402,25 @@ impl InboundSa {
         if !self.selectors.allows(inner.src, inner.dst) {
             return Err(EspDrop::TrafficSelectorMismatch);
         }
-        let ecn = decapsulated_ecn(inner.tos, outer.ecn)?;
+        let ecn = decapsulated_ecn(inner.tos, opened.outer_ecn)?;
         if ecn != inner.tos & 0b11 {
             set_inner_ecn(inner_bytes, ecn);
         }
-        buf.pull_front(ct_start).map_err(|_| EspDrop::Truncated)?;
+        buf.pull_front(opened.ct_start)
+            .map_err(|_| EspDrop::Truncated)?;
         buf.truncate(inner.total_len);
+        Ok(inner.total_len)
+    }
 
-        let lifetime_event = self
-            .counters
-            .count_packet(inner.total_len as u64, &self.limits);
-        if let Some(event) = lifetime_event {
-            tracing::info!(spi = self.spi, ?event, "inbound SA lifetime");
-        }
-        Ok(DecapOutcome {
-            seq,
-            inner_len: inner.total_len,
-            lifetime_event,
-            resynchronised,
-        })
+    #[cold]
+    fn note_resync(&self, seq: u64) {
+        self.counters.count_resync();
+        tracing::warn!(spi = self.spi, seq, "ESN resynchronised");
+    }
+
+    #[cold]
+    fn log_lifetime_event(&self, event: LifetimeEvent) {
+        tracing::info!(spi = self.spi, ?event, "inbound SA lifetime");
     }
 
     fn icv_failed(&self) -> EspDrop {

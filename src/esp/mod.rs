@@ -5,13 +5,16 @@
 //!
 //! [`SaConfig`] is plain configuration; [`OutboundSa`] and [`InboundSa`] are
 //! the hot runtime structs built from it, shared by worker threads (`&self`,
-//! `Send + Sync`). [`SaDatabase`] finds the inbound SA of an arriving packet.
-//! Neither side allocates per packet.
+//! `Send + Sync`), one packet at a time or in batches. [`SaDatabase`] finds
+//! the inbound SA of an arriving packet. Neither side allocates per packet.
 
+mod batch;
 mod config;
+mod counters;
 mod drop;
 mod ecn;
 mod inbound;
+mod lock;
 mod outbound;
 mod replay;
 mod sadb;
@@ -19,16 +22,18 @@ mod selectors;
 mod suite;
 pub mod wire;
 
+pub use batch::MAX_BATCH;
 pub use config::{
     Algorithm, DfMode, DscpMode, EcnMode, KeyHexError, Lifetime, MAX_REPLAY_WINDOW,
     MIN_REPLAY_WINDOW, NAT_T_PORT, NatT, SALT_LEN, SaConfig, SaConfigError, SecretKey,
     TrafficSelectors, TunnelEndpoints, UnknownAlgorithm,
 };
-pub use drop::{EspDrop, LifetimeEvent, SaStats};
+pub use counters::{LifetimeEvent, SaStats};
+pub use drop::EspDrop;
 pub use ecn::{decapsulated_ecn, outer_ecn};
 pub use inbound::{DecapOutcome, InboundSa};
 pub use outbound::{EncapOutcome, OutboundSa};
-pub use replay::{ReplayVerdict, ReplayWindow, infer_sequence};
+pub use replay::{ReplayVerdict, ReplayWindow, WindowWriter, infer_sequence};
 pub use sadb::{SaDatabase, SaDbError};
 pub use suite::{EspAad, EspAead, ICV_LEN, IV_LEN, IcvMismatch};
 pub use wire::{OuterEsp, PacketClass, classify};

@@ -3,15 +3,19 @@
 //! RFC 3948) header template and an atomic sequence counter shared by
 //! worker threads.
 
+use std::borrow::BorrowMut;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use etherparse::{IpNumber, checksum::u32_16bit_word};
 use serde::Serialize;
 
+use super::batch::{MAX_BATCH, in_blocks};
 use super::config::{DfMode, DscpMode, EcnMode, SaConfig, SaConfigError, TunnelEndpoints};
-use super::drop::{EspDrop, LifetimeEvent, Limits, SaCounters, SaStats};
+use super::counters::{LifetimeEvent, Limits, SaCounters, SaStats, Usage, assign_events};
+use super::drop::EspDrop;
 use super::ecn::outer_ecn;
+use super::lock::ShortLock;
 use super::selectors::Selectors;
 use super::suite::{EspAad, EspAead, ICV_LEN};
 use super::wire::{
@@ -23,11 +27,14 @@ use crate::packet::PacketBuf;
 /// ESP payloads are padded to a multiple of 4 bytes (RFC 4303 section 2.4;
 /// the AEAD suites have a block size of 1).
 const PAYLOAD_ALIGN: usize = 4;
+/// ESP padding bytes: 1, 2, 3, ... (RFC 4303 section 2.4); with a 4-byte
+/// alignment at most 3 are needed.
+const PAD_BYTES: [u8; PAYLOAD_ALIGN - 1] = [1, 2, 3];
 /// Longest outer prefix: IPv6 + UDP.
 const MAX_TEMPLATE_LEN: usize = IPV6_HEADER_LEN + UDP_HEADER_LEN;
 
 /// What one encapsulation did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 pub struct EncapOutcome {
     /// The 64-bit sequence number used (its low 32 bits are on the wire).
     pub seq: u64,
@@ -38,6 +45,21 @@ pub struct EncapOutcome {
 }
 
 const _: () = assert!(size_of::<EncapOutcome>() <= 24);
+
+/// What the checks before sealing found out about one inner packet:
+/// everything sealing and framing it needs.
+#[derive(Debug, Clone, Copy)]
+struct Prepared {
+    inner_len: usize,
+    /// TFC padding, ESP padding and the 2-byte trailer.
+    trailer_len: usize,
+    pad: u8,
+    next_header: u8,
+    outer_tos: u8,
+    dont_fragment: bool,
+}
+
+const _: () = assert!(size_of::<Prepared>() <= 24);
 
 /// The outer header written in front of every packet: the constant fields
 /// precomputed, the per-packet ones (lengths, TOS, ID, DF) patched in.
@@ -112,12 +134,49 @@ impl OuterTemplate {
             IPV4_HEADER_LEN
         }
     }
+
+    /// Writes the outer IP (and UDP) header of a packet of `outer_len`
+    /// bytes into `outer` (exactly `self.len` bytes); the IPv6 UDP checksum
+    /// is left to the caller, since it covers the payload.
+    #[inline]
+    fn write(&self, outer: &mut [u8], p: &Prepared, seq: u64, outer_len: usize) {
+        outer.copy_from_slice(self.bytes.get(..self.len).unwrap_or_default());
+        let ip_len = self.ip_len();
+        if self.udp {
+            put_be16(outer, ip_len + udp::LEN, (outer_len - ip_len) as u16);
+        }
+        let tos = p.outer_tos;
+        if self.ipv6 {
+            if let Some([first, second, ..]) = outer.get_mut(..2) {
+                *first = 0x60 | (tos >> 4);
+                *second = tos << 4;
+            }
+            put_be16(outer, ipv6::PAYLOAD_LEN, (outer_len - ip_len) as u16);
+        } else if let Some(header) = outer.first_chunk_mut::<IPV4_HEADER_LEN>() {
+            let flags = if p.dont_fragment { ipv4::DF_BIT } else { 0 };
+            let id = (seq as u16).to_be_bytes();
+            let total_len = (outer_len as u16).to_be_bytes();
+            header[ipv4::TOS] = tos;
+            header[ipv4::TOTAL_LEN..ipv4::TOTAL_LEN + 2].copy_from_slice(&total_len);
+            header[ipv4::ID..ipv4::ID + 2].copy_from_slice(&id);
+            header[ipv4::FLAGS] = flags;
+            let mut sum = u32_16bit_word::add_2bytes(self.ipv4_sum, [0, tos]);
+            sum = u32_16bit_word::add_2bytes(sum, total_len);
+            sum = u32_16bit_word::add_2bytes(sum, id);
+            sum = u32_16bit_word::add_2bytes(sum, [flags, 0]);
+            let checksum = checksum_value(u32_16bit_word::ones_complement(sum));
+            header[ipv4::CHECKSUM..ipv4::CHECKSUM + 2].copy_from_slice(&checksum.to_be_bytes());
+        }
+    }
 }
 
 /// An outbound (sending) SA. `Send + Sync`: worker threads share one through
 /// an `Arc` and call [`OutboundSa::encapsulate`] concurrently.
 pub struct OutboundSa {
     aead: EspAead,
+    /// Serialises the send state: `last_seq` and the usage in `counters`
+    /// change together, under it, with plain stores.
+    send: ShortLock,
     /// The last sequence number handed out (0: none yet).
     last_seq: AtomicU64,
     counters: SaCounters,
@@ -162,6 +221,7 @@ impl OutboundSa {
         let nat_t = config.nat_t.map(|n| (n.local_port, n.remote_port));
         Ok(OutboundSa {
             aead,
+            send: ShortLock::default(),
             last_seq: AtomicU64::new(0),
             counters: SaCounters::new(),
             seq_limit: if config.esn {
@@ -210,7 +270,10 @@ impl OutboundSa {
     /// the 2^32 boundary). Never moves the counter backwards, so a nonce is
     /// never reused.
     pub fn resume_after(&self, last_sent: u64) {
-        self.last_seq.fetch_max(last_sent, Ordering::AcqRel);
+        let _held = self.send.lock();
+        if last_sent > self.last_seq.load(Ordering::Relaxed) {
+            self.last_seq.store(last_sent, Ordering::Relaxed);
+        }
     }
 
     /// Counters and lifetime state.
@@ -229,116 +292,16 @@ impl OutboundSa {
 
     #[inline]
     fn encapsulate_counted(&self, buf: &mut PacketBuf) -> Result<EncapOutcome, EspDrop> {
-        let inner = parse_inner(buf.as_slice())?;
-        buf.truncate(inner.total_len);
-        if !self.selectors.allows(inner.src, inner.dst) {
-            return Err(EspDrop::TrafficSelectorMismatch);
-        }
-        if self.counters.hard_limit_reached(&self.limits) {
-            return Err(EspDrop::SaExpired);
-        }
-        let inner_len = inner.total_len;
-        if buf.headroom() < self.headroom_needed()
-            || buf.tailroom() < self.tailroom_needed(inner_len)
-        {
-            return Err(EspDrop::BufferTooSmall);
-        }
-        // The IPv4 total length counts its header, the IPv6 payload length
-        // does not.
-        let length_field_max = self.headroom_needed() + inner_len + self.tailroom_needed(inner_len)
-            - if self.template.ipv6 {
-                IPV6_HEADER_LEN
-            } else {
-                0
-            };
-        if length_field_max > usize::from(u16::MAX) {
-            return Err(EspDrop::Oversize);
-        }
-        let seq = self.next_sequence()?;
-
-        // TFC padding, then ESP padding 1, 2, 3, ... and the trailer.
-        let tfc = usize::from(self.tfc_pad_to).saturating_sub(inner_len);
-        let payload_len = inner_len + tfc;
-        let pad = (PAYLOAD_ALIGN - (payload_len + ESP_TRAILER_LEN) % PAYLOAD_ALIGN) % PAYLOAD_ALIGN;
-        let tail = buf
-            .push_back(tfc + pad + ESP_TRAILER_LEN)
-            .map_err(|_| EspDrop::BufferTooSmall)?;
-        let (tfc_bytes, trailer) = tail.split_at_mut(tfc);
-        tfc_bytes.fill(0);
-        for (i, b) in trailer.iter_mut().enumerate() {
-            *b = i as u8 + 1;
-        }
-        if let [.., pad_len, next_header] = trailer {
-            *pad_len = pad as u8;
-            *next_header = inner.next_header().0;
-        }
-
-        let iv = seq.to_be_bytes();
-        let icv = self
-            .aead
-            .seal(
-                iv,
-                &EspAad::new(self.spi, seq, self.esn),
-                buf.as_mut_slice(),
-            )
-            .ok_or(EspDrop::BufferTooSmall)?;
-        buf.push_back(ICV_LEN)
-            .map_err(|_| EspDrop::BufferTooSmall)?
-            .copy_from_slice(&icv);
-
-        let esp_len = ESP_PREFIX_LEN + buf.len();
-        let t = &self.template;
-        let prefix = buf
-            .push_front(t.len + ESP_PREFIX_LEN)
-            .map_err(|_| EspDrop::BufferTooSmall)?;
-        let (outer, esp) = prefix.split_at_mut(t.len);
-        esp[field::SPI].copy_from_slice(&self.spi.to_be_bytes());
-        esp[field::SEQ].copy_from_slice(&(seq as u32).to_be_bytes());
-        esp[field::IV].copy_from_slice(&iv);
-        outer.copy_from_slice(&t.bytes[..t.len]);
-
-        let dscp = match self.dscp {
-            DscpMode::Copy => inner.tos >> 2,
-            DscpMode::Set(v) => v,
-        };
-        let tos = (dscp << 2) | outer_ecn(inner.tos, self.ecn);
-        let ip_len = t.ip_len();
-        let outer_len = t.len + esp_len;
-        if t.udp {
-            put_be16(outer, ip_len + udp::LEN, (outer_len - ip_len) as u16);
-        }
-        if t.ipv6 {
-            outer[0] = 0x60 | (tos >> 4);
-            outer[1] = tos << 4;
-            put_be16(outer, ipv6::PAYLOAD_LEN, (outer_len - ip_len) as u16);
-        } else {
-            let df = match self.df {
-                DfMode::Copy => inner.dont_fragment || inner.version == 6,
-                DfMode::Set => true,
-                DfMode::Clear => false,
-            };
-            let flags = if df { ipv4::DF_BIT } else { 0 };
-            let id = seq as u16;
-            outer[ipv4::TOS] = tos;
-            put_be16(outer, ipv4::TOTAL_LEN, outer_len as u16);
-            put_be16(outer, ipv4::ID, id);
-            outer[ipv4::FLAGS] = flags;
-            let mut sum = u32_16bit_word::add_2bytes(t.ipv4_sum, [0, tos]);
-            sum = u32_16bit_word::add_2bytes(sum, (outer_len as u16).to_be_bytes());
-            sum = u32_16bit_word::add_2bytes(sum, id.to_be_bytes());
-            sum = u32_16bit_word::add_2bytes(sum, [flags, 0]);
-            let checksum = checksum_value(u32_16bit_word::ones_complement(sum));
-            put_be16(outer, ipv4::CHECKSUM, checksum);
-        }
-        if t.udp && t.ipv6 {
-            let (src, dst) = ipv6_pair(outer);
-            let sum = udp_ipv6_checksum(&src, &dst, &buf.as_slice()[ip_len..]);
-            put_be16(buf.as_mut_slice(), ip_len + udp::CHECKSUM, sum);
-        }
-
-        let lifetime_event = self.counters.count_packet(inner_len as u64, &self.limits);
+        let prepared = self.prepare(buf)?;
+        let bytes = prepared.inner_len as u64;
+        let (seq, lifetime_event) = self.take_sequence(bytes)?;
+        let outer_len = self.seal_and_frame(buf, &prepared, seq).inspect_err(|_| {
+            let held = self.send.lock();
+            self.counters
+                .take_back_locked(Usage { packets: 1, bytes }, &held);
+        })?;
         if let Some(event) = lifetime_event {
-            tracing::info!(spi = self.spi, ?event, "outbound SA lifetime");
+            self.log_lifetime_event(event);
         }
         Ok(EncapOutcome {
             seq,
@@ -347,15 +310,237 @@ impl OutboundSa {
         })
     }
 
-    /// The next sequence number, never wrapping (RFC 4303 section 3.3.3).
+    /// Under the send lock: refuses a packet past a hard lifetime or past
+    /// the last sequence number, else takes the next number and counts the
+    /// packet (before sealing it, which cannot fail for a packet that passed
+    /// `prepare`; if it did, the count is taken back).
     #[inline]
-    fn next_sequence(&self) -> Result<u64, EspDrop> {
-        self.last_seq
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |s| {
-                (s < self.seq_limit).then(|| s + 1)
-            })
-            .map(|s| s + 1)
-            .map_err(|_| EspDrop::SequenceCycled)
+    fn take_sequence(&self, bytes: u64) -> Result<(u64, Option<LifetimeEvent>), EspDrop> {
+        let held = self.send.lock();
+        if self.counters.hard_limit_reached(&self.limits) {
+            return Err(EspDrop::SaExpired);
+        }
+        let last = self.last_seq.load(Ordering::Relaxed);
+        if last >= self.seq_limit {
+            return Err(EspDrop::SequenceCycled);
+        }
+        self.last_seq.store(last + 1, Ordering::Relaxed);
+        let event = self
+            .counters
+            .count_packet_locked(bytes, &self.limits, &held);
+        Ok((last + 1, event))
+    }
+
+    /// Encapsulates a batch: `results[i]` is what [`Self::encapsulate`]
+    /// would have returned for `bufs[i]`, with the same drop counting. For
+    /// each block of up to [`MAX_BATCH`] packets the send lock is taken
+    /// twice: once to reserve the block's sequence numbers, once to count
+    /// the block. Numbers of refused packets are given back when no other
+    /// worker took numbers meanwhile (else they are skipped, which receivers
+    /// allow). The hard lifetime is checked packet by packet against the
+    /// usage at the start of the block plus the block's earlier packets, so
+    /// concurrent workers may overshoot it by at most one block each.
+    /// Handles `min(bufs.len(), results.len())` packets and returns that
+    /// number.
+    pub fn encapsulate_batch<B: BorrowMut<PacketBuf>>(
+        &self,
+        bufs: &mut [B],
+        results: &mut [Result<EncapOutcome, EspDrop>],
+    ) -> usize {
+        in_blocks(bufs, results, |bufs, results| {
+            self.encapsulate_block(bufs, results)
+        })
+    }
+
+    /// One block of at most [`MAX_BATCH`] packets (`results` as long as
+    /// `bufs`).
+    fn encapsulate_block<B: BorrowMut<PacketBuf>>(
+        &self,
+        bufs: &mut [B],
+        results: &mut [Result<EncapOutcome, EspDrop>],
+    ) {
+        let (first_seq, granted, start) = self.reserve_sequences(bufs.len() as u64);
+        let end_seq = first_seq + granted;
+        let mut seq = first_seq;
+        let mut done = Usage::default();
+        let mut inner_lens = [0u16; MAX_BATCH];
+        for ((buf, result), inner_len) in
+            bufs.iter_mut().zip(results.iter_mut()).zip(&mut inner_lens)
+        {
+            let buf = buf.borrow_mut();
+            *result = self
+                .prepare(buf)
+                .and_then(|p| {
+                    if self.limits.hard_reached(start.plus(done)) {
+                        return Err(EspDrop::SaExpired);
+                    }
+                    if seq == end_seq {
+                        return Err(EspDrop::SequenceCycled);
+                    }
+                    let outer_len = self.seal_and_frame(buf, &p, seq)?;
+                    *inner_len = p.inner_len as u16;
+                    done = done.plus_packet(p.inner_len as u64);
+                    seq += 1;
+                    Ok(EncapOutcome {
+                        seq: seq - 1,
+                        outer_len,
+                        lifetime_event: None,
+                    })
+                })
+                .map_err(|reason| self.counters.drop(reason));
+        }
+        let before = {
+            let held = self.send.lock();
+            // Unused numbers go back if no other worker took numbers since
+            // (none is ever handed out twice); else they are skipped.
+            if seq < end_seq && self.last_seq.load(Ordering::Relaxed) == end_seq - 1 {
+                self.last_seq.store(seq - 1, Ordering::Relaxed);
+            }
+            self.counters.add_locked(done, &held)
+        };
+        if self.limits.may_cross(before, done) {
+            let sizes = results
+                .iter_mut()
+                .zip(inner_lens)
+                .filter_map(|(result, len)| {
+                    let outcome = result.as_mut().ok()?;
+                    Some((u64::from(len), &mut outcome.lifetime_event))
+                });
+            assign_events(&self.limits, before, done, sizes);
+            for event in results
+                .iter()
+                .filter_map(|r| r.as_ref().ok()?.lifetime_event)
+            {
+                self.log_lifetime_event(event);
+            }
+        }
+    }
+
+    #[cold]
+    fn log_lifetime_event(&self, event: LifetimeEvent) {
+        tracing::info!(spi = self.spi, ?event, "outbound SA lifetime");
+    }
+
+    /// Parses the inner packet and checks everything that can refuse it
+    /// before a sequence number is spent: selectors, buffer room, size.
+    #[inline]
+    fn prepare(&self, buf: &mut PacketBuf) -> Result<Prepared, EspDrop> {
+        let inner = parse_inner(buf.as_slice())?;
+        buf.truncate(inner.total_len);
+        if !self.selectors.allows(inner.src, inner.dst) {
+            return Err(EspDrop::TrafficSelectorMismatch);
+        }
+        let inner_len = inner.total_len;
+        // TFC padding, then ESP padding to the alignment with the trailer.
+        let tfc = usize::from(self.tfc_pad_to).saturating_sub(inner_len);
+        let pad =
+            (PAYLOAD_ALIGN - (inner_len + tfc + ESP_TRAILER_LEN) % PAYLOAD_ALIGN) % PAYLOAD_ALIGN;
+        let trailer_len = tfc + pad + ESP_TRAILER_LEN;
+        if buf.headroom() < self.headroom_needed() || buf.tailroom() < trailer_len + ICV_LEN {
+            return Err(EspDrop::BufferTooSmall);
+        }
+        // The IPv4 total length counts its header, the IPv6 payload length
+        // does not.
+        let t = &self.template;
+        let outer_len = t.len + ESP_PREFIX_LEN + inner_len + trailer_len + ICV_LEN;
+        let length_field = outer_len - if t.ipv6 { IPV6_HEADER_LEN } else { 0 };
+        if length_field > usize::from(u16::MAX) {
+            return Err(EspDrop::Oversize);
+        }
+        let dscp = match self.dscp {
+            DscpMode::Copy => inner.tos >> 2,
+            DscpMode::Set(v) => v,
+        };
+        let dont_fragment = match self.df {
+            DfMode::Copy => inner.dont_fragment || inner.version == 6,
+            DfMode::Set => true,
+            DfMode::Clear => false,
+        };
+        Ok(Prepared {
+            inner_len,
+            trailer_len,
+            pad: pad as u8,
+            next_header: inner.next_header().0,
+            outer_tos: (dscp << 2) | outer_ecn(inner.tos, self.ecn),
+            dont_fragment,
+        })
+    }
+
+    /// Appends padding and trailer, seals with `seq` and writes the ICV and
+    /// the outer headers: the packet is ready to send. Returns its length.
+    #[inline]
+    fn seal_and_frame(
+        &self,
+        buf: &mut PacketBuf,
+        p: &Prepared,
+        seq: u64,
+    ) -> Result<usize, EspDrop> {
+        let tail = buf
+            .push_back(p.trailer_len + ICV_LEN)
+            .map_err(|_| EspDrop::BufferTooSmall)?;
+        let pad = usize::from(p.pad);
+        if let Some((padding, [pad_len, next_header])) = tail
+            .get_mut(..p.trailer_len)
+            .and_then(|t| t.split_last_chunk_mut::<ESP_TRAILER_LEN>())
+        {
+            let tfc = padding.len().saturating_sub(pad);
+            let (tfc_bytes, pad_bytes) = padding.split_at_mut(tfc);
+            if tfc > 0 {
+                tfc_bytes.fill(0);
+            }
+            pad_bytes.copy_from_slice(PAD_BYTES.get(..pad).unwrap_or_default());
+            *pad_len = p.pad;
+            *next_header = p.next_header;
+        }
+        let iv = seq.to_be_bytes();
+        let aad = EspAad::new(self.spi, seq, self.esn);
+        let (plaintext, _) = buf
+            .as_mut_slice()
+            .split_last_chunk_mut::<ICV_LEN>()
+            .ok_or(EspDrop::BufferTooSmall)?;
+        // The ICV is looked at last: read right away, it would wait for the
+        // cipher's stores to reach the cache (a store-forwarding stall).
+        let sealed = self.aead.seal_detached(iv, &aad, plaintext);
+
+        let esp_len = ESP_PREFIX_LEN + buf.len();
+        let t = &self.template;
+        let outer_len = t.len + esp_len;
+        let prefix = buf
+            .push_front(t.len + ESP_PREFIX_LEN)
+            .map_err(|_| EspDrop::BufferTooSmall)?;
+        let mut esp_header = [0u8; ESP_PREFIX_LEN];
+        esp_header[field::SPI].copy_from_slice(&self.spi.to_be_bytes());
+        esp_header[field::SEQ].copy_from_slice(&(seq as u32).to_be_bytes());
+        esp_header[field::IV].copy_from_slice(&iv);
+        let Some((outer, esp)) = prefix.split_at_mut_checked(t.len) else {
+            return Err(EspDrop::BufferTooSmall);
+        };
+        esp.copy_from_slice(&esp_header);
+        t.write(outer, p, seq, outer_len);
+        let icv = sealed.map_err(|_| EspDrop::BufferTooSmall)?;
+        if let Some(slot) = buf.as_mut_slice().last_chunk_mut::<ICV_LEN>() {
+            slot.copy_from_slice(icv.as_ref());
+        }
+        if t.udp && t.ipv6 {
+            let ip_len = t.ip_len();
+            let (src, dst) = ipv6_pair(&t.bytes);
+            let sum = udp_ipv6_checksum(&src, &dst, buf.as_slice().get(ip_len..).unwrap_or(&[]));
+            put_be16(buf.as_mut_slice(), ip_len + udp::CHECKSUM, sum);
+        }
+        Ok(outer_len)
+    }
+
+    /// Under the send lock: takes up to `wanted` consecutive sequence
+    /// numbers, never wrapping (RFC 4303 section 3.3.3). Returns the first
+    /// one, how many were granted (fewer only at the end of the sequence
+    /// space) and the usage so far.
+    #[inline]
+    fn reserve_sequences(&self, wanted: u64) -> (u64, u64, Usage) {
+        let _held = self.send.lock();
+        let last = self.last_seq.load(Ordering::Relaxed);
+        let granted = wanted.min(self.seq_limit.saturating_sub(last));
+        self.last_seq.store(last + granted, Ordering::Relaxed);
+        (last + 1, granted, self.counters.usage())
     }
 }
 

@@ -1,10 +1,12 @@
 //! Anti-replay window (RFC 4303 section 3.4.3) as an RFC 6479 bitmap of
 //! 64-bit words, with Extended Sequence Number inference (RFC 4303
 //! Appendix A2). Shared by worker threads: a lock-free check before
-//! decryption, then a short locked check-and-update after the ICV verifies.
+//! decryption, then a short locked check-and-update after the ICV verifies
+//! (one lock per packet, or per batch through [`ReplayWindow::writer`]).
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, PoisonError};
+
+use super::lock::{ShortGuard, ShortLock};
 
 /// Why a sequence number is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,7 +30,8 @@ enum Position {
 /// A sliding anti-replay window of `window` packets ending at the highest
 /// sequence number accepted so far.
 ///
-/// Writers (`check_and_update`, `reset_to`) are serialised by a lock; the
+/// Writers (`check_and_update`, `reset_to`, a [`WindowWriter`]) are
+/// serialised by a lock; the
 /// highest number and the bitmap are atomics so that `check` reads them
 /// without a lock. Order of a writer that advances: clear the recycled words,
 /// publish the new top (release), then set the bit (release). A reader that
@@ -39,7 +42,45 @@ pub struct ReplayWindow {
     word_mask: u64,
     top: AtomicU64,
     bits: Box<[AtomicU64]>,
-    writer: Mutex<()>,
+    writer: ShortLock,
+}
+
+/// Sequence numbers a batch has verified but not yet put into the window
+/// (`seqs` in any order, `top` their highest, 0 for none).
+pub(crate) struct Pending<'a> {
+    pub(crate) top: u64,
+    pub(crate) seqs: &'a [u64],
+}
+
+impl Pending<'_> {
+    /// No pending numbers.
+    pub(crate) const NONE: Pending<'static> = Pending { top: 0, seqs: &[] };
+
+    #[inline]
+    fn contains(&self, seq: u64) -> bool {
+        seq <= self.top && self.seqs.contains(&seq)
+    }
+}
+
+/// Holds the window's writer lock: each [`WindowWriter::check_and_update`]
+/// is the window's own, without taking the lock again (a batch, or a packet
+/// whose SA updates its usage under the same lock).
+pub struct WindowWriter<'a> {
+    window: &'a ReplayWindow,
+    guard: ShortGuard<'a>,
+}
+
+impl WindowWriter<'_> {
+    /// The lock held, for state that shares it.
+    pub(crate) fn held(&self) -> &ShortGuard<'_> {
+        &self.guard
+    }
+
+    /// [`ReplayWindow::check_and_update`] under the lock already held.
+    #[inline]
+    pub fn check_and_update(&mut self, seq: u64) -> Result<(), ReplayVerdict> {
+        self.window.update_locked(seq)
+    }
 }
 
 impl ReplayWindow {
@@ -54,7 +95,7 @@ impl ReplayWindow {
             word_mask: words - 1,
             top: AtomicU64::new(0),
             bits: (0..words).map(|_| AtomicU64::new(0)).collect(),
-            writer: Mutex::new(()),
+            writer: ShortLock::default(),
         }
     }
 
@@ -77,14 +118,36 @@ impl ReplayWindow {
     /// Lock-free check before decryption: the inferred full sequence number,
     /// or why the packet is refused. A packet that passes may still be
     /// refused by [`Self::check_and_update`] after a concurrent update.
+    #[inline]
     pub fn check(&self, seq_low: u32, esn: bool) -> Result<u64, ReplayVerdict> {
+        self.check_with_pending(seq_low, esn, &Pending::NONE)
+    }
+
+    /// [`Self::check`] as if the `pending` sequence numbers (accepted by an
+    /// unfinished batch, not yet in the window) were in it already: the
+    /// answer one-by-one processing would give.
+    #[inline]
+    pub(crate) fn check_with_pending(
+        &self,
+        seq_low: u32,
+        esn: bool,
+        pending: &Pending<'_>,
+    ) -> Result<u64, ReplayVerdict> {
         let top = self.top.load(Ordering::Acquire);
-        let seq =
-            infer_sequence(top, self.window, seq_low, esn).ok_or(ReplayVerdict::OutsideWindow)?;
-        match self.position(top, seq) {
+        let effective_top = top.max(pending.top);
+        let seq = infer_sequence(effective_top, self.window, seq_low, esn)
+            .ok_or(ReplayVerdict::OutsideWindow)?;
+        match self.position(effective_top, seq) {
             Position::Ahead => Ok(seq),
             Position::Behind => Err(ReplayVerdict::OutsideWindow),
             Position::Inside { word, mask } => {
+                if pending.contains(seq) {
+                    return Err(ReplayVerdict::Replayed);
+                }
+                // Above the window's own top its words hold nothing yet.
+                if seq > top {
+                    return Ok(seq);
+                }
                 let seen = self.word(word).load(Ordering::Acquire) & mask != 0;
                 if seen && self.top.load(Ordering::Acquire) == top {
                     Err(ReplayVerdict::Replayed)
@@ -97,8 +160,24 @@ impl ReplayWindow {
 
     /// After the ICV verified: accept `seq` exactly once and advance the
     /// window, or refuse it. Holds the writer lock for a few instructions.
+    #[inline]
     pub fn check_and_update(&self, seq: u64) -> Result<(), ReplayVerdict> {
-        let _guard = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let _guard = self.writer.lock();
+        self.update_locked(seq)
+    }
+
+    /// Takes the writer lock for several [`WindowWriter::check_and_update`]
+    /// calls (a batch); other writers wait until it is dropped.
+    pub fn writer(&self) -> WindowWriter<'_> {
+        WindowWriter {
+            window: self,
+            guard: self.writer.lock(),
+        }
+    }
+
+    /// The check-and-update; the caller holds the writer lock.
+    #[inline]
+    fn update_locked(&self, seq: u64) -> Result<(), ReplayVerdict> {
         let top = self.top.load(Ordering::Relaxed);
         match self.position(top, seq) {
             Position::Behind => Err(ReplayVerdict::OutsideWindow),
@@ -128,7 +207,7 @@ impl ReplayWindow {
     /// nothing else marked (state restore, tests). `top` itself counts as
     /// seen.
     pub fn reset_to(&self, top: u64) {
-        let _guard = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let _guard = self.writer.lock();
         for word in self.bits.iter() {
             word.store(0, Ordering::Relaxed);
         }

@@ -2,7 +2,7 @@
 //! arriving ESP packet by SPI and outer destination, and recognises ESP and
 //! ESP in UDP (RFC 3948) for the local endpoint.
 
-use std::collections::HashMap;
+use std::borrow::BorrowMut;
 use std::collections::hash_map::Entry;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -10,10 +10,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use thiserror::Error;
 
+use super::batch::{MAX_BATCH, in_blocks};
 use super::config::NAT_T_PORT;
 use super::drop::EspDrop;
 use super::inbound::{DecapOutcome, InboundSa};
-use super::wire::{PacketClass, classify};
+use super::wire::{OuterEsp, PacketClass, classify};
 use crate::packet::PacketBuf;
 
 /// Why an SA could not be added.
@@ -43,7 +44,9 @@ pub enum SaDbError {
 /// address matches any destination.
 #[derive(Debug, Default)]
 pub struct SaDatabase {
-    by_key: HashMap<(u32, Option<IpAddr>), Arc<InboundSa>>,
+    /// foldhash: the key is the packet's SPI and address (not secret), and
+    /// SipHash would cost more than the rest of the lookup.
+    by_key: foldhash::HashMap<(u32, Option<IpAddr>), Arc<InboundSa>>,
     /// Local tunnel addresses of the SAs; `None` in the list when some SA
     /// accepts any destination.
     locals: Vec<Option<IpAddr>>,
@@ -144,7 +147,68 @@ impl SaDatabase {
         &self,
         buf: &mut PacketBuf,
     ) -> Result<(&Arc<InboundSa>, DecapOutcome), EspDrop> {
-        let outer = match self.classify(buf.as_slice()) {
+        let (sa, outer) = self.find_for(buf.as_slice())?;
+        sa.decapsulate_classified(buf, &outer).map(|o| (sa, o))
+    }
+
+    /// Decapsulates a batch: `results[i]` is what [`Self::decapsulate`]
+    /// would have returned for `bufs[i]`, with the same drop counting. For
+    /// each block of up to [`MAX_BATCH`] packets, the packets of each SA go
+    /// through [`InboundSa::decapsulate_batch`]'s block processing together
+    /// (one window lock per SA and block). Handles
+    /// `min(bufs.len(), results.len())` packets and returns that number.
+    pub fn decapsulate_batch<'a, B: BorrowMut<PacketBuf>>(
+        &'a self,
+        bufs: &mut [B],
+        results: &mut [Result<(&'a Arc<InboundSa>, DecapOutcome), EspDrop>],
+    ) -> usize {
+        in_blocks(bufs, results, |bufs, results| {
+            self.decapsulate_block(bufs, results)
+        })
+    }
+
+    fn decapsulate_block<'a, B: BorrowMut<PacketBuf>>(
+        &'a self,
+        bufs: &mut [B],
+        results: &mut [Result<(&'a Arc<InboundSa>, DecapOutcome), EspDrop>],
+    ) {
+        let mut found: [Option<(&Arc<InboundSa>, OuterEsp)>; MAX_BATCH] = [None; MAX_BATCH];
+        for ((buf, result), slot) in bufs.iter().zip(results.iter_mut()).zip(&mut found) {
+            *slot = None;
+            match self.find_for(buf.borrow().as_slice()) {
+                Ok(hit) => *slot = Some(hit),
+                Err(reason) => *result = Err(reason),
+            }
+        }
+        let mut per_sa = [Err(EspDrop::NotEsp); MAX_BATCH];
+        // Each SA of the block in order of first appearance; usually one.
+        let mut next = 0;
+        while let Some(first) = found.iter().skip(next).position(Option::is_some) {
+            let Some(Some((sa, _))) = found.get(next + first).copied() else {
+                break;
+            };
+            let mine = |slot: &Option<(&Arc<InboundSa>, OuterEsp)>| {
+                slot.filter(|(other, _)| Arc::ptr_eq(other, sa))
+                    .map(|(_, outer)| outer)
+            };
+            sa.decapsulate_block(bufs, &mut per_sa[..bufs.len()], |i, _| {
+                found.get(i).and_then(mine).map(Ok)
+            });
+            for ((slot, result), outcome) in found.iter_mut().zip(results.iter_mut()).zip(&per_sa) {
+                if mine(slot).is_some() {
+                    *result = outcome.map(|o| (sa, o));
+                    *slot = None;
+                }
+            }
+            next += first + 1;
+        }
+    }
+
+    /// The SA and classification of an arriving packet, or why there is
+    /// none (counted as unmatched).
+    #[inline]
+    fn find_for(&self, packet: &[u8]) -> Result<(&Arc<InboundSa>, OuterEsp), EspDrop> {
+        let outer = match self.classify(packet) {
             Ok(PacketClass::Esp(outer)) => outer,
             Ok(_) => return Err(self.unmatched(EspDrop::NotEsp)),
             Err(reason) => return Err(self.unmatched(reason)),
@@ -152,7 +216,7 @@ impl SaDatabase {
         let sa = self
             .find(outer.spi, outer.dst)
             .ok_or_else(|| self.unmatched(EspDrop::UnknownSpi))?;
-        sa.decapsulate_classified(buf, &outer).map(|o| (sa, o))
+        Ok((sa, outer))
     }
 
     fn unmatched(&self, reason: EspDrop) -> EspDrop {

@@ -30,6 +30,7 @@ impl Selectors {
         Self::matches(&self.src, src) && Self::matches(&self.dst, dst)
     }
 
+    #[inline]
     fn matches(prefixes: &[IpNet], addr: IpAddr) -> bool {
         prefixes.is_empty() || prefixes.iter().any(|p| p.contains(&addr))
     }

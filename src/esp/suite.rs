@@ -46,6 +46,10 @@ impl EspAad {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IcvMismatch;
 
+/// The input is longer than the AEAD can seal under one nonce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct InputTooLong;
+
 /// A keyed ESP AEAD: the `ring` key schedule plus the 4-byte salt.
 pub struct EspAead {
     key: LessSafeKey,
@@ -93,10 +97,37 @@ impl EspAead {
     /// key (the SA derives it from the sequence number). `None` only for an
     /// input beyond the AEAD's limit (~64 GB), which no packet reaches.
     pub fn seal(&self, iv: [u8; IV_LEN], aad: &EspAad, in_out: &mut [u8]) -> Option<[u8; ICV_LEN]> {
+        let mut icv = [0u8; ICV_LEN];
+        self.seal_into(iv, aad, in_out, &mut icv).ok()?;
+        Some(icv)
+    }
+
+    /// [`Self::seal`] writing the ICV into `icv` (its place in the packet).
+    #[inline]
+    pub(crate) fn seal_into(
+        &self,
+        iv: [u8; IV_LEN],
+        aad: &EspAad,
+        in_out: &mut [u8],
+        icv: &mut [u8; ICV_LEN],
+    ) -> Result<(), InputTooLong> {
+        let tag = self.seal_detached(iv, aad, in_out)?;
+        icv.copy_from_slice(tag.as_ref());
+        Ok(())
+    }
+
+    /// [`Self::seal`] handing back `ring`'s tag, for the caller to copy
+    /// when it suits it.
+    #[inline]
+    pub(crate) fn seal_detached(
+        &self,
+        iv: [u8; IV_LEN],
+        aad: &EspAad,
+        in_out: &mut [u8],
+    ) -> Result<Tag, InputTooLong> {
         self.key
             .seal_in_place_separate_tag(self.nonce(iv), Aad::from(aad.as_bytes()), in_out)
-            .ok()
-            .map(|tag| tag_bytes(&tag))
+            .map_err(|_| InputTooLong)
     }
 
     /// Verifies `icv` and decrypts `in_out` in place. On failure `in_out` is
@@ -119,12 +150,6 @@ impl EspAead {
             .map(|_| ())
             .map_err(|_| IcvMismatch)
     }
-}
-
-fn tag_bytes(tag: &Tag) -> [u8; ICV_LEN] {
-    let mut out = [0u8; ICV_LEN];
-    out.copy_from_slice(tag.as_ref());
-    out
 }
 
 impl std::fmt::Debug for EspAead {

@@ -111,3 +111,52 @@ pub fn esp_in_ipv4(spi: u32, seq_low: u32, iv: &[u8], body: &[u8]) -> Vec<u8> {
     h.header_checksum = h.calc_header_checksum();
     [h.to_bytes().to_vec(), esp].concat()
 }
+
+/// Seals `count` copies of `inner` with `out` (sequence numbers 1, 2, ...)
+/// and delivers every one of them to each of `threads` threads at once,
+/// each thread in its own order, through `receive` (a thread's whole run:
+/// its receiver and delivery order in, the sequence numbers it accepted
+/// out). Asserts that every packet was accepted exactly once and that the
+/// other copies were counted as replays.
+pub fn assert_each_accepted_once(
+    out: &OutboundSa,
+    inb: &InboundSa,
+    inner: &[u8],
+    count: usize,
+    threads: usize,
+    receive: impl Fn(&InboundSa, Vec<&[u8]>) -> Vec<u64> + Sync,
+) {
+    let sealed: Vec<Vec<u8>> = (0..count)
+        .map(|_| {
+            let mut buf = buf_with(inner);
+            out.encapsulate(&mut buf).unwrap();
+            buf.as_slice().to_vec()
+        })
+        .collect();
+    let barrier = std::sync::Barrier::new(threads);
+    let mut accepted: Vec<u64> = std::thread::scope(|s| {
+        let runs: Vec<_> = (0..threads)
+            .map(|t| {
+                let (sealed, barrier, receive) = (&sealed, &barrier, &receive);
+                s.spawn(move || {
+                    // `count` is prime, so each stride visits every packet.
+                    let order = (0..count)
+                        .map(|i| sealed[(i * (t + 1) * 7919) % count].as_slice())
+                        .collect();
+                    barrier.wait();
+                    receive(inb, order)
+                })
+            })
+            .collect();
+        runs.into_iter().flat_map(|r| r.join().unwrap()).collect()
+    });
+    accepted.sort_unstable();
+    let want: Vec<u64> = (1..=count as u64).collect();
+    assert_eq!(accepted, want, "each packet accepted exactly once");
+    let stats = inb.stats();
+    assert_eq!(stats.packets, count as u64);
+    assert_eq!(
+        stats.drops_of(erdp::esp::EspDrop::Replayed),
+        ((threads - 1) * count) as u64
+    );
+}
