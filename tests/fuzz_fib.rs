@@ -9,7 +9,7 @@ mod harness;
 
 use std::path::Path;
 
-use harness::fib::{Family, FibCase, FibOp, check, run};
+use harness::fib::{Family, FibCase, FibOp, check, len_byte, prefix_len, run};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed};
 
@@ -26,25 +26,26 @@ fn family() -> impl Strategy<Value = Family> {
     prop_oneof![Just(Family::V4), Just(Family::V6)]
 }
 
-/// Prefix lengths biased to the edges and the trie's stride boundaries
-/// (direct table 18, strides of 6).
-fn len() -> impl Strategy<Value = u8> {
-    prop_oneof![
-        any::<u8>(),
+/// A family and the `len` byte of a prefix length biased to the edges and
+/// the trie's stride boundaries (direct table 18, strides of 6).
+fn family_and_len() -> impl Strategy<Value = (Family, u8)> {
+    let len = prop_oneof![
+        0u8..=128,
         prop::sample::select(vec![
-            0u8, 1, 17, 18, 19, 23, 24, 25, 30, 31, 32, 48, 64, 127, 128
+            0u8, 1, 12, 17, 18, 19, 23, 24, 25, 30, 31, 32, 48, 64, 127, 128
         ]),
-    ]
+    ];
+    (family(), len).prop_map(|(family, len)| (family, len_byte(len, family)))
 }
 
 fn op() -> impl Strategy<Value = FibOp> {
     prop_oneof![
-        6 => (family(), any::<u8>(), len(), 0u8..6).prop_map(|(family, anchor, len, group)| {
+        6 => (family_and_len(), any::<u8>(), 0u8..6).prop_map(|((family, len), anchor, group)| {
             FibOp::Add { family, anchor, len, group }
         }),
-        3 => (family(), any::<u8>(), len())
-            .prop_map(|(family, anchor, len)| FibOp::Withdraw { family, anchor, len }),
-        1 => (family(), any::<u8>(), len(), any::<u8>()).prop_map(|(family, anchor, len, group)| {
+        3 => (family_and_len(), any::<u8>())
+            .prop_map(|((family, len), anchor)| FibOp::Withdraw { family, anchor, len }),
+        1 => (family_and_len(), any::<u8>(), any::<u8>()).prop_map(|((family, len), anchor, group)| {
             FibOp::AddUnmasked { family, anchor, len, group }
         }),
         2 => Just(FibOp::Publish),
@@ -101,12 +102,25 @@ fn fib_kept_inputs_pass() {
 }
 
 #[test]
+fn length_bytes_round_trip() {
+    for family in [Family::V4, Family::V6] {
+        let width = if family == Family::V4 { 32 } else { 128 };
+        for len in 0..=width {
+            assert_eq!(prefix_len(len_byte(len, family), family), len);
+        }
+        for byte in 0..=u8::MAX {
+            assert!(prefix_len(byte, family) <= width);
+        }
+    }
+}
+
+#[test]
 fn overlapping_routes_published_in_steps() {
     use Family::{V4, V6};
     let add = |family, len, group| FibOp::Add {
         family,
         anchor: 0,
-        len,
+        len: len_byte(len, family),
         group,
     };
     let case = FibCase {
@@ -124,12 +138,12 @@ fn overlapping_routes_published_in_steps() {
             FibOp::Withdraw {
                 family: V4,
                 anchor: 0,
-                len: 24,
+                len: len_byte(24, V4),
             },
             FibOp::AddUnmasked {
                 family: V4,
                 anchor: 0,
-                len: 16,
+                len: len_byte(16, V4),
                 group: 4,
             },
             FibOp::Publish,

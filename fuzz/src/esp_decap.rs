@@ -253,7 +253,8 @@ fn configs(case: &EspCase) -> (SaConfig, SaConfig) {
     let (receiver_port, sender_port) = match case.nat_t {
         NatTMode::Off => (None, None),
         NatTMode::Default => (Some(4500), Some(4500)),
-        NatTMode::Ports { local, remote } => (Some(local), Some(remote)),
+        // Port 0 is refused by the configuration (UDP ports are non-zero).
+        NatTMode::Ports { local, remote } => (Some(local.max(1)), Some(remote.max(1))),
     };
     if let (Some(receiver_port), Some(sender_port)) = (receiver_port, sender_port) {
         inbound.nat_t = Some(NatT {
