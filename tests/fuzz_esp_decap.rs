@@ -12,7 +12,8 @@ use std::path::Path;
 
 use erdp::esp::{EspDrop, ReplayVerdict};
 use harness::esp_decap::{
-    Delivery, EspCase, FIXTURE_MODE, InnerSpec, Mutation, NatTMode, Suite, check, mutate, run,
+    Delivery, EspCase, FIXTURE_MODE, InnerSpec, Mutation, NatTMode, SUBSPACE_JUMP, Suite, check,
+    mutate, run,
 };
 use harness::esp_fixtures::{FIXTURE_COUNT, check_fixture, fixtures};
 use harness::esp_model::{NaiveWindow, Standing};
@@ -36,7 +37,7 @@ fn inner() -> impl Strategy<Value = InnerSpec> {
         any::<u128>(),
         any::<u128>(),
         prop::collection::vec(any::<u8>(), 0..200),
-        prop_oneof![4 => Just(0u16), 2 => 0u16..4, 1 => any::<u16>()],
+        prop_oneof![4 => Just(0u16), 2 => 0u16..4, 1 => any::<u16>(), 1 => SUBSPACE_JUMP..=SUBSPACE_JUMP + 2],
     )
         .prop_map(|(ipv6, tos, protocol, src, dst, payload, skip)| InnerSpec {
             ipv6,
@@ -222,6 +223,41 @@ fn ce_on_a_not_ect_inner_packet_is_dropped_after_the_icv_and_recorded() {
         tally.drops,
         vec![(EspDrop::EcnCeOnNotEct, 1), (EspDrop::Replayed, 1)]
     );
+}
+
+#[test]
+fn a_sender_a_subspace_ahead_is_found_by_esn_resynchronisation() {
+    // The second packet is 2^32 + 1 numbers after the first: its high half
+    // is not the inferred one, so only RFC 4303 A3 resynchronisation (every
+    // ICV failure here, two high halves tried) accepts it.
+    let packet = |skip| InnerSpec {
+        ipv6: true,
+        tos: 0,
+        protocol: 58,
+        src: 1,
+        dst: 2,
+        payload: vec![9; 24],
+        skip,
+    };
+    let case = EspCase {
+        suite: Suite::ChaCha20Poly1305,
+        key: [3; 36],
+        spi: 0x2000,
+        esn: true,
+        outer_ipv6: true,
+        nat_t: NatTMode::Default,
+        window: 0,
+        resync_after: 0,
+        resync_tries: 2,
+        tfc_pad_to: 0,
+        ecn_compatibility: false,
+        start_high: 0,
+        start_low: 100,
+        packets: vec![packet(0), packet(SUBSPACE_JUMP)],
+        deliveries: vec![],
+    };
+    let tally = check(&case);
+    assert_eq!((tally.accepted, tally.resynchronised), (2, 1), "{tally:?}");
 }
 
 #[test]

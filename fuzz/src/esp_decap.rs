@@ -36,6 +36,8 @@ pub const MAX_PACKETS: usize = 8;
 pub const MAX_DELIVERIES: usize = 32;
 pub const MAX_MUTATIONS: usize = 8;
 pub const MAX_PAYLOAD: usize = 512;
+/// `skip` values from here on jump whole 2^32 subspaces (ESN only).
+pub const SUBSPACE_JUMP: u16 = 0xfff0;
 /// Inputs whose first byte is at least this replay a Scapy fixture.
 pub const FIXTURE_MODE: u8 = 0xf0;
 
@@ -59,7 +61,9 @@ pub enum NatTMode {
     },
 }
 
-/// One inner packet to seal. `skip` sequence numbers are left out before it.
+/// One inner packet to seal. `skip` sequence numbers are left out before
+/// it; with ESN, values from [`SUBSPACE_JUMP`] up skip 1 to 16 whole 2^32
+/// subspaces instead (a sender far ahead: RFC 4303 A3 resynchronisation).
 #[derive(Debug, Clone, PartialEq, Eq, Arbitrary)]
 pub struct InnerSpec {
     pub ipv6: bool,
@@ -302,7 +306,10 @@ pub fn check(case: &EspCase) -> Tally {
     let mut last = start - 1;
     let mut buf = PacketBuf::new();
     for spec in &specs {
-        last += u64::from(spec.skip);
+        last += match spec.skip.checked_sub(SUBSPACE_JUMP) {
+            Some(subspaces) if case.esn => u64::from(subspaces + 1) << 32,
+            _ => u64::from(spec.skip),
+        };
         sender.resume_after(last);
         let inner = build_inner(spec);
         buf.load(&inner, PacketBuf::DEFAULT_HEADROOM)
@@ -404,6 +411,8 @@ pub struct Tally {
     pub drops: Vec<(EspDrop, usize)>,
     /// Drops after the ICV verified that recorded the sequence number.
     pub recorded_drops: usize,
+    /// Packets accepted after ESN resynchronisation (RFC 4303 A3).
+    pub resynchronised: usize,
 }
 
 impl Tally {
@@ -519,6 +528,7 @@ impl<'a> Replay<'a> {
                 );
                 self.window = self.window.accepted(outcome.seq);
                 self.tally.accepted += 1;
+                self.tally.resynchronised += usize::from(outcome.resynchronised);
             }
             Err(reason) => {
                 if let Some(k) = genuine {
