@@ -1,0 +1,145 @@
+#!/usr/bin/env python3
+"""Builds the seed corpora of erdp's fuzz targets in fuzz/corpus/<target>/
+(git-ignored) from the captures in pcaps/ and the hand-picked seeds in
+fuzz/seeds/<target>/. Deterministic; standard library only.
+
+- pcap_replay: every capture under pcaps/ as is, and each rewritten as
+  pcapng (little and big endian, an interface name, nanosecond if_tsresol,
+  enhanced and simple packet blocks, an unknown block to skip).
+- esp_decap: every ESP packet of the Scapy fixtures in pcaps/esp/ in the
+  target's fixture mode (first byte 0xf0 + fixture index, then the outer IP
+  packet), plus a few generated-mode inputs.
+- fib: a few byte strings (the target is structure-aware).
+
+Usage: python3 fuzz/make_seeds.py [--out fuzz/corpus]
+"""
+
+import argparse
+import random
+import shutil
+import struct
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Must list the fixtures in the order of SOURCES in fuzz/src/esp_fixtures.rs.
+ESP_FIXTURES = [
+    "scapy_aes128gcm_ipv4",
+    "scapy_aes256gcm_ipv6",
+    "scapy_chacha20_ipv4",
+    "scapy_aes128gcm_esn",
+    "scapy_aes256gcm_natt",
+]
+FIXTURE_MODE = 0xF0
+ETHERNET_LEN = 14
+
+
+def read_pcap(data):
+    """(link type, [(ts_sec, ts_frac, orig_len, frame)]) of a classic pcap."""
+    magic = data[:4]
+    endian = {b"\xd4\xc3\xb2\xa1": "<", b"\x4d\x3c\xb2\xa1": "<",
+              b"\xa1\xb2\xc3\xd4": ">", b"\xa1\xb2\x3c\x4d": ">"}.get(magic)
+    if endian is None:
+        return None
+    link = struct.unpack(endian + "I", data[20:24])[0]
+    frames, at = [], 24
+    while at + 16 <= len(data):
+        sec, frac, incl, orig = struct.unpack(endian + "IIII", data[at:at + 16])
+        frames.append((sec, frac, orig, data[at + 16:at + 16 + incl]))
+        at += 16 + incl
+    return link, frames
+
+
+def pad4(body):
+    return body + b"\0" * (-len(body) % 4)
+
+
+def block(endian, block_type, body):
+    body = pad4(body)
+    length = 12 + len(body)
+    return struct.pack(endian + "II", block_type, length) + body + struct.pack(endian + "I", length)
+
+
+def option(endian, code, value):
+    return struct.pack(endian + "HH", code, len(value)) + pad4(value)
+
+
+def to_pcapng(link, frames, endian, simple):
+    """A pcapng file with the frames of a pcap: SHB, IDB (if_name,
+    if_tsresol 9), an unknown block, then EPBs (or SPBs when `simple`)."""
+    out = block(endian, 0x0A0D0D0A,
+                struct.pack(endian + "IHHq", 0x1A2B3C4D, 1, 0, -1))
+    options = (option(endian, 2, b"er0") + option(endian, 9, bytes([9]))
+               + struct.pack(endian + "HH", 0, 0))
+    out += block(endian, 1, struct.pack(endian + "HHI", link, 0, 0) + options)
+    out += block(endian, 0x0BAD, b"skip me")
+    for sec, frac, orig, frame in frames:
+        if simple:
+            out += block(endian, 3, struct.pack(endian + "I", orig) + frame)
+        else:
+            ts = sec * 1_000_000_000 + frac * 1000
+            out += block(endian, 6, struct.pack(endian + "IIIII", 0, ts >> 32, ts & 0xFFFFFFFF,
+                                                len(frame), orig) + frame)
+    return out
+
+
+def write(directory, name, data):
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / name).write_bytes(data)
+
+
+def pcap_replay_seeds(out):
+    count = 0
+    for path in sorted(ROOT.glob("pcaps/**/*.pcap*")):
+        data = path.read_bytes()
+        write(out, path.name, data)
+        count += 1
+        parsed = read_pcap(data)
+        if parsed is None:
+            continue
+        link, frames = parsed
+        for endian, simple, tag in (("<", False, "le"), (">", False, "be"), ("<", True, "spb")):
+            write(out, "%s.%s.pcapng" % (path.stem, tag), to_pcapng(link, frames, endian, simple))
+            count += 1
+    return count
+
+
+def esp_decap_seeds(out):
+    count = 0
+    for index, name in enumerate(ESP_FIXTURES):
+        parsed = read_pcap((ROOT / "pcaps/esp" / (name + ".esp.pcap")).read_bytes())
+        for number, (_, _, _, frame) in enumerate(parsed[1]):
+            write(out, "%s-%d" % (name, number), bytes([FIXTURE_MODE + index]) + frame[ETHERNET_LEN:])
+            count += 1
+    rng = random.Random(7)
+    for number in range(8):
+        write(out, "generated-%d" % number, bytes([number]) + rng.randbytes(64 + 64 * number))
+        count += 1
+    return count
+
+
+def fib_seeds(out):
+    rng = random.Random(4)
+    for number in range(8):
+        write(out, "random-%d" % number, rng.randbytes(32 + 48 * number))
+    return 8
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "fuzz/corpus")
+    args = parser.parse_args()
+    builders = {"pcap_replay": pcap_replay_seeds, "esp_decap": esp_decap_seeds, "fib": fib_seeds}
+    for target, build in builders.items():
+        out = args.out / target
+        count = build(out)
+        seeds = ROOT / "fuzz/seeds" / target
+        if seeds.is_dir():
+            for path in sorted(seeds.iterdir()):
+                shutil.copyfile(path, out / path.name)
+                count += 1
+        print("%s: %d seeds in %s" % (target, count, out))
+
+
+if __name__ == "__main__":
+    main()
