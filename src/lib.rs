@@ -17,6 +17,7 @@
 //! - [`rib`]: routes, BGP and Azure route selection, "which route and why".
 //! - [`config`]: the node configuration (TOML), checked with file, line and field in errors.
 //! - [`dataplane`]: the forwarding node: frames in, one fate each out, ESP tunnels, worker pool.
+//! - [`scenario`]: `erdp run`: the emulated ExpressRoute + IPsec topology, BGP, faults, reports.
 #![forbid(unsafe_code)]
 
 pub mod capture;
@@ -29,4 +30,5 @@ pub mod fib;
 pub mod packet;
 pub mod port;
 pub mod rib;
+pub mod scenario;
 pub mod wire;

@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 mod demo;
 pub mod esp;
 mod fib;
+mod run;
 
 /// erdp: prove where every packet goes in an ExpressRoute + IPsec network,
 /// and whether it leaves encrypted.
@@ -19,7 +20,7 @@ mod fib;
     version,
     about,
     long_about = None,
-    after_help = "Without a command: the main job (for now the FIB/RIB demo of both edges)."
+    after_help = "Without a command: the main job, `erdp run` with the built-in design-1 scenario."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -31,6 +32,10 @@ pub struct Cli {
 pub enum Command {
     /// Longest-prefix match and FIB statistics for a route list file.
     Fib(fib::FibArgs),
+    /// The main job: run an emulated ExpressRoute + IPsec scenario.
+    Run(run::RunArgs),
+    /// The FIB/RIB demo of both edges (no traffic).
+    Demo,
     /// ESP tunnel tools: seal and open captures, Wireshark SA settings, keys.
     Esp(esp::EspArgs),
 }
@@ -44,8 +49,12 @@ pub const EXIT_CHECK_FAILED: u8 = 1;
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        // Until the emulator lands, the main job is the FIB/RIB demo.
-        None => demo::run(),
+        None => run::run(run::RunArgs {
+            out_dir: "erdp-out".into(),
+            ..run::RunArgs::default()
+        }),
+        Some(Command::Run(args)) => run::run(args),
+        Some(Command::Demo) => demo::run(),
         Some(Command::Fib(args)) => fib::run(args),
         Some(Command::Esp(args)) => esp::run(args),
     }

@@ -14,6 +14,7 @@ mod error;
 mod event;
 pub mod host;
 pub mod link;
+pub mod node_device;
 mod pool;
 mod rng;
 mod time;
@@ -27,6 +28,7 @@ pub use host::{AppId, Host, HostConfig, HostError};
 pub use link::{
     CapturePoint, ChannelConfig, DeviceId, LinkCapture, LinkConfig, LinkId, LinkReport,
 };
+pub use node_device::{NodeDevice, NodeDeviceError, PathKey, PathOutcome, PathStats};
 pub use pool::FramePool;
 pub use rng::{Chance, SimRng, derive_seed, rng_for};
 pub use time::SimTime;

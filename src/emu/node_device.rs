@@ -1,0 +1,296 @@
+//! [`NodeDevice`]: an erdp forwarding node ([`crate::dataplane::Node`]) as an
+//! emulator [`Device`]. Frames that land at one instant are handed to the
+//! node's [`Worker`] in runs per ingress port; each frame is sent on (the
+//! very buffer, zero copy) or recycled by its [`Fate`], and the packets the
+//! node generated (ARP replies, ICMP errors) leave through the pool.
+//!
+//! Every fate is also tallied per flow and path ([`PathKey`]): which port a
+//! flow came in and went out on, whether it left encrypted, the policy
+//! verdict, the outer DSCP of its ESP packets. Reports read these tallies.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::device::{Arrival, Device, PortId, TxQueue};
+use super::time::SimTime;
+use crate::dataplane::{DropReason, Fate, Node, Outcome, Outputs, PolicyVerdict, Worker};
+use crate::fib::InterfaceId;
+use crate::packet::PacketBuf;
+use crate::wire::FlowKey;
+
+/// Offset of the IPv4 type-of-service byte (or the IPv6 traffic class
+/// high nibble) in an untagged Ethernet frame.
+const FRAME_IP_TOS: usize = 15;
+/// Offset of the IP version nibble.
+const FRAME_IP_VERSION: usize = 14;
+
+/// What became of a frame, as a tally key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case", tag = "outcome")]
+pub enum PathOutcome {
+    /// Sent on this emulator port.
+    Forwarded {
+        /// The port it left on.
+        port: u16,
+        /// It left inside ESP.
+        encrypted: bool,
+    },
+    /// Consumed by the node (ARP, echo to the node).
+    Delivered,
+    /// Dropped with this reason.
+    Dropped {
+        /// Why.
+        reason: DropReason,
+    },
+}
+
+/// One (flow, path) pair a node saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PathKey {
+    /// The (inner) flow; `None` for frames that were not IP.
+    pub flow: Option<FlowKey>,
+    /// The port it arrived on.
+    pub ingress: u16,
+    /// It arrived inside ESP and was decrypted here.
+    pub decrypted: bool,
+    /// What became of it.
+    pub outcome: PathOutcome,
+    /// The must-encrypt policy verdict.
+    pub violation: bool,
+}
+
+/// Counts for one [`PathKey`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct PathStats {
+    /// Frames.
+    pub packets: u64,
+    /// Bytes of the frames as they arrived.
+    pub bytes: u64,
+    /// First and last time seen.
+    pub first_at: SimTime,
+    /// Last time seen.
+    pub last_at: SimTime,
+    /// The outer DSCP of the last frame that left encrypted.
+    pub outer_dscp: Option<u8>,
+}
+
+/// An erdp node attached to emulator links: emulator port `i` is the
+/// node's Ethernet interface `ports[i]`.
+pub struct NodeDevice {
+    name: String,
+    worker: Worker,
+    /// Emulator port to node interface.
+    ports: Vec<InterfaceId>,
+    /// Node interface index to emulator port.
+    port_of: Vec<Option<u16>>,
+    outputs: Outputs,
+    run: Vec<PacketBuf>,
+    paths: HashMap<PathKey, PathStats, foldhash::fast::FixedState>,
+}
+
+impl std::fmt::Debug for NodeDevice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeDevice")
+            .field("name", &self.name)
+            .field("ports", &self.ports)
+            .field("paths", &self.paths.len())
+            .finish()
+    }
+}
+
+/// Why a node cannot be attached.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NodeDeviceError {
+    /// A port names an interface the node does not have.
+    #[error("node {node}: no interface named {interface:?}")]
+    UnknownInterface {
+        /// The node.
+        node: String,
+        /// The name asked for.
+        interface: String,
+    },
+    /// A port names an ESP tunnel (tunnels ride Ethernet ports).
+    #[error("node {node}: interface {interface:?} is a tunnel, not an Ethernet port")]
+    NotEthernet {
+        /// The node.
+        node: String,
+        /// The name asked for.
+        interface: String,
+    },
+}
+
+impl NodeDevice {
+    /// Attaches `node`: emulator port `i` is the interface named
+    /// `interfaces[i]`.
+    pub fn new(node: &Arc<Node>, interfaces: &[&str]) -> Result<Self, NodeDeviceError> {
+        let mut ports = Vec::with_capacity(interfaces.len());
+        let mut port_of = vec![None; node.interface_names().len()];
+        for (port, name) in interfaces.iter().enumerate() {
+            let id = node
+                .interface_id(name)
+                .ok_or_else(|| NodeDeviceError::UnknownInterface {
+                    node: node.name().to_string(),
+                    interface: (*name).to_string(),
+                })?;
+            if node.is_tunnel(id) {
+                return Err(NodeDeviceError::NotEthernet {
+                    node: node.name().to_string(),
+                    interface: (*name).to_string(),
+                });
+            }
+            ports.push(id);
+            if let Some(slot) = port_of.get_mut(id.0 as usize) {
+                *slot = Some(port as u16);
+            }
+        }
+        Ok(Self {
+            name: node.name().to_string(),
+            worker: node.worker(),
+            ports,
+            port_of,
+            outputs: Outputs::with_capacity(64),
+            run: Vec::with_capacity(64),
+            paths: HashMap::default(),
+        })
+    }
+
+    /// The node.
+    pub fn node(&self) -> &Arc<Node> {
+        self.worker.node()
+    }
+
+    /// Every (flow, path) seen so far.
+    pub fn paths(&self) -> impl Iterator<Item = (&PathKey, &PathStats)> {
+        self.paths.iter()
+    }
+
+    /// The emulator port of node interface `id`.
+    pub fn port_of(&self, id: InterfaceId) -> Option<u16> {
+        self.port_of.get(id.0 as usize).copied().flatten()
+    }
+
+    fn tally(&mut self, now: SimTime, ingress: u16, fate: &Fate, len: usize, frame: &[u8]) {
+        let outcome = match fate.outcome {
+            Outcome::Forwarded(id) => PathOutcome::Forwarded {
+                port: self.port_of(id).unwrap_or(u16::MAX),
+                encrypted: fate.encrypted.is_some(),
+            },
+            Outcome::Delivered(_) => PathOutcome::Delivered,
+            Outcome::Dropped(reason) => PathOutcome::Dropped { reason },
+        };
+        let key = PathKey {
+            flow: fate.flow,
+            ingress,
+            decrypted: fate.decrypted.is_some(),
+            outcome,
+            violation: matches!(fate.policy, PolicyVerdict::Violation(_)),
+        };
+        let stats = self.paths.entry(key).or_insert(PathStats {
+            first_at: now,
+            ..PathStats::default()
+        });
+        stats.packets += 1;
+        stats.bytes += len as u64;
+        stats.last_at = now;
+        if fate.left_encrypted() {
+            stats.outer_dscp = outer_dscp(frame);
+        }
+    }
+
+    /// Processes `self.run` (frames from `port`) and sends the results.
+    fn flush(&mut self, now: SimTime, port: u16, tx: &mut TxQueue<'_>) {
+        if self.run.is_empty() {
+            return;
+        }
+        let Some(&ingress) = self.ports.get(usize::from(port)) else {
+            self.run.drain(..).for_each(|frame| tx.recycle(frame));
+            return;
+        };
+        let lens: [usize; 64] = std::array::from_fn(|i| self.run.get(i).map_or(0, |f| f.len()));
+        self.worker
+            .process(ingress, &mut self.run, &mut self.outputs);
+        let mut run = std::mem::take(&mut self.run);
+        for (index, frame) in run.drain(..).enumerate() {
+            let Some(&fate) = self.outputs.fates().get(index) else {
+                tx.recycle(frame);
+                continue;
+            };
+            let len = lens.get(index).copied().unwrap_or(0);
+            self.tally(now, port, &fate, len, frame.as_slice());
+            match fate.egress().and_then(|id| self.port_of(id)) {
+                Some(out) => tx.send(PortId(out), frame),
+                None => tx.recycle(frame),
+            }
+        }
+        self.run = run;
+        for index in 0..self.outputs.generated_len() {
+            let Some(generated) = self.outputs.generated_at(index) else {
+                continue;
+            };
+            let fate = *generated.fate;
+            let len = generated.frame.len();
+            let out = fate.egress().and_then(|id| self.port_of(id));
+            self.tally(now, port, &fate, len, &[]);
+            if let Some(out) = out {
+                let mut frame = tx.frame();
+                if self.outputs.swap_generated(index, &mut frame) {
+                    tx.send(PortId(out), frame);
+                } else {
+                    tx.recycle(frame);
+                }
+            }
+        }
+    }
+}
+
+/// The DSCP of the (outer) IP header of an Ethernet frame.
+fn outer_dscp(frame: &[u8]) -> Option<u8> {
+    let version = frame.get(FRAME_IP_VERSION)? >> 4;
+    match version {
+        4 => Some(frame.get(FRAME_IP_TOS)? >> 2),
+        6 => {
+            let high = frame.get(FRAME_IP_VERSION)? & 0x0f;
+            let low = frame.get(FRAME_IP_TOS)? >> 4;
+            Some(((high << 4) | low) >> 2)
+        }
+        _ => None,
+    }
+}
+
+/// Most frames handed to the worker at once.
+const RUN_LIMIT: usize = 64;
+
+impl Device for NodeDevice {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn port_count(&self) -> u16 {
+        self.ports.len() as u16
+    }
+
+    fn receive(&mut self, now: SimTime, batch: &mut Vec<Arrival>, tx: &mut TxQueue<'_>) {
+        let mut current: Option<u16> = None;
+        for arrival in batch.drain(..) {
+            let port = arrival.port.0;
+            if current != Some(port) || self.run.len() >= RUN_LIMIT {
+                if let Some(previous) = current {
+                    self.flush(now, previous, tx);
+                }
+                current = Some(port);
+            }
+            self.run.push(arrival.frame);
+        }
+        if let Some(port) = current {
+            self.flush(now, port, tx);
+        }
+    }
+
+    fn poll(&mut self, _now: SimTime, _tx: &mut TxQueue<'_>) {}
+
+    fn next_wakeup(&mut self) -> Option<SimTime> {
+        None
+    }
+}

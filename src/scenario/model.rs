@@ -1,0 +1,394 @@
+//! The scenario model: what a scenario TOML file says (the ExpressRoute
+//! circuit, what each side advertises on which BGP session, the hosts'
+//! traffic, the fault timeline), with defaults for everything but the
+//! prefixes. Field by field documentation is in the README.
+
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+use crate::config::PolicyAction;
+use crate::rib::SelectionMode;
+
+/// A whole scenario.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Short name (reports, the summary's title).
+    pub name: String,
+    /// One or two sentences: what the scenario shows.
+    #[serde(default)]
+    pub description: String,
+    /// Master seed of every random draw (overridden by `--seed`).
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// Virtual time to run, in milliseconds (the run ends earlier when all
+    /// traffic is done and no fault is pending).
+    #[serde(default = "default_duration_ms")]
+    pub duration_ms: u64,
+    /// The ExpressRoute circuit: its two links and how they are used.
+    #[serde(default)]
+    pub circuit: Circuit,
+    /// The on-premises side: host, edge router and what it advertises.
+    pub onprem: OnPrem,
+    /// The Azure side: VNet host, hub and what Azure advertises.
+    pub azure: Azure,
+    /// Traffic flows between the two hosts.
+    #[serde(default, rename = "flow")]
+    pub flows: Vec<Flow>,
+    /// The fault timeline.
+    #[serde(default, rename = "fault")]
+    pub faults: Vec<Fault>,
+}
+
+fn default_seed() -> u64 {
+    1
+}
+fn default_duration_ms() -> u64 {
+    20_000
+}
+
+/// How the two ExpressRoute links are used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum CircuitMode {
+    /// Both links carry traffic (ECMP per flow).
+    #[default]
+    ActiveActive,
+    /// The primary carries everything; the secondary takes over when the
+    /// primary's BGP session goes down (on-prem lowers LOCAL_PREF and
+    /// prepends its AS path on the secondary).
+    ActiveStandby,
+}
+
+/// The ExpressRoute circuit.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Circuit {
+    /// Active-active (ECMP) or active-standby.
+    #[serde(default)]
+    pub mode: CircuitMode,
+    /// Time from a link failure to its BGP session going down (BFD's
+    /// detection time; BGP hold time without BFD), in milliseconds.
+    #[serde(default = "default_detection_ms")]
+    pub detection_ms: u64,
+    /// The Premium add-on (10,000 instead of 4,000 on-prem prefixes).
+    #[serde(default)]
+    pub premium: bool,
+    /// The ExpressRoute connection weight of this circuit at the hub.
+    #[serde(default)]
+    pub connection_weight: u32,
+    /// Primary link: customer router 172.16.0.1, Microsoft 172.16.0.2 (/30).
+    #[serde(default = "LinkSpec::circuit")]
+    pub primary: LinkSpec,
+    /// Secondary link: customer router 172.16.0.5, Microsoft 172.16.0.6 (/30).
+    #[serde(default = "LinkSpec::circuit")]
+    pub secondary: LinkSpec,
+}
+
+fn default_detection_ms() -> u64 {
+    300
+}
+
+impl Default for Circuit {
+    fn default() -> Self {
+        Self {
+            mode: CircuitMode::default(),
+            detection_ms: default_detection_ms(),
+            premium: false,
+            connection_weight: 0,
+            primary: LinkSpec::circuit(),
+            secondary: LinkSpec::circuit(),
+        }
+    }
+}
+
+/// One link's properties (the same both ways).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkSpec {
+    /// One-way propagation delay in milliseconds.
+    #[serde(default)]
+    pub delay_ms: f64,
+    /// Line rate in Mbit/s (`0`: unlimited).
+    #[serde(default)]
+    pub rate_mbps: f64,
+    /// Transmit queue in frames.
+    #[serde(default = "default_queue")]
+    pub queue: usize,
+    /// Probability that a frame is lost.
+    #[serde(default)]
+    pub loss: f64,
+    /// Probability that a frame is held back and overtaken.
+    #[serde(default)]
+    pub reorder: f64,
+    /// Extra delay of a held-back frame, in milliseconds.
+    #[serde(default = "default_reorder_delay")]
+    pub reorder_delay_ms: f64,
+    /// IP MTU of the link.
+    #[serde(default = "default_mtu")]
+    pub mtu: usize,
+}
+
+fn default_queue() -> usize {
+    256
+}
+fn default_reorder_delay() -> f64 {
+    1.0
+}
+fn default_mtu() -> usize {
+    1500
+}
+
+impl LinkSpec {
+    /// A circuit link: 2 ms, 1 Gbit/s.
+    pub fn circuit() -> Self {
+        Self {
+            delay_ms: 2.0,
+            rate_mbps: 1000.0,
+            ..Self::lan()
+        }
+    }
+
+    /// A LAN link: 0.05 ms, 10 Gbit/s.
+    pub fn lan() -> Self {
+        Self {
+            delay_ms: 0.05,
+            rate_mbps: 10_000.0,
+            queue: default_queue(),
+            loss: 0.0,
+            reorder: 0.0,
+            reorder_delay_ms: default_reorder_delay(),
+            mtu: default_mtu(),
+        }
+    }
+}
+
+/// The on-premises side.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OnPrem {
+    /// The host's address with its prefix length; the edge's LAN port is
+    /// the first address of that subnet.
+    #[serde(default = "default_onprem_host")]
+    pub host: IpNet,
+    /// The on-premises AS number.
+    #[serde(default = "default_onprem_asn")]
+    pub asn: u32,
+    /// Prefixes advertised on both ExpressRoute private peering sessions.
+    #[serde(default)]
+    pub advertise_er: Vec<IpNet>,
+    /// Prefixes advertised on the VPN's BGP session.
+    #[serde(default)]
+    pub advertise_vpn: Vec<IpNet>,
+    /// Extra synthetic /24 prefixes advertised on ExpressRoute (from
+    /// 100.64.0.0/10), to exercise the private peering prefix limit.
+    #[serde(default)]
+    pub extra_er_prefixes: u32,
+    /// LOCAL_PREF the edge gives routes learned over the VPN (ER: 100).
+    #[serde(default = "default_vpn_local_pref")]
+    pub vpn_local_pref: u32,
+    /// Times the edge prepends its AS on the ExpressRoute sessions.
+    #[serde(default)]
+    pub er_prepend: u8,
+    /// What the edge does with Azure-bound traffic that would leave in
+    /// plaintext: `report` or `drop` (fail closed).
+    #[serde(default)]
+    pub policy: PolicyAction,
+    /// The LAN link.
+    #[serde(default = "LinkSpec::lan")]
+    pub lan: LinkSpec,
+}
+
+fn default_onprem_host() -> IpNet {
+    IpNet::V4(ipnet::Ipv4Net::new_assert([10, 0, 1, 10].into(), 16))
+}
+fn default_onprem_asn() -> u32 {
+    65001
+}
+fn default_vpn_local_pref() -> u32 {
+    200
+}
+
+/// The Azure side.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Azure {
+    /// The VNet host's address with its prefix length; the hub's VNet port
+    /// is the first address of that subnet.
+    #[serde(default = "default_azure_host")]
+    pub host: IpNet,
+    /// VNet prefixes Azure advertises over ExpressRoute (at most 1,000 go
+    /// out).
+    #[serde(default)]
+    pub advertise_er: Vec<IpNet>,
+    /// VNet prefixes advertised over the VPN.
+    #[serde(default)]
+    pub advertise_vpn: Vec<IpNet>,
+    /// Extra synthetic VNet prefixes (from 10.200.0.0/16 as /28s), to
+    /// exercise the 1,000-prefix advertisement limit.
+    #[serde(default)]
+    pub extra_vnet_prefixes: u32,
+    /// The hub's routing preference for identical prefixes.
+    #[serde(default = "default_hub_preference")]
+    pub hub_routing_preference: SelectionMode,
+    /// What the hub does with on-prem-bound traffic that would leave in
+    /// plaintext: `report` or `drop` (fail closed).
+    #[serde(default)]
+    pub policy: PolicyAction,
+    /// The VPN tunnel's inner MTU.
+    #[serde(default = "default_tunnel_mtu")]
+    pub tunnel_mtu: u16,
+    /// The MSS the tunnel clamps TCP SYNs to (0: no clamping).
+    #[serde(default = "default_mss_clamp")]
+    pub mss_clamp: u16,
+    /// The VNet link.
+    #[serde(default = "LinkSpec::lan")]
+    pub vnet: LinkSpec,
+}
+
+fn default_azure_host() -> IpNet {
+    IpNet::V4(ipnet::Ipv4Net::new_assert([10, 1, 0, 10].into(), 16))
+}
+fn default_hub_preference() -> SelectionMode {
+    SelectionMode::ExpressRouteFirst
+}
+fn default_tunnel_mtu() -> u16 {
+    1400
+}
+fn default_mss_clamp() -> u16 {
+    1350
+}
+
+/// Which host a flow starts at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Side {
+    /// The on-premises host.
+    Onprem,
+    /// The Azure VNet host.
+    Azure,
+}
+
+impl Side {
+    /// The other side.
+    pub fn peer(self) -> Side {
+        match self {
+            Side::Onprem => Side::Azure,
+            Side::Azure => Side::Onprem,
+        }
+    }
+
+    /// Its name in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Side::Onprem => "onprem",
+            Side::Azure => "azure",
+        }
+    }
+}
+
+/// The kind of a flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FlowKind {
+    /// A TCP bulk transfer of `bytes`, every byte checked.
+    Tcp,
+    /// ICMP echo, `count` requests every `interval_ms`.
+    Ping,
+    /// UDP datagrams, `count` every `interval_ms`.
+    Udp,
+}
+
+/// One traffic flow.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Flow {
+    /// Its name in the summary.
+    pub name: String,
+    /// TCP, ping or UDP.
+    pub kind: FlowKind,
+    /// The sending side (the client for TCP).
+    pub from: Side,
+    /// TCP: bytes to transfer.
+    #[serde(default = "default_bytes")]
+    pub bytes: u64,
+    /// Ping/UDP: packets to send.
+    #[serde(default = "default_count")]
+    pub count: u64,
+    /// Ping/UDP: time between packets, in milliseconds.
+    #[serde(default = "default_interval")]
+    pub interval_ms: f64,
+    /// Ping/UDP: payload bytes.
+    #[serde(default = "default_payload")]
+    pub payload: usize,
+    /// Destination port (TCP/UDP); derived from the flow's index if 0.
+    #[serde(default)]
+    pub port: u16,
+    /// DSCP the sending host marks the flow with (0: unmarked).
+    #[serde(default)]
+    pub dscp: u8,
+    /// When it starts, in milliseconds.
+    #[serde(default)]
+    pub start_ms: u64,
+}
+
+fn default_bytes() -> u64 {
+    1_000_000
+}
+fn default_count() -> u64 {
+    100
+}
+fn default_interval() -> f64 {
+    10.0
+}
+fn default_payload() -> usize {
+    100
+}
+
+/// What a fault does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FaultKind {
+    /// The VPN tunnel goes down: its BGP session and every route learned
+    /// on it are withdrawn at once (IKE/BGP over the tunnel).
+    TunnelDown,
+    /// The VPN tunnel comes back: its routes are advertised again.
+    TunnelUp,
+    /// A link goes down; its BGP session follows after the detection time.
+    LinkDown,
+    /// A link comes back; its BGP session re-establishes after the
+    /// detection time.
+    LinkUp,
+    /// A link goes down and up `count` times (`down_ms` / `up_ms`).
+    Flap,
+}
+
+/// One entry of the fault timeline.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fault {
+    /// When, in milliseconds.
+    pub at_ms: u64,
+    /// What.
+    pub kind: FaultKind,
+    /// Which link (`er-primary`, `er-secondary`, `onprem-lan`,
+    /// `azure-vnet`, `msee-hub`) for link faults.
+    #[serde(default)]
+    pub link: Option<String>,
+    /// Flap: time down per cycle, in milliseconds.
+    #[serde(default = "default_flap_ms")]
+    pub down_ms: u64,
+    /// Flap: time up per cycle, in milliseconds.
+    #[serde(default = "default_flap_ms")]
+    pub up_ms: u64,
+    /// Flap: cycles.
+    #[serde(default = "default_flap_count")]
+    pub count: u32,
+}
+
+fn default_flap_ms() -> u64 {
+    500
+}
+fn default_flap_count() -> u32 {
+    3
+}

@@ -1,0 +1,315 @@
+//! What a scenario run found, for `report.json` (serde) and the human
+//! summary: per flow its path, encryption, bytes, throughput, loss and
+//! latency; per fault what changed and for how long; policy verdicts.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use super::bgp::RouteCounts;
+use crate::dataplane::PolicyCounters;
+use crate::emu::LinkReport;
+
+/// One direction of a flow as the edges saw it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DirectionPath {
+    /// Packets per circuit link (primary, secondary) that crossed it in
+    /// ESP, and in plaintext.
+    pub encrypted: [u64; 2],
+    /// Packets per circuit link that crossed in plaintext.
+    pub plaintext: [u64; 2],
+    /// Packets that broke a must-encrypt policy (forwarded or dropped).
+    pub violations: u64,
+    /// Of those, dropped because the policy fails closed.
+    pub dropped_by_policy: u64,
+    /// Other drops at the nodes, by reason.
+    pub dropped: Vec<(String, u64)>,
+    /// The outer DSCP of the ESP packets, when any left encrypted.
+    pub outer_dscp: Option<u8>,
+}
+
+impl DirectionPath {
+    /// A short description: `er-primary ESP`, `er-primary+er-secondary plain`.
+    pub fn describe(&self) -> String {
+        let names = ["er-primary", "er-secondary"];
+        let mut parts = Vec::new();
+        for (kind, counts) in [("ESP", self.encrypted), ("plain", self.plaintext)] {
+            let used: Vec<&str> = names
+                .iter()
+                .zip(counts)
+                .filter(|(_, n)| *n > 0)
+                .map(|(name, _)| *name)
+                .collect();
+            if !used.is_empty() {
+                parts.push(format!("{} {kind}", used.join("+")));
+            }
+        }
+        if parts.is_empty() {
+            return "-".into();
+        }
+        parts.join(", ")
+    }
+
+    /// Packets seen on the circuit.
+    pub fn packets(&self) -> u64 {
+        self.encrypted.iter().chain(&self.plaintext).sum()
+    }
+}
+
+/// One flow.
+#[derive(Debug, Clone, Serialize)]
+pub struct FlowReport {
+    /// Its name.
+    pub name: String,
+    /// `tcp`, `ping` or `udp`.
+    pub kind: String,
+    /// `onprem->azure` or `azure->onprem`.
+    pub direction: String,
+    /// The data direction's path.
+    pub forward: DirectionPath,
+    /// The reverse direction's path (ACKs, echo replies).
+    pub reverse: DirectionPath,
+    /// Bytes (TCP: verified stream bytes; UDP/ping: payload bytes) delivered.
+    pub bytes: u64,
+    /// Bytes that should have been delivered.
+    pub bytes_expected: u64,
+    /// TCP: every byte arrived and matched (CRC-32 and offsets).
+    pub verified: Option<bool>,
+    /// Goodput in bit/s (TCP) over the transfer.
+    pub throughput_bps: Option<f64>,
+    /// Packets sent and lost (ping/UDP).
+    pub sent: u64,
+    /// Packets lost.
+    pub lost: u64,
+    /// Mean and maximum latency (ping: RTT; UDP: one-way) in ms.
+    pub latency_ms: Option<(f64, f64)>,
+    /// DSCP marked by the sender and checked at the receiver: (expected,
+    /// frames that arrived with it, frames of the flow that arrived).
+    pub dscp: Option<(u8, u64, u64)>,
+    /// Completion time, in seconds of virtual time.
+    pub done_at_s: Option<f64>,
+}
+
+impl FlowReport {
+    /// True when a packet of this flow left in plaintext against a policy.
+    pub fn leaked(&self) -> bool {
+        self.forward.violations > self.forward.dropped_by_policy
+            || self.reverse.violations > self.reverse.dropped_by_policy
+    }
+
+    /// True when it left ESP-encrypted throughout the circuit.
+    pub fn encrypted(&self) -> bool {
+        let enc = |d: &DirectionPath| d.plaintext.iter().all(|n| *n == 0) && d.packets() > 0;
+        enc(&self.forward) && enc(&self.reverse)
+    }
+}
+
+/// What a fault changed.
+#[derive(Debug, Clone, Serialize)]
+pub struct FaultRecord {
+    /// When it happened, in ms of virtual time.
+    pub at_ms: f64,
+    /// What happened.
+    pub event: String,
+    /// What changed (routes, sessions).
+    pub effect: String,
+    /// BGP routes in each RIB afterwards.
+    pub routes: Option<RouteCounts>,
+    /// Link faults: frames lost into the dead link (both ways).
+    pub frames_lost: Option<u64>,
+    /// Link faults: from the failure to the last frame lost into the
+    /// link, in ms (traffic had failed over by then).
+    pub outage_ms: Option<f64>,
+    /// For how long the condition lasted, in ms (until the matching
+    /// recovery; `None` if it lasted to the end).
+    pub lasted_ms: Option<f64>,
+}
+
+/// A policy verdict.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Verdict {
+    /// `ok`, `leak`, `dropped` or `failed`.
+    pub level: String,
+    /// The message.
+    pub message: String,
+}
+
+/// Every policy of one node, with its counters.
+#[derive(Debug, Clone, Serialize)]
+pub struct NodePolicies {
+    /// The node.
+    pub node: String,
+    /// Its policies.
+    pub policies: Vec<PolicyCounters>,
+}
+
+/// The whole run.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    /// The scenario's name.
+    pub scenario: String,
+    /// Its description.
+    pub description: String,
+    /// The seed used.
+    pub seed: u64,
+    /// Virtual time simulated, in seconds.
+    pub virtual_s: f64,
+    /// Wall-clock time, in seconds.
+    pub wall_s: f64,
+    /// Frames that crossed a link (delivered at the far end; every link,
+    /// both directions).
+    pub frames: u64,
+    /// Flows.
+    pub flows: Vec<FlowReport>,
+    /// Faults and control-plane changes, in time order.
+    pub faults: Vec<FaultRecord>,
+    /// Sessions at the end: name, up, why down.
+    pub sessions: Vec<(String, bool, Option<String>)>,
+    /// Policy counters per node.
+    pub policies: Vec<NodePolicies>,
+    /// Verdicts.
+    pub verdicts: Vec<Verdict>,
+    /// Notes (limits applied).
+    pub notes: Vec<String>,
+    /// Every link's counters.
+    pub links: Vec<LinkReport>,
+    /// Wireshark `esp_sa` lines for the two SAs.
+    pub esp_sa: Vec<String>,
+    /// pcap files written.
+    pub captures: Vec<String>,
+}
+
+impl RunReport {
+    /// True when something must fail the run: a leak, a TCP transfer not
+    /// verified.
+    pub fn failed(&self) -> bool {
+        self.verdicts
+            .iter()
+            .any(|v| v.level == "leak" || v.level == "failed")
+    }
+
+    /// Simulated frames per second of wall time.
+    pub fn frames_per_wall_second(&self) -> f64 {
+        if self.wall_s > 0.0 {
+            self.frames as f64 / self.wall_s
+        } else {
+            0.0
+        }
+    }
+
+    /// The human summary.
+    pub fn summary(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "erdp run: {} (seed {})", self.scenario, self.seed);
+        if !self.description.is_empty() {
+            let _ = writeln!(out, "  {}", self.description);
+        }
+        let _ = writeln!(
+            out,
+            "  {:.1} s of virtual time in {:.2} s wall; {} frames crossed links ({:.0} frames/s of wall time)\n",
+            self.virtual_s,
+            self.wall_s,
+            self.frames,
+            self.frames_per_wall_second()
+        );
+        let _ = writeln!(
+            out,
+            "{:<14} {:<14} {:<34} {:<34} {:>10} {:>11} {:>9} {:>15}",
+            "flow",
+            "direction",
+            "path (data)",
+            "path (return)",
+            "bytes",
+            "throughput",
+            "loss",
+            "latency mean/max"
+        );
+        for flow in &self.flows {
+            let bytes = match flow.verified {
+                Some(true) => format!("{} ok", flow.bytes),
+                Some(false) => format!("{}/{} BAD", flow.bytes, flow.bytes_expected),
+                None => flow.bytes.to_string(),
+            };
+            let throughput = flow
+                .throughput_bps
+                .map_or("-".into(), |b| format!("{:.1} Mb/s", b / 1e6));
+            let loss = if flow.sent > 0 {
+                format!("{}/{}", flow.lost, flow.sent)
+            } else {
+                "-".into()
+            };
+            let latency = flow
+                .latency_ms
+                .map_or("-".into(), |(mean, max)| format!("{mean:.2}/{max:.2} ms"));
+            let tag = |d: &DirectionPath| {
+                let mut text = d.describe();
+                if d.violations > d.dropped_by_policy {
+                    text.push_str(" LEAK");
+                }
+                if d.dropped_by_policy > 0 {
+                    let _ = write!(text, " ({} dropped)", d.dropped_by_policy);
+                }
+                text
+            };
+            let _ = writeln!(
+                out,
+                "{:<14} {:<14} {:<34} {:<34} {:>10} {:>11} {:>9} {:>15}",
+                flow.name,
+                flow.direction,
+                tag(&flow.forward),
+                tag(&flow.reverse),
+                bytes,
+                throughput,
+                loss,
+                latency
+            );
+            if let Some((expect, with, of)) = flow.dscp {
+                let outer = flow
+                    .forward
+                    .outer_dscp
+                    .map_or("no ESP packet".into(), |d| format!("outer DSCP {d}"));
+                let _ = writeln!(
+                    out,
+                    "{:<14} DSCP {expect}: {with}/{of} frames arrived marked; on the circuit: {outer}",
+                    ""
+                );
+            }
+        }
+        if !self.faults.is_empty() {
+            let _ = writeln!(out, "\nfaults and route changes:");
+            for fault in &self.faults {
+                let mut line = format!(
+                    "  {:>9.1} ms  {:<28} {}",
+                    fault.at_ms, fault.event, fault.effect
+                );
+                if let Some(lost) = fault.frames_lost {
+                    let _ = write!(line, "; {lost} frames lost");
+                }
+                if let Some(outage) = fault.outage_ms {
+                    let _ = write!(line, ", outage {outage:.1} ms");
+                }
+                if let Some(lasted) = fault.lasted_ms {
+                    let _ = write!(line, "; lasted {lasted:.1} ms");
+                }
+                let _ = writeln!(out, "{line}");
+            }
+        }
+        let _ = writeln!(out, "\nBGP sessions at the end:");
+        for (name, up, why) in &self.sessions {
+            let state = if *up { "up" } else { "DOWN" };
+            let _ = writeln!(
+                out,
+                "  {name:<13} {state}{}",
+                why.as_ref().map_or(String::new(), |w| format!(": {w}"))
+            );
+        }
+        for note in &self.notes {
+            let _ = writeln!(out, "  note: {note}");
+        }
+        let _ = writeln!(out, "\npolicy verdicts:");
+        for verdict in &self.verdicts {
+            let _ = writeln!(out, "  [{}] {}", verdict.level, verdict.message);
+        }
+        out
+    }
+}

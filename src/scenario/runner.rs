@@ -1,0 +1,909 @@
+//! The runner: builds a scenario's topology, installs the routes the BGP
+//! sessions carry, adds the traffic, plays the fault timeline in virtual
+//! time (BGP sessions follow link failures after the detection time),
+//! measures outages, and gathers the [`RunReport`].
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use etherparse::IpNumber;
+
+use super::ScenarioError;
+use super::bgp::{ControlPlane, RouteCounts, SessionId};
+use super::model::{FaultKind, Flow, FlowKind, Scenario, Side};
+use super::report::{DirectionPath, FaultRecord, FlowReport, NodePolicies, RunReport, Verdict};
+use super::topology::{LINK_NAMES, Topology, build};
+use crate::cli::esp::wireshark_esp_sa_line;
+use crate::dataplane::DropReason;
+use crate::emu::app::{
+    Ping, PingConfig, TcpBulk, TcpBulkConfig, UdpReceiver, UdpReceiverConfig, UdpSender,
+    UdpSenderConfig,
+};
+use crate::emu::host::FlowMatch;
+use crate::emu::{
+    Action, AppId, CapturePoint, DeviceId, Host, LinkCapture, LinkId, NodeDevice, PathOutcome,
+    SimTime,
+};
+use crate::wire::FlowKey;
+
+/// How to run.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Overrides the scenario's seed.
+    pub seed: Option<u64>,
+    /// Where `report.json` and the pcaps go (`None`: nowhere).
+    pub out_dir: Option<PathBuf>,
+    /// Show a progress bar on stderr.
+    pub progress: bool,
+}
+
+/// The apps of one flow.
+#[derive(Debug, Clone, Copy)]
+enum Apps {
+    Tcp {
+        client: (DeviceId, AppId),
+        server: (DeviceId, AppId),
+    },
+    Ping((DeviceId, AppId)),
+    Udp {
+        sender: (DeviceId, AppId),
+        receiver: (DeviceId, AppId),
+    },
+}
+
+/// One flow's identity on the wire and its apps.
+#[derive(Debug, Clone, Copy)]
+struct FlowPlan {
+    apps: Apps,
+    protocol: IpNumber,
+    /// Source and destination ports of the data direction (ICMP: the
+    /// identifier, 0).
+    ports: (u16, u16),
+    from: IpAddr,
+    to: IpAddr,
+    dscp_check: Option<(DeviceId, usize)>,
+}
+
+/// A scheduled happening of the run.
+#[derive(Debug, Clone)]
+enum Happening {
+    /// A link changed state (the simulator does it; this records it).
+    Link {
+        link: usize,
+        up: bool,
+        fault: String,
+    },
+    /// A BGP session changes, if the link it rides is (still) in `needs`.
+    Session {
+        session: SessionId,
+        up: bool,
+        needs: Option<(usize, bool)>,
+        cause: String,
+    },
+}
+
+/// An open outage on a link.
+#[derive(Debug, Clone, Copy)]
+struct Outage {
+    record: usize,
+    since: SimTime,
+    drops_at_start: u64,
+    drops_seen: u64,
+    last_loss: Option<SimTime>,
+}
+
+fn ms(at: u64) -> SimTime {
+    SimTime::ZERO + Duration::from_millis(at)
+}
+
+fn to_ms(time: SimTime) -> f64 {
+    time.as_secs_f64() * 1e3
+}
+
+fn er_session(link: &str) -> Option<SessionId> {
+    match link {
+        "er-primary" => Some(SessionId::ErPrimary),
+        "er-secondary" => Some(SessionId::ErSecondary),
+        _ => None,
+    }
+}
+
+fn link_index(name: &str) -> usize {
+    LINK_NAMES.iter().position(|n| *n == name).unwrap_or(0)
+}
+
+/// The timeline: link actions go to the simulator; every happening is
+/// returned in time order.
+fn timeline(
+    scenario: &Scenario,
+    topo: &mut Topology,
+) -> Result<Vec<(SimTime, Happening)>, ScenarioError> {
+    let detect = scenario.circuit.detection_ms;
+    let mut out = Vec::new();
+    let link_change = |out: &mut Vec<(SimTime, Happening)>,
+                       topo: &mut Topology,
+                       at: u64,
+                       name: &str,
+                       up: bool,
+                       fault: String|
+     -> Result<(), ScenarioError> {
+        let index = link_index(name);
+        let id = topo.links.get(index).copied().unwrap_or(LinkId(0));
+        let action = if up {
+            Action::LinkUp(id)
+        } else {
+            Action::LinkDown(id)
+        };
+        topo.sim
+            .schedule(ms(at), action)
+            .map_err(|e| ScenarioError::invalid(name, e.to_string()))?;
+        out.push((
+            ms(at),
+            Happening::Link {
+                link: index,
+                up,
+                fault: fault.clone(),
+            },
+        ));
+        if let Some(session) = er_session(name) {
+            out.push((
+                ms(at + detect),
+                Happening::Session {
+                    session,
+                    up,
+                    needs: Some((index, up)),
+                    cause: format!("{fault} + {detect} ms detection"),
+                },
+            ));
+        }
+        Ok(())
+    };
+    for fault in &scenario.faults {
+        let link = fault.link.clone().unwrap_or_default();
+        match fault.kind {
+            FaultKind::TunnelDown | FaultKind::TunnelUp => {
+                let up = fault.kind == FaultKind::TunnelUp;
+                out.push((
+                    ms(fault.at_ms),
+                    Happening::Session {
+                        session: SessionId::Vpn,
+                        up,
+                        needs: None,
+                        cause: format!("tunnel {}", if up { "up" } else { "down" }),
+                    },
+                ));
+            }
+            FaultKind::LinkDown | FaultKind::LinkUp => {
+                let up = fault.kind == FaultKind::LinkUp;
+                let what = format!("link {link} {}", if up { "up" } else { "down" });
+                link_change(&mut out, topo, fault.at_ms, &link, up, what)?;
+            }
+            FaultKind::Flap => {
+                let cycle = fault.down_ms + fault.up_ms;
+                for k in 0..u64::from(fault.count) {
+                    let down = fault.at_ms + k * cycle;
+                    let what = format!("flap {}/{} of {link}", k + 1, fault.count);
+                    link_change(&mut out, topo, down, &link, false, format!("{what}: down"))?;
+                    link_change(
+                        &mut out,
+                        topo,
+                        down + fault.down_ms,
+                        &link,
+                        true,
+                        format!("{what}: up"),
+                    )?;
+                }
+            }
+        }
+    }
+    out.sort_by_key(|(at, _)| *at);
+    Ok(out)
+}
+
+fn addresses(scenario: &Scenario, side: Side) -> (IpAddr, IpAddr) {
+    let (onprem, azure) = (scenario.onprem.host.addr(), scenario.azure.host.addr());
+    match side {
+        Side::Onprem => (onprem, azure),
+        Side::Azure => (azure, onprem),
+    }
+}
+
+fn add_app(
+    topo: &mut Topology,
+    host: DeviceId,
+    app: Box<dyn crate::emu::app::App>,
+) -> Result<AppId, ScenarioError> {
+    topo.sim
+        .update::<Host, _>(host, |h| h.add_app(app))
+        .ok_or_else(|| ScenarioError::invalid("host", "not a host".into()))?
+        .map_err(|e| ScenarioError::invalid("flow", e.to_string()))
+}
+
+fn plan_flow(
+    scenario: &Scenario,
+    topo: &mut Topology,
+    index: usize,
+    flow: &Flow,
+    seed: u64,
+) -> Result<FlowPlan, ScenarioError> {
+    let (from, to) = addresses(scenario, flow.from);
+    let host_of = |side: Side| match side {
+        Side::Onprem => topo.onprem_host,
+        Side::Azure => topo.azure_host,
+    };
+    let (src_host, dst_host) = (host_of(flow.from), host_of(flow.from.peer()));
+    let start = ms(flow.start_ms);
+    let interval = Duration::from_secs_f64(flow.interval_ms / 1e3);
+    let port = if flow.port == 0 {
+        5000 + index as u16
+    } else {
+        flow.port
+    };
+    let local_port = 40000 + index as u16;
+    let (apps, protocol, ports) = match flow.kind {
+        FlowKind::Tcp => {
+            let (mut client, server) = TcpBulkConfig::pair(
+                &flow.name,
+                SocketAddr::new(to, port),
+                local_port,
+                flow.bytes,
+                0,
+                seed,
+            );
+            client.start_at = start;
+            let server = add_app(topo, dst_host, Box::new(TcpBulk::new(server)))?;
+            let client = add_app(topo, src_host, Box::new(TcpBulk::new(client)))?;
+            let apps = Apps::Tcp {
+                client: (src_host, client),
+                server: (dst_host, server),
+            };
+            (apps, IpNumber::TCP, (local_port, port))
+        }
+        FlowKind::Ping => {
+            let ident = index as u16 + 1;
+            let mut config =
+                PingConfig::new(&flow.name, to, flow.count.min(u64::from(u32::MAX)) as u32);
+            config.interval = interval;
+            config.payload_len = flow.payload;
+            config.start_at = start;
+            config.ident = ident;
+            let id = add_app(topo, src_host, Box::new(Ping::new(config)))?;
+            let protocol = if to.is_ipv4() {
+                IpNumber::ICMP
+            } else {
+                IpNumber::IPV6_ICMP
+            };
+            (Apps::Ping((src_host, id)), protocol, (ident, 0))
+        }
+        FlowKind::Udp => {
+            let receiver = add_app(
+                topo,
+                dst_host,
+                Box::new(UdpReceiver::new(UdpReceiverConfig {
+                    name: format!("{} receiver", flow.name),
+                    port,
+                    expect_count: flow.count,
+                    max_payload_len: flow.payload.max(16),
+                })),
+            )?;
+            let sender = add_app(
+                topo,
+                src_host,
+                Box::new(UdpSender::new(UdpSenderConfig {
+                    name: flow.name.clone(),
+                    target: SocketAddr::new(to, port),
+                    local_port,
+                    count: flow.count,
+                    interval,
+                    payload_len: flow.payload,
+                    start_at: start,
+                })),
+            )?;
+            let apps = Apps::Udp {
+                sender: (src_host, sender),
+                receiver: (dst_host, receiver),
+            };
+            (apps, IpNumber::UDP, (local_port, port))
+        }
+    };
+    let mut dscp_check = None;
+    if flow.dscp != 0 {
+        let matcher = match flow.kind {
+            FlowKind::Tcp => FlowMatch::tcp_to(port),
+            FlowKind::Udp => FlowMatch::udp_to(port),
+            FlowKind::Ping => FlowMatch {
+                protocol: Some(protocol.0),
+                ..FlowMatch::default()
+            },
+        };
+        let dscp = flow.dscp;
+        let marked = topo
+            .sim
+            .update::<Host, _>(src_host, |h| h.mark_dscp(matcher, dscp));
+        let checked = topo.sim.update::<Host, _>(dst_host, |h| {
+            h.check_dscp(matcher, dscp)
+                .map(|()| h.dscp_checks().len().saturating_sub(1))
+        });
+        match (marked, checked) {
+            (Some(Ok(())), Some(Ok(slot))) => dscp_check = Some((dst_host, slot)),
+            (Some(Err(e)), _) | (_, Some(Err(e))) => {
+                return Err(ScenarioError::invalid(&flow.name, e.to_string()));
+            }
+            _ => {}
+        }
+    }
+    Ok(FlowPlan {
+        apps,
+        protocol,
+        ports,
+        from,
+        to,
+        dscp_check,
+    })
+}
+
+fn open_captures(topo: &mut Topology, dir: &Path) -> Result<Vec<String>, ScenarioError> {
+    std::fs::create_dir_all(dir).map_err(|e| ScenarioError::Output {
+        path: dir.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    let mut files = Vec::new();
+    for (index, name) in LINK_NAMES.iter().enumerate() {
+        let path = dir.join(format!("{name}.pcap"));
+        let capture = LinkCapture::create(&path, CapturePoint::Receive).map_err(|e| {
+            ScenarioError::Output {
+                path: e.path.clone(),
+                reason: e.reason,
+            }
+        })?;
+        if let Some(&link) = topo.links.get(index) {
+            topo.sim
+                .capture(link, capture)
+                .map_err(|e| ScenarioError::invalid(name, e.to_string()))?;
+        }
+        files.push(path.display().to_string());
+    }
+    Ok(files)
+}
+
+fn link_down_drops(topo: &Topology, index: usize) -> u64 {
+    topo.links
+        .get(index)
+        .and_then(|&id| topo.sim.link(id))
+        .map_or(0, |link| {
+            let report = link.report(topo.sim.now());
+            report.a_to_b.dropped.link_down + report.b_to_a.dropped.link_down
+        })
+}
+
+fn counts_text(before: RouteCounts, after: RouteCounts) -> String {
+    format!(
+        "BGP routes: onprem-edge {}->{}, msee {}->{}, azure-hub {}->{}",
+        before.edge, after.edge, before.msee, after.msee, before.hub, after.hub
+    )
+}
+
+/// Whether every flow's traffic is over (TCP verified, probes sent and
+/// given two seconds to come back).
+fn traffic_done(topo: &Topology, plans: &[FlowPlan], probes_end: SimTime) -> bool {
+    if topo.sim.now() < probes_end {
+        return false;
+    }
+    plans.iter().all(|plan| match plan.apps {
+        Apps::Tcp { server, .. } => topo
+            .sim
+            .device::<Host>(server.0)
+            .and_then(|h| h.tcp_bulk_report(server.1))
+            .is_some_and(|r| r.receive_verified()),
+        _ => true,
+    })
+}
+
+/// Runs `scenario` and reports.
+pub fn run(scenario: &Scenario, options: &RunOptions) -> Result<RunReport, ScenarioError> {
+    let started = Instant::now();
+    let seed = options.seed.unwrap_or(scenario.seed);
+    let mut topo = build(scenario, seed)?;
+    let mut plane = ControlPlane::new(scenario);
+    let mut counts = plane.apply(&topo.nodes);
+    let mut faults = vec![FaultRecord {
+        at_ms: 0.0,
+        event: "BGP sessions established".into(),
+        effect: counts_text(RouteCounts::default(), counts),
+        routes: Some(counts),
+        frames_lost: None,
+        outage_ms: None,
+        lasted_ms: None,
+    }];
+    for session in SessionId::ALL {
+        if let Some(why) = plane.held_down(session) {
+            faults.push(FaultRecord {
+                at_ms: 0.0,
+                event: format!("BGP {} DOWN", session.as_str()),
+                effect: why.to_string(),
+                routes: Some(counts),
+                frames_lost: None,
+                outage_ms: None,
+                lasted_ms: None,
+            });
+        }
+    }
+    let captures = match &options.out_dir {
+        Some(dir) => open_captures(&mut topo, dir)?,
+        None => Vec::new(),
+    };
+    let mut plans = Vec::new();
+    let mut probes_end = SimTime::ZERO;
+    for (index, flow) in scenario.flows.iter().enumerate() {
+        plans.push(plan_flow(scenario, &mut topo, index, flow, seed)?);
+        if flow.kind != FlowKind::Tcp {
+            let span = flow.interval_ms * flow.count as f64 + 2000.0;
+            probes_end = probes_end.max(ms(flow.start_ms) + Duration::from_secs_f64(span / 1e3));
+        }
+    }
+    let happenings = timeline(scenario, &mut topo)?;
+    let end = ms(scenario.duration_ms);
+    let progress = options.progress.then(|| {
+        let bar = indicatif::ProgressBar::new(scenario.duration_ms);
+        bar.set_message("virtual ms");
+        bar
+    });
+
+    let mut outages: [Option<Outage>; 5] = [None; 5];
+    let mut vpn_down: Option<(usize, SimTime)> = None;
+    let mut next = 0usize;
+    loop {
+        let pending = happenings.get(next).map(|(at, _)| *at);
+        if pending.is_none() && traffic_done(&topo, &plans, probes_end) {
+            break;
+        }
+        if topo.sim.now() >= end {
+            break;
+        }
+        let any_down = outages.iter().any(Option::is_some);
+        let step = if any_down {
+            Duration::from_micros(500)
+        } else {
+            Duration::from_millis(20)
+        };
+        let mut target = (topo.sim.now() + step).min(end);
+        if let Some(at) = pending {
+            target = target.min(at);
+        }
+        topo.sim.run_until(target);
+        if let Some(bar) = &progress {
+            bar.set_position(to_ms(topo.sim.now()) as u64);
+        }
+        for (index, outage) in outages.iter_mut().enumerate() {
+            if let Some(outage) = outage {
+                let drops = link_down_drops(&topo, index);
+                if drops > outage.drops_seen {
+                    outage.drops_seen = drops;
+                    outage.last_loss = Some(topo.sim.now());
+                }
+            }
+        }
+        while let Some((at, happening)) = happenings.get(next) {
+            if *at > topo.sim.now() {
+                break;
+            }
+            next += 1;
+            let now = topo.sim.now();
+            match happening {
+                Happening::Link { link, up, fault } => {
+                    let drops = link_down_drops(&topo, *link);
+                    if *up {
+                        if let Some(outage) = outages.get_mut(*link).and_then(Option::take)
+                            && let Some(record) = faults.get_mut(outage.record)
+                        {
+                            record.frames_lost = Some(drops - outage.drops_at_start);
+                            record.outage_ms = Some(
+                                outage
+                                    .last_loss
+                                    .map_or(0.0, |t| to_ms(t) - to_ms(outage.since)),
+                            );
+                            record.lasted_ms = Some(to_ms(now) - to_ms(outage.since));
+                        }
+                        faults.push(record_of(now, fault.clone(), "carrier back".into()));
+                    } else {
+                        let name = LINK_NAMES.get(*link).copied().unwrap_or("?");
+                        faults.push(record_of(
+                            now,
+                            fault.clone(),
+                            format!("{name} drops every frame"),
+                        ));
+                        if let Some(slot) = outages.get_mut(*link) {
+                            *slot = Some(Outage {
+                                record: faults.len() - 1,
+                                since: now,
+                                drops_at_start: drops,
+                                drops_seen: drops,
+                                last_loss: None,
+                            });
+                        }
+                    }
+                }
+                Happening::Session {
+                    session,
+                    up,
+                    needs,
+                    cause,
+                } => {
+                    let link_ok = needs.is_none_or(|(link, want_up)| {
+                        topo.links
+                            .get(link)
+                            .and_then(|&id| topo.sim.link(id))
+                            .is_some_and(|l| l.is_up() == want_up)
+                    });
+                    if !link_ok || !plane.set(*session, *up) {
+                        continue;
+                    }
+                    let after = plane.apply(&topo.nodes);
+                    let state = if *up { "up" } else { "DOWN" };
+                    let mut record = record_of(
+                        now,
+                        format!("BGP {} {state}", session.as_str()),
+                        format!("{cause}: {}", counts_text(counts, after)),
+                    );
+                    record.routes = Some(after);
+                    counts = after;
+                    faults.push(record);
+                    if *session == SessionId::Vpn {
+                        if *up {
+                            if let Some((index, since)) = vpn_down.take()
+                                && let Some(r) = faults.get_mut(index)
+                            {
+                                r.lasted_ms = Some(to_ms(now) - to_ms(since));
+                            }
+                        } else {
+                            vpn_down = Some((faults.len() - 1, now));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
+    for (index, outage) in outages.iter().enumerate() {
+        if let Some(outage) = outage
+            && let Some(record) = faults.get_mut(outage.record)
+        {
+            record.frames_lost = Some(link_down_drops(&topo, index) - outage.drops_at_start);
+            record.outage_ms = outage.last_loss.map(|t| to_ms(t) - to_ms(outage.since));
+        }
+    }
+    let written = topo.sim.finish_captures();
+    let mut notes = plane.notes.clone();
+    for (link, result) in &written {
+        if let Err(e) = result {
+            notes.push(format!("capture of {link} failed: {e}"));
+        }
+    }
+    let flows: Vec<FlowReport> = scenario
+        .flows
+        .iter()
+        .zip(&plans)
+        .map(|(flow, plan)| flow_report(&topo, flow, plan))
+        .collect();
+    let report = finish(
+        scenario, seed, &topo, &plane, flows, faults, notes, captures, started,
+    );
+    if let Some(dir) = &options.out_dir {
+        write_json(dir, &report)?;
+    }
+    Ok(report)
+}
+
+fn record_of(at: SimTime, event: String, effect: String) -> FaultRecord {
+    FaultRecord {
+        at_ms: to_ms(at),
+        event,
+        effect,
+        routes: None,
+        frames_lost: None,
+        outage_ms: None,
+        lasted_ms: None,
+    }
+}
+
+fn write_json(dir: &Path, report: &RunReport) -> Result<(), ScenarioError> {
+    let path = dir.join("report.json");
+    let text = serde_json::to_string_pretty(report).map_err(|e| ScenarioError::Output {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    std::fs::write(&path, text).map_err(|e| ScenarioError::Output {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })
+}
+
+fn matches(key: &FlowKey, plan: &FlowPlan, forward: bool) -> bool {
+    let (src, dst) = if forward {
+        (plan.from, plan.to)
+    } else {
+        (plan.to, plan.from)
+    };
+    if key.protocol != plan.protocol || key.source != src || key.destination != dst {
+        return false;
+    }
+    match plan.apps {
+        Apps::Ping(_) => key.source_port == plan.ports.0,
+        _ if forward => (key.source_port, key.destination_port) == plan.ports,
+        _ => (key.destination_port, key.source_port) == plan.ports,
+    }
+}
+
+/// The circuit path of one direction, from the edge's and hub's tallies.
+fn direction(topo: &Topology, plan: &FlowPlan, forward: bool, toward_azure: bool) -> DirectionPath {
+    let mut path = DirectionPath::default();
+    let mut drops: Vec<(String, u64)> = Vec::new();
+    let mut count_drop = |reason: DropReason, packets: u64, path: &mut DirectionPath| {
+        if reason == DropReason::PolicyViolation {
+            path.dropped_by_policy += packets;
+        } else {
+            match drops.iter_mut().find(|(r, _)| r == reason.as_str()) {
+                Some((_, n)) => *n += packets,
+                None => drops.push((reason.as_str().to_string(), packets)),
+            }
+        }
+    };
+    // The policy check happens where the flow enters the circuit: the edge
+    // (toward Azure) or the hub (toward on-prem); the edge sees which
+    // circuit link it crossed either way.
+    let (policy_node, policy_ingress) = if toward_azure {
+        (topo.edge, 0)
+    } else {
+        (topo.hub, 1)
+    };
+    if let Some(node) = topo.sim.device::<NodeDevice>(policy_node) {
+        for (key, stats) in node.paths() {
+            let Some(flow) = key.flow else { continue };
+            if key.ingress != policy_ingress || !matches(&flow, plan, forward) {
+                continue;
+            }
+            if key.violation {
+                path.violations += stats.packets;
+            }
+            match key.outcome {
+                PathOutcome::Dropped { reason } => count_drop(reason, stats.packets, &mut path),
+                PathOutcome::Forwarded { port, encrypted } if toward_azure => {
+                    let slot = usize::from(port).wrapping_sub(1);
+                    let bucket = if encrypted {
+                        &mut path.encrypted
+                    } else {
+                        &mut path.plaintext
+                    };
+                    if let Some(n) = bucket.get_mut(slot) {
+                        *n += stats.packets;
+                    }
+                    if encrypted {
+                        path.outer_dscp = stats.outer_dscp;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    if !toward_azure && let Some(edge) = topo.sim.device::<NodeDevice>(topo.edge) {
+        for (key, stats) in edge.paths() {
+            let Some(flow) = key.flow else { continue };
+            if !(1..=2).contains(&key.ingress) || !matches(&flow, plan, forward) {
+                continue;
+            }
+            let slot = usize::from(key.ingress) - 1;
+            let bucket = if key.decrypted {
+                &mut path.encrypted
+            } else {
+                &mut path.plaintext
+            };
+            if let Some(n) = bucket.get_mut(slot) {
+                *n += stats.packets;
+            }
+            if let PathOutcome::Dropped { reason } = key.outcome {
+                count_drop(reason, stats.packets, &mut path);
+            }
+        }
+        if let Some(hub) = topo.sim.device::<NodeDevice>(topo.hub) {
+            path.outer_dscp = hub
+                .paths()
+                .filter(|(k, _)| {
+                    k.ingress == 1 && k.flow.is_some_and(|f| matches(&f, plan, forward))
+                })
+                .find_map(|(_, s)| s.outer_dscp);
+        }
+    }
+    drops.sort();
+    path.dropped = drops;
+    path
+}
+
+/// The node drops of a direction, for a verdict: `; dropped at the nodes: packet_too_big 12`.
+fn drop_text(path: &DirectionPath) -> String {
+    if path.dropped.is_empty() {
+        return String::new();
+    }
+    let parts: Vec<String> = path
+        .dropped
+        .iter()
+        .map(|(r, n)| format!("{r} {n}"))
+        .collect();
+    format!("; dropped at the nodes: {}", parts.join(", "))
+}
+
+fn flow_report(topo: &Topology, flow: &Flow, plan: &FlowPlan) -> FlowReport {
+    let toward_azure = flow.from == Side::Onprem;
+    let host = |id: DeviceId| topo.sim.device::<Host>(id);
+    let mut report = FlowReport {
+        name: flow.name.clone(),
+        kind: format!("{:?}", flow.kind).to_lowercase(),
+        direction: format!("{}->{}", flow.from.as_str(), flow.from.peer().as_str()),
+        forward: direction(topo, plan, true, toward_azure),
+        reverse: direction(topo, plan, false, !toward_azure),
+        bytes: 0,
+        bytes_expected: 0,
+        verified: None,
+        throughput_bps: None,
+        sent: 0,
+        lost: 0,
+        latency_ms: None,
+        dscp: None,
+        done_at_s: None,
+    };
+    let latency = |stats: &crate::emu::app::LatencyStats| {
+        Some((stats.mean_ns()? as f64 / 1e6, stats.max_ns? as f64 / 1e6))
+    };
+    match plan.apps {
+        Apps::Tcp { client, server } => {
+            let sender = host(client.0).and_then(|h| h.tcp_bulk_report(client.1));
+            if let Some(r) = host(server.0).and_then(|h| h.tcp_bulk_report(server.1)) {
+                report.bytes = r.bytes_received;
+                report.bytes_expected = r.bytes_expected;
+                report.verified = Some(
+                    r.receive_verified() && sender.as_ref().is_some_and(|s| r.received_all_of(s)),
+                );
+                report.throughput_bps = r.receive_throughput_bps();
+                report.done_at_s = r.receive_done_at.map(SimTime::as_secs_f64);
+            }
+        }
+        Apps::Ping(id) => {
+            if let Some(r) = host(id.0).and_then(|h| h.ping_report(id.1)) {
+                report.sent = r.sent;
+                report.lost = r.lost();
+                report.bytes = r.received * flow.payload as u64;
+                report.bytes_expected = r.sent * flow.payload as u64;
+                report.latency_ms = latency(&r.rtt);
+            }
+        }
+        Apps::Udp { sender, receiver } => {
+            let sent = host(sender.0).and_then(|h| h.udp_send_report(sender.1));
+            let got = host(receiver.0).and_then(|h| h.udp_receive_report(receiver.1));
+            if let (Some(s), Some(r)) = (sent, got) {
+                report.sent = s.sent;
+                report.lost = r.lost(&s);
+                report.bytes = r.bytes;
+                report.bytes_expected = s.bytes;
+                report.latency_ms = latency(&r.latency);
+            }
+        }
+    }
+    if let Some((id, slot)) = plan.dscp_check
+        && let Some(check) = host(id).and_then(|h| h.dscp_checks().get(slot).cloned())
+    {
+        report.dscp = Some((check.expect, check.with_expected, check.matched));
+    }
+    report
+}
+
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    scenario: &Scenario,
+    seed: u64,
+    topo: &Topology,
+    plane: &ControlPlane,
+    flows: Vec<FlowReport>,
+    faults: Vec<FaultRecord>,
+    notes: Vec<String>,
+    captures: Vec<String>,
+    started: Instant,
+) -> RunReport {
+    let links = topo.sim.link_reports();
+    let frames = links
+        .iter()
+        .map(|l| l.a_to_b.delivered_frames + l.b_to_a.delivered_frames)
+        .sum();
+    let policies = [&topo.nodes.edge, &topo.nodes.hub]
+        .iter()
+        .map(|node| NodePolicies {
+            node: node.name().to_string(),
+            policies: node.counters().policies,
+        })
+        .collect::<Vec<_>>();
+    let mut verdicts = Vec::new();
+    for flow in &flows {
+        for (label, path) in [("data", &flow.forward), ("return", &flow.reverse)] {
+            let leaked = path.violations.saturating_sub(path.dropped_by_policy);
+            if leaked > 0 {
+                verdicts.push(Verdict {
+                    level: "leak".into(),
+                    message: format!(
+                        "{} ({label} direction of {}): {leaked} packets that must be encrypted crossed ExpressRoute in plaintext ({})",
+                        flow.name,
+                        flow.direction,
+                        path.describe()
+                    ),
+                });
+            }
+            if path.dropped_by_policy > 0 {
+                verdicts.push(Verdict {
+                    level: "dropped".into(),
+                    message: format!(
+                        "{} ({label} direction): {} plaintext packets dropped by a fail-closed policy",
+                        flow.name, path.dropped_by_policy
+                    ),
+                });
+            }
+        }
+        if flow.verified == Some(false) {
+            verdicts.push(Verdict {
+                level: "failed".into(),
+                message: format!(
+                    "{}: {} of {} bytes verified by the end of the run{}",
+                    flow.name,
+                    flow.bytes,
+                    flow.bytes_expected,
+                    drop_text(&flow.forward)
+                ),
+            });
+        }
+    }
+    let total: u64 = policies
+        .iter()
+        .flat_map(|n| &n.policies)
+        .map(|p| p.violations)
+        .sum();
+    if verdicts.iter().all(|v| v.level != "leak") {
+        let checked: u64 = policies
+            .iter()
+            .flat_map(|n| &n.policies)
+            .map(|p| p.encrypted)
+            .sum();
+        verdicts.push(Verdict {
+            level: "ok".into(),
+            message: format!(
+                "no plaintext leak: {checked} policy-covered packets left encrypted, {total} violations (all dropped)"
+            ),
+        });
+    }
+    let sessions = SessionId::ALL
+        .iter()
+        .map(|s| {
+            (
+                s.as_str().to_string(),
+                plane.is_up(*s),
+                plane.held_down(*s).map(str::to_string),
+            )
+        })
+        .collect();
+    let esp_sa = topo.sas.iter().filter_map(wireshark_esp_sa_line).collect();
+    RunReport {
+        scenario: scenario.name.clone(),
+        description: scenario.description.clone(),
+        seed,
+        virtual_s: topo.sim.now().as_secs_f64(),
+        wall_s: started.elapsed().as_secs_f64(),
+        frames,
+        flows,
+        faults,
+        sessions,
+        policies,
+        verdicts,
+        notes,
+        links,
+        esp_sa,
+        captures,
+    }
+}
