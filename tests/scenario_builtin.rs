@@ -26,11 +26,22 @@ fn flow<'r>(report: &'r RunReport, name: &str) -> &'r erdp::scenario::FlowReport
 fn design1_steers_both_directions_into_the_tunnel_and_survives_faults() {
     let report = run_builtin("design1", Some("erdp-test-design1"));
     let summary = report.summary();
-    for name in ["upload", "download"] {
+    for (name, bytes) in [
+        ("upload", 4_000_000),
+        ("download", 4_000_000),
+        ("failover-tcp", 30_000_000),
+    ] {
         let f = flow(&report, name);
         assert_eq!(f.verified, Some(true), "{summary}");
-        assert_eq!(f.bytes, 4_000_000, "{summary}");
+        assert_eq!(f.bytes, bytes, "{summary}");
     }
+    // The long transfer ran across the primary's failure and moved onto
+    // the secondary once BGP withdrew the primary's routes.
+    let long = flow(&report, "failover-tcp");
+    assert!(
+        long.forward.encrypted[0] > 0 && long.forward.encrypted[1] > 0,
+        "{summary}"
+    );
     // Before the tunnel fault every packet of the upload crossed in ESP,
     // on both circuit links or one; the tunnel-down window leaked some.
     let up = flow(&report, "upload");

@@ -263,7 +263,7 @@ fn scenario_errors_name_the_file_line_and_field() {
         .to_string();
     let line = bad.lines().position(|l| l.contains("dscp = 64")).unwrap() + 1;
     assert!(
-        err.starts_with(&format!("s.toml:{line}:")) && err.contains("flow[4].dscp"),
+        err.starts_with(&format!("s.toml:{line}:")) && err.contains("flow[5].dscp"),
         "{err}"
     );
 }

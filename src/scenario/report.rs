@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use super::bgp::RouteCounts;
-use crate::dataplane::PolicyCounters;
+use crate::dataplane::{NodeCounters, PolicyCounters};
 use crate::emu::LinkReport;
 
 /// One direction of a flow as the edges saw it.
@@ -167,6 +167,10 @@ pub struct RunReport {
     pub sessions: Vec<(String, bool, Option<String>)>,
     /// Policy counters per node.
     pub policies: Vec<NodePolicies>,
+    /// Every counter of the three nodes, in the order onprem-edge, msee,
+    /// azure-hub (drops by reason, per interface, encrypted and decrypted
+    /// volumes).
+    pub nodes: Vec<NodeCounters>,
     /// Verdicts.
     pub verdicts: Vec<Verdict>,
     /// Notes (limits applied).

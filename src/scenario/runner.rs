@@ -900,6 +900,10 @@ fn finish(
         faults,
         sessions,
         policies,
+        nodes: [&topo.nodes.edge, &topo.nodes.msee, &topo.nodes.hub]
+            .iter()
+            .map(|node| node.counters())
+            .collect(),
         verdicts,
         notes,
         links,
