@@ -267,3 +267,19 @@ fn scenario_errors_name_the_file_line_and_field() {
         "{err}"
     );
 }
+
+#[test]
+fn a_hub_preferring_the_vpn_closes_the_leak() {
+    let mut scenario = builtin("leak").expect("built-in").expect("parses");
+    scenario.azure.hub_routing_preference = erdp::rib::SelectionMode::VpnFirst;
+    let report = go(&scenario);
+    let summary = report.summary();
+    let down = flow(&report, "download");
+    assert_eq!(down.verified, Some(true), "{summary}");
+    assert_eq!(down.forward.plaintext, [0, 0], "{summary}");
+    assert!(
+        down.forward.encrypted.iter().sum::<u64>() > 1000,
+        "{summary}"
+    );
+    assert!(!report.failed(), "{summary}");
+}
