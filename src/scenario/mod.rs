@@ -8,6 +8,7 @@
 //! - [`run`]: builds, runs and returns a [`RunReport`].
 
 mod bgp;
+mod findings;
 mod model;
 mod report;
 mod runner;

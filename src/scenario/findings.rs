@@ -1,0 +1,307 @@
+//! What a run found, read from the nodes' per-flow fate tallies and the
+//! hosts' app reports: each flow's path per direction (which circuit link,
+//! ESP or plaintext, policy violations and drops), its bytes, loss and
+//! latency, and the verdicts of the whole run.
+
+use std::time::Instant;
+
+use super::bgp::{ControlPlane, SessionId};
+use super::model::{Flow, Scenario, Side};
+use super::report::{DirectionPath, FaultRecord, FlowReport, NodePolicies, RunReport, Verdict};
+use super::runner::{Apps, FlowPlan};
+use super::topology::Topology;
+use crate::cli::esp::wireshark_esp_sa_line;
+use crate::dataplane::DropReason;
+use crate::emu::{DeviceId, Host, NodeDevice, PathOutcome, SimTime};
+use crate::wire::FlowKey;
+
+fn matches(key: &FlowKey, plan: &FlowPlan, forward: bool) -> bool {
+    let (src, dst) = if forward {
+        (plan.from, plan.to)
+    } else {
+        (plan.to, plan.from)
+    };
+    if key.protocol != plan.protocol || key.source != src || key.destination != dst {
+        return false;
+    }
+    match plan.apps {
+        Apps::Ping(_) => key.source_port == plan.ports.0,
+        _ if forward => (key.source_port, key.destination_port) == plan.ports,
+        _ => (key.destination_port, key.source_port) == plan.ports,
+    }
+}
+
+/// The circuit path of one direction, from the edge's and hub's tallies.
+fn direction(topo: &Topology, plan: &FlowPlan, forward: bool, toward_azure: bool) -> DirectionPath {
+    let mut path = DirectionPath::default();
+    let mut drops: Vec<(String, u64)> = Vec::new();
+    let mut count_drop = |reason: DropReason, packets: u64, path: &mut DirectionPath| {
+        if reason == DropReason::PolicyViolation {
+            path.dropped_by_policy += packets;
+        } else {
+            match drops.iter_mut().find(|(r, _)| r == reason.as_str()) {
+                Some((_, n)) => *n += packets,
+                None => drops.push((reason.as_str().to_string(), packets)),
+            }
+        }
+    };
+    // The policy check happens where the flow enters the circuit: the edge
+    // (toward Azure) or the hub (toward on-prem); the edge sees which
+    // circuit link it crossed either way.
+    let (policy_node, policy_ingress) = if toward_azure {
+        (topo.edge, 0)
+    } else {
+        (topo.hub, 1)
+    };
+    if let Some(node) = topo.sim.device::<NodeDevice>(policy_node) {
+        for (key, stats) in node.paths() {
+            let Some(flow) = key.flow else { continue };
+            if key.ingress != policy_ingress || !matches(&flow, plan, forward) {
+                continue;
+            }
+            if key.violation {
+                path.violations += stats.packets;
+            }
+            match key.outcome {
+                PathOutcome::Dropped { reason } => count_drop(reason, stats.packets, &mut path),
+                PathOutcome::Forwarded { port, encrypted } if toward_azure => {
+                    let slot = usize::from(port).wrapping_sub(1);
+                    let bucket = if encrypted {
+                        &mut path.encrypted
+                    } else {
+                        &mut path.plaintext
+                    };
+                    if let Some(n) = bucket.get_mut(slot) {
+                        *n += stats.packets;
+                    }
+                    if encrypted {
+                        path.outer_dscp = stats.outer_dscp;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    if !toward_azure && let Some(edge) = topo.sim.device::<NodeDevice>(topo.edge) {
+        for (key, stats) in edge.paths() {
+            let Some(flow) = key.flow else { continue };
+            if !(1..=2).contains(&key.ingress) || !matches(&flow, plan, forward) {
+                continue;
+            }
+            let slot = usize::from(key.ingress) - 1;
+            let bucket = if key.decrypted {
+                &mut path.encrypted
+            } else {
+                &mut path.plaintext
+            };
+            if let Some(n) = bucket.get_mut(slot) {
+                *n += stats.packets;
+            }
+            if let PathOutcome::Dropped { reason } = key.outcome {
+                count_drop(reason, stats.packets, &mut path);
+            }
+        }
+        if let Some(hub) = topo.sim.device::<NodeDevice>(topo.hub) {
+            path.outer_dscp = hub
+                .paths()
+                .filter(|(k, _)| {
+                    k.ingress == 1 && k.flow.is_some_and(|f| matches(&f, plan, forward))
+                })
+                .find_map(|(_, s)| s.outer_dscp);
+        }
+    }
+    drops.sort();
+    path.dropped = drops;
+    path
+}
+
+/// The node drops of a direction, for a verdict: `; dropped at the nodes: packet_too_big 12`.
+fn drop_text(path: &DirectionPath) -> String {
+    if path.dropped.is_empty() {
+        return String::new();
+    }
+    let parts: Vec<String> = path
+        .dropped
+        .iter()
+        .map(|(r, n)| format!("{r} {n}"))
+        .collect();
+    format!("; dropped at the nodes: {}", parts.join(", "))
+}
+
+pub(super) fn flow_report(topo: &Topology, flow: &Flow, plan: &FlowPlan) -> FlowReport {
+    let toward_azure = flow.from == Side::Onprem;
+    let host = |id: DeviceId| topo.sim.device::<Host>(id);
+    let mut report = FlowReport {
+        name: flow.name.clone(),
+        kind: format!("{:?}", flow.kind).to_lowercase(),
+        direction: format!("{}->{}", flow.from.as_str(), flow.from.peer().as_str()),
+        forward: direction(topo, plan, true, toward_azure),
+        reverse: direction(topo, plan, false, !toward_azure),
+        bytes: 0,
+        bytes_expected: 0,
+        verified: None,
+        throughput_bps: None,
+        sent: 0,
+        lost: 0,
+        latency_ms: None,
+        dscp: None,
+        done_at_s: None,
+    };
+    let latency = |stats: &crate::emu::app::LatencyStats| {
+        Some((stats.mean_ns()? as f64 / 1e6, stats.max_ns? as f64 / 1e6))
+    };
+    match plan.apps {
+        Apps::Tcp { client, server } => {
+            let sender = host(client.0).and_then(|h| h.tcp_bulk_report(client.1));
+            if let Some(r) = host(server.0).and_then(|h| h.tcp_bulk_report(server.1)) {
+                report.bytes = r.bytes_received;
+                report.bytes_expected = r.bytes_expected;
+                report.verified = Some(
+                    r.receive_verified() && sender.as_ref().is_some_and(|s| r.received_all_of(s)),
+                );
+                report.throughput_bps = r.receive_throughput_bps();
+                report.done_at_s = r.receive_done_at.map(SimTime::as_secs_f64);
+            }
+        }
+        Apps::Ping(id) => {
+            if let Some(r) = host(id.0).and_then(|h| h.ping_report(id.1)) {
+                report.sent = r.sent;
+                report.lost = r.lost();
+                report.bytes = r.received * flow.payload as u64;
+                report.bytes_expected = r.sent * flow.payload as u64;
+                report.latency_ms = latency(&r.rtt);
+            }
+        }
+        Apps::Udp { sender, receiver } => {
+            let sent = host(sender.0).and_then(|h| h.udp_send_report(sender.1));
+            let got = host(receiver.0).and_then(|h| h.udp_receive_report(receiver.1));
+            if let (Some(s), Some(r)) = (sent, got) {
+                report.sent = s.sent;
+                report.lost = r.lost(&s);
+                report.bytes = r.bytes;
+                report.bytes_expected = s.bytes;
+                report.latency_ms = latency(&r.latency);
+            }
+        }
+    }
+    if let Some((id, slot)) = plan.dscp_check
+        && let Some(check) = host(id).and_then(|h| h.dscp_checks().get(slot).cloned())
+    {
+        report.dscp = Some((check.expect, check.with_expected, check.matched));
+    }
+    report
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(super) fn finish(
+    scenario: &Scenario,
+    seed: u64,
+    topo: &Topology,
+    plane: &ControlPlane,
+    flows: Vec<FlowReport>,
+    faults: Vec<FaultRecord>,
+    notes: Vec<String>,
+    captures: Vec<String>,
+    started: Instant,
+) -> RunReport {
+    let links = topo.sim.link_reports();
+    let frames = links
+        .iter()
+        .map(|l| l.a_to_b.delivered_frames + l.b_to_a.delivered_frames)
+        .sum();
+    let policies = [&topo.nodes.edge, &topo.nodes.hub]
+        .iter()
+        .map(|node| NodePolicies {
+            node: node.name().to_string(),
+            policies: node.counters().policies,
+        })
+        .collect::<Vec<_>>();
+    let mut verdicts = Vec::new();
+    for flow in &flows {
+        for (label, path) in [("data", &flow.forward), ("return", &flow.reverse)] {
+            let leaked = path.violations.saturating_sub(path.dropped_by_policy);
+            if leaked > 0 {
+                verdicts.push(Verdict {
+                    level: "leak".into(),
+                    message: format!(
+                        "{} ({label} direction of {}): {leaked} packets that must be encrypted crossed ExpressRoute in plaintext ({})",
+                        flow.name,
+                        flow.direction,
+                        path.describe()
+                    ),
+                });
+            }
+            if path.dropped_by_policy > 0 {
+                verdicts.push(Verdict {
+                    level: "dropped".into(),
+                    message: format!(
+                        "{} ({label} direction): {} plaintext packets dropped by a fail-closed policy",
+                        flow.name, path.dropped_by_policy
+                    ),
+                });
+            }
+        }
+        if flow.verified == Some(false) {
+            verdicts.push(Verdict {
+                level: "failed".into(),
+                message: format!(
+                    "{}: {} of {} bytes verified by the end of the run{}",
+                    flow.name,
+                    flow.bytes,
+                    flow.bytes_expected,
+                    drop_text(&flow.forward)
+                ),
+            });
+        }
+    }
+    let total: u64 = policies
+        .iter()
+        .flat_map(|n| &n.policies)
+        .map(|p| p.violations)
+        .sum();
+    if verdicts.iter().all(|v| v.level != "leak") {
+        let checked: u64 = policies
+            .iter()
+            .flat_map(|n| &n.policies)
+            .map(|p| p.encrypted)
+            .sum();
+        verdicts.push(Verdict {
+            level: "ok".into(),
+            message: format!(
+                "no plaintext leak: {checked} policy-covered packets left encrypted, {total} violations (all dropped)"
+            ),
+        });
+    }
+    let sessions = SessionId::ALL
+        .iter()
+        .map(|s| {
+            (
+                s.as_str().to_string(),
+                plane.is_up(*s),
+                plane.held_down(*s).map(str::to_string),
+            )
+        })
+        .collect();
+    let esp_sa = topo.sas.iter().filter_map(wireshark_esp_sa_line).collect();
+    RunReport {
+        scenario: scenario.name.clone(),
+        description: scenario.description.clone(),
+        seed,
+        virtual_s: topo.sim.now().as_secs_f64(),
+        wall_s: started.elapsed().as_secs_f64(),
+        frames,
+        flows,
+        faults,
+        sessions,
+        policies,
+        nodes: [&topo.nodes.edge, &topo.nodes.msee, &topo.nodes.hub]
+            .iter()
+            .map(|node| node.counters())
+            .collect(),
+        verdicts,
+        notes,
+        links,
+        esp_sa,
+        captures,
+    }
+}
