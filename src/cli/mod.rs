@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod attach;
 mod demo;
 pub mod esp;
 mod fib;
@@ -33,6 +34,8 @@ pub enum Command {
     Fib(fib::FibArgs),
     /// ESP tunnel tools: seal and open captures, Wireshark SA settings, keys.
     Esp(esp::EspArgs),
+    /// Runs a node between real Linux devices (AF_PACKET or TAP) until SIGINT/SIGTERM.
+    Attach(attach::AttachArgs),
 }
 
 /// Exit code for usage and configuration errors.
@@ -48,5 +51,6 @@ pub fn main() -> ExitCode {
         None => demo::run(),
         Some(Command::Fib(args)) => fib::run(args),
         Some(Command::Esp(args)) => esp::run(args),
+        Some(Command::Attach(args)) => attach::run(args),
     }
 }
