@@ -641,6 +641,12 @@ fn design1_nodes_forward_kernel_traffic_encrypting_only_the_must_encrypt_prefixe
             "{name}"
         );
         assert_eq!(report["sent"]["send_failed"], 0, "{name}");
+        for port in report["ports"].as_array().expect("ports") {
+            // Offloads are off: no super-frames; every send went out.
+            assert_eq!(port["tx_errors"], 0, "{name}: {port}");
+            assert_eq!(port["rx_dropped"]["oversize"], 0, "{name}: {port}");
+            assert!(port["rx_packets"].as_u64() > Some(100), "{name}: {port}");
+        }
         assert_eq!(report["counters"]["generated"]["delivered"], 0, "{name}");
         // ARP requests from the kernel hosts were answered.
         assert!(

@@ -92,6 +92,14 @@ struct SaReport {
     inbound: SaStats,
 }
 
+/// A port's counters, as reported.
+#[derive(Debug, Serialize)]
+struct PortReport {
+    name: String,
+    #[serde(flatten)]
+    counters: PortCounters,
+}
+
 /// The JSON report.
 #[derive(Debug, Serialize)]
 struct Report {
@@ -103,7 +111,7 @@ struct Report {
     run: RunSummary,
     counters: NodeCounters,
     sas: Vec<SaReport>,
-    ports: Vec<(String, PortCounters)>,
+    ports: Vec<PortReport>,
     sent: HandlerCounters,
     capture_errors: Vec<String>,
 }
@@ -195,7 +203,11 @@ fn attach(args: AttachArgs) -> Result<ExitCode, String> {
                 inbound,
             })
             .collect(),
-        ports: ports.counters(),
+        ports: ports
+            .counters()
+            .into_iter()
+            .map(|(name, counters)| PortReport { name, counters })
+            .collect(),
         sent: handler.counters(),
         capture_errors,
     };
@@ -274,7 +286,7 @@ fn summary_text(report: &Report) -> String {
             sa.inbound.total_drops()
         );
     }
-    for (name, p) in &report.ports {
+    for PortReport { name, counters: p } in &report.ports {
         let _ = writeln!(
             out,
             "port {name}: rx {} tx {} ignored-own {} rx-dropped {} rx-errors {} tx-errors {}",
