@@ -539,11 +539,7 @@ fn design1_nodes_forward_kernel_traffic_encrypting_only_the_must_encrypt_prefixe
             return;
         }
     }
-    // Not tool_available: `tshark -V` starts a capture.
-    let tshark = Command::new("tshark")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
+    let tshark = tool_available("tshark");
     if !tshark {
         eprintln!("attach_netns: tshark is not installed: SKIPPING the circuit capture checks");
     }
