@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod attach;
 mod demo;
 pub mod esp;
 mod fib;
@@ -38,6 +39,8 @@ pub enum Command {
     Demo,
     /// ESP tunnel tools: seal and open captures, Wireshark SA settings, keys.
     Esp(esp::EspArgs),
+    /// Runs a node between real Linux devices (AF_PACKET or TAP) until SIGINT/SIGTERM.
+    Attach(attach::AttachArgs),
 }
 
 /// Exit code for usage and configuration errors.
@@ -57,5 +60,6 @@ pub fn main() -> ExitCode {
         Some(Command::Demo) => demo::run(),
         Some(Command::Fib(args)) => fib::run(args),
         Some(Command::Esp(args)) => esp::run(args),
+        Some(Command::Attach(args)) => attach::run(args),
     }
 }

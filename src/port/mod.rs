@@ -1,7 +1,8 @@
 //! Ports: named Ethernet frame I/O endpoints that the forwarding node sits
 //! between. One trait, [`Port`], with stacking wrappers (capture to pcap),
 //! in-memory channel pairs for tests, and Linux devices (AF_PACKET through
-//! pnet, TAP through tun-rs); plus the pieces of the `erdp attach` loop.
+//! pnet, TAP through tun-rs); plus the `erdp attach` loop: [`PortSet`]
+//! serving the ports, [`NodeHandler`] driving the forwarding node.
 //!
 //! Receive fills caller-owned [`PacketBuf`]s and never blocks longer than
 //! the timeout given; every frame a port does not deliver is counted under a
@@ -15,6 +16,7 @@ mod device;
 mod error;
 mod mmsg;
 pub mod netns;
+mod node_handler;
 mod readiness;
 mod set;
 mod shutdown;
@@ -33,6 +35,7 @@ pub use capture::{CaptureDirection, CapturePort};
 pub use channel::{ChannelConfig, ChannelPort};
 pub use error::PortError;
 pub use mmsg::MMSG_BATCH;
+pub use node_handler::{BindingError, HandlerCounters, NodeHandler, check_bindings};
 pub use readiness::wait_readable;
 pub use set::{FrameHandler, PortSet, RunSummary};
 pub use shutdown::Shutdown;

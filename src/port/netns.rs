@@ -34,9 +34,11 @@ pub fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }
 
-/// True when `program` runs (`program -V`/`--version` exits 0).
+/// True when `program` runs (`program --version`, else `program -V`,
+/// exits 0). `--version` goes first: `tshark -V` starts a capture that
+/// never ends.
 pub fn tool_available(program: &str) -> bool {
-    ["-V", "--version"].iter().any(|flag| {
+    ["--version", "-V"].iter().any(|flag| {
         Command::new(program)
             .arg(flag)
             .output()
