@@ -17,6 +17,7 @@
 //! - [`rib`]: routes, BGP and Azure route selection, "which route and why".
 //! - [`config`]: the node configuration (TOML), checked with file, line and field in errors.
 //! - [`dataplane`]: the forwarding node: frames in, one fate each out, ESP tunnels, worker pool.
+//! - [`report`]: per-flow paths and must-encrypt verdicts; [`replay`]: captures through a node.
 #![forbid(unsafe_code)]
 
 pub mod capture;
@@ -28,5 +29,7 @@ pub mod esp;
 pub mod fib;
 pub mod packet;
 pub mod port;
+pub mod replay;
+pub mod report;
 pub mod rib;
 pub mod wire;

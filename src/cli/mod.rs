@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 mod demo;
 pub mod esp;
 mod fib;
+mod replay;
 
 /// erdp: prove where every packet goes in an ExpressRoute + IPsec network,
 /// and whether it leaves encrypted.
@@ -33,6 +34,8 @@ pub enum Command {
     Fib(fib::FibArgs),
     /// ESP tunnel tools: seal and open captures, Wireshark SA settings, keys.
     Esp(esp::EspArgs),
+    /// Replay a capture through a node: outputs per interface, drops with reasons, report.json, --expect checks.
+    Replay(replay::ReplayArgs),
 }
 
 /// Exit code for usage and configuration errors.
@@ -48,5 +51,6 @@ pub fn main() -> ExitCode {
         None => demo::run(),
         Some(Command::Fib(args)) => fib::run(args),
         Some(Command::Esp(args)) => esp::run(args),
+        Some(Command::Replay(args)) => replay::run(args),
     }
 }
