@@ -18,6 +18,7 @@
 //! - [`config`]: the node configuration (TOML), checked with file, line and field in errors.
 //! - [`dataplane`]: the forwarding node: frames in, one fate each out, ESP tunnels, worker pool.
 //! - [`scenario`]: `erdp run`: the emulated ExpressRoute + IPsec topology, BGP, faults, reports.
+//! - [`report`]: per-flow paths and must-encrypt verdicts; [`replay`]: captures through a node.
 #![forbid(unsafe_code)]
 
 pub mod capture;
@@ -29,6 +30,8 @@ pub mod esp;
 pub mod fib;
 pub mod packet;
 pub mod port;
+pub mod replay;
+pub mod report;
 pub mod rib;
 pub mod scenario;
 pub mod wire;

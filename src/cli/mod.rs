@@ -12,6 +12,7 @@ mod demo;
 pub mod esp;
 mod fib;
 mod run;
+mod replay;
 
 /// erdp: prove where every packet goes in an ExpressRoute + IPsec network,
 /// and whether it leaves encrypted.
@@ -41,6 +42,8 @@ pub enum Command {
     Esp(esp::EspArgs),
     /// Runs a node between real Linux devices (AF_PACKET or TAP) until SIGINT/SIGTERM.
     Attach(attach::AttachArgs),
+    /// Replay a capture through a node: outputs per interface, drops with reasons, report.json, --expect checks.
+    Replay(replay::ReplayArgs),
 }
 
 /// Exit code for usage and configuration errors.
@@ -61,5 +64,6 @@ pub fn main() -> ExitCode {
         Some(Command::Fib(args)) => fib::run(args),
         Some(Command::Esp(args)) => esp::run(args),
         Some(Command::Attach(args)) => attach::run(args),
+        Some(Command::Replay(args)) => replay::run(args),
     }
 }

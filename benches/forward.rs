@@ -1,0 +1,221 @@
+//! Packets per second through the forwarding node (issue 4), beside
+//! baselines measured in the same run:
+//! - `forward/<size>`: 64 B and 1400 B frames (UDP/IPv4, 256 flows), the
+//!   plain path (design 2's shared services over ExpressRoute) and the ESP
+//!   path (design 1's VNet through the tunnel), with 1 worker on this thread
+//!   and with the 2-thread worker pool; baselines: copying the frames alone
+//!   (every node run starts with that copy, since the node rewrites in
+//!   place) and ESP encap alone (`OutboundSa::encapsulate` on the same inner
+//!   packets, also reloaded each time).
+//! - `replay/<size>`: `erdp replay`'s engine on an in-memory pcap (written
+//!   to `io::sink`) against reading and writing the same pcap with no
+//!   forwarding.
+//!
+//! Node configurations come from pcaps/corpus/ (the crate's own files).
+
+use std::hint::black_box;
+use std::io::Cursor;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use criterion::{
+    BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main, measurement::WallTime,
+};
+use erdp::capture::{CaptureReader, LinkType, PcapFileWriter};
+use erdp::config::{InterfaceKind, NodeConfig};
+use erdp::dataplane::{Node, Outputs, WorkerPool};
+use erdp::esp::{OutboundSa, TunnelEndpoints};
+use erdp::packet::PacketBuf;
+use erdp::replay::{ReplayOptions, Sink, replay};
+use etherparse::PacketBuilder;
+
+const SIZES: [usize; 2] = [64, 1400];
+const BATCH: usize = 64;
+const FLOWS: u16 = 256;
+/// Frames in the pcap of the replay benchmark.
+const REPLAY_FRAMES: usize = 8192;
+const ONPREM_LAN: [u8; 6] = [2, 0, 0, 0, 1, 1];
+const ONPREM_HOST: [u8; 6] = [2, 0, 0, 0, 0x0a, 1];
+
+fn node(config: &str) -> Arc<Node> {
+    let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "pcaps", "corpus", config]
+        .iter()
+        .collect();
+    let config = NodeConfig::load(path).expect("corpus config");
+    Arc::new(Node::new(config).expect("node"))
+}
+
+/// `count` UDP/IPv4 frames of exactly `size` bytes from the on-premises
+/// host to `destination`, spread over [`FLOWS`] source ports.
+fn frames(size: usize, destination: [u8; 4], count: usize) -> Vec<Vec<u8>> {
+    (0..count)
+        .map(|i| {
+            let builder = PacketBuilder::ethernet2(ONPREM_HOST, ONPREM_LAN)
+                .ipv4([10, 0, 1, 10], destination, 64)
+                .udp(40000 + (i as u16 % FLOWS), 40200);
+            let payload = vec![0x5a; size - 42];
+            let mut out = Vec::with_capacity(size);
+            builder.write(&mut out, &payload).expect("frame");
+            out
+        })
+        .collect()
+}
+
+fn load(bufs: &mut [PacketBuf], frames: &[Vec<u8>]) {
+    for (buf, frame) in bufs.iter_mut().zip(frames) {
+        let _ = buf.load(frame, PacketBuf::DEFAULT_HEADROOM);
+    }
+}
+
+fn configure(group: &mut BenchmarkGroup<'_, WallTime>) {
+    group
+        .warm_up_time(Duration::from_millis(700))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(20);
+}
+
+fn outbound_sa(node: &Node) -> OutboundSa {
+    node.config()
+        .interfaces
+        .iter()
+        .find_map(|i| match &i.kind {
+            InterfaceKind::EspTunnel(t) => OutboundSa::with_endpoints(
+                &t.sa_out,
+                TunnelEndpoints {
+                    local: t.local,
+                    remote: t.remote,
+                },
+            )
+            .ok(),
+            InterfaceKind::Ethernet(_) => None,
+        })
+        .expect("a tunnel")
+}
+
+fn forward(c: &mut Criterion) {
+    let plain_node = node("design2-onprem-edge.toml"); // 10.3.0.0/16: ER only
+    let esp_node = node("design1-onprem-edge.toml"); // 10.1.0.0/16: the tunnel
+    let lan = plain_node.interface_id("lan").expect("lan");
+    for size in SIZES {
+        let plain = frames(size, [10, 3, 0, 10], BATCH);
+        let esp = frames(size, [10, 1, 0, 10], BATCH);
+        let mut group = c.benchmark_group(format!("forward/{size}B"));
+        configure(&mut group);
+        group.throughput(Throughput::Elements(BATCH as u64));
+        let mut bufs: Vec<PacketBuf> = (0..BATCH).map(|_| PacketBuf::new()).collect();
+        group.bench_function("baseline_copy_frames", |b| {
+            b.iter(|| {
+                load(&mut bufs, &plain);
+                black_box(&bufs);
+            })
+        });
+        let mut outputs = Outputs::with_capacity(BATCH);
+        for (name, node, input) in [
+            ("plain_1w", &plain_node, &plain),
+            ("esp_1w", &esp_node, &esp),
+        ] {
+            let mut worker = node.worker();
+            group.bench_function(name, |b| {
+                b.iter(|| {
+                    load(&mut bufs, input);
+                    worker.process(lan, &mut bufs, &mut outputs);
+                    black_box(outputs.fates());
+                })
+            });
+        }
+        let sa = outbound_sa(&esp_node);
+        let inner: Vec<Vec<u8>> = esp.iter().map(|f| f[14..].to_vec()).collect();
+        group.bench_function("baseline_esp_encap_alone", |b| {
+            b.iter(|| {
+                load(&mut bufs, &inner);
+                for buf in &mut bufs {
+                    let _ = black_box(sa.encapsulate(buf));
+                }
+            })
+        });
+        for (name, node, input) in [
+            ("plain_2w", &plain_node, &plain),
+            ("esp_2w", &esp_node, &esp),
+        ] {
+            let mut pool = WorkerPool::new(Arc::clone(node), 2, BATCH / 2).expect("pool");
+            group.bench_function(name, |b| {
+                b.iter(|| {
+                    for (index, frame) in input.iter().enumerate() {
+                        let mut buf = pool.buffer();
+                        let _ = buf.load(frame, PacketBuf::DEFAULT_HEADROOM);
+                        pool.submit(lan, index as u64, buf).expect("submit");
+                    }
+                    pool.flush().expect("flush");
+                    while let Some(done) = pool.recv().expect("recv") {
+                        black_box(done.len());
+                        pool.recycle(done);
+                    }
+                })
+            });
+        }
+        group.finish();
+    }
+}
+
+fn pcap_bytes(frames: &[Vec<u8>]) -> Vec<u8> {
+    let mut writer =
+        PcapFileWriter::from_writer("bench.pcap", Vec::new(), LinkType::Ethernet).expect("pcap");
+    for (i, frame) in frames.iter().enumerate() {
+        writer.write_frame(i as u64 * 1000, frame).expect("write");
+    }
+    writer.into_inner().expect("flush")
+}
+
+fn replay_rate(c: &mut Criterion) {
+    let node = node("design1-onprem-edge.toml");
+    for size in SIZES {
+        // Half to the tunnel, half to a plain destination (the gateway subnet over ER).
+        let mut input = frames(size, [10, 1, 0, 10], REPLAY_FRAMES / 2);
+        input.extend(frames(size, [10, 100, 255, 5], REPLAY_FRAMES / 2));
+        let pcap = pcap_bytes(&input);
+        let mut group = c.benchmark_group(format!("replay/{size}B"));
+        configure(&mut group);
+        group.throughput(Throughput::Elements(REPLAY_FRAMES as u64));
+        group.bench_function("baseline_pcap_read_write", |b| {
+            let mut buf = PacketBuf::new();
+            b.iter(|| {
+                let mut reader =
+                    CaptureReader::from_reader("bench.pcap", Cursor::new(&pcap[..]), None)
+                        .expect("reader");
+                let mut writer =
+                    PcapFileWriter::from_writer("out.pcap", std::io::sink(), LinkType::Ethernet)
+                        .expect("writer");
+                while let Some(meta) = reader.next_frame(&mut buf).expect("frame") {
+                    writer
+                        .write_frame(meta.timestamp_ns, buf.as_slice())
+                        .expect("write");
+                }
+                black_box(writer.finish().expect("finish"))
+            })
+        });
+        let options = ReplayOptions {
+            ingress: Some("lan".to_owned()),
+            ..ReplayOptions::default()
+        };
+        // One node for every run, as one replay uses it (a fresh node per
+        // run would time the first touch of its FIB's pages); its counters
+        // accumulate over runs, which the rate does not read.
+        group.bench_function("replay_1w", |b| {
+            b.iter(|| {
+                let reader = CaptureReader::from_reader("bench.pcap", Cursor::new(&pcap[..]), None)
+                    .expect("reader");
+                let sink = Sink::new(&node, |_| Ok(std::io::sink())).expect("sink");
+                black_box(
+                    replay(&node, reader, sink, &options)
+                        .expect("replay")
+                        .packets_in,
+                )
+            })
+        });
+        group.finish();
+    }
+}
+
+criterion_group!(benches, forward, replay_rate);
+criterion_main!(benches);

@@ -1,0 +1,180 @@
+//! `erdp replay`: a capture through one node, outputs per interface, drops
+//! with reasons, report.json, an optional expectation check, and the
+//! Wireshark ESP SA lines that decrypt the outputs.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::esp::wireshark_esp_sa_line;
+use super::{EXIT_CHECK_FAILED, EXIT_USAGE};
+use crate::capture::CaptureReader;
+use crate::config::{InterfaceKind, NodeConfig};
+use crate::dataplane::Node;
+use crate::esp::TunnelEndpoints;
+use crate::replay::{
+    DROPS_INDEX_FILE, DROPS_PCAP_FILE, Expectations, ReplayOptions, ReplayReport, Sink, replay,
+};
+
+/// Inputs at least this large get a progress bar (on a terminal).
+const PROGRESS_MIN_BYTES: u64 = 16 << 20;
+/// The report file in the output directory.
+pub const REPORT_FILE: &str = "report.json";
+/// The Wireshark ESP SA lines in the output directory.
+pub const WIRESHARK_FILE: &str = "wireshark-esp-sa.txt";
+
+/// Arguments of `erdp replay`.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// The node configuration (TOML).
+    #[arg(long, value_name = "NODE.toml")]
+    pub config: PathBuf,
+    /// The capture to replay (pcap or pcapng).
+    #[arg(long, value_name = "IN.pcap")]
+    pub input: PathBuf,
+    /// Where to write <interface>.pcap, drops.pcap, drops.jsonl, report.json.
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: PathBuf,
+    /// Ingress interface for frames whose capture interface (pcapng
+    /// if_name) does not name an Ethernet interface of the node: every
+    /// frame of a pcap file.
+    #[arg(long, value_name = "IFACE")]
+    pub ingress: Option<String>,
+    /// Assertions on the result (TOML); exit 1 when one fails.
+    #[arg(long, value_name = "EXPECT.toml")]
+    pub expect: Option<PathBuf>,
+    /// Worker threads (the node's worker pool when more than 1).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub workers: u16,
+}
+
+/// Runs `erdp replay`.
+pub fn run(args: ReplayArgs) -> ExitCode {
+    match execute(&args) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("erdp replay: {message}");
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}
+
+fn execute(args: &ReplayArgs) -> Result<ExitCode, String> {
+    let config = NodeConfig::load(&args.config).map_err(|e| e.to_string())?;
+    let node = Arc::new(Node::new(config).map_err(|e| e.to_string())?);
+    let expectations = match &args.expect {
+        Some(path) => {
+            let expectations = Expectations::load(path).map_err(|e| e.to_string())?;
+            expectations.check_names(&node).map_err(|e| e.to_string())?;
+            Some(expectations)
+        }
+        None => None,
+    };
+    let reader = CaptureReader::open(&args.input).map_err(|e| e.to_string())?;
+    let progress = progress_bar(reader.total_size());
+    let sink = Sink::create_in(&args.out_dir, &node).map_err(|e| e.to_string())?;
+    let options = ReplayOptions {
+        ingress: args.ingress.clone(),
+        workers: usize::from(args.workers),
+        progress: progress.clone(),
+        ..ReplayOptions::default()
+    };
+    let report = replay(&node, reader, sink, &options).map_err(|e| e.to_string())?;
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
+    write_report(&args.out_dir, &report)?;
+    print!("{}", report.summary());
+    println!(
+        "  outputs in {}: <interface>.pcap, {DROPS_PCAP_FILE} (why: {DROPS_INDEX_FILE}), {REPORT_FILE}",
+        args.out_dir.display()
+    );
+    if let Some(lines) = write_wireshark_lines(&args.out_dir, &node)? {
+        println!(
+            "  ESP: decrypt the captures in Wireshark with the esp_sa lines in {} (they hold the keys):",
+            lines.display()
+        );
+        print!("{}", std::fs::read_to_string(&lines).unwrap_or_default());
+    }
+    let Some(expectations) = expectations else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    let failures = expectations.check(&report);
+    if failures.is_empty() {
+        println!("  expectations: all hold");
+        return Ok(ExitCode::SUCCESS);
+    }
+    for failure in &failures {
+        println!("EXPECTATION FAILED {failure}");
+    }
+    println!("  expectations: {} failed", failures.len());
+    Ok(ExitCode::from(EXIT_CHECK_FAILED))
+}
+
+fn progress_bar(total: Option<u64>) -> Option<ProgressBar> {
+    let total = total?;
+    if total < PROGRESS_MIN_BYTES || !std::io::stdout().is_terminal() {
+        return None;
+    }
+    let bar = ProgressBar::new(total);
+    if let Ok(style) = ProgressStyle::with_template(
+        "{spinner} replay [{bar:40}] {bytes}/{total_bytes} ({bytes_per_sec}, {eta})",
+    ) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    Some(bar)
+}
+
+fn write_report(dir: &Path, report: &ReplayReport) -> Result<(), String> {
+    let path = dir.join(REPORT_FILE);
+    let mut text = serde_json::to_string_pretty(report).map_err(|e| e.to_string())?;
+    text.push('\n');
+    std::fs::write(&path, text).map_err(|e| format!("{}: cannot write: {e}", path.display()))
+}
+
+/// Writes the Wireshark `esp_sa` lines of every tunnel SA (both
+/// directions); `None` when the node has no tunnel.
+fn write_wireshark_lines(dir: &Path, node: &Node) -> Result<Option<PathBuf>, String> {
+    let mut text = String::new();
+    for interface in &node.config().interfaces {
+        let InterfaceKind::EspTunnel(tunnel) = &interface.kind else {
+            continue;
+        };
+        let outbound = TunnelEndpoints {
+            local: tunnel.local,
+            remote: tunnel.remote,
+        };
+        for (direction, sa) in [("outbound", &tunnel.sa_out), ("inbound", &tunnel.sa_in)] {
+            let mut sa = sa.clone();
+            sa.tunnel.get_or_insert(outbound);
+            text.push_str(&format!(
+                "# {} {direction} SA 0x{:08x} ({}{})\n",
+                interface.name,
+                sa.spi,
+                sa.algorithm,
+                if sa.esn {
+                    "; ESN: Wireshark 4.0 cannot check its ICV"
+                } else {
+                    ""
+                }
+            ));
+            match wireshark_esp_sa_line(&sa) {
+                Some(line) => {
+                    text.push_str(&line);
+                    text.push('\n');
+                }
+                None => text.push_str("# (Wireshark cannot decrypt this algorithm)\n"),
+            }
+        }
+    }
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let path = dir.join(WIRESHARK_FILE);
+    std::fs::write(&path, text).map_err(|e| format!("{}: cannot write: {e}", path.display()))?;
+    Ok(Some(path))
+}

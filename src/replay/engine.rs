@@ -1,0 +1,243 @@
+//! The replay loop: frames from [`Input`] through the node (one worker on
+//! the calling thread, or the node's [`WorkerPool`]), fates to the [`Sink`]
+//! in input order, then the [`ReplayReport`]. The report does not depend on
+//! the number of workers.
+
+use std::cell::RefCell;
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use indicatif::ProgressBar;
+use thiserror::Error;
+
+use super::input::{Input, InputRecord, ethernet_names};
+use super::report::ReplayReport;
+use super::sink::Sink;
+use crate::capture::{CaptureError, CaptureReader};
+use crate::dataplane::{Fate, Node, Outputs, PoolError, WorkerPool};
+use crate::fib::InterfaceId;
+use crate::packet::PacketBuf;
+
+/// Frames per batch given to a worker.
+pub const DEFAULT_BATCH: usize = 64;
+
+/// How to replay.
+#[derive(Debug, Clone)]
+pub struct ReplayOptions {
+    /// The ingress for frames whose capture interface does not name an
+    /// Ethernet interface of the node (all frames of a pcap file).
+    pub ingress: Option<String>,
+    /// Worker threads; 1 processes on the calling thread.
+    pub workers: usize,
+    /// Frames per batch.
+    pub batch_size: usize,
+    /// A progress bar to advance by input bytes consumed.
+    pub progress: Option<ProgressBar>,
+}
+
+impl Default for ReplayOptions {
+    fn default() -> Self {
+        Self {
+            ingress: None,
+            workers: 1,
+            batch_size: DEFAULT_BATCH,
+            progress: None,
+        }
+    }
+}
+
+/// Why a replay stopped.
+#[derive(Debug, Error)]
+pub enum ReplayError {
+    /// Reading the capture or writing an output pcap failed.
+    #[error("{0}")]
+    Capture(#[from] CaptureError),
+    /// A frame's capture interface matches no node interface and no
+    /// `--ingress` was given.
+    #[error(
+        "frame {frame}: capture interface {capture_interface}{} names no Ethernet interface of the node ({node_interfaces}); give --ingress",
+        name.as_ref().map(|n| format!(" ({n:?})")).unwrap_or_default()
+    )]
+    NoIngress {
+        frame: u64,
+        capture_interface: u32,
+        name: Option<String>,
+        node_interfaces: String,
+    },
+    /// `--ingress` names no Ethernet interface of the node.
+    #[error("--ingress {name:?}: not an Ethernet interface of the node ({node_interfaces})")]
+    UnknownIngress {
+        name: String,
+        node_interfaces: String,
+    },
+    /// An interface name cannot be a file name in the output directory.
+    #[error(
+        "interface {0:?}: cannot name an output file (use letters, digits, '-', '_', '.'; not drops, report or wireshark-esp-sa)"
+    )]
+    InterfaceFileName(String),
+    /// The output directory could not be created.
+    #[error("{}: cannot create the output directory: {source}", path.display())]
+    OutDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// Writing `drops.jsonl` or the report failed.
+    #[error("cannot write the drops index or report: {0}")]
+    Index(std::io::Error),
+    /// The worker pool failed.
+    #[error("{0}")]
+    Pool(#[from] PoolError),
+}
+
+/// Replays every frame of `reader` through `node` into `sink` and returns
+/// the report. The sink is flushed at the end.
+pub fn replay<R: Read, W: Write>(
+    node: &Arc<Node>,
+    reader: CaptureReader<R>,
+    mut sink: Sink<W>,
+    options: &ReplayOptions,
+) -> Result<ReplayReport, ReplayError> {
+    let default_ingress = match &options.ingress {
+        Some(name) => Some(
+            node.interface_id(name)
+                .filter(|id| !node.is_tunnel(*id))
+                .ok_or_else(|| ReplayError::UnknownIngress {
+                    name: name.clone(),
+                    node_interfaces: ethernet_names(node),
+                })?,
+        ),
+        None => None,
+    };
+    let mut input = Input::new(reader, node, default_ingress, options.progress.clone());
+    if options.workers <= 1 {
+        run_inline(node, &mut input, &mut sink, options.batch_size.max(1))?;
+    } else {
+        run_pool(node, &mut input, &mut sink, options)?;
+    }
+    while let Some(record) = input.pop_capture_drop() {
+        emit_capture_drop(&mut sink, &mut input, record)?;
+    }
+    if let Some(bar) = &options.progress {
+        bar.set_position(input.reader().bytes_consumed());
+    }
+    let report = ReplayReport::new(node, input.reader(), &sink);
+    sink.finish()?;
+    Ok(report)
+}
+
+fn emit_capture_drop<R: Read, W: Write>(
+    sink: &mut Sink<W>,
+    input: &mut Input<'_, R>,
+    record: InputRecord,
+) -> Result<(), ReplayError> {
+    if let Some(reason) = record.capture_drop {
+        sink.capture_drop(&record, reason)?;
+    }
+    input.recycle(record);
+    Ok(())
+}
+
+/// Hands one processed frame (and what it generated) to the sink, after
+/// the capture drops that came before it.
+fn emit<R: Read, W: Write>(
+    sink: &mut Sink<W>,
+    input: &mut Input<'_, R>,
+    frame: &PacketBuf,
+    fate: &Fate,
+    generated: Option<(&PacketBuf, &Fate)>,
+) -> Result<(), ReplayError> {
+    while let Some(record) = input.pop_capture_drop() {
+        emit_capture_drop(sink, input, record)?;
+    }
+    let Some(record) = input.pop_processed() else {
+        return Ok(());
+    };
+    sink.input(&record, frame, fate)?;
+    if let Some((frame, fate)) = generated {
+        sink.generated(&record, frame, fate)?;
+    }
+    input.recycle(record);
+    Ok(())
+}
+
+/// One worker on this thread, batches of frames from one ingress.
+fn run_inline<R: Read, W: Write>(
+    node: &Arc<Node>,
+    input: &mut Input<'_, R>,
+    sink: &mut Sink<W>,
+    batch_size: usize,
+) -> Result<(), ReplayError> {
+    let mut worker = node.worker();
+    let mut frames: Vec<PacketBuf> = (0..=batch_size).map(|_| PacketBuf::new()).collect();
+    let mut outputs = Outputs::with_capacity(batch_size);
+    let mut filled = 0usize;
+    let mut batch_ingress = InterfaceId(0);
+    loop {
+        let next = match frames.get_mut(filled) {
+            Some(buf) => input.next(buf)?,
+            None => None,
+        };
+        let full = filled == batch_size;
+        let switch = next.is_some_and(|ingress| filled > 0 && ingress != batch_ingress);
+        if filled > 0 && (next.is_none() || switch || full) {
+            let (batch, _) = frames.split_at_mut(filled);
+            worker.process(batch_ingress, batch, &mut outputs);
+            let mut generated = 0usize;
+            for (index, (frame, fate)) in batch.iter().zip(outputs.fates()).enumerate() {
+                let made = outputs.generated_at(generated).filter(|g| g.cause == index);
+                if made.is_some() {
+                    generated += 1;
+                }
+                emit(sink, input, frame, fate, made.map(|g| (g.frame, g.fate)))?;
+            }
+            if next.is_some() {
+                // The frame just read waits at `filled`: make it the first.
+                frames.swap(0, filled);
+            }
+            filled = 0;
+        }
+        match next {
+            Some(ingress) => {
+                batch_ingress = ingress;
+                filled += 1;
+            }
+            None => return Ok(()),
+        }
+    }
+}
+
+/// The node's worker pool; results come back in input order.
+fn run_pool<R: Read, W: Write>(
+    node: &Arc<Node>,
+    input: &mut Input<'_, R>,
+    sink: &mut Sink<W>,
+    options: &ReplayOptions,
+) -> Result<(), ReplayError> {
+    let mut pool = WorkerPool::new(Arc::clone(node), options.workers, options.batch_size)?;
+    let shared = RefCell::new((input, sink));
+    let failure: RefCell<Option<ReplayError>> = RefCell::new(None);
+    pool.run_ordered(
+        |buf| {
+            let mut state = shared.borrow_mut();
+            match state.0.next(buf) {
+                Ok(next) => next,
+                Err(error) => {
+                    failure.borrow_mut().get_or_insert(error);
+                    None
+                }
+            }
+        },
+        |done| {
+            let mut state = shared.borrow_mut();
+            let (input, sink) = &mut *state;
+            if let Err(error) = emit(*sink, *input, done.frame, done.fate, done.generated) {
+                failure.borrow_mut().get_or_insert(error);
+            }
+        },
+    )?;
+    match failure.into_inner() {
+        Some(error) => Err(error),
+        None => Ok(()),
+    }
+}

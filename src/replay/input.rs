@@ -1,0 +1,200 @@
+//! The input side of a replay: frames from the capture, each normalised to
+//! Ethernet and given its ingress interface, with a copy of the frame as
+//! given to the node kept in a FIFO (so drops are written as they arrived,
+//! whatever the node did to the buffer), in input order.
+
+use std::collections::VecDeque;
+use std::io::Read;
+
+use indicatif::ProgressBar;
+
+use super::engine::ReplayError;
+use crate::capture::{CaptureError, CaptureReader, to_ethernet};
+use crate::config::InterfaceKind;
+use crate::dataplane::Node;
+use crate::fib::InterfaceId;
+use crate::packet::PacketBuf;
+use crate::wire::MacAddr;
+
+/// Source MAC given to frames of raw-IP and cooked captures when an
+/// Ethernet header is made for them (locally administered); the
+/// destination is the ingress interface's MAC.
+pub const RAW_IP_SOURCE_MAC: MacAddr = MacAddr([0x02, 0x00, 0x00, 0x00, 0x00, 0xfe]);
+
+/// A frame the capture gave but the node never saw. Counted and written
+/// to the drops like the node's own drops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaptureDrop {
+    /// A raw-IP or cooked frame that could not be made Ethernet (too
+    /// short, not IP).
+    LinkMalformed,
+    /// Larger than a packet buffer (the reader skipped it).
+    FrameTooLarge,
+}
+
+impl CaptureDrop {
+    /// The report name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            CaptureDrop::LinkMalformed => "capture_link_malformed",
+            CaptureDrop::FrameTooLarge => "capture_frame_too_large",
+        }
+    }
+}
+
+/// One input frame on its way through the node.
+#[derive(Debug, Default)]
+pub(crate) struct InputRecord {
+    /// Frame number in the capture, from 1.
+    pub(crate) number: u64,
+    pub(crate) timestamp_ns: u64,
+    pub(crate) ingress: Option<InterfaceId>,
+    /// The frame as given to the node (or as captured, for a capture drop).
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) capture_drop: Option<CaptureDrop>,
+}
+
+/// Reads frames and remembers them until their fates come back.
+pub(crate) struct Input<'n, R> {
+    reader: CaptureReader<R>,
+    node: &'n Node,
+    default_ingress: Option<InterfaceId>,
+    pending: VecDeque<InputRecord>,
+    spare: Vec<InputRecord>,
+    progress: Option<ProgressBar>,
+    frames: u64,
+}
+
+/// Frames between progress bar updates.
+const PROGRESS_EVERY: u64 = 4096;
+
+impl<'n, R: Read> Input<'n, R> {
+    pub(crate) fn new(
+        reader: CaptureReader<R>,
+        node: &'n Node,
+        default_ingress: Option<InterfaceId>,
+        progress: Option<ProgressBar>,
+    ) -> Self {
+        Self {
+            reader,
+            node,
+            default_ingress,
+            pending: VecDeque::new(),
+            spare: Vec::new(),
+            progress,
+            frames: 0,
+        }
+    }
+
+    pub(crate) fn reader(&self) -> &CaptureReader<R> {
+        &self.reader
+    }
+
+    /// Loads the next frame the node should see into `buf` and returns its
+    /// ingress; `None` at the end. Capture drops met on the way are queued.
+    pub(crate) fn next(&mut self, buf: &mut PacketBuf) -> Result<Option<InterfaceId>, ReplayError> {
+        loop {
+            self.frames += 1;
+            if self.frames.is_multiple_of(PROGRESS_EVERY)
+                && let Some(bar) = &self.progress
+            {
+                bar.set_position(self.reader.bytes_consumed());
+            }
+            let meta = match self.reader.next_frame(buf) {
+                Ok(Some(meta)) => meta,
+                Ok(None) => return Ok(None),
+                Err(error @ CaptureError::FrameTooLarge { .. }) => {
+                    let at = match &error {
+                        CaptureError::FrameTooLarge { at, .. } => at.frame,
+                        _ => 0,
+                    };
+                    let mut record = self.record();
+                    record.number = at;
+                    record.capture_drop = Some(CaptureDrop::FrameTooLarge);
+                    self.pending.push_back(record);
+                    continue;
+                }
+                Err(error) => return Err(ReplayError::Capture(error)),
+            };
+            let ingress = self.ingress(meta.interface, meta.number)?;
+            let mut record = self.record();
+            record.number = meta.number;
+            record.timestamp_ns = meta.timestamp_ns;
+            record.ingress = Some(ingress);
+            let mac = self.mac(ingress);
+            if to_ethernet(buf, meta.link_type, mac, RAW_IP_SOURCE_MAC).is_err() {
+                record.bytes.extend_from_slice(buf.as_slice());
+                record.capture_drop = Some(CaptureDrop::LinkMalformed);
+                self.pending.push_back(record);
+                continue;
+            }
+            record.bytes.extend_from_slice(buf.as_slice());
+            self.pending.push_back(record);
+            return Ok(Some(ingress));
+        }
+    }
+
+    /// The oldest capture drop, if it is next in input order.
+    pub(crate) fn pop_capture_drop(&mut self) -> Option<InputRecord> {
+        if self.pending.front()?.capture_drop.is_some() {
+            return self.pending.pop_front();
+        }
+        None
+    }
+
+    /// The oldest frame the node saw (after any capture drops before it,
+    /// which the caller pops first).
+    pub(crate) fn pop_processed(&mut self) -> Option<InputRecord> {
+        self.pending.pop_front()
+    }
+
+    /// Gives a record's storage back.
+    pub(crate) fn recycle(&mut self, record: InputRecord) {
+        self.spare.push(record);
+    }
+
+    fn record(&mut self) -> InputRecord {
+        let mut record = self.spare.pop().unwrap_or_default();
+        record.bytes.clear();
+        record.capture_drop = None;
+        record.ingress = None;
+        record.timestamp_ns = 0;
+        record
+    }
+
+    fn mac(&self, ingress: InterfaceId) -> MacAddr {
+        match self.node.config().interface(ingress).map(|i| &i.kind) {
+            Some(InterfaceKind::Ethernet(e)) => e.mac,
+            _ => MacAddr::BROADCAST,
+        }
+    }
+
+    /// The ingress of a frame captured on capture interface `interface`:
+    /// the node's Ethernet interface of the same name (pcapng `if_name`),
+    /// else the default (`--ingress`).
+    fn ingress(&self, interface: u32, frame: u64) -> Result<InterfaceId, ReplayError> {
+        let name = self.reader.interface_name(interface);
+        if let Some(id) = name.and_then(|n| self.node.interface_id(n))
+            && !self.node.is_tunnel(id)
+        {
+            return Ok(id);
+        }
+        self.default_ingress.ok_or_else(|| ReplayError::NoIngress {
+            frame,
+            capture_interface: interface,
+            name: name.map(str::to_owned),
+            node_interfaces: ethernet_names(self.node),
+        })
+    }
+}
+
+/// The node's Ethernet interface names, comma separated.
+pub(crate) fn ethernet_names(node: &Node) -> String {
+    node.interface_names()
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !node.is_tunnel(InterfaceId(*i as u32)))
+        .map(|(_, n)| n.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}

@@ -1,0 +1,221 @@
+//! [`ReplayReport`]: what `erdp replay` writes to `report.json` and
+//! summarises on stdout. Built from the node's counters (summed over its
+//! workers), the capture drops and the flow table, so it is the same for
+//! any number of workers.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::{Read, Write};
+
+use serde::Serialize;
+
+use super::sink::Sink;
+use crate::capture::{CaptureFormat, CaptureReader};
+use crate::dataplane::{Node, PolicyCounters, TrafficCounters, Volume};
+use crate::fib::InterfaceId;
+use crate::report::{FlowReport, ViolationReport};
+
+/// The report schema version (`report_version` in report.json).
+pub const REPORT_VERSION: u32 = 1;
+
+/// Traffic of one interface.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InterfaceReport {
+    /// The interface.
+    pub name: String,
+    /// `ethernet` or `esp-tunnel`.
+    pub kind: &'static str,
+    /// Frames received (inputs).
+    pub rx: Volume,
+    /// Frames sent: forwarded inputs and generated packets.
+    pub tx: Volume,
+    /// Tunnels: packets that left encrypted through it (outer bytes).
+    pub encrypted: Volume,
+    /// Tunnels: packets decapsulated from it.
+    pub decrypted: Volume,
+}
+
+/// The result of a replay (see the README section "Replaying captures").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReplayReport {
+    /// Schema version, [`REPORT_VERSION`].
+    pub report_version: u32,
+    /// The node's name.
+    pub node: String,
+    /// The capture file.
+    pub input: String,
+    /// `pcap` or `pcapng`.
+    pub input_format: &'static str,
+    /// Frames in the capture (those the node saw and capture drops).
+    pub packets_in: u64,
+    /// Their bytes.
+    pub bytes_in: u64,
+    /// Input frames forwarded.
+    pub forwarded: u64,
+    /// Input frames delivered to the node.
+    pub delivered: u64,
+    /// Input frames dropped (by the node or before it).
+    pub dropped: u64,
+    /// packets_in == forwarded + delivered + dropped, for inputs and for
+    /// generated packets.
+    pub conserved: bool,
+    /// Input drops by reason (node reasons, and `capture_*` for frames
+    /// the node never saw).
+    pub drops: BTreeMap<String, u64>,
+    /// Local deliveries by kind.
+    pub deliveries: BTreeMap<String, u64>,
+    /// Packets the node generated (ARP/ND replies, echo replies, ICMP
+    /// errors) and their fates.
+    pub generated: TrafficCounters,
+    /// Per interface, in configuration order.
+    pub interfaces: Vec<InterfaceReport>,
+    /// Per must-encrypt policy.
+    pub policies: Vec<PolicyCounters>,
+    /// ICMP errors the RFCs forbade.
+    pub icmp_errors_suppressed: u64,
+    /// Per inner 5-tuple, in first-seen order.
+    pub flows: Vec<FlowReport>,
+    /// Policy violations, in first-seen order.
+    pub violations: Vec<ViolationReport>,
+}
+
+impl ReplayReport {
+    pub(crate) fn new<R: Read, W: Write>(
+        node: &Node,
+        reader: &CaptureReader<R>,
+        sink: &Sink<W>,
+    ) -> Self {
+        let counters = node.counters();
+        let input = &counters.input;
+        let capture_dropped: u64 = sink.capture_drops.values().sum();
+        let mut drops: BTreeMap<String, u64> = input
+            .dropped_by_reason
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), *v))
+            .collect();
+        for (reason, count) in &sink.capture_drops {
+            *drops.entry((*reason).to_owned()).or_default() += count;
+        }
+        let interfaces = counters
+            .interfaces
+            .iter()
+            .enumerate()
+            .map(|(i, c)| InterfaceReport {
+                name: c.name.clone(),
+                kind: if node.is_tunnel(InterfaceId(i as u32)) {
+                    "esp-tunnel"
+                } else {
+                    "ethernet"
+                },
+                rx: c.rx,
+                tx: c.tx,
+                encrypted: c.encrypted,
+                decrypted: c.decrypted,
+            })
+            .collect();
+        Self {
+            report_version: REPORT_VERSION,
+            node: node.name().to_owned(),
+            input: reader.path().display().to_string(),
+            input_format: match reader.format() {
+                CaptureFormat::Pcap => "pcap",
+                CaptureFormat::PcapNg => "pcapng",
+            },
+            packets_in: input.packets + capture_dropped,
+            bytes_in: input.bytes + sink.capture_drop_bytes,
+            forwarded: input.forwarded,
+            delivered: input.delivered,
+            dropped: input.dropped + capture_dropped,
+            conserved: input.is_conserved() && counters.generated.is_conserved(),
+            drops,
+            deliveries: input
+                .delivered_by_kind
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), *v))
+                .collect(),
+            generated: counters.generated.clone(),
+            interfaces,
+            policies: counters.policies.clone(),
+            icmp_errors_suppressed: counters.icmp_errors_suppressed,
+            flows: sink.flows.flows(node),
+            violations: sink.flows.violations(node),
+        }
+    }
+
+    /// Input tx packets on interface `name`.
+    pub fn tx_packets(&self, name: &str) -> Option<u64> {
+        self.interfaces
+            .iter()
+            .find(|i| i.name == name)
+            .map(|i| i.tx.packets)
+    }
+
+    /// The short human summary printed by `erdp replay`.
+    pub fn summary(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "{} ({}) through node {}: {} frames in = {} forwarded + {} delivered + {} dropped{}",
+            self.input,
+            self.input_format,
+            self.node,
+            self.packets_in,
+            self.forwarded,
+            self.delivered,
+            self.dropped,
+            if self.conserved {
+                ""
+            } else {
+                " (NOT CONSERVED)"
+            }
+        );
+        let tx: Vec<String> = self
+            .interfaces
+            .iter()
+            .filter(|i| i.kind == "ethernet")
+            .map(|i| format!("{} {} pkts {} B", i.name, i.tx.packets, i.tx.bytes))
+            .collect();
+        let _ = writeln!(out, "  tx: {}", tx.join(", "));
+        if !self.drops.is_empty() {
+            let drops: Vec<String> = self.drops.iter().map(|(r, n)| format!("{r} {n}")).collect();
+            let _ = writeln!(out, "  drops: {}", drops.join(", "));
+        }
+        if self.generated.packets > 0 {
+            let _ = writeln!(
+                out,
+                "  generated: {} ({} sent, {} dropped)",
+                self.generated.packets, self.generated.forwarded, self.generated.dropped
+            );
+        }
+        let encrypted = self
+            .flows
+            .iter()
+            .filter(|f| f.paths.iter().any(|p| p.path == "encrypted"))
+            .count();
+        let plain = self
+            .flows
+            .iter()
+            .filter(|f| f.paths.iter().any(|p| p.path == "plain"))
+            .count();
+        let _ = writeln!(
+            out,
+            "  flows: {} ({} left encrypted, {} left in plaintext); policy violations: {}",
+            self.flows.len(),
+            encrypted,
+            plain,
+            self.violations.len()
+        );
+        for v in &self.violations {
+            let _ = writeln!(
+                out,
+                "  VIOLATION {}: {} left in plaintext on {} ({} packets, first frame {})",
+                v.policy,
+                v.id.flow,
+                v.egress.as_deref().unwrap_or("?"),
+                v.packets,
+                v.first_frame
+            );
+        }
+        out
+    }
+}
