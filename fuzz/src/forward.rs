@@ -419,16 +419,55 @@ thread_local! {
 
 /// Runs one case; panics on the first broken oracle.
 pub fn check(case: &ForwardCase) -> Seen {
+    with_shared(|fixture, shared| {
+        let mut batches = Vec::new();
+        for batch in case.batches.iter().take(MAX_BATCHES) {
+            let ingress = batch.ingress % INGRESS_IDS;
+            let mac = ingress_mac(ingress);
+            let frames = batch
+                .frames
+                .iter()
+                .take(MAX_FRAMES)
+                .map(|spec| build_frame(spec, mac, &mut shared.peer))
+                .collect::<Vec<_>>();
+            batches.push((ingress, frames));
+        }
+        forward_batches(fixture, shared, &batches)
+    })
+}
+
+/// Runs frames already built (from a capture, say) through the same node
+/// and oracles: each batch is an ingress id (modulo [`INGRESS_IDS`]) and
+/// its frames; frames longer than [`MAX_FRAME_LEN`] are cut to it.
+pub fn check_frames(batches: &[(u8, Vec<Vec<u8>>)]) -> Seen {
+    with_shared(|fixture, shared| forward_batches(fixture, shared, batches))
+}
+
+/// The MAC of the ingress with this id (the LAN port's for an id that is
+/// not an Ethernet port).
+pub fn ingress_mac(ingress: u8) -> [u8; 6] {
+    fixture()
+        .macs
+        .get(usize::from(ingress))
+        .copied()
+        .flatten()
+        .unwrap_or([2, 0, 0, 0, 1, 1])
+}
+
+/// Longest frame given to the node (a jumbo frame and its Ethernet header).
+pub const MAX_FRAME_LEN: usize = 9018;
+
+fn with_shared<R>(run: impl FnOnce(&Fixture, &mut Shared) -> R) -> R {
     let fixture = fixture();
     SHARED.with(|shared| {
         let mut shared = shared.borrow_mut();
         let shared = shared.get_or_insert_with(|| Shared::new(fixture));
         shared.peer.last_frame = None;
-        check_with(fixture, shared, case)
+        run(fixture, shared)
     })
 }
 
-fn check_with(fixture: &Fixture, shared: &mut Shared, case: &ForwardCase) -> Seen {
+fn forward_batches(fixture: &Fixture, shared: &mut Shared, batches: &[(u8, Vec<Vec<u8>>)]) -> Seen {
     let Shared {
         node,
         worker,
@@ -437,26 +476,15 @@ fn check_with(fixture: &Fixture, shared: &mut Shared, case: &ForwardCase) -> See
     } = shared;
     let before = node.counters();
     let mut seen = Seen::default();
-    for (batch_index, batch) in case.batches.iter().take(MAX_BATCHES).enumerate() {
-        let ingress = InterfaceId(u32::from(batch.ingress % INGRESS_IDS));
-        let ingress_mac = fixture
-            .macs
-            .get(ingress.0 as usize)
-            .copied()
-            .flatten()
-            .unwrap_or([2, 0, 0, 0, 1, 1]);
-        let frames: Vec<Vec<u8>> = batch
-            .frames
-            .iter()
-            .take(MAX_FRAMES)
-            .map(|spec| build_frame(spec, ingress_mac, peer))
-            .collect();
+    for (batch_index, (ingress, frames)) in batches.iter().enumerate() {
+        let ingress = InterfaceId(u32::from(ingress % INGRESS_IDS));
         let mut bufs: Vec<PacketBuf> = frames
             .iter()
             .map(|frame| {
                 let mut buf = PacketBuf::new();
+                let frame = frame.get(..MAX_FRAME_LEN).unwrap_or(frame);
                 buf.load(frame, PacketBuf::DEFAULT_HEADROOM)
-                    .expect("every frame built fits a buffer");
+                    .expect("a frame of at most MAX_FRAME_LEN fits a buffer");
                 buf
             })
             .collect();
