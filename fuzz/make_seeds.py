@@ -9,7 +9,10 @@ fuzz/seeds/<target>/. Deterministic; standard library only.
 - esp_decap: every ESP packet of the Scapy fixtures in pcaps/esp/ in the
   target's fixture mode (first byte 0xf0 + fixture index, then the outer IP
   packet), plus a few generated-mode inputs.
-- fib: a few byte strings (the target is structure-aware).
+- fib, forward: a few byte strings (the targets are structure-aware).
+- config: every sample in pcaps/configs/ as text, and edited samples.
+- every target: the hand-picked seeds in fuzz/seeds/<target>/ and the kept
+  crash inputs in tests/fuzz_inputs/<target>/.
 
 Usage: python3 fuzz/make_seeds.py [--out fuzz/corpus]
 """
@@ -125,19 +128,45 @@ def fib_seeds(out):
     return 8
 
 
+def config_seeds(out):
+    """Each sample config as text (first byte below 0x40), and edited
+    samples (first byte 0x80, then the arbitrary-decoded edits)."""
+    count = 0
+    rng = random.Random(9)
+    for index, path in enumerate(sorted(ROOT.glob("pcaps/configs/*.toml"))):
+        text = path.read_bytes()
+        write(out, path.stem, b"\x00" + text)
+        write(out, path.stem + ".edited", bytes([0x80, index]) + rng.randbytes(48))
+        count += 2
+    return count
+
+
+def forward_seeds(out):
+    rng = random.Random(5)
+    for number in range(16):
+        write(out, "random-%d" % number, rng.randbytes(64 + 96 * number))
+    return 16
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "fuzz/corpus")
     args = parser.parse_args()
-    builders = {"pcap_replay": pcap_replay_seeds, "esp_decap": esp_decap_seeds, "fib": fib_seeds}
+    builders = {
+        "pcap_replay": pcap_replay_seeds,
+        "esp_decap": esp_decap_seeds,
+        "fib": fib_seeds,
+        "config": config_seeds,
+        "forward": forward_seeds,
+    }
     for target, build in builders.items():
         out = args.out / target
         count = build(out)
-        seeds = ROOT / "fuzz/seeds" / target
-        if seeds.is_dir():
-            for path in sorted(seeds.iterdir()):
-                shutil.copyfile(path, out / path.name)
-                count += 1
+        for kept in (ROOT / "fuzz/seeds" / target, ROOT / "tests/fuzz_inputs" / target):
+            if kept.is_dir():
+                for path in sorted(kept.iterdir()):
+                    shutil.copyfile(path, out / path.name)
+                    count += 1
         print("%s: %d seeds in %s" % (target, count, out))
 
 

@@ -202,3 +202,54 @@ fn the_committed_captures_read_without_error() {
     }
     assert!(read >= 10);
 }
+
+#[test]
+fn captured_frames_go_through_the_forwarder() {
+    use harness::forward_frames::{Addr4, Addr6, IpSpec, Transport, ethernet, ip_packet};
+    // From a LAN host (pick 1) to a plain host (9), a VNet host (8) and a
+    // must-encrypt host with no tunnel route (10), on the LAN port.
+    let frames: Vec<Vec<u8>> = [9u8, 8, 10]
+        .iter()
+        .map(|&destination| {
+            let ip = IpSpec {
+                v6: false,
+                source4: Addr4 { pick: 1, raw: 0 },
+                destination4: Addr4 {
+                    pick: destination,
+                    raw: 0,
+                },
+                source6: Addr6 { pick: 0, raw: 0 },
+                destination6: Addr6 { pick: 0, raw: 0 },
+                ttl: 64,
+                tos: 0,
+                fragment: 0x4000,
+                transport: Transport::Udp {
+                    source: 1000,
+                    destination: 443,
+                },
+                payload: vec![1; 30],
+            };
+            let mut frame = ethernet([2, 0, 0, 0, 1, 1], [2, 0, 0, 0, 0x0a, 1], 0x0800);
+            frame.extend_from_slice(&ip_packet(&ip));
+            frame
+        })
+        .collect();
+    for data in [
+        pcap(false, false, DataLink::ETHERNET, &frames),
+        pcap(true, true, DataLink::ETHERNET, &frames),
+    ] {
+        let replayed = check(&data);
+        assert_eq!(replayed.frames, 3);
+        let seen = &replayed.forwarded;
+        assert_eq!(
+            (
+                seen.frames,
+                seen.forwarded,
+                seen.encrypted,
+                seen.policy_drops
+            ),
+            (3, 2, 1, 1),
+            "{seen:?}"
+        );
+    }
+}

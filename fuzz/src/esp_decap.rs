@@ -11,10 +11,9 @@
 //!   checksum still valid);
 //! - a genuine packet that the window allows is accepted;
 //! - the replay window matches a naive reference: it never moves on a
-//!   rejected packet, except to record the sequence number of a packet whose
-//!   ESP bytes are authentic (RFC 4303 section 3.4.3 updates the window once
-//!   the ICV verifies; a drop after that, such as CE on a Not-ECT inner
-//!   packet, keeps it recorded).
+//!   rejected packet, not even one whose ESP bytes are authentic and that is
+//!   dropped after its ICV verified (CE on a Not-ECT inner packet): decap
+//!   checks everything before it updates the window.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -409,8 +408,6 @@ pub struct Tally {
     pub accepted: usize,
     /// Drops by reason.
     pub drops: Vec<(EspDrop, usize)>,
-    /// Drops after the ICV verified that recorded the sequence number.
-    pub recorded_drops: usize,
     /// Packets accepted after ESN resynchronisation (RFC 4303 A3).
     pub resynchronised: usize,
 }
@@ -558,7 +555,7 @@ impl<'a> Replay<'a> {
                     "{}: packet counter",
                     context()
                 );
-                self.settle_after_drop(frame, reason, &authentic, extra_probe, &context());
+                self.settle_after_drop(extra_probe, &context());
                 self.tally.count_drop(reason);
             }
         }
@@ -574,44 +571,12 @@ impl<'a> Replay<'a> {
         Some(u32::from_be_bytes(bytes))
     }
 
-    /// After a drop the window is unchanged, or (for a packet with authentic
-    /// ESP bytes, dropped after the ICV verified) records that packet.
-    fn settle_after_drop(
-        &mut self,
-        frame: &[u8],
-        reason: EspDrop,
-        authentic: &[usize],
-        extra: Option<u32>,
-        context: &str,
-    ) {
+    /// After a drop the window is unchanged: every check that can reject a
+    /// packet runs before the window update, whatever the ICV said.
+    fn settle_after_drop(&self, extra: Option<u32>, context: &str) {
         let extra: Vec<u32> = extra.into_iter().collect();
-        if self.observed(&extra) == self.expected(&self.window, &extra) {
-            return;
-        }
-        for &k in authentic {
-            let seq = self.sealed[k].seq;
-            if !self.may_accept(seq) {
-                continue;
-            }
-            let moved = self.window.accepted(seq);
-            if self.observed(&extra) == self.expected(&moved, &extra) {
-                // The only drop after the ICV that a sealed packet can earn
-                // is RFC 6040's: CE in a (modified) outer header over a
-                // Not-ECT inner packet.
-                let inner_ecn = ecn_of(&self.sealed[k].inner).unwrap_or(0);
-                let outer_ecn = ecn_of(frame).unwrap_or(0);
-                assert!(
-                    reason == EspDrop::EcnCeOnNotEct
-                        && decapsulated_ecn(inner_ecn, outer_ecn).is_none(),
-                    "{context}: the window recorded seq {seq:#x} of a packet dropped as {}",
-                    reason.as_str()
-                );
-                self.window = moved;
-                self.tally.recorded_drops += 1;
-                return;
-            }
-        }
-        panic!(
+        assert!(
+            self.observed(&extra) == self.expected(&self.window, &extra),
             "{context}: the replay window moved on a rejected packet: top {:#x} (reference {:#x}), probes {:?} (reference {:?})",
             self.sa.replay_window().top(),
             self.window.top(),

@@ -15,10 +15,13 @@
 //! `cargo fuzz list` shows.
 #![forbid(unsafe_code)]
 
+pub mod config;
 pub mod esp_decap;
 pub mod esp_fixtures;
 pub mod esp_model;
 pub mod fib;
+pub mod forward;
+pub mod forward_frames;
 pub mod pcap_replay;
 
 /// The first `limit` bytes of `data` in hex, for failure messages.

@@ -1,4 +1,4 @@
-//! Target `pcap_replay` (capture level): arbitrary bytes read as a pcap or
+//! Target `pcap_replay`: arbitrary bytes read as a pcap or
 //! pcapng file through [`CaptureReader::from_reader`] over a `Cursor`, each
 //! frame then normalised to Ethernet ([`to_ethernet`]).
 //!
@@ -7,7 +7,10 @@
 //! every frame's bytes lie inside the bytes consumed to read it (nothing
 //! invented); the wire length is at least the captured length; errors name
 //! the file; only a too-large frame is recoverable and it is skipped; the
-//! end stays the end. Phase 2 replays the frames through the forwarder.
+//! end stays the end. Then the frames go through the forwarding node of
+//! the `forward` target (the capture's interface picks the ingress port),
+//! with all its oracles: one fate per frame, counters that add up, fail
+//! closed, well-formed outputs.
 
 use std::io::Cursor;
 
@@ -15,7 +18,7 @@ use erdp::capture::{CaptureReader, to_ethernet};
 use erdp::packet::PacketBuf;
 use erdp::wire::MacAddr;
 
-use super::{find_bytes, hex_prefix};
+use super::{find_bytes, forward, hex_prefix};
 
 /// The name errors must carry.
 pub const NAME: &str = "fuzz-input.pcap";
@@ -37,6 +40,28 @@ pub struct Replayed {
     pub skipped: u64,
     /// The error that ended the file (the open error when it did not open).
     pub error: Option<String>,
+    /// Frames given to the forwarder, by ingress, in capture order (each
+    /// run of one ingress is a batch).
+    pub batches: Vec<(u8, Vec<Vec<u8>>)>,
+    /// What the forwarder did with them.
+    pub forwarded: forward::Seen,
+}
+
+impl Replayed {
+    fn forwarded_input(&mut self, ingress: u8, frame: Vec<u8>) {
+        match self.batches.last_mut() {
+            Some((last, frames)) if *last == ingress && frames.len() < forward::MAX_FRAMES => {
+                frames.push(frame)
+            }
+            _ => self.batches.push((ingress, vec![frame])),
+        }
+    }
+
+    /// The frames read, through the forwarding node with the `forward`
+    /// target's oracles.
+    fn forward(&mut self) {
+        self.forwarded = forward::check_frames(&self.batches);
+    }
 }
 
 /// The fuzz entry.
@@ -94,7 +119,11 @@ pub fn check(data: &[u8]) -> Replayed {
                     frame.len()
                 );
                 let _ = reader.interface_name(meta.interface);
-                normalise(&mut buf, meta.link_type);
+                // The capture's interface picks the node's ingress port.
+                let ingress = (meta.interface % 3) as u8;
+                if let Some(frame) = normalise(&mut buf, meta.link_type, ingress) {
+                    replayed.forwarded_input(ingress, frame);
+                }
                 replayed.frames += 1;
             }
             Ok(None) => {
@@ -103,6 +132,7 @@ pub fn check(data: &[u8]) -> Replayed {
                     "the end of the file did not stay the end"
                 );
                 let _ = reader.interfaces();
+                replayed.forward();
                 return replayed;
             }
             Err(error) => {
@@ -119,6 +149,7 @@ pub fn check(data: &[u8]) -> Replayed {
                     continue;
                 }
                 replayed.error = Some(text);
+                replayed.forward();
                 return replayed;
             }
         }
@@ -126,12 +157,14 @@ pub fn check(data: &[u8]) -> Replayed {
     panic!("no end after {max_calls} calls on {total} bytes: the reader loops");
 }
 
-/// Turns a frame into Ethernet; a refusal is fine, a frame that becomes
-/// Ethernet has a full header with the EtherType reported.
-fn normalise(buf: &mut PacketBuf, link: erdp::capture::LinkType) {
-    let destination = MacAddr([0x02, 0, 0, 0, 0, 1]);
-    let source = MacAddr([0x02, 0, 0, 0, 0, 2]);
-    if let Ok(ether_type) = to_ethernet(buf, link, destination, source) {
+/// Turns a frame into Ethernet (toward the ingress port's MAC, as the
+/// replay does); a refusal is fine, a frame that becomes Ethernet has a
+/// full header with the EtherType reported.
+fn normalise(buf: &mut PacketBuf, link: erdp::capture::LinkType, ingress: u8) -> Option<Vec<u8>> {
+    let destination = MacAddr(forward::ingress_mac(ingress));
+    let source = MacAddr(forward::PEER_MAC);
+    let ether_type = to_ethernet(buf, link, destination, source).ok()?;
+    {
         let frame = buf.as_slice();
         assert!(
             frame.len() >= 14,
@@ -144,4 +177,5 @@ fn normalise(buf: &mut PacketBuf, link: erdp::capture::LinkType) {
             "{link:?}: reported EtherType differs from the header"
         );
     }
+    Some(buf.as_slice().to_vec())
 }
