@@ -11,8 +11,8 @@ mod attach;
 mod demo;
 pub mod esp;
 mod fib;
-mod run;
 mod replay;
+mod run;
 
 /// erdp: prove where every packet goes in an ExpressRoute + IPsec network,
 /// and whether it leaves encrypted.
