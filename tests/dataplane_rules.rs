@@ -194,6 +194,39 @@ fn neighbor_solicitations_for_our_addresses_are_answered() {
     assert_eq!(v6.header().destination(), ip6("fd00:10::10"));
 }
 
+/// An advertisement is sent without a route lookup, so a solicitation from
+/// a must-encrypt source (spoofed, or a misplaced host) would send plaintext
+/// toward that prefix: a counted violation, dropped when the policy fails
+/// closed (found by the `forward` fuzz target).
+#[test]
+fn advertisements_toward_must_encrypt_sources_obey_the_policy() {
+    let spoofed = || neighbor_solicitation(ONPREM_HOST_MAC, "fd00:1::20", "fd00:10::1");
+    for (action, sent) in [("report", true), ("drop", false)] {
+        let text =
+            sample_text(ONPREM).replace("action = \"report\"", &format!("action = \"{action}\""));
+        let mut h = Harness::toml(&text);
+        let batch = h.one("lan", spoofed());
+        assert_eq!(
+            batch.fates[0].outcome,
+            Outcome::Delivered(Delivery::NeighborSolicitation)
+        );
+        let (_, fate) = batch.generated_one();
+        assert!(
+            matches!(fate.policy, PolicyVerdict::Violation(_)),
+            "{action}"
+        );
+        let expected = if sent {
+            Outcome::Forwarded(h.id("lan"))
+        } else {
+            dropped(DropReason::PolicyViolation)
+        };
+        assert_eq!(fate.outcome, expected, "{action}");
+        let counters = h.node.counters();
+        assert_eq!(counters.policies[0].violations, 1, "{action}");
+        assert_eq!(counters.policies[0].dropped, u64::from(!sent), "{action}");
+    }
+}
+
 #[test]
 fn invalid_ip_packets_are_dropped_with_their_reason() {
     let mut h = Harness::sample(ONPREM);

@@ -135,10 +135,10 @@ impl Pipeline<'_> {
     }
 
     /// Records a generated frame (ARP reply, neighbour advertisement) sent
-    /// straight back out of the port it answers on.
+    /// straight back out of the port it answers on, or dropped there by a
+    /// fail-closed policy.
     pub(crate) fn send_reply(&self, generated: &mut GeneratedFrames, index: usize, fate: Fate) {
         let len = generated.reserved().map_or(0, |b| b.len());
-        debug_assert!(matches!(fate.outcome, Outcome::Forwarded(_)));
         self.slot.account(&fate, true, len, len);
         generated.commit(fate, index);
     }

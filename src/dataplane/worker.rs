@@ -9,7 +9,7 @@ use std::sync::Arc;
 use etherparse::{EtherType, IpNumber, icmpv6};
 
 use super::counters::CounterSlot;
-use super::fate::{Delivery, DropReason, Fate, Outcome};
+use super::fate::{Delivery, DropReason, Fate, Outcome, PolicyVerdict};
 use super::forward::{Arrival, Pipeline};
 use super::node::{Interface, Node, Port};
 use super::outputs::{GeneratedFrames, Outputs};
@@ -191,9 +191,25 @@ impl Pipeline<'_> {
                     .as_slice()
                     .get(ETHERNET_HEADER_LEN..)
                     .and_then(|ip| FlowKey::parse(ip).ok());
+                // The advertisement goes back to the solicitation's source
+                // without a route lookup, so it gets the egress policy check
+                // here: a must-encrypt destination on a plain port (a spoofed
+                // or misconfigured neighbour) is a violation, dropped when
+                // the policy fails closed.
+                let (policy, fail_closed) = advertised
+                    .as_ref()
+                    .map_or((PolicyVerdict::NotCovered, false), |f| {
+                        self.node.policies.plain(f)
+                    });
+                let sent = if fail_closed {
+                    Outcome::Dropped(DropReason::PolicyViolation)
+                } else {
+                    Outcome::Forwarded(port.id)
+                };
                 let reply = Fate {
                     flow: advertised,
-                    ..Fate::new(Outcome::Forwarded(port.id))
+                    policy,
+                    ..Fate::new(sent)
                 };
                 self.send_reply(generated, index, reply);
                 Outcome::Delivered(Delivery::NeighborSolicitation)
