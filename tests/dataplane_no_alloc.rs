@@ -1,42 +1,16 @@
 //! Proves that a worker allocates nothing per packet once warm: a counting
-//! global allocator wraps the system one for this test binary, and batches
-//! exercising every path (plain, encapsulation, decapsulation, ARP and ND
-//! replies, echo replies, ICMP errors, drops) run with the count unchanged.
+//! global allocator (tests/alloc_support) counts the test thread's
+//! allocations, and batches exercising every path (plain, encapsulation,
+//! decapsulation, ARP and ND replies, echo replies, ICMP errors, drops) run
+//! with the count unchanged.
 
+mod alloc_support;
 mod dataplane_support;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicU64, Ordering};
-
+use alloc_support::allocations;
 use dataplane_support::*;
 use erdp::dataplane::Outputs;
 use erdp::packet::PacketBuf;
-
-struct CountingAllocator;
-
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: every call is forwarded unchanged to the system allocator; the
-// counter has no effect on the memory returned.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as our caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `System.alloc` with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as our caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: CountingAllocator = CountingAllocator;
 
 /// Frames arriving on the on-premises LAN port that take every path.
 fn lan_mix() -> Vec<Vec<u8>> {
@@ -110,11 +84,11 @@ fn workers_do_not_allocate_per_packet() {
     };
     let warm = run(0);
     assert!(warm >= 5, "replies and errors were generated: {warm}");
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    let before = allocations();
     for round in 1..=ROUNDS {
         run(round);
     }
-    let after = ALLOCATIONS.load(Ordering::Relaxed);
+    let after = allocations();
     assert_eq!(after - before, 0, "allocations in {ROUNDS} rounds");
     let counters = azure.node.counters();
     assert_eq!(

@@ -1,40 +1,13 @@
 //! Proves that encapsulation and decapsulation, one by one and in batches,
-//! allocate nothing per packet: a counting global allocator wraps the system
-//! one for this test binary.
+//! allocate nothing per packet: a counting global allocator (tests/alloc_support) counts
+//! the test thread's allocations.
 
+mod alloc_support;
 mod esp_common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicU64, Ordering};
-
+use alloc_support::allocations;
 use erdp::esp::{Algorithm, EspDrop, MAX_BATCH, NatT, SaDatabase};
 use esp_common::*;
-
-struct CountingAllocator;
-
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: every call is forwarded unchanged to the system allocator; the
-// counter has no effect on the memory returned.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as our caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `System.alloc` with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as our caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: CountingAllocator = CountingAllocator;
 
 #[test]
 fn encapsulate_and_decapsulate_do_not_allocate() {
@@ -53,7 +26,7 @@ fn encapsulate_and_decapsulate_do_not_allocate() {
             out.encapsulate(&mut buf).unwrap();
             db.decapsulate(&mut buf).unwrap();
 
-            let before = ALLOCATIONS.load(Ordering::Relaxed);
+            let before = allocations();
             for _ in 0..1000 {
                 buf.load(&inner, 128).unwrap();
                 out.encapsulate(&mut buf).unwrap();
@@ -62,14 +35,14 @@ fn encapsulate_and_decapsulate_do_not_allocate() {
                 garbage.load(&inner, 128).unwrap();
                 let _ = db.decapsulate(&mut garbage);
             }
-            let after_single = ALLOCATIONS.load(Ordering::Relaxed);
+            let after_single = allocations();
             // The batch paths, through the SA and the database.
             let mut bufs: Vec<_> = (0..MAX_BATCH + 3).map(|_| buf_with(&inner)).collect();
             let mut encapsulated = vec![Err(EspDrop::NotEsp); bufs.len()];
             let mut decapsulated = vec![Err(EspDrop::NotEsp); bufs.len()];
             let mut db_results = Vec::with_capacity(bufs.len());
             db_results.resize(bufs.len(), Err(EspDrop::NotEsp));
-            let before_batches = ALLOCATIONS.load(Ordering::Relaxed);
+            let before_batches = allocations();
             for round in 0..20 {
                 for buf in &mut bufs {
                     buf.load(&inner, 128).unwrap();
@@ -84,7 +57,7 @@ fn encapsulate_and_decapsulate_do_not_allocate() {
                     assert!(decapsulated.iter().all(Result::is_ok));
                 }
             }
-            let after = ALLOCATIONS.load(Ordering::Relaxed);
+            let after = allocations();
             assert_eq!(
                 after - before_batches,
                 0,
