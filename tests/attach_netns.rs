@@ -10,7 +10,9 @@
 //! clear. Then the VPN routes are withdrawn on both nodes (the tunnel's BGP
 //! session is down): traffic falls back to plaintext over ER, flagged as
 //! policy violations; with the edge's policy failing closed it is dropped
-//! and counted. Every namespace, process and file is removed on exit.
+//! and counted. Last, the edge's LAN is bound to a TAP device erdp creates
+//! (`--tap`), moved into a fresh host namespace, and kernel pings cross it.
+//! Every namespace, process and file is removed on exit.
 //!
 //! Set ERDP_ATTACH_RUN_ID to tag the namespaces (the CI step's trap uses
 //! it) and ERDP_ATTACH_BACKEND to `mmsg` to run the nodes on that backend
@@ -402,12 +404,17 @@ fn policy(report: &Value, field: &str) -> u64 {
 }
 
 fn interface<'r>(report: &'r Value, name: &str) -> &'r Value {
-    report["counters"]["interfaces"]
+    entry(&report["counters"], "interfaces", "name", name)
+}
+
+/// The element of the array `list` in `report` whose `key` is `value`.
+fn entry<'r>(report: &'r Value, list: &str, key: &str, value: &str) -> &'r Value {
+    report[list]
         .as_array()
-        .expect("interfaces")
+        .unwrap_or_else(|| panic!("no {list} in the report"))
         .iter()
-        .find(|i| i["name"] == name)
-        .expect("interface")
+        .find(|e| e[key] == value)
+        .unwrap_or_else(|| panic!("no {list} entry with {key} = {value}"))
 }
 
 /// Fetches http://SERVER:8000/blob from the on-prem host, from `source`;
@@ -765,8 +772,77 @@ fn design1_nodes_forward_kernel_traffic_encrypting_only_the_must_encrypt_prefixe
             >= Some(3),
         "{edge_report:#}"
     );
+
+    // 4. The edge's LAN on a TAP device that erdp creates.
+    lan_on_a_tap_device(&net, &dir);
     eprintln!(
         "attach_netns: done in {:.1} s",
         started.elapsed().as_secs_f64()
     );
+}
+
+/// `--tap lan=etap0`: the edge creates the TAP in its namespace; the test
+/// moves it into a fresh host namespace with the on-prem host's MAC and
+/// addresses (so the edge's config is unchanged), and kernel pings cross
+/// the TAP, over the tunnel and over the plain path.
+fn lan_on_a_tap_device(net: &Network, dir: &TempDir) {
+    let up = Scenario {
+        vpn_routes: true,
+        edge_fail_closed: false,
+    };
+    let edge_path = dir.path("edge-tap.toml");
+    std::fs::write(&edge_path, edge_config(up, net.onprem_mac)).unwrap();
+    let gateway_path = dir.path("gateway-tap.toml");
+    std::fs::write(&gateway_path, gateway_config(up, net.azure_mac)).unwrap();
+    let edge = Attach::start(
+        &net.edge,
+        "edge-tap",
+        &edge_path,
+        &["er=er0"],
+        &["--tap", "lan=etap0"],
+        dir,
+    );
+    let gateway = Attach::start(
+        &net.gateway,
+        "gateway-tap",
+        &gateway_path,
+        &["er=er1", "vnet=vnet0"],
+        &[],
+        dir,
+    );
+    let tag = std::env::var("ERDP_ATTACH_RUN_ID").map_or("att".to_owned(), |id| format!("att{id}"));
+    let host = Netns::create(&format!("{tag}-th")).expect("netns");
+    host.quiet_ipv6().expect("ipv6 off");
+    net.edge
+        .ip(&["link", "set", "etap0", "netns", host.name()])
+        .expect("move the TAP");
+    let mac = net.onprem_mac.to_string();
+    host.ip(&["link", "set", "etap0", "address", &mac])
+        .expect("TAP MAC");
+    for address in ["10.0.1.10/16", "10.3.0.10/16"] {
+        host.ip(&["addr", "add", address, "dev", "etap0"])
+            .expect("address");
+    }
+    host.ip(&["link", "set", "etap0", "up"]).expect("TAP up");
+    host.ip(&["route", "add", "default", "via", "10.0.0.1"])
+        .expect("route");
+    assert!(
+        ping(&host, "10.0.1.10", "10.1.0.10", 4),
+        "ping over the tunnel from the TAP"
+    );
+    assert!(
+        ping(&host, "10.3.0.10", "10.2.0.10", 4),
+        "ping over the plain path from the TAP"
+    );
+    let edge_report = edge.stop();
+    drop(gateway.stop());
+    let lan = entry(&edge_report, "ports", "name", "lan");
+    let binding = entry(&edge_report, "bindings", "interface", "lan");
+    assert_eq!(binding["kind"], "tap", "{binding}");
+    assert!(lan["rx_packets"].as_u64() >= Some(8), "{lan}");
+    assert!(lan["tx_packets"].as_u64() >= Some(8), "{lan}");
+    assert_eq!(lan["tx_errors"], 0, "{lan}");
+    assert!(policy(&edge_report, "encrypted") >= 4, "{edge_report:#}");
+    assert_eq!(policy(&edge_report, "violations"), 0, "{edge_report:#}");
+    eprintln!("attach_netns: the TAP-bound LAN carried kernel pings both ways");
 }

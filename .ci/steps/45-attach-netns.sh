@@ -3,7 +3,8 @@
 # (tests/attach_netns.rs): two design-1 nodes, ping and HTTP over the
 # must-encrypt and the plain-path prefixes, tshark on the circuit veth
 # (ESP only for the must-encrypt prefixes, every ICV good), then the tunnel
-# withdrawn (plaintext fallback flagged; fail-closed drop counted). Runs
+# withdrawn (plaintext fallback flagged; fail-closed drop counted), then the
+# edge's LAN on a TAP device (`--tap`) carrying kernel pings. Runs
 # once per AF_PACKET backend. Skips with a message when not root. The test
 # removes what it makes (Drop guards); the trap removes whatever a killed
 # run left behind, found by this run's tag.
