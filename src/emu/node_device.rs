@@ -87,7 +87,16 @@ pub struct NodeDevice {
     port_of: Vec<Option<u16>>,
     outputs: Outputs,
     run: Vec<PacketBuf>,
-    paths: HashMap<PathKey, PathStats, foldhash::fast::FixedState>,
+    /// Lengths of the frames in `run` as they arrived (the worker rewrites
+    /// the frames in place).
+    run_lens: Vec<usize>,
+    /// Every (flow, path) seen, in the order first seen.
+    paths: Vec<(PathKey, PathStats)>,
+    /// Index in `paths` of each key.
+    path_index: HashMap<PathKey, u32, foldhash::fast::FixedState>,
+    /// Index in `paths` of the key tallied last: consecutive frames of a
+    /// bulk flow share a key, so most tallies skip the hash.
+    last_path: Option<u32>,
 }
 
 impl std::fmt::Debug for NodeDevice {
@@ -151,8 +160,11 @@ impl NodeDevice {
             ports,
             port_of,
             outputs: Outputs::with_capacity(64),
-            run: Vec::with_capacity(64),
-            paths: HashMap::default(),
+            run: Vec::with_capacity(RUN_LIMIT),
+            run_lens: Vec::with_capacity(RUN_LIMIT),
+            paths: Vec::new(),
+            path_index: HashMap::default(),
+            last_path: None,
         })
     }
 
@@ -161,9 +173,38 @@ impl NodeDevice {
         self.worker.node()
     }
 
-    /// Every (flow, path) seen so far.
+    /// Every (flow, path) seen so far, in the order first seen.
     pub fn paths(&self) -> impl Iterator<Item = (&PathKey, &PathStats)> {
-        self.paths.iter()
+        self.paths.iter().map(|(key, stats)| (key, stats))
+    }
+
+    /// The stats of `key`, added at `now` if new.
+    fn path_stats(&mut self, key: PathKey, now: SimTime) -> &mut PathStats {
+        let cached = self.last_path.filter(|&index| {
+            self.paths
+                .get(index as usize)
+                .is_some_and(|(k, _)| *k == key)
+        });
+        let index = match cached {
+            Some(index) => index,
+            None => {
+                let next = self.paths.len() as u32;
+                let index = *self.path_index.entry(key).or_insert(next);
+                if index == next {
+                    self.paths.push((
+                        key,
+                        PathStats {
+                            first_at: now,
+                            ..PathStats::default()
+                        },
+                    ));
+                }
+                self.last_path = Some(index);
+                index
+            }
+        };
+        // The index came from `paths` or was just pushed: always in range.
+        &mut self.paths[index as usize].1
     }
 
     /// The emulator port of node interface `id`.
@@ -187,10 +228,7 @@ impl NodeDevice {
             outcome,
             violation: matches!(fate.policy, PolicyVerdict::Violation(_)),
         };
-        let stats = self.paths.entry(key).or_insert(PathStats {
-            first_at: now,
-            ..PathStats::default()
-        });
+        let stats = self.path_stats(key, now);
         stats.packets += 1;
         stats.bytes += len as u64;
         stats.last_at = now;
@@ -208,7 +246,8 @@ impl NodeDevice {
             self.run.drain(..).for_each(|frame| tx.recycle(frame));
             return;
         };
-        let lens: [usize; 64] = std::array::from_fn(|i| self.run.get(i).map_or(0, |f| f.len()));
+        self.run_lens.clear();
+        self.run_lens.extend(self.run.iter().map(PacketBuf::len));
         self.worker
             .process(ingress, &mut self.run, &mut self.outputs);
         let mut run = std::mem::take(&mut self.run);
@@ -217,7 +256,7 @@ impl NodeDevice {
                 tx.recycle(frame);
                 continue;
             };
-            let len = lens.get(index).copied().unwrap_or(0);
+            let len = self.run_lens.get(index).copied().unwrap_or(0);
             self.tally(now, port, &fate, len, frame.as_slice());
             match fate.egress().and_then(|id| self.port_of(id)) {
                 Some(out) => tx.send(PortId(out), frame),
