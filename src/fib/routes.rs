@@ -85,8 +85,13 @@ pub(crate) struct RouteSet {
     family: &'static str,
     /// Prefixes of at most [`DIRECT_BITS`] bits, by (address, length).
     short: BTreeMap<(u128, u8), Leaf>,
-    /// Per region: its longer prefixes, sorted by (address, length).
-    long: Vec<Vec<WideRoute>>,
+    /// Per region: 1 + the index in `long_lists` of its longer prefixes,
+    /// or 0 when it never had any (zeroed memory: a fresh set costs no
+    /// writes, where a list per region cost 6 MiB of them).
+    long_index: Vec<u32>,
+    /// The longer prefixes of the regions that have some, each sorted by
+    /// (address, length).
+    long_lists: Vec<Vec<WideRoute>>,
     /// Per region: the leaf of the longest short prefix covering it.
     region_default: Vec<Leaf>,
     dirty: Vec<u32>,
@@ -100,7 +105,8 @@ impl RouteSet {
         Self {
             family,
             short: BTreeMap::new(),
-            long: vec![Vec::new(); DIRECT_LEN],
+            long_index: vec![0; DIRECT_LEN],
+            long_lists: Vec::new(),
             region_default: vec![NO_ROUTE; DIRECT_LEN],
             dirty: Vec::new(),
             dirty_bits: vec![0; DIRECT_LEN / 64],
@@ -119,9 +125,9 @@ impl RouteSet {
         let leaf = if len <= DIRECT_BITS {
             *self.short.get(&(addr, len))?
         } else {
-            let routes = self.long.get(wide_region(addr))?;
+            let routes = self.long_routes(wide_region(addr));
             let at = routes.binary_search_by_key(&(addr, len), |r| (r.addr, r.len));
-            routes[at.ok()?].leaf
+            routes.get(at.ok()?)?.leaf
         };
         self.leaves.get(leaf)
     }
@@ -169,7 +175,7 @@ impl RouteSet {
             old
         } else {
             let region = wide_region(addr);
-            let routes = &mut self.long[region];
+            let routes = self.long_routes_mut(region, leaf.is_some())?;
             let at = routes.binary_search_by_key(&(addr, len), |r| (r.addr, r.len));
             let old = match (at, leaf) {
                 (Ok(at), Some(leaf)) => Some(std::mem::replace(&mut routes[at].leaf, leaf)),
@@ -249,10 +255,37 @@ impl RouteSet {
 
     /// What the builder needs for one region: its default leaf and routes.
     pub(crate) fn region(&self, region: usize) -> (Leaf, &[WideRoute]) {
-        match (self.region_default.get(region), self.long.get(region)) {
-            (Some(&default), Some(routes)) => (default, routes),
-            _ => (NO_ROUTE, &[]),
+        let default = self.region_default.get(region).copied();
+        (default.unwrap_or(NO_ROUTE), self.long_routes(region))
+    }
+
+    /// A region's longer prefixes (empty when it has none).
+    fn long_routes(&self, region: usize) -> &[WideRoute] {
+        match self.long_index.get(region) {
+            Some(&index) if index != 0 => self
+                .long_lists
+                .get(index as usize - 1)
+                .map_or(&[], Vec::as_slice),
+            _ => &[],
         }
+    }
+
+    /// A region's list of longer prefixes to change; made when `create`
+    /// (an insertion), `None` when it has none and none is to be made.
+    fn long_routes_mut(&mut self, region: usize, create: bool) -> Option<&mut Vec<WideRoute>> {
+        let index = *self.long_index.get(region)?;
+        let index = if index != 0 {
+            index
+        } else if create {
+            self.long_lists.push(Vec::new());
+            // At most DIRECT_LEN lists, so the count fits a u32.
+            let index = self.long_lists.len() as u32;
+            *self.long_index.get_mut(region)? = index;
+            index
+        } else {
+            return None;
+        };
+        self.long_lists.get_mut(index as usize - 1)
     }
 }
 
