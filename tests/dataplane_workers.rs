@@ -328,3 +328,50 @@ fn run_ordered_handles_mixed_ingress_and_empty_input() {
         }
     }
 }
+
+/// A dropped worker's counts stay in the node's counters (folded into the
+/// retired slot), exactly as they were, and later workers add to them.
+#[test]
+fn dropped_workers_keep_their_counts() {
+    let node = node(ONPREM);
+    let lan = node.interface_id("lan").unwrap();
+    let frames: Vec<Vec<u8>> = (0..40).map(|i| vnet_frame(i, 7)).collect();
+    let run = |node: &Arc<Node>| {
+        let mut harness = Harness::new(Arc::clone(node));
+        // What earlier (dropped) workers counted stays in the node's input.
+        harness.inputs = node.counters().input.packets;
+        harness.run("lan", &frames);
+        let live = node.counters();
+        drop(harness); // and its worker
+        live
+    };
+    let first = run(&node);
+    assert_eq!(first.input.packets, 40);
+    assert_eq!(
+        node.counters(),
+        first,
+        "dropping the worker keeps its counts"
+    );
+    let second = run(&node);
+    assert_eq!(node.counters(), second);
+    assert_eq!(second.input.packets, 80);
+    assert!(second.input.is_conserved());
+    let lan_rx = &second.interfaces[lan.0 as usize].rx;
+    assert_eq!(lan_rx.packets, 80);
+    assert_eq!(
+        lan_rx.bytes,
+        2 * frames.iter().map(|f| f.len() as u64).sum::<u64>()
+    );
+    assert_eq!(
+        second
+            .interfaces
+            .iter()
+            .map(|i| i.encrypted.packets)
+            .sum::<u64>(),
+        2 * first
+            .interfaces
+            .iter()
+            .map(|i| i.encrypted.packets)
+            .sum::<u64>()
+    );
+}

@@ -27,6 +27,13 @@ impl Cell {
     }
 }
 
+/// Adds every cell of `from` into the same cell of `into`.
+fn absorb_cells(into: &[Cell], from: &[Cell]) {
+    for (sum, cell) in into.iter().zip(from) {
+        sum.add(cell.get());
+    }
+}
+
 fn cells(n: usize) -> Box<[Cell]> {
     (0..n).map(|_| Cell::default()).collect()
 }
@@ -50,6 +57,14 @@ impl TrafficCells {
             delivered: cells(Delivery::COUNT),
             dropped: cells(DropReason::COUNT),
         }
+    }
+
+    fn absorb(&self, other: &TrafficCells) {
+        self.packets.add(other.packets.get());
+        self.bytes.add(other.bytes.get());
+        self.forwarded.add(other.forwarded.get());
+        absorb_cells(&self.delivered, &other.delivered);
+        absorb_cells(&self.dropped, &other.dropped);
     }
 
     #[inline]
@@ -80,6 +95,13 @@ pub(crate) struct PacketsBytes {
 }
 
 impl PacketsBytes {
+    fn absorb_all(into: &[PacketsBytes], from: &[PacketsBytes]) {
+        for (sum, pair) in into.iter().zip(from) {
+            sum.packets.add(pair.packets.get());
+            sum.bytes.add(pair.bytes.get());
+        }
+    }
+
     #[inline]
     fn add(&self, bytes: usize) {
         self.packets.add(1);
@@ -119,11 +141,33 @@ impl CounterSlot {
         }
     }
 
+    /// Counts `packets` frames of `bytes` bytes in all received on
+    /// `interface` (a batch at a time).
     #[inline]
-    pub(crate) fn received(&self, interface: usize, bytes: usize) {
+    pub(crate) fn received(&self, interface: usize, packets: u64, bytes: usize) {
         if let Some(c) = self.rx.get(interface) {
-            c.add(bytes);
+            c.packets.add(packets);
+            c.bytes.add(bytes as u64);
         }
+    }
+
+    /// Adds every counter of `other` (a retired worker's slot) into this
+    /// one. The caller makes sure only one thread writes `self` meanwhile.
+    pub(crate) fn absorb(&self, other: &CounterSlot) {
+        self.input.absorb(&other.input);
+        self.generated.absorb(&other.generated);
+        for (into, from) in [
+            (&self.rx, &other.rx),
+            (&self.tx, &other.tx),
+            (&self.encrypted, &other.encrypted),
+            (&self.decrypted, &other.decrypted),
+        ] {
+            PacketsBytes::absorb_all(into, from);
+        }
+        absorb_cells(&self.policy_encrypted, &other.policy_encrypted);
+        absorb_cells(&self.policy_violations, &other.policy_violations);
+        absorb_cells(&self.policy_dropped, &other.policy_dropped);
+        self.icmp_suppressed.add(other.icmp_suppressed.get());
     }
 
     pub(crate) fn icmp_suppressed(&self) {

@@ -95,7 +95,7 @@ pub(crate) fn decrement_ttl(bytes: &mut [u8], v6: bool) -> Result<(), WireError>
         (ipv4::TTL, Layer::Ipv4)
     };
     let available = bytes.len();
-    let truncated = WireError::Truncated {
+    let truncated = || WireError::Truncated {
         layer,
         offset: 0,
         needed: if v6 {
@@ -105,7 +105,7 @@ pub(crate) fn decrement_ttl(bytes: &mut [u8], v6: bool) -> Result<(), WireError>
         },
         available,
     };
-    let ttl = *bytes.get(at).ok_or(truncated)?;
+    let ttl = *bytes.get(at).ok_or_else(truncated)?;
     if ttl <= 1 {
         return Err(WireError::TtlExpired { layer, ttl });
     }
@@ -115,14 +115,14 @@ pub(crate) fn decrement_ttl(bytes: &mut [u8], v6: bool) -> Result<(), WireError>
         }
         return Ok(());
     }
-    let protocol = *bytes.get(ipv4::PROTOCOL).ok_or(truncated)?;
-    let checksum = be16(bytes, ipv4::CHECKSUM).ok_or(truncated)?;
+    let protocol = *bytes.get(ipv4::PROTOCOL).ok_or_else(truncated)?;
+    let checksum = be16(bytes, ipv4::CHECKSUM).ok_or_else(truncated)?;
     let updated = update_u16(
         checksum,
         u16::from_be_bytes([ttl, protocol]),
         u16::from_be_bytes([ttl - 1, protocol]),
     );
-    let header = bytes.get_mut(..IPV4_MIN_HEADER_LEN).ok_or(truncated)?;
+    let header = bytes.get_mut(..IPV4_MIN_HEADER_LEN).ok_or_else(truncated)?;
     header[ipv4::TTL] = ttl - 1;
     header[ipv4::CHECKSUM].copy_from_slice(&updated.to_be_bytes());
     Ok(())

@@ -7,6 +7,7 @@
 //! Invariant: a stop that asks for an ICMP error leaves the buffer as it
 //! arrived, so the error can quote it.
 
+use std::cell::Cell;
 use std::net::IpAddr;
 
 use etherparse::{EtherType, IpNumber};
@@ -29,7 +30,18 @@ pub(crate) struct Pipeline<'a> {
     pub(crate) node: &'a Node,
     pub(crate) fib: &'a Fib,
     pub(crate) slot: &'a CounterSlot,
+    /// The last neighbour looked up (the table is static, so an answer
+    /// holds for the node's life; consecutive packets mostly share a hop).
+    neighbor_memo: Cell<Option<(InterfaceId, IpAddr, Option<MacAddr>)>>,
+    /// The last tunnel's underlay resolution: the port its outer packets
+    /// leave on and the next hop's MAC, or why there is none. The FIB is
+    /// fixed for the batch, so it holds for the batch.
+    underlay_memo: Cell<Option<(InterfaceId, Underlay<'a>)>>,
 }
+
+/// Where a tunnel's outer packets go: the port and the next hop's MAC (a
+/// missing neighbour is reported after the MTU check, as without memo).
+type Underlay<'a> = Result<(&'a Port, Option<MacAddr>), DropReason>;
 
 /// How a packet reached the IP layer.
 #[derive(Debug, Clone, Copy)]
@@ -56,12 +68,23 @@ pub(crate) struct Meta {
 
 impl Meta {
     /// Validates `bytes` as an IP packet (IPv4 header checksum included).
+    /// The common case (IPv4 TCP/UDP, see `fastpath`) is inlined into the
+    /// caller so the facts stay in registers; the rest goes to the general
+    /// path.
+    #[inline(always)]
     pub(crate) fn parse(bytes: &[u8], version: Option<u8>) -> Result<Meta, WireError> {
         if version != Some(6)
             && let Some(meta) = fastpath::ipv4_meta(bytes)
         {
             return Ok(meta);
         }
+        Self::parse_general(bytes, version)
+    }
+
+    /// Every packet the fast path declines: any IPv6, other protocols,
+    /// fragments, and every malformed packet (with the error naming why).
+    #[inline(never)]
+    fn parse_general(bytes: &[u8], version: Option<u8>) -> Result<Meta, WireError> {
         let packet = IpPacket::new_checked(bytes)?;
         let (found, ttl, dont_fragment) = match &packet {
             IpPacket::V4(p) => (4, p.ttl(), p.dont_fragment()),
@@ -167,7 +190,62 @@ fn push_l2(buf: &mut PacketBuf, port: &Port, destination: MacAddr, v6: bool) -> 
         .map_err(|_| Stop::new(DropReason::Wire(crate::wire::DropReason::BufferTooSmall)))
 }
 
-impl Pipeline<'_> {
+impl<'a> Pipeline<'a> {
+    /// The view of `node` for one batch, forwarding with `fib`.
+    pub(crate) fn new(node: &'a Node, fib: &'a Fib, slot: &'a CounterSlot) -> Self {
+        Self {
+            node,
+            fib,
+            slot,
+            neighbor_memo: Cell::new(None),
+            underlay_memo: Cell::new(None),
+        }
+    }
+
+    /// The static neighbour `ip` on `interface`, remembering the last answer.
+    #[inline]
+    fn neighbor(&self, interface: InterfaceId, ip: IpAddr) -> Option<MacAddr> {
+        if let Some((at, address, mac)) = self.neighbor_memo.get()
+            && at == interface
+            && address == ip
+        {
+            return mac;
+        }
+        let mac = self.node.neighbor(interface, ip);
+        self.neighbor_memo.set(Some((interface, ip, mac)));
+        mac
+    }
+
+    /// The underlay of `tunnel`: route to its remote endpoint, the ECMP
+    /// member for its outer flow, the port and the next hop's MAC.
+    #[inline]
+    fn underlay(&self, tunnel: &Tunnel) -> Underlay<'a> {
+        if let Some((id, underlay)) = self.underlay_memo.get()
+            && id == tunnel.id
+        {
+            return underlay;
+        }
+        let underlay = self.resolve_underlay(tunnel);
+        self.underlay_memo.set(Some((tunnel.id, underlay)));
+        underlay
+    }
+
+    fn resolve_underlay(&self, tunnel: &Tunnel) -> Underlay<'a> {
+        let node: &'a Node = self.node;
+        let outer_hit = self
+            .fib
+            .lookup(tunnel.remote)
+            .ok_or(DropReason::TunnelNoRoute)?;
+        let outer_hop = self
+            .select(outer_hit.group, || tunnel.outer_hash)
+            .ok_or(DropReason::TunnelNoRoute)?;
+        let Some(Interface::Port(port)) = node.interface(outer_hop.interface) else {
+            return Err(DropReason::TunnelRecursion);
+        };
+        let next = outer_hop.via.unwrap_or(tunnel.remote);
+        Ok((port, self.neighbor(port.id, next)))
+    }
+
     /// An IP packet at the start of `buf` that arrived as `arrival` says;
     /// fills `fate`.
     pub(crate) fn ip(
@@ -376,7 +454,7 @@ impl Pipeline<'_> {
         fate: &mut Fate,
     ) -> Result<InterfaceId, Stop> {
         Self::fits(meta, port.mtu)?;
-        let mac = self.node.neighbor(port.id, next).ok_or(Stop::with_icmp(
+        let mac = self.neighbor(port.id, next).ok_or(Stop::with_icmp(
             DropReason::NoNeighbor,
             IcmpKind::NoNeighbor,
         ))?;
@@ -404,27 +482,14 @@ impl Pipeline<'_> {
         fate: &mut Fate,
     ) -> Result<InterfaceId, Stop> {
         Self::fits(meta, tunnel.mtu)?;
-        let outer_hit = self
-            .fib
-            .lookup(tunnel.remote)
-            .ok_or(DropReason::TunnelNoRoute)?;
-        let outer_hop = self
-            .select(outer_hit.group, || tunnel.outer_hash)
-            .ok_or(DropReason::TunnelNoRoute)?;
-        let Some(Interface::Port(port)) = self.node.interface(outer_hop.interface) else {
-            return Err(DropReason::TunnelRecursion.into());
-        };
+        let (port, mac) = self.underlay(tunnel)?;
         let sa = &tunnel.sa_out;
         let outer_len_max =
             meta.total_len + sa.headroom_needed() + sa.tailroom_needed(meta.total_len);
         if outer_len_max > port.mtu {
             return Err(DropReason::TunnelOuterTooBig.into());
         }
-        let next = outer_hop.via.unwrap_or(tunnel.remote);
-        let mac = self
-            .node
-            .neighbor(port.id, next)
-            .ok_or(DropReason::NoNeighbor)?;
+        let mac = mac.ok_or(DropReason::NoNeighbor)?;
         if let Some(mss) = tunnel.mss_clamp {
             clamp_mss(buf, meta, mss);
         }

@@ -229,7 +229,11 @@ impl Node {
             hasher,
             fib: rib.reader(),
             rib: Mutex::new(rib),
-            slots: Mutex::new(Vec::new()),
+            // Slot 0 holds the counts of workers that are gone.
+            slots: Mutex::new(vec![Arc::new(CounterSlot::new(
+                config.interfaces.len(),
+                config.policies.len(),
+            ))]),
             config,
         })
     }
@@ -243,6 +247,20 @@ impl Node {
         ));
         lock(&self.slots).push(Arc::clone(&slot));
         Worker::new(Arc::clone(self), slot)
+    }
+
+    /// Folds a dropped worker's counters into the retired slot, so the
+    /// slot list does not grow with every worker ever made (a replay, a
+    /// pool per run) and [`Node::counters`] stays cheap.
+    pub(crate) fn retire(&self, slot: &Arc<CounterSlot>) {
+        let mut slots = lock(&self.slots);
+        let Some(at) = slots.iter().skip(1).position(|s| Arc::ptr_eq(s, slot)) else {
+            return;
+        };
+        let gone = slots.remove(at + 1);
+        if let Some(retired) = slots.first() {
+            retired.absorb(&gone);
+        }
     }
 
     /// The configuration the node was built from.

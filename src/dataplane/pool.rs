@@ -11,10 +11,11 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError, bounded, unbounded};
+use crossbeam_channel::{Receiver, RecvTimeoutError, SendTimeoutError, Sender, bounded, unbounded};
 use etherparse::EtherType;
 use thiserror::Error;
 
+use super::fastpath;
 use super::fate::Fate;
 use super::node::Node;
 use super::outputs::Outputs;
@@ -213,7 +214,13 @@ impl WorkerPool {
             matches!(header.ether_type, EtherType::IPV4 | EtherType::IPV6)
                 .then(|| frame.get(ETHERNET_HEADER_LEN..))
                 .flatten()
-                .and_then(|ip| FlowKey::parse(ip).ok())
+                .and_then(|ip| {
+                    // The node's own fast path first (same key, a
+                    // differential test holds them equal), then the rest.
+                    fastpath::ipv4_meta(ip)
+                        .map(|meta| meta.flow)
+                        .or_else(|| FlowKey::parse(ip).ok())
+                })
         });
         flow.map_or(0, |flow| {
             FlowHasher::bucket(self.affinity.hash(&flow), self.jobs.len() as u32) as usize
@@ -273,11 +280,12 @@ impl WorkerPool {
             return Ok(());
         };
         loop {
-            match jobs.try_send(batch) {
+            // Blocks while the worker's queue is full (woken as soon as it
+            // takes a batch); keeps an eye on its liveness meanwhile.
+            match jobs.send_timeout(batch, LIVENESS_CHECK) {
                 Ok(()) => break,
-                Err(TrySendError::Full(back)) => {
+                Err(SendTimeoutError::Timeout(back)) => {
                     batch = back;
-                    // Wait for the worker; keep an eye on its liveness.
                     if self
                         .handles
                         .get(worker)
@@ -285,9 +293,8 @@ impl WorkerPool {
                     {
                         return Err(PoolError::WorkerStopped(self.in_flight));
                     }
-                    std::thread::sleep(Duration::from_micros(50));
                 }
-                Err(TrySendError::Disconnected(_)) => {
+                Err(SendTimeoutError::Disconnected(_)) => {
                     return Err(PoolError::WorkerStopped(self.in_flight));
                 }
             }

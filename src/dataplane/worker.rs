@@ -53,28 +53,38 @@ impl Worker {
     pub fn process(&mut self, ingress: InterfaceId, frames: &mut [PacketBuf], out: &mut Outputs) {
         out.clear();
         let fib = self.node.fib().load();
-        let pipeline = Pipeline {
-            node: &self.node,
-            fib: &fib,
-            slot: &self.slot,
-        };
+        let pipeline = Pipeline::new(&self.node, &fib, &self.slot);
         let port = match self.node.interface(ingress) {
             Some(Interface::Port(port)) => Ok(port),
             Some(Interface::Tunnel(_)) => Err(DropReason::IngressNotEthernet),
             None => Err(DropReason::UnknownInterface),
         };
+        // Received frames and bytes, counted once per batch.
+        let (mut received, mut received_bytes) = (0, 0);
         for (index, frame) in frames.iter_mut().enumerate() {
             let len = frame.len();
             let (fate, generated) = out.next(Fate::dropped(DropReason::UnknownInterface));
             match port {
                 Ok(port) => {
-                    self.slot.received(ingress.0 as usize, len);
+                    received += 1;
+                    received_bytes += len;
                     pipeline.frame(port, frame, fate, generated, index);
                 }
                 Err(reason) => fate.outcome = Outcome::Dropped(reason),
             }
             self.slot.account(fate, false, len, frame.len());
         }
+        if received > 0 {
+            self.slot
+                .received(ingress.0 as usize, received, received_bytes);
+        }
+    }
+}
+
+impl Drop for Worker {
+    /// The node keeps this worker's counts (in its retired slot).
+    fn drop(&mut self) {
+        self.node.retire(&self.slot);
     }
 }
 
