@@ -427,7 +427,7 @@ impl OutboundSa {
     fn prepare(&self, buf: &mut PacketBuf) -> Result<Prepared, EspDrop> {
         let inner = parse_inner(buf.as_slice())?;
         buf.truncate(inner.total_len);
-        if !self.selectors.allows(inner.src, inner.dst) {
+        if !self.selectors.allows_packet(buf.as_slice()) {
             return Err(EspDrop::TrafficSelectorMismatch);
         }
         let inner_len = inner.total_len;
