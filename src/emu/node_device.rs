@@ -94,9 +94,10 @@ pub struct NodeDevice {
     paths: Vec<(PathKey, PathStats)>,
     /// Index in `paths` of each key.
     path_index: HashMap<PathKey, u32, foldhash::fast::FixedState>,
-    /// Index in `paths` of the key tallied last: consecutive frames of a
-    /// bulk flow share a key, so most tallies skip the hash.
-    last_path: Option<u32>,
+    /// Indices in `paths` of the keys tallied most recently, latest
+    /// first (`u32::MAX`: empty): a node carries a few bulk flows and their
+    /// ACKs at a time, interleaved, so most tallies skip the hash.
+    recent: [u32; RECENT_PATHS],
 }
 
 impl std::fmt::Debug for NodeDevice {
@@ -164,7 +165,7 @@ impl NodeDevice {
             run_lens: Vec::with_capacity(RUN_LIMIT),
             paths: Vec::new(),
             path_index: HashMap::default(),
-            last_path: None,
+            recent: [u32::MAX; RECENT_PATHS],
         })
     }
 
@@ -180,13 +181,18 @@ impl NodeDevice {
 
     /// The stats of `key`, added at `now` if new.
     fn path_stats(&mut self, key: PathKey, now: SimTime) -> &mut PathStats {
-        let cached = self.last_path.filter(|&index| {
-            self.paths
+        let paths = &self.paths;
+        let hit = self.recent.iter().position(|&index| {
+            paths
                 .get(index as usize)
-                .is_some_and(|(k, _)| *k == key)
+                .is_some_and(|(recent, _)| *recent == key)
         });
-        let index = match cached {
-            Some(index) => index,
+        let index = match hit {
+            Some(at) => {
+                let index = self.recent[at];
+                self.recent.copy_within(..at, 1);
+                index
+            }
             None => {
                 let next = self.paths.len() as u32;
                 let index = *self.path_index.entry(key).or_insert(next);
@@ -199,10 +205,11 @@ impl NodeDevice {
                         },
                     ));
                 }
-                self.last_path = Some(index);
+                self.recent.copy_within(..RECENT_PATHS - 1, 1);
                 index
             }
         };
+        self.recent[0] = index;
         // The index came from `paths` or was just pushed: always in range.
         &mut self.paths[index as usize].1
     }
@@ -297,6 +304,9 @@ fn outer_dscp(frame: &[u8]) -> Option<u8> {
         _ => None,
     }
 }
+
+/// Path keys a node remembers without hashing (see `NodeDevice::recent`).
+const RECENT_PATHS: usize = 4;
 
 /// Most frames handed to the worker at once.
 const RUN_LIMIT: usize = 64;

@@ -13,7 +13,7 @@ use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ipnet::IpNet;
-use smoltcp::iface::{Config, Interface, SocketSet};
+use smoltcp::iface::{Config, Interface, PollIngressSingleResult, PollResult, SocketSet};
 use smoltcp::phy::{DeviceCapabilities, Medium};
 use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr};
 use thiserror::Error;
@@ -351,31 +351,38 @@ impl Host {
         &self.iface
     }
 
-    /// Polls the stack and steps the apps until neither has more to do.
+    /// Runs the stack and the apps until neither has more to do: every
+    /// queued frame in, the apps step (they read what arrived and write
+    /// into the space the ACKs freed), then the stack sends until nothing
+    /// is left, and the apps step again; more rounds while they progress.
+    /// An egress pass right after one that sent nothing, with no change in
+    /// between, would send nothing either, so none is run.
     fn run(&mut self, now: SimTime, tx: &mut TxQueue<'_>) {
         self.now = now;
         self.last_run = Some(now);
         let timestamp = now.to_smoltcp();
+        self.iface.poll_maintenance(timestamp);
+        let mut view = PhyView {
+            rx: &mut self.rx,
+            spare: &mut self.spare,
+            tx,
+            qos: &mut self.qos,
+            counters: &mut self.counters,
+            caps: &self.caps,
+        };
+        while self
+            .iface
+            .poll_ingress_single(timestamp, &mut view, &mut self.sockets)
+            != PollIngressSingleResult::None
+        {}
+        step_apps(now, &mut self.apps, &mut self.iface, &mut self.sockets);
         for _ in 0..MAX_ROUNDS {
-            let mut view = PhyView {
-                rx: &mut self.rx,
-                spare: &mut self.spare,
-                tx,
-                qos: &mut self.qos,
-                counters: &mut self.counters,
-                caps: &self.caps,
-            };
-            self.iface.poll(timestamp, &mut view, &mut self.sockets);
-            let mut ctx = AppContext {
-                now,
-                iface: &mut self.iface,
-                sockets: &mut self.sockets,
-            };
-            let mut progress = false;
-            for app in &mut self.apps {
-                progress |= app.step(&mut ctx);
-            }
-            if !progress {
+            while self
+                .iface
+                .poll_egress(timestamp, &mut view, &mut self.sockets)
+                != PollResult::None
+            {}
+            if !step_apps(now, &mut self.apps, &mut self.iface, &mut self.sockets) {
                 break;
             }
         }
@@ -383,6 +390,25 @@ impl Host {
             tx.recycle(frame);
         }
     }
+}
+
+/// Steps every app once; true when any made progress.
+fn step_apps(
+    now: SimTime,
+    apps: &mut [Box<dyn App>],
+    iface: &mut Interface,
+    sockets: &mut SocketSet<'static>,
+) -> bool {
+    let mut ctx = AppContext {
+        now,
+        iface,
+        sockets,
+    };
+    let mut progress = false;
+    for app in apps {
+        progress |= app.step(&mut ctx);
+    }
+    progress
 }
 
 impl Device for Host {
