@@ -70,7 +70,13 @@ impl Family for V6 {
 
     #[inline(always)]
     fn slot(key: u128, depth: u8) -> u32 {
-        wide_slot(key, depth)
+        // The levels down to /64 (where nearly every real prefix ends) read
+        // the top half only: 64-bit shifts instead of 128-bit ones.
+        if depth <= 64 - STRIDE {
+            (((key >> 64) as u64) << depth >> (64 - STRIDE)) as u32
+        } else {
+            wide_slot(key, depth)
+        }
     }
 
     #[inline(always)]
@@ -123,6 +129,10 @@ mod tests {
         assert_eq!(V6::slot(key, 126), 0b110000);
         assert_eq!(V6::slot(key, 122), 0b000011);
         assert_eq!(V6::slot(key, 120), 0);
+        let key = 0xfedc_ba98_7654_3210_0123_4567_89ab_cdefu128;
+        for depth in (0..128).step_by(usize::from(STRIDE)) {
+            assert_eq!(V6::slot(key, depth), wide_slot(key, depth), "depth {depth}");
+        }
         assert_eq!(V6::direct_index(u128::MAX), DIRECT_LEN - 1);
     }
 

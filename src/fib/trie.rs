@@ -112,12 +112,6 @@ impl<F: Family> Default for Trie<F> {
     }
 }
 
-/// Mask of bits `0..=slot` of a node bitmap.
-#[inline(always)]
-fn up_to(slot: u32) -> u64 {
-    u64::MAX >> (63 - slot)
-}
-
 impl<F: Family> Trie<F> {
     /// Longest-prefix match of one key.
     #[inline]
@@ -167,8 +161,10 @@ impl<F: Family> Trie<F> {
         }
         let mut active = [0u8; BATCH_LANES];
         let mut active_count = 0;
+        // `% BATCH_LANES` (never changes the index: a count stays below the
+        // lane it is written at) lets the compiler drop the bounds checks.
         for (lane, &entry) in state.iter().enumerate() {
-            active[active_count] = lane as u8;
+            active[active_count % BATCH_LANES] = lane as u8;
             active_count += usize::from(entry & DIRECT_LEAF == 0);
         }
         let mut depth = DIRECT_BITS;
@@ -182,7 +178,7 @@ impl<F: Family> Trie<F> {
                 let lane = usize::from(active[index]) % BATCH_LANES;
                 let next = self.step(state[lane], headers[index], keys[lane], depth);
                 state[lane] = next;
-                active[still_active] = lane as u8;
+                active[still_active % BATCH_LANES] = lane as u8;
                 still_active += usize::from(next & DIRECT_LEAF == 0);
             }
             active_count = still_active;
@@ -226,15 +222,23 @@ impl<F: Family> Trie<F> {
     /// [`DIRECT_LEAF`].
     #[inline(always)]
     fn step(&self, record: u32, (children, runs): (u64, u64), key: F::Key, depth: u8) -> u32 {
-        let slot = F::slot(key, depth);
-        let below = up_to(slot);
+        let bit = 1u64 << F::slot(key, depth);
         let at = record as usize + HEADER_WORDS;
-        if children & (1 << slot) != 0 {
-            let child = (children & below).count_ones() - 1;
+        if children & bit != 0 {
+            // Children before this slot: this child's position.
+            let child = (children & (bit - 1)).count_ones();
             let word = self.word(at + (child / 2) as usize);
             (word >> (32 * (child & 1))) as u32
         } else {
-            let unit = 2 * children.count_ones() + (runs & below).count_ones() - 1;
+            // Leaf runs started up to this slot, minus one: this slot's run.
+            // A node without children (every IPv4 node of a table without
+            // prefixes longer than /24) skips counting its child indices.
+            let run = (runs & (bit | (bit - 1))).count_ones() - 1;
+            let unit = if children == 0 {
+                run
+            } else {
+                2 * children.count_ones() + run
+            };
             let word = self.word(at + (unit / 4) as usize);
             DIRECT_LEAF | ((word >> (16 * (unit & 3))) as u32 & 0xffff)
         }
