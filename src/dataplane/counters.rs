@@ -213,6 +213,74 @@ impl CounterSlot {
     }
 }
 
+/// Per-batch sums of the common fate, an input forwarded in plaintext with
+/// no SA and no policy covering it, added into the worker's slot once per
+/// batch ([`BatchTally::flush`]) instead of once per packet. Every other
+/// fate goes through [`CounterSlot::account`].
+#[derive(Debug)]
+pub(crate) struct BatchTally {
+    packets: u64,
+    bytes: u64,
+    /// Per interface: packets and bytes sent.
+    tx: Box<[(u64, u64)]>,
+}
+
+impl BatchTally {
+    pub(crate) fn new(interfaces: usize) -> Self {
+        Self {
+            packets: 0,
+            bytes: 0,
+            tx: vec![(0, 0); interfaces].into(),
+        }
+    }
+
+    /// Counts `fate` (an input of `len` bytes, `sent_len` on the wire) when
+    /// it is the common case; false leaves it to [`CounterSlot::account`].
+    #[inline]
+    pub(crate) fn count_plain_forward(&mut self, fate: &Fate, len: usize, sent_len: usize) -> bool {
+        let Outcome::Forwarded(interface) = fate.outcome else {
+            return false;
+        };
+        if fate.decrypted.is_some()
+            || fate.encrypted.is_some()
+            || !matches!(
+                fate.policy,
+                PolicyVerdict::NotCovered | PolicyVerdict::Unchecked
+            )
+        {
+            return false;
+        }
+        let Some(tx) = self.tx.get_mut(interface.0 as usize) else {
+            return false;
+        };
+        tx.0 += 1;
+        tx.1 += sent_len as u64;
+        self.packets += 1;
+        self.bytes += len as u64;
+        true
+    }
+
+    /// Adds the batch's sums into `slot` and starts over.
+    pub(crate) fn flush(&mut self, slot: &CounterSlot) {
+        if self.packets == 0 {
+            return;
+        }
+        let input = &slot.input;
+        input.packets.add(self.packets);
+        input.bytes.add(self.bytes);
+        input.forwarded.add(self.packets);
+        for (sums, cells) in self.tx.iter_mut().zip(slot.tx.iter()) {
+            if sums.0 > 0 {
+                cells.packets.add(sums.0);
+                cells.bytes.add(sums.1);
+                *sums = (0, 0);
+            }
+        }
+        self.packets = 0;
+        self.bytes = 0;
+    }
+}
+
 fn bump(cells: &[Cell], index: u16) {
     if let Some(c) = cells.get(usize::from(index)) {
         c.add(1);

@@ -30,55 +30,86 @@ fn be16(bytes: &[u8], range: std::ops::Range<usize>) -> Option<u16> {
     Some(u16::from_be_bytes([*b.first()?, *b.get(1)?]))
 }
 
-fn address(bytes: &[u8], range: std::ops::Range<usize>) -> Option<Ipv4Addr> {
-    let b: [u8; 4] = bytes.get(range)?.try_into().ok()?;
-    Some(Ipv4Addr::from(b))
+/// The big-endian 16-bit field at `range` of a fixed IPv4 header (the
+/// offsets are constants inside the array).
+#[inline(always)]
+fn word16(h: &[u8; IPV4_MIN_HEADER_LEN], range: std::ops::Range<usize>) -> u16 {
+    u16::from_be_bytes([h[range.start], h[range.start + 1]])
+}
+
+/// The address field at `range` of a fixed IPv4 header.
+#[inline(always)]
+fn address(h: &[u8; IPV4_MIN_HEADER_LEN], range: std::ops::Range<usize>) -> Ipv4Addr {
+    let at = range.start;
+    Ipv4Addr::new(h[at], h[at + 1], h[at + 2], h[at + 3])
 }
 
 /// True when the header's one's complement sum, checksum included, is all
-/// ones (RFC 1071).
-fn header_checksum_ok(header: &[u8]) -> bool {
-    let mut sum: u32 = header
-        .chunks_exact(2)
-        .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
-        .sum();
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
+/// ones (RFC 1071). The sum is taken over native-order 32-bit words and
+/// folded to 16 bits at the end: RFC 1071 2(A)-(C) (byte order
+/// independence, deferred carries, parallel summation) make that the same
+/// one's complement sum as big-endian 16-bit words, up to a byte swap that
+/// leaves "all ones" unchanged. An IPv4 header is a whole number of 32-bit
+/// words (IHL * 4).
+#[inline(always)]
+fn header_checksum_ok(fixed: &[u8; IPV4_MIN_HEADER_LEN], options: &[u8]) -> bool {
+    let word = |w: [u8; 4]| u64::from(u32::from_ne_bytes(w));
+    let h = fixed;
+    // The fixed 20-byte header: five words, no loop, no bounds check.
+    let mut sum = word([h[0], h[1], h[2], h[3]])
+        + word([h[4], h[5], h[6], h[7]])
+        + word([h[8], h[9], h[10], h[11]])
+        + word([h[12], h[13], h[14], h[15]])
+        + word([h[16], h[17], h[18], h[19]]);
+    for w in options.chunks_exact(4) {
+        sum += word([w[0], w[1], w[2], w[3]]);
     }
+    // At most 15 words of 32 bits: the sum fits in 36 bits; four folds
+    // bring it to 16 bits with every carry added back.
+    let sum = (sum & 0xffff_ffff) + (sum >> 32);
+    let sum = (sum & 0xffff) + (sum >> 16);
+    let sum = (sum & 0xffff) + (sum >> 16);
+    let sum = (sum & 0xffff) + (sum >> 16);
     sum == 0xffff
 }
 
 /// The forwarding facts of an IPv4 TCP or UDP packet that is not a
 /// fragment and passes every check the general path makes; `None` sends
 /// the packet to the general path.
-#[inline]
+#[inline(always)]
 pub(crate) fn ipv4_meta(bytes: &[u8]) -> Option<Meta> {
-    let version_ihl = *bytes.get(ipv4::VERSION_IHL)?;
+    // One length check for the fixed header; its fields are then read from
+    // an array at constant offsets (no further bounds checks).
+    let h: &[u8; IPV4_MIN_HEADER_LEN] = bytes.first_chunk()?;
+    let version_ihl = h[ipv4::VERSION_IHL];
     let header_len = usize::from(version_ihl & 0x0f) * 4;
     if version_ihl >> 4 != 4 || header_len < IPV4_MIN_HEADER_LEN {
         return None;
     }
-    let header = bytes.get(..header_len)?;
-    let total_len = usize::from(be16(header, ipv4::TOTAL_LEN)?);
-    if total_len < header_len || total_len > bytes.len() || !header_checksum_ok(header) {
+    let total_len = usize::from(word16(h, ipv4::TOTAL_LEN));
+    if total_len < header_len || total_len > bytes.len() {
         return None;
     }
-    let protocol = IpNumber(*header.get(ipv4::PROTOCOL)?);
-    let flags = be16(header, ipv4::FLAGS_FRAGMENT)?;
+    let protocol = IpNumber(h[ipv4::PROTOCOL]);
+    let flags = word16(h, ipv4::FLAGS_FRAGMENT);
     if (protocol != IpNumber::TCP && protocol != IpNumber::UDP) || flags & flags::FRAGMENTING != 0 {
         return None;
     }
-    let ports = bytes.get(header_len..total_len)?.get(..4)?;
+    let options = bytes.get(IPV4_MIN_HEADER_LEN..header_len)?;
+    if !header_checksum_ok(h, options) {
+        return None;
+    }
+    let ports: &[u8; 4] = bytes.get(header_len..total_len)?.first_chunk()?;
     Some(Meta {
         flow: FlowKey {
-            source: IpAddr::V4(address(header, ipv4::SOURCE)?),
-            destination: IpAddr::V4(address(header, ipv4::DESTINATION)?),
+            source: IpAddr::V4(address(h, ipv4::SOURCE)),
+            destination: IpAddr::V4(address(h, ipv4::DESTINATION)),
             protocol,
-            source_port: be16(ports, 0..2)?,
-            destination_port: be16(ports, 2..4)?,
+            source_port: u16::from_be_bytes([ports[0], ports[1]]),
+            destination_port: u16::from_be_bytes([ports[2], ports[3]]),
         },
         total_len,
-        ttl: *header.get(ipv4::TTL)?,
+        ttl: h[ipv4::TTL],
         dont_fragment: flags & flags::DONT_FRAGMENT != 0,
         v6: false,
     })
@@ -87,8 +118,25 @@ pub(crate) fn ipv4_meta(bytes: &[u8]) -> Option<Meta> {
 /// Decrements the TTL (with an incremental header checksum update) or hop
 /// limit of the validated packet at the start of `bytes`; at 0 or 1 the
 /// packet expires and is left unchanged (RFC 1812 5.3.1, RFC 8200 3).
-#[inline]
+#[inline(always)]
 pub(crate) fn decrement_ttl(bytes: &mut [u8], v6: bool) -> Result<(), WireError> {
+    // The IPv4 common case: one length check, then fields of a fixed array.
+    if !v6 && let Some(header) = bytes.first_chunk_mut::<IPV4_MIN_HEADER_LEN>() {
+        let (ttl, protocol) = (header[ipv4::TTL], header[ipv4::PROTOCOL]);
+        if ttl <= 1 {
+            let layer = Layer::Ipv4;
+            return Err(WireError::TtlExpired { layer, ttl });
+        }
+        let at = ipv4::CHECKSUM.start;
+        let updated = update_u16(
+            u16::from_be_bytes([header[at], header[at + 1]]),
+            u16::from_be_bytes([ttl, protocol]),
+            u16::from_be_bytes([ttl - 1, protocol]),
+        );
+        header[ipv4::TTL] = ttl - 1;
+        [header[at], header[at + 1]] = updated.to_be_bytes();
+        return Ok(());
+    }
     let (at, layer) = if v6 {
         (ipv6::HOP_LIMIT, Layer::Ipv6)
     } else {
@@ -161,6 +209,35 @@ mod tests {
         ));
         assert_eq!(fast, before);
         assert!(decrement_ttl(&mut [], true).is_err());
+    }
+
+    #[test]
+    fn header_checksum_matches_rfc1071_for_every_header_length() {
+        let mut seed = 0x1234_5678_u32;
+        for ihl in 5..=15usize {
+            for round in 0..200 {
+                let mut header = vec![0u8; ihl * 4];
+                for b in &mut header {
+                    seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                    *b = (seed >> 16) as u8;
+                }
+                if round == 0 {
+                    header.fill(0);
+                }
+                if round % 2 == 1 {
+                    header[10..12].fill(0);
+                    let sum = crate::wire::checksum::internet_checksum(&header);
+                    header[10..12].copy_from_slice(&sum.to_be_bytes());
+                }
+                let reference = crate::wire::checksum::internet_checksum(&header) == 0;
+                let (fixed, options) = header.split_first_chunk().unwrap();
+                assert_eq!(
+                    header_checksum_ok(fixed, options),
+                    reference,
+                    "ihl {ihl} round {round}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -203,7 +203,7 @@ impl<'a> Pipeline<'a> {
     }
 
     /// The static neighbour `ip` on `interface`, remembering the last answer.
-    #[inline]
+    #[inline(always)]
     fn neighbor(&self, interface: InterfaceId, ip: IpAddr) -> Option<MacAddr> {
         if let Some((at, address, mac)) = self.neighbor_memo.get()
             && at == interface
@@ -211,6 +211,12 @@ impl<'a> Pipeline<'a> {
         {
             return mac;
         }
+        self.neighbor_miss(interface, ip)
+    }
+
+    /// A neighbour the memo does not hold: the table, then the memo.
+    #[inline(never)]
+    fn neighbor_miss(&self, interface: InterfaceId, ip: IpAddr) -> Option<MacAddr> {
         let mac = self.node.neighbor(interface, ip);
         self.neighbor_memo.set(Some((interface, ip, mac)));
         mac

@@ -74,7 +74,7 @@ impl Policies {
     /// The first policy covering the flow's source or destination.
     #[inline]
     pub(crate) fn covering(&self, flow: &FlowKey) -> Option<PolicyId> {
-        match (flow.source, flow.destination) {
+        match (&flow.source, &flow.destination) {
             (IpAddr::V4(src), IpAddr::V4(dst)) => first(&self.v4, src.to_bits(), dst.to_bits()),
             (IpAddr::V6(src), IpAddr::V6(dst)) => first(&self.v6, src.to_bits(), dst.to_bits()),
             _ => None,

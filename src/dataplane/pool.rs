@@ -21,7 +21,10 @@ use super::node::Node;
 use super::outputs::Outputs;
 use crate::fib::InterfaceId;
 use crate::packet::PacketBuf;
-use crate::wire::{ETHERNET_HEADER_LEN, EthernetHeader, FlowHasher, FlowKey};
+use crate::wire::{ETHERNET_HEADER_LEN, FlowHasher, FlowKey};
+
+/// The EtherType field of an Ethernet II frame (IEEE 802.3 / RFC 894).
+const ETHER_TYPE: std::ops::Range<usize> = 12..14;
 
 /// Batches queued per worker before `submit` waits (backpressure).
 const QUEUED_BATCHES: usize = 4;
@@ -210,18 +213,25 @@ impl WorkerPool {
     /// The worker a frame belongs to: its flow's hash, or worker 0 for
     /// frames without an IP flow (ARP, malformed).
     pub fn worker_for(&self, frame: &[u8]) -> usize {
-        let flow = EthernetHeader::parse(frame).ok().and_then(|header| {
-            matches!(header.ether_type, EtherType::IPV4 | EtherType::IPV6)
-                .then(|| frame.get(ETHERNET_HEADER_LEN..))
-                .flatten()
-                .and_then(|ip| {
+        // Only the EtherType is needed here (a tagged or short frame is
+        // not IPv4/IPv6 and goes to worker 0, as the node drops it anyway);
+        // the node parses and checks the whole header itself.
+        let ether_type = frame
+            .get(ETHER_TYPE)
+            .and_then(|b| b.first_chunk::<2>())
+            .map(|b| EtherType(u16::from_be_bytes(*b)));
+        let flow = match ether_type {
+            Some(EtherType::IPV4 | EtherType::IPV6) => {
+                frame.get(ETHERNET_HEADER_LEN..).and_then(|ip| {
                     // The node's own fast path first (same key, a
                     // differential test holds them equal), then the rest.
                     fastpath::ipv4_meta(ip)
                         .map(|meta| meta.flow)
                         .or_else(|| FlowKey::parse(ip).ok())
                 })
-        });
+            }
+            _ => None,
+        };
         flow.map_or(0, |flow| {
             FlowHasher::bucket(self.affinity.hash(&flow), self.jobs.len() as u32) as usize
         })

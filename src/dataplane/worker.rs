@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use etherparse::{EtherType, IpNumber, icmpv6};
 
-use super::counters::CounterSlot;
+use super::counters::{BatchTally, CounterSlot};
 use super::fate::{Delivery, DropReason, Fate, Outcome, PolicyVerdict};
 use super::forward::{Arrival, Pipeline};
 use super::node::{Interface, Node, Port};
@@ -32,11 +32,13 @@ const FRAME_ICMPV6_TYPE: usize = ETHERNET_HEADER_LEN + IPV6_HEADER_LEN;
 pub struct Worker {
     node: Arc<Node>,
     slot: Arc<CounterSlot>,
+    tally: BatchTally,
 }
 
 impl Worker {
     pub(crate) fn new(node: Arc<Node>, slot: Arc<CounterSlot>) -> Self {
-        Self { node, slot }
+        let tally = BatchTally::new(node.interfaces.len());
+        Self { node, slot, tally }
     }
 
     /// The node this worker forwards for.
@@ -72,8 +74,11 @@ impl Worker {
                 }
                 Err(reason) => fate.outcome = Outcome::Dropped(reason),
             }
-            self.slot.account(fate, false, len, frame.len());
+            if !self.tally.count_plain_forward(fate, len, frame.len()) {
+                self.slot.account(fate, false, len, frame.len());
+            }
         }
+        self.tally.flush(&self.slot);
         if received > 0 {
             self.slot
                 .received(ingress.0 as usize, received, received_bytes);
