@@ -8,7 +8,7 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use etherparse::IpNumber;
+use etherparse::{IpNumber, checksum::u32_16bit_word};
 
 use super::forward::Meta;
 use crate::wire::checksum::update_u16;
@@ -45,32 +45,15 @@ fn address(h: &[u8; IPV4_MIN_HEADER_LEN], range: std::ops::Range<usize>) -> Ipv4
 }
 
 /// True when the header's one's complement sum, checksum included, is all
-/// ones (RFC 1071). The sum is taken over native-order 32-bit words and
-/// folded to 16 bits at the end: RFC 1071 2(A)-(C) (byte order
-/// independence, deferred carries, parallel summation) make that the same
-/// one's complement sum as big-endian 16-bit words, up to a byte swap that
-/// leaves "all ones" unchanged. An IPv4 header is a whole number of 32-bit
-/// words (IHL * 4).
+/// ones (RFC 1071), summed 4 bytes at a time with etherparse's checksum
+/// words (as the ESP classifier does): the fixed 20 bytes unrolled, then
+/// the options (an IPv4 header is IHL 32-bit words).
 #[inline(always)]
 fn header_checksum_ok(fixed: &[u8; IPV4_MIN_HEADER_LEN], options: &[u8]) -> bool {
-    let word = |w: [u8; 4]| u64::from(u32::from_ne_bytes(w));
-    let h = fixed;
-    // The fixed 20-byte header: five words, no loop, no bounds check.
-    let mut sum = word([h[0], h[1], h[2], h[3]])
-        + word([h[4], h[5], h[6], h[7]])
-        + word([h[8], h[9], h[10], h[11]])
-        + word([h[12], h[13], h[14], h[15]])
-        + word([h[16], h[17], h[18], h[19]]);
-    for w in options.chunks_exact(4) {
-        sum += word([w[0], w[1], w[2], w[3]]);
-    }
-    // At most 15 words of 32 bits: the sum fits in 36 bits; four folds
-    // bring it to 16 bits with every carry added back.
-    let sum = (sum & 0xffff_ffff) + (sum >> 32);
-    let sum = (sum & 0xffff) + (sum >> 16);
-    let sum = (sum & 0xffff) + (sum >> 16);
-    let sum = (sum & 0xffff) + (sum >> 16);
-    sum == 0xffff
+    let add = |sum, word: &[u8; 4]| u32_16bit_word::add_4bytes(sum, *word);
+    let sum = fixed.as_chunks::<4>().0.iter().fold(0, add);
+    let sum = options.as_chunks::<4>().0.iter().fold(sum, add);
+    u32_16bit_word::ones_complement(sum) == 0
 }
 
 /// The forwarding facts of an IPv4 TCP or UDP packet that is not a
