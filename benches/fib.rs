@@ -230,6 +230,15 @@ fn setup() -> &'static Setup {
                 stats.bytes_per_prefix()
             );
         }
+        println!(
+            "fib bench: erdp lookups dispatched to {}: {}",
+            erdp::fib::BIT_FEATURES,
+            if erdp::fib::lookups_use_bit_instructions() {
+                "yes"
+            } else {
+                "no (portable code)"
+            }
+        );
         let (nodes, results) = setup.treebitmap_v4.mem_usage();
         println!(
             "fib bench: treebitmap IPv4 {} bytes = {:.2} bytes/prefix",

@@ -43,10 +43,16 @@ impl<F: Family> Trie<F> {
             return;
         };
         if old & DIRECT_LEAF == 0 {
-            self.free_record(old);
+            if F::EXPAND_BITS > 0 {
+                self.free_expanded(old);
+            } else {
+                self.free_record(old);
+            }
         }
         let entry = if routes.is_empty() {
             DIRECT_LEAF | u32::from(default)
+        } else if F::EXPAND_BITS > 0 {
+            self.build_expanded(default, routes)
         } else {
             self.build_record(DIRECT_BITS, default, routes)
         };
@@ -147,6 +153,69 @@ impl<F: Family> Trie<F> {
                 .fold(0, |word, (i, &unit)| word | u64::from(unit) << (16 * i));
         }
         at as u32
+    }
+
+    /// Builds a region's expanded table (see [`Family::EXPAND_BITS`]) from
+    /// its `routes` (longer than [`DIRECT_BITS`], sorted by address and
+    /// length) and returns the table's number. As [`Trie::build_record`]
+    /// with one wide stride and no compression.
+    fn build_expanded(&mut self, default: Leaf, routes: &[WideRoute]) -> u32 {
+        let bits = F::EXPAND_BITS;
+        let end = DIRECT_BITS + bits;
+        let table = match self.expanded_free.pop() {
+            Some(table) => table,
+            None => {
+                let table = (self.expanded.len() >> bits) as u32;
+                self.expanded
+                    .resize(self.expanded.len() + (1 << bits), DIRECT_LEAF);
+                table
+            }
+        };
+        let base = (table as usize) << bits;
+        let slot_of = |addr: u128| ((addr << DIRECT_BITS) >> (128 - bits)) as usize;
+        let mut slot_leaf = vec![default; 1 << bits];
+        // (slot, first route, end of routes) of each slot with longer routes.
+        let mut children: Vec<(usize, usize, usize)> = Vec::new();
+        for (i, route) in routes.iter().enumerate() {
+            let slot = slot_of(route.addr);
+            if route.len <= end {
+                // A covering prefix sorts before those it covers: painted first.
+                let span = 1usize << (end - route.len);
+                if let Some(slots) = slot_leaf.get_mut(slot..slot + span) {
+                    slots.fill(route.leaf);
+                }
+            } else {
+                match children.last_mut() {
+                    Some(last) if last.0 == slot => last.2 = i + 1,
+                    _ => children.push((slot, i, i + 1)),
+                }
+            }
+        }
+        for (slot, &leaf) in slot_leaf.iter().enumerate() {
+            if let Some(entry) = self.expanded.get_mut(base + slot) {
+                *entry = DIRECT_LEAF | u32::from(leaf);
+            }
+        }
+        for (slot, start, stop) in children {
+            let leaf = slot_leaf.get(slot).copied().unwrap_or(default);
+            let child = self.build_record(end, leaf, &routes[start..stop]);
+            if let Some(entry) = self.expanded.get_mut(base + slot) {
+                *entry = child;
+            }
+        }
+        table
+    }
+
+    /// Returns expanded table `table`, and the records below it, for reuse.
+    fn free_expanded(&mut self, table: u32) {
+        let start = (table as usize) << F::EXPAND_BITS;
+        for index in start..start + (1 << F::EXPAND_BITS) {
+            let entry = self.expanded.get(index).copied().unwrap_or(DIRECT_LEAF);
+            if entry & DIRECT_LEAF == 0 {
+                self.free_record(entry);
+            }
+        }
+        self.expanded_free.push(table);
     }
 
     /// Returns the record at `at` and everything below it to the free lists.
@@ -278,6 +347,109 @@ mod tests {
             checked += 1;
         }
         assert!(checked > 64, "{checked}");
+    }
+
+    /// The dispatched lookups (`cpu.rs`) and the portable code agree, on
+    /// whichever CPU the tests run (integration tests only see the former).
+    #[test]
+    fn dispatched_and_portable_lookups_agree() {
+        let mut trie = trie_with_values::<V6>(40);
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let region = V6::direct_index(0x2001_0db8u128 << 96);
+        let base = (region as u128) << (128 - DIRECT_BITS);
+        let mut routes: Vec<WideRoute> = (0..400)
+            .map(|i| {
+                let len = [24, 29, 32, 40, 44, 48, 56, 64, 128][i % 9];
+                let addr = (base | u128::from(next()) << 40 | u128::from(next()))
+                    & crate::fib::family::wide_mask(len);
+                let leaf = (i % 40) as Leaf + 1;
+                WideRoute { addr, len, leaf }
+            })
+            .collect();
+        routes.sort_by_key(|r| (r.addr, r.len));
+        routes.dedup_by_key(|r| (r.addr, r.len));
+        trie.rebuild_region(region, 1, &routes);
+        let keys: Vec<u128> = routes
+            .iter()
+            .flat_map(|r| [r.addr, r.addr | u128::from(next()), r.addr.wrapping_sub(1)])
+            .collect();
+        let mut dispatched = vec![None; keys.len()];
+        let mut portable = vec![None; keys.len()];
+        trie.lookup_batch(&keys, &mut dispatched);
+        trie.lookup_batch_portable(&keys, &mut portable);
+        assert_eq!(dispatched, portable);
+        for (&key, &expected) in keys.iter().zip(&portable) {
+            assert_eq!(trie.lookup(key), expected);
+            assert_eq!(trie.value(trie.leaf(key)), expected);
+        }
+        assert!(portable.iter().filter(|m| m.is_some()).count() > keys.len() / 2);
+    }
+
+    #[test]
+    fn v6_regions_get_an_expanded_table_freed_and_reused() {
+        let mut trie = trie_with_values::<V6>(4);
+        let bits = V6::EXPAND_BITS;
+        let base = 0x2001_0000u128 << 96;
+        let region = V6::direct_index(base);
+        // A /20 painted into the table, a /30 covering one slot, a /48 below.
+        let slot_len = DIRECT_BITS + bits;
+        let routes = [
+            WideRoute {
+                addr: base,
+                len: 20,
+                leaf: 2,
+            },
+            WideRoute {
+                addr: base | 1 << (128 - slot_len),
+                len: slot_len,
+                leaf: 3,
+            },
+            WideRoute {
+                addr: base | 1 << (128 - slot_len) | 5 << 80,
+                len: 48,
+                leaf: 4,
+            },
+        ];
+        trie.rebuild_region(region, 1, &routes);
+        assert_eq!(trie.direct[region], 0, "the first table");
+        assert_eq!(trie.expanded.len(), 1 << bits);
+        assert_eq!(trie.leaf(base), 2);
+        assert_eq!(trie.leaf(base | 1 << (128 - slot_len)), 3);
+        assert_eq!(trie.leaf(base | 1 << (128 - slot_len) | 5 << 80 | 9), 4);
+        assert_eq!(trie.leaf(base | 1 << (128 - slot_len) | 6 << 80), 3);
+        assert_eq!(trie.leaf(base | 1 << 108), 1, "past the /20");
+        let levels: Vec<(u8, usize)> = trie
+            .stats()
+            .levels
+            .iter()
+            .map(|l| (l.depth, l.nodes))
+            .collect();
+        assert_eq!(levels[..2], [(0, 1), (DIRECT_BITS, 1)]);
+        assert_eq!(levels[2], (slot_len, 1));
+
+        let words = trie.arena_words;
+        trie.rebuild_region(region, 1, &[]);
+        assert_eq!(trie.expanded_free, [0]);
+        assert_eq!(trie.leaf(base), 1);
+        trie.rebuild_region(
+            region + 1,
+            1,
+            &[WideRoute {
+                addr: base + (1 << 110),
+                len: 48,
+                leaf: 2,
+            }],
+        );
+        assert_eq!(trie.direct[region + 1], 0, "the freed table, reused");
+        assert!(trie.expanded_free.is_empty());
+        assert_eq!(trie.expanded.len(), 1 << bits);
+        assert!(trie.arena_words <= words);
     }
 
     #[test]

@@ -12,6 +12,9 @@ pub const DIRECT_BITS: u8 = 18;
 pub const DIRECT_LEN: usize = 1 << DIRECT_BITS;
 /// Bits consumed per internal node: 6, so a node's 64 slots fit a `u64` bitmap.
 pub const STRIDE: u8 = 6;
+/// [`Family::EXPAND_BITS`] of IPv6: a multiple of [`STRIDE`].
+const V6_EXPAND_BITS: u8 = 12;
+const _: () = assert!(V6_EXPAND_BITS.is_multiple_of(STRIDE) && DIRECT_BITS + V6_EXPAND_BITS <= 64);
 
 /// An address family: IPv4 or IPv6. Selects key width and key slicing.
 pub trait Family: Copy + Send + Sync + 'static {
@@ -20,11 +23,24 @@ pub trait Family: Copy + Send + Sync + 'static {
     /// The address as an unsigned integer (host order, most significant bit first).
     type Key: Copy + Send + Sync + 'static;
 
+    /// Bits resolved by a second, uncompressed direct level under each
+    /// direct-table entry that holds routes longer than [`DIRECT_BITS`]
+    /// (0: none). Dense IPv6 regions pay one table instead of two node levels.
+    const EXPAND_BITS: u8;
+
     /// The top [`DIRECT_BITS`] bits of the key: always below [`DIRECT_LEN`].
     fn direct_index(key: Self::Key) -> usize;
+    /// The [`Family::EXPAND_BITS`] bits after the top [`DIRECT_BITS`].
+    fn expand_index(key: Self::Key) -> usize;
     /// The 6 bits of the key starting at bit `depth` (0 = most significant),
     /// zero-padded past the end of the address.
     fn slot(key: Self::Key, depth: u8) -> u32;
+    /// Whether the slot at `depth` lies in the key's top 64 bits, where
+    /// [`Family::top_slot`] reads it.
+    fn slot_in_top_half(depth: u8) -> bool;
+    /// [`Family::slot`] for a `depth` where [`Family::slot_in_top_half`]:
+    /// 64-bit shifts only (the batch lookup picks it once per level).
+    fn top_slot(key: Self::Key, depth: u8) -> u32;
     /// The key left-aligned in a `u128` (the form the builder works in).
     fn to_wide(key: Self::Key) -> u128;
 }
@@ -40,6 +56,7 @@ pub enum V6 {}
 impl Family for V4 {
     const NAME: &'static str = "IPv4";
     type Key = u32;
+    const EXPAND_BITS: u8 = 0;
 
     #[inline(always)]
     fn direct_index(key: u32) -> usize {
@@ -47,10 +64,25 @@ impl Family for V4 {
     }
 
     #[inline(always)]
+    fn expand_index(_key: u32) -> usize {
+        0
+    }
+
+    #[inline(always)]
     fn slot(key: u32, depth: u8) -> u32 {
         // Shifting left drops the bits above `depth` and pulls in zeros, so
         // the last stride (bits 30..36) is zero-padded without a branch.
         ((u64::from(key) << (32 + u32::from(depth))) >> (64 - STRIDE)) as u32
+    }
+
+    #[inline(always)]
+    fn slot_in_top_half(_depth: u8) -> bool {
+        true
+    }
+
+    #[inline(always)]
+    fn top_slot(key: u32, depth: u8) -> u32 {
+        Self::slot(key, depth)
     }
 
     #[inline(always)]
@@ -62,6 +94,9 @@ impl Family for V4 {
 impl Family for V6 {
     const NAME: &'static str = "IPv6";
     type Key = u128;
+    /// Real IPv6 prefixes are /29 to /48 inside a few hundred /18s: bits
+    /// 18..30 in one table skip the two node levels every lookup takes there.
+    const EXPAND_BITS: u8 = V6_EXPAND_BITS;
 
     #[inline(always)]
     fn direct_index(key: u128) -> usize {
@@ -69,14 +104,30 @@ impl Family for V6 {
     }
 
     #[inline(always)]
+    fn expand_index(key: u128) -> usize {
+        let bits = (key >> 64) as u64 >> (64 - DIRECT_BITS - V6_EXPAND_BITS);
+        (bits & ((1 << V6_EXPAND_BITS) - 1)) as usize
+    }
+
+    #[inline(always)]
     fn slot(key: u128, depth: u8) -> u32 {
         // The levels down to /64 (where nearly every real prefix ends) read
         // the top half only: 64-bit shifts instead of 128-bit ones.
-        if depth <= 64 - STRIDE {
-            (((key >> 64) as u64) << depth >> (64 - STRIDE)) as u32
+        if Self::slot_in_top_half(depth) {
+            Self::top_slot(key, depth)
         } else {
             wide_slot(key, depth)
         }
+    }
+
+    #[inline(always)]
+    fn slot_in_top_half(depth: u8) -> bool {
+        depth <= 64 - STRIDE
+    }
+
+    #[inline(always)]
+    fn top_slot(key: u128, depth: u8) -> u32 {
+        (((key >> 64) as u64) << (depth & 63) >> (64 - STRIDE)) as u32
     }
 
     #[inline(always)]

@@ -9,6 +9,7 @@
 //! - [`NextHopGroups`] resolves a group to its ECMP members by flow hash.
 
 mod build;
+mod cpu;
 mod family;
 mod nexthop;
 mod route_file;
@@ -20,6 +21,7 @@ mod writer;
 use ipnet::IpNet;
 use thiserror::Error;
 
+pub use cpu::{BIT_FEATURES, lookups_use_bit_instructions};
 pub use family::{DIRECT_BITS, STRIDE};
 pub use nexthop::{InterfaceId, NextHop, NextHopGroupId, NextHopGroups};
 pub use route_file::{RouteFile, RouteFileError, RouteLine};

@@ -1,5 +1,6 @@
 //! One address family's Poptrie (Asai and Ohara, SIGCOMM 2015), read side:
-//! a direct-pointing table for the top 18 bits, then internal nodes whose
+//! a direct-pointing table for the top 18 bits (for IPv6, then a second,
+//! uncompressed table for the next 12 bits), then internal nodes whose
 //! 64-bit child and leaf bitmaps are indexed by popcount. Each node is one
 //! record in a flat `u64` arena holding its bitmaps, its children's record
 //! indices and its leaves, so a level costs one random memory access.
@@ -79,8 +80,16 @@ impl Default for FreeLists {
 /// One family's compressed trie plus its leaf value table.
 #[derive(Debug, Clone)]
 pub struct Trie<F: Family> {
-    /// Top 18 bits: a leaf (with [`DIRECT_LEAF`]) or the root record's index.
+    /// Top 18 bits: a leaf (with [`DIRECT_LEAF`]) or, without it, the root
+    /// record's index, or for a family with [`Family::EXPAND_BITS`] the
+    /// number of the region's table in `expanded`.
     pub(crate) direct: Box<[u32; DIRECT_LEN]>,
+    /// Tables of `2^EXPAND_BITS` entries (a leaf with [`DIRECT_LEAF`], else a
+    /// record index at depth `DIRECT_BITS + EXPAND_BITS`), one per region
+    /// with longer routes; table `n` starts at entry `n << EXPAND_BITS`.
+    pub(crate) expanded: Vec<u32>,
+    /// Numbers of the tables of `expanded` no region uses.
+    pub(crate) expanded_free: Vec<u32>,
     /// Node records (see [`HEADER_WORDS`]), addressed by word index.
     pub(crate) arena: Vec<Line>,
     /// Words of `arena` handed out so far (the rest of the last line is free).
@@ -102,6 +111,8 @@ impl<F: Family> Default for Trie<F> {
             };
         Self {
             direct,
+            expanded: Vec::new(),
+            expanded_free: Vec::new(),
             arena: Vec::new(),
             arena_words: 0,
             values: vec![None],
@@ -116,7 +127,26 @@ impl<F: Family> Trie<F> {
     /// Longest-prefix match of one key.
     #[inline]
     pub fn lookup(&self, key: F::Key) -> Option<FibMatch> {
-        self.value(self.leaf(key))
+        // A key the direct table resolves (most random IPv4 keys) stays on
+        // the inlined path; only the node levels are dispatched.
+        let entry = self.direct[F::direct_index(key)];
+        if entry & DIRECT_LEAF != 0 {
+            return self.value(entry as Leaf);
+        }
+        #[cfg(target_arch = "x86_64")]
+        if super::cpu::has_bit_instructions() {
+            #[allow(unsafe_code)]
+            // SAFETY: the CPU has the features of the callee, checked just above.
+            return unsafe { self.lookup_bit_instructions(entry, key) };
+        }
+        self.value(self.leaf_below(entry, key))
+    }
+
+    /// [`Trie::lookup`] compiled with [`super::cpu::BIT_FEATURES`].
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "popcnt,bmi1,bmi2")]
+    fn lookup_bit_instructions(&self, entry: u32, key: F::Key) -> Option<FibMatch> {
+        self.value(self.leaf_below(entry, key))
     }
 
     /// Longest-prefix match of many keys: `out[i]` gets the match of `keys[i]`.
@@ -126,6 +156,33 @@ impl<F: Family> Trie<F> {
     /// cache misses of different keys overlap instead of queueing behind one
     /// another (and behind mispredicted node-or-leaf branches).
     pub fn lookup_batch(&self, keys: &[F::Key], out: &mut [Option<FibMatch>]) -> usize {
+        #[cfg(target_arch = "x86_64")]
+        if super::cpu::has_bit_instructions() {
+            #[allow(unsafe_code)]
+            // SAFETY: the CPU has the features of the callee, checked just above.
+            return unsafe { self.lookup_batch_bit_instructions(keys, out) };
+        }
+        self.lookup_batch_portable(keys, out)
+    }
+
+    /// [`Trie::lookup_batch`] compiled with [`super::cpu::BIT_FEATURES`].
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "popcnt,bmi1,bmi2")]
+    fn lookup_batch_bit_instructions(
+        &self,
+        keys: &[F::Key],
+        out: &mut [Option<FibMatch>],
+    ) -> usize {
+        self.lookup_batch_portable(keys, out)
+    }
+
+    /// [`Trie::lookup_batch`] for any CPU; inlined into the dispatched copies.
+    #[inline(always)]
+    pub(crate) fn lookup_batch_portable(
+        &self,
+        keys: &[F::Key],
+        out: &mut [Option<FibMatch>],
+    ) -> usize {
         let count = keys.len().min(out.len());
         let (keys, out) = (&keys[..count], &mut out[..count]);
         let mut key_chunks = keys.chunks_exact(BATCH_LANES);
@@ -140,7 +197,7 @@ impl<F: Family> Trie<F> {
             .iter_mut()
             .zip(key_chunks.remainder())
         {
-            *slot = self.lookup(key);
+            *slot = self.value(self.leaf(key));
         }
         count
     }
@@ -159,6 +216,13 @@ impl<F: Family> Trie<F> {
         for (state, &key) in state.iter_mut().zip(keys) {
             *state = self.direct[F::direct_index(key)];
         }
+        if F::EXPAND_BITS > 0 {
+            for (state, &key) in state.iter_mut().zip(keys) {
+                if *state & DIRECT_LEAF == 0 {
+                    *state = self.expanded_entry(*state, key);
+                }
+            }
+        }
         let mut active = [0u8; BATCH_LANES];
         let mut active_count = 0;
         // `% BATCH_LANES` (never changes the index: a count stays below the
@@ -167,21 +231,20 @@ impl<F: Family> Trie<F> {
             active[active_count % BATCH_LANES] = lane as u8;
             active_count += usize::from(entry & DIRECT_LEAF == 0);
         }
-        let mut depth = DIRECT_BITS;
+        let mut depth = DIRECT_BITS + F::EXPAND_BITS;
         let mut headers = [(0u64, 0u64); BATCH_LANES];
         while active_count > 0 {
             for (header, &lane) in headers.iter_mut().zip(&active[..active_count]) {
                 *header = self.header(state[usize::from(lane) % BATCH_LANES]);
             }
-            let mut still_active = 0;
-            for index in 0..active_count {
-                let lane = usize::from(active[index]) % BATCH_LANES;
-                let next = self.step(state[lane], headers[index], keys[lane], depth);
-                state[lane] = next;
-                active[still_active % BATCH_LANES] = lane as u8;
-                still_active += usize::from(next & DIRECT_LEAF == 0);
-            }
-            active_count = still_active;
+            // Decided once per level, not per lane (IPv6 levels past /64
+            // need 128-bit shifts).
+            let lanes = (&mut state, &mut active, active_count);
+            active_count = if F::slot_in_top_half(depth) {
+                self.step_lanes(lanes, &headers, keys, |key| F::top_slot(key, depth))
+            } else {
+                self.step_lanes(lanes, &headers, keys, |key| F::slot(key, depth))
+            };
             depth += STRIDE;
         }
         for (slot, &state) in out.iter_mut().zip(&state) {
@@ -189,16 +252,68 @@ impl<F: Family> Trie<F> {
         }
     }
 
+    /// One level of [`Trie::lookup_lanes`]: steps each of the first
+    /// `active_count` lanes of `active` from its record (header in
+    /// `headers`, same order) to the next, keeps in `active` those still on
+    /// a record, and returns their count.
+    #[inline(always)]
+    fn step_lanes(
+        &self,
+        (state, active, active_count): (&mut [u32; BATCH_LANES], &mut [u8; BATCH_LANES], usize),
+        headers: &[(u64, u64); BATCH_LANES],
+        keys: &[F::Key; BATCH_LANES],
+        slot: impl Fn(F::Key) -> u32,
+    ) -> usize {
+        let mut still_active = 0;
+        for index in 0..active_count.min(BATCH_LANES) {
+            let lane = usize::from(active[index]) % BATCH_LANES;
+            let next = self.step(state[lane], headers[index], slot(keys[lane]));
+            state[lane] = next;
+            active[still_active % BATCH_LANES] = lane as u8;
+            still_active += usize::from(next & DIRECT_LEAF == 0);
+        }
+        still_active
+    }
+
     /// The leaf of a key.
     #[inline(always)]
     pub(crate) fn leaf(&self, key: F::Key) -> Leaf {
-        let mut state = self.direct[F::direct_index(key)];
+        self.leaf_below(self.direct[F::direct_index(key)], key)
+    }
+
+    /// The leaf of a key whose direct-table entry is `entry`.
+    #[inline(always)]
+    fn leaf_below(&self, entry: u32, key: F::Key) -> Leaf {
+        let mut state = entry;
         let mut depth = DIRECT_BITS;
+        if F::EXPAND_BITS > 0 && state & DIRECT_LEAF == 0 {
+            state = self.expanded_entry(state, key);
+            depth += F::EXPAND_BITS;
+        }
         while state & DIRECT_LEAF == 0 {
-            state = self.step(state, self.header(state), key, depth);
+            state = self.step(state, self.header(state), F::slot(key, depth));
             depth += STRIDE;
         }
         state as Leaf
+    }
+
+    /// The entry of `key` in expanded table `table` (no route if the table
+    /// does not exist, which the builder never lets happen).
+    #[inline(always)]
+    fn expanded_entry(&self, table: u32, key: F::Key) -> u32 {
+        let index = (table as usize) << F::EXPAND_BITS | F::expand_index(key);
+        self.expanded
+            .get(index)
+            .copied()
+            .unwrap_or(DIRECT_LEAF | u32::from(NO_ROUTE))
+    }
+
+    /// Entries of expanded table `table`.
+    pub(crate) fn expanded_table(&self, table: u32) -> &[u32] {
+        let start = (table as usize) << F::EXPAND_BITS;
+        self.expanded
+            .get(start..start + (1 << F::EXPAND_BITS))
+            .unwrap_or_default()
     }
 
     /// Word `index` of the arena.
@@ -218,11 +333,12 @@ impl<F: Family> Trie<F> {
     }
 
     /// One level: from the record at `record` (whose header words are
-    /// `children` and `runs`), the child record's index, or the leaf with
+    /// `children` and `runs`) and the key's `slot` at this level, the child
+    /// record's index, or the leaf with
     /// [`DIRECT_LEAF`].
     #[inline(always)]
-    fn step(&self, record: u32, (children, runs): (u64, u64), key: F::Key, depth: u8) -> u32 {
-        let bit = 1u64 << F::slot(key, depth);
+    fn step(&self, record: u32, (children, runs): (u64, u64), slot: u32) -> u32 {
+        let bit = 1u64 << slot;
         let at = record as usize + HEADER_WORDS;
         if children & bit != 0 {
             // Children before this slot: this child's position.
@@ -245,7 +361,7 @@ impl<F: Family> Trie<F> {
     }
 
     #[inline(always)]
-    fn value(&self, leaf: Leaf) -> Option<FibMatch> {
+    pub(crate) fn value(&self, leaf: Leaf) -> Option<FibMatch> {
         self.values.get(usize::from(leaf)).copied().flatten()
     }
 
@@ -269,7 +385,7 @@ impl<F: Family> Trie<F> {
         let mut stats = TrieStats {
             family: F::NAME,
             prefixes: self.prefixes,
-            direct_bytes: size_of_val(&*self.direct),
+            direct_bytes: size_of_val(&*self.direct) + size_of_val(&*self.expanded),
             node_bytes: self.arena.len() * size_of::<Line>(),
             value_bytes: self.values.len() * size_of::<Option<FibMatch>>(),
             free_bytes: self.free.words * size_of::<u64>(),
@@ -290,6 +406,19 @@ impl<F: Family> Trie<F> {
             leaf_runs: direct_leaves,
         });
         let mut depth = DIRECT_BITS;
+        if F::EXPAND_BITS > 0 {
+            let tables = std::mem::take(&mut level);
+            let entries = tables.iter().flat_map(|&table| self.expanded_table(table));
+            let (leaves, records): (Vec<u32>, Vec<u32>) =
+                entries.partition(|&entry| entry & DIRECT_LEAF != 0);
+            stats.levels.push(LevelStats {
+                depth,
+                nodes: tables.len(),
+                leaf_runs: leaves.len(),
+            });
+            level = records;
+            depth += F::EXPAND_BITS;
+        }
         while !level.is_empty() {
             let leaf_runs = level
                 .iter()
@@ -314,7 +443,7 @@ pub struct TrieStats {
     pub family: &'static str,
     /// Prefixes installed.
     pub prefixes: usize,
-    /// The direct-pointing table.
+    /// The direct-pointing tables (the top one and IPv6's expanded ones).
     pub direct_bytes: usize,
     /// The node record arena (bitmaps, child indices, leaves), free blocks
     /// and line padding included.
@@ -330,9 +459,10 @@ pub struct TrieStats {
 /// One level of the trie.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LevelStats {
-    /// First key bit this level consumes (0 for the direct table).
+    /// First key bit this level consumes (0 for the direct table, 18 for
+    /// IPv6's expanded tables).
     pub depth: u8,
-    /// Nodes at this level (1 for the direct table).
+    /// Nodes at this level (1 for the direct table; expanded tables).
     pub nodes: usize,
     /// Leaf runs stored at this level (direct-table leaves for level 0).
     pub leaf_runs: usize,
