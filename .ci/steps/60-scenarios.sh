@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job (issue 5): every built-in scenario through the release binary,
-# with the expected exit code (design1/design2: 0; leak: 1, the leak is
+# with the expected exit code (design1/design2/two-circuits: 0; leak: 1, the leak is
 # flagged), and tshark decrypting the ESP on the primary link's capture with
 # the esp_sa lines `erdp run` prints (inner 10.0.1.10 <-> 10.1.0.10 visible).
 set -euo pipefail
@@ -8,7 +8,7 @@ cd "$(dirname "$0")/../.."
 
 bin=${ERDP_BIN:-target/release/erdp}
 out=target/ci-scenarios
-for name in design1 design2; do
+for name in design1 design2 two-circuits; do
     "$bin" run "$name" --out-dir "$out/$name" >/dev/null
 done
 if "$bin" run leak --out-dir "$out/leak" >/dev/null; then

@@ -1,5 +1,6 @@
 //! The emulated control plane: three BGP sessions (ExpressRoute primary,
-//! ExpressRoute secondary, the VPN), what each side advertises on each, and
+//! ExpressRoute secondary, the VPN; two more with a second circuit), what
+//! each side advertises on each, and
 //! the routes every node's RIB learns from them. A session going down
 //! withdraws everything learned on it; the RIBs then select by their modes
 //! (the edge: BGP with LOCAL_PREF preferring the VPN; the MSEE: BGP, AS
@@ -15,8 +16,9 @@ use serde::Serialize;
 
 use super::model::{CircuitMode, Scenario};
 use super::topology::{
-    AZURE_TUNNEL_ENDPOINT, GATEWAY_SUBNET, HUB_LINK, Nodes, ONPREM_TUNNEL_ENDPOINT,
-    PRIMARY_PEERING, SECONDARY_PEERING,
+    AZURE_TUNNEL_ENDPOINT, EDGE_CIRCUIT_PORTS, GATEWAY_SUBNET, HUB_LINK, HUB_LINK_2, Nodes,
+    ONPREM_TUNNEL_ENDPOINT, PRIMARY_PEERING, PRIMARY_PEERING_2, SECONDARY_PEERING,
+    SECONDARY_PEERING_2,
 };
 use crate::dataplane::Node;
 use crate::fib::NextHop;
@@ -43,19 +45,45 @@ pub enum SessionId {
     ErSecondary,
     /// The VPN's session (over the tunnel).
     Vpn,
+    /// Private peering on the second circuit's primary link.
+    Er2Primary,
+    /// Private peering on the second circuit's secondary link.
+    Er2Secondary,
 }
 
 impl SessionId {
-    /// All three, in order.
+    /// The sessions of the one-circuit topology, in order.
     pub const ALL: [SessionId; 3] = [SessionId::ErPrimary, SessionId::ErSecondary, SessionId::Vpn];
+    /// The sessions with a second circuit, in order.
+    pub const ALL_TWO_CIRCUITS: [SessionId; 5] = [
+        SessionId::ErPrimary,
+        SessionId::ErSecondary,
+        SessionId::Vpn,
+        SessionId::Er2Primary,
+        SessionId::Er2Secondary,
+    ];
 
-    /// Its name in reports.
+    /// Its name in reports (the name of the link it rides, or `vpn`).
     pub fn as_str(self) -> &'static str {
         match self {
             SessionId::ErPrimary => "er-primary",
             SessionId::ErSecondary => "er-secondary",
             SessionId::Vpn => "vpn",
+            SessionId::Er2Primary => "er2-primary",
+            SessionId::Er2Secondary => "er2-secondary",
         }
+    }
+
+    /// The ExpressRoute session riding the link named `link`.
+    pub fn of_link(link: &str) -> Option<SessionId> {
+        [
+            SessionId::ErPrimary,
+            SessionId::ErSecondary,
+            SessionId::Er2Primary,
+            SessionId::Er2Secondary,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == link)
     }
 
     fn index(self) -> usize {
@@ -72,25 +100,52 @@ pub struct RouteCounts {
     pub msee: usize,
     /// BGP routes in the hub's RIB.
     pub hub: usize,
+    /// BGP routes in the second circuit's MSEE, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub msee2: Option<usize>,
+}
+
+/// One circuit as the control plane sees it.
+#[derive(Debug, Clone)]
+struct CircuitControl {
+    mode: CircuitMode,
+    /// The Premium add-on (the on-prem prefix limit).
+    premium: bool,
+    /// Its primary and secondary sessions.
+    sessions: [SessionId; 2],
+    /// Times on-prem prepends its AS on this circuit (all circuits' and
+    /// this one's).
+    prepend: u8,
+    /// LOCAL_PREF the edge gives Azure's routes on this circuit.
+    local_pref: u32,
+    /// The hub's connection weight for this circuit.
+    connection_weight: u32,
+    /// What on-prem advertises on each of its sessions.
+    onprem: Vec<IpNet>,
+    /// The edge's ports and the MSEE's addresses on them.
+    edge_ports: [&'static str; 2],
+    msee_addresses: [Ipv4Addr; 2],
+    /// The customer addresses, as the MSEE's next hops.
+    edge_addresses: [Ipv4Addr; 2],
+    /// The hub's port toward this circuit's MSEE, and the MSEE's address.
+    hub_port: &'static str,
+    hub_link: (Ipv4Addr, Ipv4Addr),
 }
 
 /// The sessions' state and the advertisements.
 #[derive(Debug, Clone)]
 pub struct ControlPlane {
-    mode: CircuitMode,
     asn: u32,
-    er_prepend: u8,
     vpn_local_pref: u32,
-    connection_weight: u32,
-    /// What on-prem advertises on each ExpressRoute session.
-    onprem_er: Vec<IpNet>,
+    /// One or two circuits.
+    circuits: Vec<CircuitControl>,
     onprem_vpn: Vec<IpNet>,
     /// What Azure advertises on ExpressRoute (limited) and on the VPN.
     azure_er: Vec<IpNet>,
     azure_vpn: Vec<IpNet>,
-    up: [bool; 3],
+    up: [bool; 5],
     /// Sessions held down by a prefix limit (they do not come back).
-    held_down: [Option<String>; 3],
+    held_down: [Option<String>; 5],
     /// Warnings about the advertisements (prefixes Azure did not send).
     pub notes: Vec<String>,
 }
@@ -115,12 +170,33 @@ fn host_route(address: Ipv4Addr) -> IpNet {
     IpNet::V4(Ipv4Net::new_assert(address, 32))
 }
 
+/// Why Azure resets a circuit's sessions, if on-prem advertises more IPv4
+/// prefixes than its private peering accepts.
+fn over_limit(prefixes: &[IpNet], premium: bool) -> Option<String> {
+    let limit = if premium {
+        ONPREM_PREFIX_LIMIT_PREMIUM
+    } else {
+        ONPREM_PREFIX_LIMIT
+    };
+    let v4 = prefixes
+        .iter()
+        .filter(|p| matches!(p, IpNet::V4(_)))
+        .count();
+    (v4 > limit).then(|| {
+        format!(
+            "on-premises advertised {v4} IPv4 prefixes on private peering, over the limit of {limit}{}: Azure reset the session and withdrew every route learned on it",
+            if premium {
+                " (Premium)"
+            } else {
+                " (without Premium: 10,000 with it)"
+            }
+        )
+    })
+}
+
 impl ControlPlane {
     /// The advertisements of `scenario`, every session up.
     pub fn new(scenario: &Scenario) -> Self {
-        let mut onprem_er: Vec<IpNet> = scenario.onprem.advertise_er.clone();
-        onprem_er.push(host_route(ONPREM_TUNNEL_ENDPOINT));
-        onprem_er.extend(synthetic_onprem(scenario.onprem.extra_er_prefixes));
         let mut azure_er: Vec<IpNet> = scenario.azure.advertise_er.clone();
         azure_er.extend(synthetic_vnet(scenario.azure.extra_vnet_prefixes));
         let mut notes = Vec::new();
@@ -135,45 +211,78 @@ impl ControlPlane {
         if let Ok(gateway) = GATEWAY_SUBNET.parse::<IpNet>() {
             azure_er.push(gateway);
         }
+        let first = (
+            &scenario.circuit,
+            [SessionId::ErPrimary, SessionId::ErSecondary],
+            EDGE_CIRCUIT_PORTS[0],
+            [PRIMARY_PEERING, SECONDARY_PEERING],
+            ("er", HUB_LINK),
+        );
+        let second = scenario.second_circuit.as_ref().map(|circuit| {
+            (
+                circuit,
+                [SessionId::Er2Primary, SessionId::Er2Secondary],
+                EDGE_CIRCUIT_PORTS[1],
+                [PRIMARY_PEERING_2, SECONDARY_PEERING_2],
+                ("er2", HUB_LINK_2),
+            )
+        });
+        let circuits: Vec<CircuitControl> = std::iter::once(first)
+            .chain(second)
+            .map(
+                |(circuit, sessions, edge_ports, peerings, (hub_port, hub_link))| {
+                    let mut onprem = circuit
+                        .advertise
+                        .clone()
+                        .unwrap_or_else(|| scenario.onprem.advertise_er.clone());
+                    onprem.push(host_route(ONPREM_TUNNEL_ENDPOINT));
+                    onprem.extend(synthetic_onprem(scenario.onprem.extra_er_prefixes));
+                    CircuitControl {
+                        mode: circuit.mode,
+                        premium: circuit.premium,
+                        sessions,
+                        prepend: scenario.onprem.er_prepend.saturating_add(circuit.prepend),
+                        local_pref: circuit.local_pref,
+                        connection_weight: circuit.connection_weight,
+                        onprem,
+                        edge_ports,
+                        msee_addresses: peerings.map(|p| p.1),
+                        edge_addresses: peerings.map(|p| p.0),
+                        hub_port,
+                        hub_link,
+                    }
+                },
+            )
+            .collect();
         let mut plane = Self {
-            mode: scenario.circuit.mode,
             asn: scenario.onprem.asn,
-            er_prepend: scenario.onprem.er_prepend,
             vpn_local_pref: scenario.onprem.vpn_local_pref,
-            connection_weight: scenario.circuit.connection_weight,
-            onprem_er,
+            circuits,
             onprem_vpn: scenario.onprem.advertise_vpn.clone(),
             azure_er,
             azure_vpn: scenario.azure.advertise_vpn.clone(),
-            up: [true; 3],
-            held_down: [None, None, None],
+            up: [true; 5],
+            held_down: Default::default(),
             notes,
         };
-        let limit = if scenario.circuit.premium {
-            ONPREM_PREFIX_LIMIT_PREMIUM
-        } else {
-            ONPREM_PREFIX_LIMIT
-        };
-        let v4 = plane
-            .onprem_er
-            .iter()
-            .filter(|p| matches!(p, IpNet::V4(_)))
-            .count();
-        if v4 > limit {
-            let reason = format!(
-                "on-premises advertised {v4} IPv4 prefixes on private peering, over the limit of {limit}{}: Azure reset the session and withdrew every route learned on it",
-                if scenario.circuit.premium {
-                    " (Premium)"
-                } else {
-                    " (without Premium: 10,000 with it)"
+        for circuit in &plane.circuits {
+            if let Some(reason) = over_limit(&circuit.onprem, circuit.premium) {
+                for session in circuit.sessions {
+                    plane.up[session.index()] = false;
+                    plane.held_down[session.index()] = Some(reason.clone());
                 }
-            );
-            for session in [SessionId::ErPrimary, SessionId::ErSecondary] {
-                plane.up[session.index()] = false;
-                plane.held_down[session.index()] = Some(reason.clone());
             }
         }
         plane
+    }
+
+    /// The sessions of this topology, in report order.
+    pub fn sessions(&self) -> &'static [SessionId] {
+        if self.circuits.len() > 1 {
+            &SessionId::ALL_TWO_CIRCUITS
+        } else {
+            &SessionId::ALL
+        }
     }
 
     /// Whether `session` is up.
@@ -202,56 +311,86 @@ impl ControlPlane {
         }
     }
 
-    /// Prefixes on-prem advertises over ExpressRoute (with the tunnel
+    /// Prefixes on-prem advertises over the first circuit (with the tunnel
     /// endpoint and any synthetic ones).
     pub fn onprem_er(&self) -> &[IpNet] {
-        &self.onprem_er
+        self.circuits.first().map_or(&[], |c| &c.onprem)
     }
 
     /// Installs in every node's RIB exactly the routes the sessions that
     /// are up carry, and publishes the FIBs.
     pub fn apply(&self, nodes: &Nodes) -> RouteCounts {
         let edge = self.edge_routes(&nodes.edge);
-        let msee = self.msee_routes(&nodes.msee);
         let hub = self.hub_routes(&nodes.hub);
-        RouteCounts {
+        let mut counts = RouteCounts {
             edge: install(&nodes.edge, edge),
-            msee: install(&nodes.msee, msee),
+            msee: 0,
             hub: install(&nodes.hub, hub),
+            msee2: None,
+        };
+        for (index, circuit) in self.circuits.iter().enumerate() {
+            let node = if index == 0 {
+                Some(&nodes.msee)
+            } else {
+                nodes.msee2.as_ref()
+            };
+            let Some(node) = node else { continue };
+            let installed = install(node, self.msee_routes(circuit, node));
+            if index == 0 {
+                counts.msee = installed;
+            } else {
+                counts.msee2 = Some(installed);
+            }
         }
+        counts
     }
 
-    fn er_sessions(&self) -> impl Iterator<Item = (usize, bool)> + '_ {
-        [SessionId::ErPrimary, SessionId::ErSecondary]
+    /// The circuit's sessions that are up: (link index 0/1, standby).
+    fn er_sessions<'c>(
+        &'c self,
+        circuit: &'c CircuitControl,
+    ) -> impl Iterator<Item = (usize, bool)> + 'c {
+        circuit
+            .sessions
             .into_iter()
             .enumerate()
             .filter(|(_, s)| self.is_up(*s))
-            .map(|(i, _)| (i, i == 1 && self.mode == CircuitMode::ActiveStandby))
+            .map(|(i, _)| (i, i == 1 && circuit.mode == CircuitMode::ActiveStandby))
     }
 
-    fn onprem_path(&self, extra_prepends: u8) -> Vec<u32> {
-        vec![self.asn; 1 + usize::from(self.er_prepend) + usize::from(extra_prepends)]
+    fn onprem_path(&self, circuit: &CircuitControl, extra_prepends: u8) -> Vec<u32> {
+        vec![self.asn; 1 + usize::from(circuit.prepend) + usize::from(extra_prepends)]
     }
 
     fn edge_routes(&self, node: &Node) -> Vec<Route> {
         let mut routes = Vec::new();
-        let ports = [interface(node, "er1"), interface(node, "er2")];
-        let peers = [PRIMARY_PEERING.1, SECONDARY_PEERING.1];
-        for (i, standby) in self.er_sessions() {
-            let (Some(port), Some(peer)) = (ports.get(i).copied().flatten(), peers.get(i)) else {
-                continue;
-            };
-            let local_pref = if standby { 90 } else { 100 };
-            for prefix in &self.azure_er {
-                routes.push(
-                    Route::bgp(
-                        *prefix,
-                        NextHop::via(port, IpAddr::V4(*peer)),
-                        Session::ExpressRoute,
-                    )
-                    .with_local_pref(local_pref)
-                    .with_as_path(&[MICROSOFT_ASN, AZURE_GATEWAY_ASN]),
-                );
+        for circuit in &self.circuits {
+            for (i, standby) in self.er_sessions(circuit) {
+                let (Some(port), Some(peer)) = (
+                    circuit
+                        .edge_ports
+                        .get(i)
+                        .and_then(|name| interface(node, name)),
+                    circuit.msee_addresses.get(i),
+                ) else {
+                    continue;
+                };
+                let local_pref = if standby {
+                    circuit.local_pref.saturating_sub(10)
+                } else {
+                    circuit.local_pref
+                };
+                for prefix in &self.azure_er {
+                    routes.push(
+                        Route::bgp(
+                            *prefix,
+                            NextHop::via(port, IpAddr::V4(*peer)),
+                            Session::ExpressRoute,
+                        )
+                        .with_local_pref(local_pref)
+                        .with_as_path(&[MICROSOFT_ASN, AZURE_GATEWAY_ASN]),
+                    );
+                }
             }
         }
         if self.is_up(SessionId::Vpn)
@@ -268,16 +407,18 @@ impl ControlPlane {
         routes
     }
 
-    fn msee_routes(&self, node: &Node) -> Vec<Route> {
+    fn msee_routes(&self, circuit: &CircuitControl, node: &Node) -> Vec<Route> {
         let mut routes = Vec::new();
         let ports = [interface(node, "er1"), interface(node, "er2")];
-        let peers = [PRIMARY_PEERING.0, SECONDARY_PEERING.0];
-        for (i, standby) in self.er_sessions() {
-            let (Some(port), Some(peer)) = (ports.get(i).copied().flatten(), peers.get(i)) else {
+        for (i, standby) in self.er_sessions(circuit) {
+            let (Some(port), Some(peer)) = (
+                ports.get(i).copied().flatten(),
+                circuit.edge_addresses.get(i),
+            ) else {
                 continue;
             };
-            let path = self.onprem_path(if standby { 3 } else { 0 });
-            for prefix in &self.onprem_er {
+            let path = self.onprem_path(circuit, if standby { 3 } else { 0 });
+            for prefix in &circuit.onprem {
                 routes.push(
                     Route::bgp(
                         *prefix,
@@ -298,7 +439,7 @@ impl ControlPlane {
                 routes.push(
                     Route::bgp(
                         prefix,
-                        NextHop::via(hub, IpAddr::V4(HUB_LINK.1)),
+                        NextHop::via(hub, IpAddr::V4(circuit.hub_link.1)),
                         Session::Other,
                     )
                     .with_as_path(&[AZURE_GATEWAY_ASN]),
@@ -310,26 +451,30 @@ impl ControlPlane {
 
     fn hub_routes(&self, node: &Node) -> Vec<Route> {
         let mut routes = Vec::new();
-        let standby_only = !self.is_up(SessionId::ErPrimary);
-        if self.er_sessions().next().is_some()
-            && let Some(er) = interface(node, "er")
-        {
-            let extra = if standby_only && self.mode == CircuitMode::ActiveStandby {
+        for circuit in &self.circuits {
+            let Some(er) = interface(node, circuit.hub_port) else {
+                continue;
+            };
+            if self.er_sessions(circuit).next().is_none() {
+                continue;
+            }
+            let standby_only = !self.is_up(circuit.sessions[0]);
+            let extra = if standby_only && circuit.mode == CircuitMode::ActiveStandby {
                 3
             } else {
                 0
             };
             let mut path = vec![MICROSOFT_ASN];
-            path.extend(self.onprem_path(extra));
-            for prefix in &self.onprem_er {
+            path.extend(self.onprem_path(circuit, extra));
+            for prefix in &circuit.onprem {
                 routes.push(
                     Route::bgp(
                         *prefix,
-                        NextHop::via(er, IpAddr::V4(HUB_LINK.0)),
+                        NextHop::via(er, IpAddr::V4(circuit.hub_link.0)),
                         Session::ExpressRoute,
                     )
                     .with_as_path(&path)
-                    .with_connection_weight(self.connection_weight),
+                    .with_connection_weight(circuit.connection_weight),
                 );
             }
         }

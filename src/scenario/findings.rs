@@ -5,7 +5,7 @@
 
 use std::time::Instant;
 
-use super::bgp::{ControlPlane, SessionId};
+use super::bgp::ControlPlane;
 use super::model::{Flow, Scenario, Side};
 use super::report::{DirectionPath, FaultRecord, FlowReport, NodePolicies, RunReport, Verdict};
 use super::runner::{Apps, FlowPlan};
@@ -33,7 +33,13 @@ fn matches(key: &FlowKey, plan: &FlowPlan, forward: bool) -> bool {
 
 /// The circuit path of one direction, from the edge's and hub's tallies.
 fn direction(topo: &Topology, plan: &FlowPlan, forward: bool, toward_azure: bool) -> DirectionPath {
-    let mut path = DirectionPath::default();
+    // The edge's ports 1..=circuit_links face the circuits.
+    let circuit_links = if topo.msee2.is_some() { 4 } else { 2 };
+    let mut path = DirectionPath {
+        encrypted: vec![0; circuit_links],
+        plaintext: vec![0; circuit_links],
+        ..DirectionPath::default()
+    };
     let mut drops: Vec<(String, u64)> = Vec::new();
     let mut count_drop = |reason: DropReason, packets: u64, path: &mut DirectionPath| {
         if reason == DropReason::PolicyViolation {
@@ -85,7 +91,9 @@ fn direction(topo: &Topology, plan: &FlowPlan, forward: bool, toward_azure: bool
     if !toward_azure && let Some(edge) = topo.sim.device::<NodeDevice>(topo.edge) {
         for (key, stats) in edge.paths() {
             let Some(flow) = key.flow else { continue };
-            if !(1..=2).contains(&key.ingress) || !matches(&flow, plan, forward) {
+            if !(1..=circuit_links).contains(&usize::from(key.ingress))
+                || !matches(&flow, plan, forward)
+            {
                 continue;
             }
             let slot = usize::from(key.ingress) - 1;
@@ -272,7 +280,8 @@ pub(super) fn finish(
             ),
         });
     }
-    let sessions = SessionId::ALL
+    let sessions = plane
+        .sessions()
         .iter()
         .map(|s| {
             (
@@ -295,7 +304,8 @@ pub(super) fn finish(
         sessions,
         policies,
         nodes: [&topo.nodes.edge, &topo.nodes.msee, &topo.nodes.hub]
-            .iter()
+            .into_iter()
+            .chain(topo.nodes.msee2.as_ref())
             .map(|node| node.counters())
             .collect(),
         verdicts,

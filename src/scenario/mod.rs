@@ -2,7 +2,8 @@
 //! A scenario file (TOML) says what each side advertises on which BGP
 //! session, the links, the traffic between an on-premises host and an
 //! Azure VM (smoltcp stacks) and a fault timeline; the runner builds the
-//! topology around three erdp nodes, runs it in virtual time and reports.
+//! topology around three erdp nodes (four with a second ExpressRoute
+//! circuit), runs it in virtual time and reports.
 //!
 //! - [`Scenario::from_toml_str`], [`Scenario::load`], [`builtin`]: the model.
 //! - [`run`]: builds, runs and returns a [`RunReport`].
@@ -27,7 +28,10 @@ pub use model::{
 };
 pub use report::{DirectionPath, FaultRecord, FlowReport, NodePolicies, RunReport, Verdict};
 pub use runner::{RunOptions, run};
-pub use topology::{LINK_NAMES, Nodes, Topology, build, node_configs};
+pub use topology::{
+    CIRCUIT_LINK_NAMES, LINK_NAMES, LINK_NAMES_TWO_CIRCUITS, NodeConfigs, Nodes, Topology, build,
+    link_names, node_configs,
+};
 
 /// Why a scenario cannot run.
 #[derive(Debug, Error)]
@@ -80,13 +84,18 @@ impl ScenarioError {
 }
 
 /// The built-in scenarios: name and TOML text.
-pub const BUILTIN: [(&str, &str); 3] = [
+pub const BUILTIN: [(&str, &str); 4] = [
     ("design1", include_str!("../../scenarios/design1.toml")),
     ("design2", include_str!("../../scenarios/design2.toml")),
     ("leak", include_str!("../../scenarios/leak.toml")),
+    (
+        "two-circuits",
+        include_str!("../../scenarios/two-circuits.toml"),
+    ),
 ];
 
-/// The built-in scenario `name` (`design1`, `design2`, `leak`).
+/// The built-in scenario `name` (`design1`, `design2`, `leak`,
+/// `two-circuits`).
 pub fn builtin(name: &str) -> Option<Result<Scenario, ScenarioError>> {
     BUILTIN
         .iter()
@@ -139,12 +148,16 @@ impl Scenario {
 
     /// Checks values serde cannot: returns the field and why.
     fn validate(&self) -> Result<(), (String, String)> {
-        let links = [
+        let mut links = vec![
             ("circuit.primary", &self.circuit.primary),
             ("circuit.secondary", &self.circuit.secondary),
             ("onprem.lan", &self.onprem.lan),
             ("azure.vnet", &self.azure.vnet),
         ];
+        if let Some(second) = &self.second_circuit {
+            links.push(("second_circuit.primary", &second.primary));
+            links.push(("second_circuit.secondary", &second.secondary));
+        }
         for (name, link) in links {
             topology::channel(link)
                 .validate("both")
@@ -180,6 +193,12 @@ impl Scenario {
                 ));
             }
         }
+        let link_names = topology::link_names(self);
+        let circuits: &[&str] = if self.second_circuit.is_some() {
+            &["circuit-1", "circuit-2"]
+        } else {
+            &["circuit-1"]
+        };
         for (index, fault) in self.faults.iter().enumerate() {
             let needs_link = matches!(
                 fault.kind,
@@ -192,10 +211,17 @@ impl Scenario {
                         "this fault needs a link".into(),
                     ));
                 }
-                (Some(link), true) if !LINK_NAMES.contains(&link.as_str()) => {
+                (Some(link), true)
+                    if !link_names.contains(&link.as_str())
+                        && !circuits.contains(&link.as_str()) =>
+                {
                     return Err((
                         format!("fault[{index}].link"),
-                        format!("unknown link {link:?}; links: {}", LINK_NAMES.join(", ")),
+                        format!(
+                            "unknown link {link:?}; links: {}; whole circuits: {}",
+                            link_names.join(", "),
+                            circuits.join(", ")
+                        ),
                     ));
                 }
                 _ => {}
@@ -212,8 +238,25 @@ impl Scenario {
 }
 
 /// Best-effort position of `field` (`flow[2].dscp`, `circuit.primary.loss`)
-/// in the text: the line of its last key, counting `[[array]]` entries.
+/// in the text: the line of its last key, counting `[[array]]` entries; a
+/// key of an inline table (`primary = { loss = 2 }`) is found at the line
+/// of the inline table.
 fn locate(text: &str, field: &str) -> (usize, usize) {
+    let mut path = field;
+    loop {
+        let found = locate_key(text, path);
+        if found != (0, 0) {
+            return found;
+        }
+        match path.rsplit_once('.') {
+            Some((parent, _)) if parent.contains('.') => path = parent,
+            _ => return found,
+        }
+    }
+}
+
+/// [`locate`] for one dotted path, without the inline-table fallback.
+fn locate_key(text: &str, field: &str) -> (usize, usize) {
     let (table, key) = field.rsplit_once('.').unwrap_or(("", field));
     let (array, index) = match table.split_once('[') {
         Some((name, rest)) => (name, rest.trim_end_matches(']').parse::<usize>().ok()),

@@ -28,6 +28,10 @@ pub struct Scenario {
     /// The ExpressRoute circuit: its two links and how they are used.
     #[serde(default)]
     pub circuit: Circuit,
+    /// An optional second ExpressRoute circuit (its own MSEE) between the
+    /// same on-premises edge and Azure hub; absent: one circuit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub second_circuit: Option<Circuit>,
     /// The on-premises side: host, edge router and what it advertises.
     pub onprem: OnPrem,
     /// The Azure side: VNet host, hub and what Azure advertises.
@@ -60,7 +64,10 @@ pub enum CircuitMode {
     ActiveStandby,
 }
 
-/// The ExpressRoute circuit.
+/// An ExpressRoute circuit: `[circuit]`, and `[second_circuit]` when
+/// there is one. The hub picks between circuits by connection weight
+/// (higher wins), then AS path; the on-premises edge by LOCAL_PREF, then AS
+/// path.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Circuit {
@@ -77,12 +84,27 @@ pub struct Circuit {
     /// The ExpressRoute connection weight of this circuit at the hub.
     #[serde(default)]
     pub connection_weight: u32,
-    /// Primary link: customer router 172.16.0.1, Microsoft 172.16.0.2 (/30).
+    /// Primary link: customer router 172.16.0.1, Microsoft 172.16.0.2
+    /// (/30; the second circuit: 172.16.1.1 and 172.16.1.2).
     #[serde(default = "LinkSpec::circuit")]
     pub primary: LinkSpec,
-    /// Secondary link: customer router 172.16.0.5, Microsoft 172.16.0.6 (/30).
+    /// Secondary link: customer router 172.16.0.5, Microsoft 172.16.0.6
+    /// (/30; the second circuit: 172.16.1.5 and 172.16.1.6).
     #[serde(default = "LinkSpec::circuit")]
     pub secondary: LinkSpec,
+    /// Prefixes on-premises advertises on this circuit's sessions (default:
+    /// `onprem.advertise_er`); the tunnel endpoint and
+    /// `onprem.extra_er_prefixes` are always added.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advertise: Option<Vec<IpNet>>,
+    /// Times the edge prepends its AS on this circuit's sessions, on top of
+    /// `onprem.er_prepend` (which applies to every circuit).
+    #[serde(default)]
+    pub prepend: u8,
+    /// LOCAL_PREF the edge gives Azure's routes learned on this circuit
+    /// (10 less on an active-standby secondary link).
+    #[serde(default = "default_er_local_pref")]
+    pub local_pref: u32,
 }
 
 fn default_detection_ms() -> u64 {
@@ -98,8 +120,15 @@ impl Default for Circuit {
             connection_weight: 0,
             primary: LinkSpec::circuit(),
             secondary: LinkSpec::circuit(),
+            advertise: None,
+            prepend: 0,
+            local_pref: default_er_local_pref(),
         }
     }
+}
+
+fn default_er_local_pref() -> u32 {
+    100
 }
 
 /// One link's properties (the same both ways).
@@ -372,7 +401,9 @@ pub struct Fault {
     /// What.
     pub kind: FaultKind,
     /// Which link (`er-primary`, `er-secondary`, `onprem-lan`,
-    /// `azure-vnet`, `msee-hub`) for link faults.
+    /// `azure-vnet`, `msee-hub`; `er2-primary`, `er2-secondary`,
+    /// `msee2-hub` with a second circuit) for link faults, or `circuit-1`
+    /// / `circuit-2`: both links of that circuit.
     #[serde(default)]
     pub link: Option<String>,
     /// Flap: time down per cycle, in milliseconds.

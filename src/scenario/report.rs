@@ -7,17 +7,19 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use super::bgp::RouteCounts;
+use super::topology::CIRCUIT_LINK_NAMES;
 use crate::dataplane::{NodeCounters, PolicyCounters};
 use crate::emu::LinkReport;
 
 /// One direction of a flow as the edges saw it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct DirectionPath {
-    /// Packets per circuit link (primary, secondary) that crossed it in
-    /// ESP, and in plaintext.
-    pub encrypted: [u64; 2],
+    /// Packets per circuit link that crossed it in ESP, in the order of
+    /// [`CIRCUIT_LINK_NAMES`] (primary, secondary; then the second
+    /// circuit's primary and secondary, when there is one).
+    pub encrypted: Vec<u64>,
     /// Packets per circuit link that crossed in plaintext.
-    pub plaintext: [u64; 2],
+    pub plaintext: Vec<u64>,
     /// Packets that broke a must-encrypt policy (forwarded or dropped).
     pub violations: u64,
     /// Of those, dropped because the policy fails closed.
@@ -31,13 +33,12 @@ pub struct DirectionPath {
 impl DirectionPath {
     /// A short description: `er-primary ESP`, `er-primary+er-secondary plain`.
     pub fn describe(&self) -> String {
-        let names = ["er-primary", "er-secondary"];
         let mut parts = Vec::new();
-        for (kind, counts) in [("ESP", self.encrypted), ("plain", self.plaintext)] {
-            let used: Vec<&str> = names
+        for (kind, counts) in [("ESP", &self.encrypted), ("plain", &self.plaintext)] {
+            let used: Vec<&str> = CIRCUIT_LINK_NAMES
                 .iter()
                 .zip(counts)
-                .filter(|(_, n)| *n > 0)
+                .filter(|(_, n)| **n > 0)
                 .map(|(name, _)| *name)
                 .collect();
             if !used.is_empty() {
@@ -53,6 +54,17 @@ impl DirectionPath {
     /// Packets seen on the circuit.
     pub fn packets(&self) -> u64 {
         self.encrypted.iter().chain(&self.plaintext).sum()
+    }
+
+    /// Packets seen on circuit `circuit` (0: the first, 1: the second),
+    /// ESP and plaintext, on either of its links.
+    pub fn circuit_packets(&self, circuit: usize) -> u64 {
+        let links = circuit * 2..circuit * 2 + 2;
+        [&self.encrypted, &self.plaintext]
+            .iter()
+            .filter_map(|counts| counts.get(links.clone()))
+            .flatten()
+            .sum()
     }
 }
 
@@ -267,6 +279,17 @@ impl RunReport {
                 loss,
                 latency
             );
+            if flow.forward.encrypted.len() > 2 {
+                let per = |c: usize| {
+                    format!(
+                        "circuit {}: {} data / {} return packets",
+                        c + 1,
+                        flow.forward.circuit_packets(c),
+                        flow.reverse.circuit_packets(c)
+                    )
+                };
+                let _ = writeln!(out, "{:<14} {}; {}", "", per(0), per(1));
+            }
             if let Some((expect, with, of)) = flow.dscp {
                 let outer = flow
                     .forward

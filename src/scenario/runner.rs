@@ -3,6 +3,7 @@
 //! time (BGP sessions follow link failures after the detection time),
 //! measures outages, and gathers the [`RunReport`].
 
+use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -14,7 +15,7 @@ use super::bgp::{ControlPlane, RouteCounts, SessionId};
 use super::findings::{finish, flow_report};
 use super::model::{FaultKind, Flow, FlowKind, Scenario, Side};
 use super::report::{FaultRecord, FlowReport, RunReport};
-use super::topology::{LINK_NAMES, Topology, build};
+use super::topology::{Topology, build};
 use crate::emu::app::{
     Ping, PingConfig, TcpBulk, TcpBulkConfig, UdpReceiver, UdpReceiverConfig, UdpSender,
     UdpSenderConfig,
@@ -97,16 +98,26 @@ fn to_ms(time: SimTime) -> f64 {
     time.as_secs_f64() * 1e3
 }
 
-fn er_session(link: &str) -> Option<SessionId> {
+fn link_index(topo: &Topology, name: &str) -> usize {
+    topo.link_names.iter().position(|n| *n == name).unwrap_or(0)
+}
+
+/// The links a fault's `link` names: one link, or both links of a circuit
+/// (`circuit-1`, `circuit-2`).
+pub(super) fn fault_links(link: &str) -> Vec<&str> {
     match link {
-        "er-primary" => Some(SessionId::ErPrimary),
-        "er-secondary" => Some(SessionId::ErSecondary),
-        _ => None,
+        "circuit-1" => vec!["er-primary", "er-secondary"],
+        "circuit-2" => vec!["er2-primary", "er2-secondary"],
+        _ => vec![link],
     }
 }
 
-fn link_index(name: &str) -> usize {
-    LINK_NAMES.iter().position(|n| *n == name).unwrap_or(0)
+/// The BFD/hold-time detection of the circuit that `link` belongs to.
+fn detection_ms(scenario: &Scenario, link: &str) -> u64 {
+    match &scenario.second_circuit {
+        Some(second) if link.starts_with("er2-") => second.detection_ms,
+        _ => scenario.circuit.detection_ms,
+    }
 }
 
 /// The timeline: link actions go to the simulator; every happening is
@@ -115,7 +126,6 @@ fn timeline(
     scenario: &Scenario,
     topo: &mut Topology,
 ) -> Result<Vec<(SimTime, Happening)>, ScenarioError> {
-    let detect = scenario.circuit.detection_ms;
     let mut out = Vec::new();
     let link_change = |out: &mut Vec<(SimTime, Happening)>,
                        topo: &mut Topology,
@@ -124,7 +134,7 @@ fn timeline(
                        up: bool,
                        fault: String|
      -> Result<(), ScenarioError> {
-        let index = link_index(name);
+        let index = link_index(topo, name);
         let id = topo.links.get(index).copied().unwrap_or(LinkId(0));
         let action = if up {
             Action::LinkUp(id)
@@ -142,7 +152,8 @@ fn timeline(
                 fault: fault.clone(),
             },
         ));
-        if let Some(session) = er_session(name) {
+        if let Some(session) = SessionId::of_link(name) {
+            let detect = detection_ms(scenario, name);
             out.push((
                 ms(at + detect),
                 Happening::Session {
@@ -172,23 +183,27 @@ fn timeline(
             }
             FaultKind::LinkDown | FaultKind::LinkUp => {
                 let up = fault.kind == FaultKind::LinkUp;
-                let what = format!("link {link} {}", if up { "up" } else { "down" });
-                link_change(&mut out, topo, fault.at_ms, &link, up, what)?;
+                for name in fault_links(&link) {
+                    let what = format!("link {name} {}", if up { "up" } else { "down" });
+                    link_change(&mut out, topo, fault.at_ms, name, up, what)?;
+                }
             }
             FaultKind::Flap => {
                 let cycle = fault.down_ms + fault.up_ms;
                 for k in 0..u64::from(fault.count) {
                     let down = fault.at_ms + k * cycle;
-                    let what = format!("flap {}/{} of {link}", k + 1, fault.count);
-                    link_change(&mut out, topo, down, &link, false, format!("{what}: down"))?;
-                    link_change(
-                        &mut out,
-                        topo,
-                        down + fault.down_ms,
-                        &link,
-                        true,
-                        format!("{what}: up"),
-                    )?;
+                    for name in fault_links(&link) {
+                        let what = format!("flap {}/{} of {name}", k + 1, fault.count);
+                        link_change(&mut out, topo, down, name, false, format!("{what}: down"))?;
+                        link_change(
+                            &mut out,
+                            topo,
+                            down + fault.down_ms,
+                            name,
+                            true,
+                            format!("{what}: up"),
+                        )?;
+                    }
                 }
             }
         }
@@ -345,7 +360,7 @@ fn open_captures(topo: &mut Topology, dir: &Path) -> Result<Vec<String>, Scenari
         reason: e.to_string(),
     })?;
     let mut files = Vec::new();
-    for (index, name) in LINK_NAMES.iter().enumerate() {
+    for (index, name) in topo.link_names.iter().enumerate() {
         let path = dir.join(format!("{name}.pcap"));
         let capture = LinkCapture::create(&path, CapturePoint::Receive).map_err(|e| {
             ScenarioError::Output {
@@ -374,10 +389,14 @@ fn link_down_drops(topo: &Topology, index: usize) -> u64 {
 }
 
 fn counts_text(before: RouteCounts, after: RouteCounts) -> String {
-    format!(
+    let mut text = format!(
         "BGP routes: onprem-edge {}->{}, msee {}->{}, azure-hub {}->{}",
         before.edge, after.edge, before.msee, after.msee, before.hub, after.hub
-    )
+    );
+    if let Some(msee2) = after.msee2 {
+        let _ = write!(text, ", msee2 {}->{msee2}", before.msee2.unwrap_or(0));
+    }
+    text
 }
 
 /// Whether every flow's traffic is over (TCP verified, probes sent and
@@ -412,7 +431,7 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Result<RunReport, Scena
         outage_ms: None,
         lasted_ms: None,
     }];
-    for session in SessionId::ALL {
+    for &session in plane.sessions() {
         if let Some(why) = plane.held_down(session) {
             faults.push(FaultRecord {
                 at_ms: 0.0,
@@ -446,7 +465,7 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Result<RunReport, Scena
         bar
     });
 
-    let mut outages: [Option<Outage>; 5] = [None; 5];
+    let mut outages: Vec<Option<Outage>> = vec![None; topo.links.len()];
     let mut vpn_down: Option<(usize, SimTime)> = None;
     let mut next = 0usize;
     loop {
@@ -503,7 +522,7 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Result<RunReport, Scena
                         }
                         faults.push(record_of(now, fault.clone(), "carrier back".into()));
                     } else {
-                        let name = LINK_NAMES.get(*link).copied().unwrap_or("?");
+                        let name = topo.link_names.get(*link).copied().unwrap_or("?");
                         faults.push(record_of(
                             now,
                             fault.clone(),

@@ -8,11 +8,16 @@
 //!                     onprem-edge <~~~~~~~~~~ ESP tunnel over the circuit ~~~~~~~> azure-hub
 //! ```
 //!
+//! With a second circuit, a fourth node (`msee2`) and three more links:
+//! `onprem-edge ==er2-primary/er2-secondary== msee2 --msee2-hub-- azure-hub`.
+//!
 //! Peering addressing as documented: a /30 per circuit link, the customer
-//! router on the first address, Microsoft's on the second. Node
-//! configurations are written as node TOML (the format of `erdp replay`) and
-//! parsed by [`NodeConfig::from_toml_str`]: they hold interfaces, static
-//! neighbours and policies; every non-connected route comes from BGP.
+//! router on the first address, Microsoft's on the second (circuit 1:
+//! 172.16.0.0/30 and 172.16.0.4/30; circuit 2: 172.16.1.0/30 and
+//! 172.16.1.4/30). Node configurations are written as node TOML (the format
+//! of `erdp replay`) and parsed by [`NodeConfig::from_toml_str`]: they hold
+//! interfaces, static neighbours and policies; every non-connected route
+//! comes from BGP.
 
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr};
@@ -49,6 +54,17 @@ pub const HUB_LINK: (Ipv4Addr, Ipv4Addr) = (
     Ipv4Addr::new(192, 168, 100, 1),
     Ipv4Addr::new(192, 168, 100, 2),
 );
+/// Customer and Microsoft addresses of the second circuit's primary /30.
+pub const PRIMARY_PEERING_2: (Ipv4Addr, Ipv4Addr) =
+    (Ipv4Addr::new(172, 16, 1, 1), Ipv4Addr::new(172, 16, 1, 2));
+/// Customer and Microsoft addresses of the second circuit's secondary /30.
+pub const SECONDARY_PEERING_2: (Ipv4Addr, Ipv4Addr) =
+    (Ipv4Addr::new(172, 16, 1, 5), Ipv4Addr::new(172, 16, 1, 6));
+/// The second MSEE's and the hub's ends of their link inside Azure.
+pub const HUB_LINK_2: (Ipv4Addr, Ipv4Addr) = (
+    Ipv4Addr::new(192, 168, 101, 1),
+    Ipv4Addr::new(192, 168, 101, 2),
+);
 
 /// SPI of the SA from on-prem to Azure, and back.
 pub const SPI_TO_AZURE: u32 = 0x1001;
@@ -71,6 +87,12 @@ const MAC_MSEE_ER2: &str = "02:00:00:00:02:02";
 const MAC_MSEE_HUB: &str = "02:00:00:00:02:03";
 const MAC_HUB_ER: &str = "02:00:00:00:03:01";
 const MAC_HUB_VNET: &str = "02:00:00:00:03:02";
+const MAC_EDGE_ER3: &str = "02:00:00:00:01:04";
+const MAC_EDGE_ER4: &str = "02:00:00:00:01:05";
+const MAC_MSEE2_ER1: &str = "02:00:00:00:04:01";
+const MAC_MSEE2_ER2: &str = "02:00:00:00:04:02";
+const MAC_MSEE2_HUB: &str = "02:00:00:00:04:03";
+const MAC_HUB_ER2: &str = "02:00:00:00:03:03";
 
 /// Link names, as used in fault entries, reports and pcap file names.
 pub const LINK_NAMES: [&str; 5] = [
@@ -80,6 +102,35 @@ pub const LINK_NAMES: [&str; 5] = [
     "msee-hub",
     "azure-vnet",
 ];
+
+/// Link names with a second circuit: [`LINK_NAMES`], then its two links and
+/// its MSEE's link to the hub.
+pub const LINK_NAMES_TWO_CIRCUITS: [&str; 8] = [
+    "onprem-lan",
+    "er-primary",
+    "er-secondary",
+    "msee-hub",
+    "azure-vnet",
+    "er2-primary",
+    "er2-secondary",
+    "msee2-hub",
+];
+
+/// The edge's ports on each circuit (primary, secondary).
+pub const EDGE_CIRCUIT_PORTS: [[&str; 2]; 2] = [["er1", "er2"], ["er3", "er4"]];
+
+/// The circuit links in the order of the edge's ports 1.. (both circuits).
+pub const CIRCUIT_LINK_NAMES: [&str; 4] =
+    ["er-primary", "er-secondary", "er2-primary", "er2-secondary"];
+
+/// The link names of `scenario`'s topology.
+pub fn link_names(scenario: &Scenario) -> &'static [&'static str] {
+    if scenario.second_circuit.is_some() {
+        &LINK_NAMES_TWO_CIRCUITS
+    } else {
+        &LINK_NAMES
+    }
+}
 
 /// The three nodes' handles (shared with their devices, for route updates
 /// and counters).
@@ -91,6 +142,8 @@ pub struct Nodes {
     pub msee: Arc<Node>,
     /// The Azure hub (ExpressRoute and VPN gateways).
     pub hub: Arc<Node>,
+    /// The Microsoft edge of the second circuit, when there is one.
+    pub msee2: Option<Arc<Node>>,
 }
 
 /// The built topology.
@@ -110,8 +163,12 @@ pub struct Topology {
     pub hub: DeviceId,
     /// The Azure host's device.
     pub azure_host: DeviceId,
-    /// Links in [`LINK_NAMES`] order.
-    pub links: [LinkId; 5],
+    /// The second MSEE's device, when there is a second circuit.
+    pub msee2: Option<DeviceId>,
+    /// Link names ([`LINK_NAMES`] or [`LINK_NAMES_TWO_CIRCUITS`]).
+    pub link_names: &'static [&'static str],
+    /// Links in `link_names` order.
+    pub links: Vec<LinkId>,
     /// The two SAs (to Azure, to on-prem), for Wireshark settings.
     pub sas: [SaConfig; 2],
 }
@@ -204,16 +261,118 @@ fn with_len(address: IpAddr, host: IpNet) -> String {
     format!("{address}/{}", host.prefix_len())
 }
 
-/// The node TOML of the on-premises edge, the MSEE and the hub.
-pub fn node_configs(scenario: &Scenario) -> Result<[String; 3], ScenarioError> {
+/// The node TOML of each node of a scenario.
+#[derive(Debug, Clone)]
+pub struct NodeConfigs {
+    /// The on-premises edge.
+    pub edge: String,
+    /// The first circuit's MSEE.
+    pub msee: String,
+    /// The Azure hub.
+    pub hub: String,
+    /// The second circuit's MSEE, when there is one.
+    pub msee2: Option<String>,
+}
+
+/// One circuit's addressing and MACs, for its MSEE and the edge's ports.
+struct CircuitPlan<'a> {
+    name: &'a str,
+    /// Primary and secondary /30s (customer, Microsoft).
+    peerings: [(Ipv4Addr, Ipv4Addr); 2],
+    /// The MSEE and hub ends of the MSEE-hub link.
+    hub_link: (Ipv4Addr, Ipv4Addr),
+    /// The edge's MACs on the primary and secondary links.
+    edge_macs: [&'a str; 2],
+    /// The MSEE's MACs: primary, secondary, hub.
+    msee_macs: [&'a str; 3],
+    /// The hub's MAC on the MSEE-hub link.
+    hub_mac: &'a str,
+    links: [&'a LinkSpec; 2],
+}
+
+impl CircuitPlan<'_> {
+    /// One end's address and MAC on link `index` (0: primary): the
+    /// customer's (the edge) or Microsoft's (the MSEE).
+    fn end(&self, index: usize, customer: bool) -> (Ipv4Addr, &str) {
+        let (c, m) = self.peerings[index];
+        if customer {
+            (c, self.edge_macs[index])
+        } else {
+            (m, self.msee_macs[index])
+        }
+    }
+
+    /// The interfaces of one end on the circuit's two links, named `ports`.
+    fn circuit_ports(&self, out: &mut String, ports: [&str; 2], customer: bool) {
+        for (index, port) in ports.into_iter().enumerate() {
+            let (address, mac) = self.end(index, customer);
+            ethernet(
+                out,
+                port,
+                mac,
+                &[format!("{address}/30")],
+                self.links[index].mtu,
+            );
+        }
+    }
+
+    /// The static neighbours of one end: the other end of each link.
+    fn circuit_neighbors(&self, out: &mut String, ports: [&str; 2], customer: bool) {
+        for (index, port) in ports.into_iter().enumerate() {
+            let (address, mac) = self.end(index, !customer);
+            neighbor(out, port, address, mac);
+        }
+    }
+}
+
+/// The MSEE's node TOML: ports er1, er2 (toward the edge) and hub.
+fn msee_config(plan: &CircuitPlan) -> String {
+    let mut msee = format!(
+        "name = \"{}\"\nroute_selection = \"bgp\"\nmax_paths = 2\n\n",
+        plan.name
+    );
+    plan.circuit_ports(&mut msee, ["er1", "er2"], false);
+    ethernet(
+        &mut msee,
+        "hub",
+        plan.msee_macs[2],
+        &[format!("{}/30", plan.hub_link.0)],
+        1500,
+    );
+    plan.circuit_neighbors(&mut msee, ["er1", "er2"], false);
+    neighbor(&mut msee, "hub", plan.hub_link.1, plan.hub_mac);
+    msee
+}
+
+/// The node TOML of the on-premises edge, the MSEE(s) and the hub.
+pub fn node_configs(scenario: &Scenario) -> Result<NodeConfigs, ScenarioError> {
     let onprem_gw = gateway_of(scenario.onprem.host)?;
     let azure_gw = gateway_of(scenario.azure.host)?;
-    let (p, s) = (&scenario.circuit.primary, &scenario.circuit.secondary);
     let lan_mtu = scenario.onprem.lan.mtu;
     let vnet_mtu = scenario.azure.vnet.mtu;
+    let first = CircuitPlan {
+        name: "msee",
+        peerings: [PRIMARY_PEERING, SECONDARY_PEERING],
+        hub_link: HUB_LINK,
+        edge_macs: [MAC_EDGE_ER1, MAC_EDGE_ER2],
+        msee_macs: [MAC_MSEE_ER1, MAC_MSEE_ER2, MAC_MSEE_HUB],
+        hub_mac: MAC_HUB_ER,
+        links: [&scenario.circuit.primary, &scenario.circuit.secondary],
+    };
+    let second = scenario.second_circuit.as_ref().map(|c| CircuitPlan {
+        name: "msee2",
+        peerings: [PRIMARY_PEERING_2, SECONDARY_PEERING_2],
+        hub_link: HUB_LINK_2,
+        edge_macs: [MAC_EDGE_ER3, MAC_EDGE_ER4],
+        msee_macs: [MAC_MSEE2_ER1, MAC_MSEE2_ER2, MAC_MSEE2_HUB],
+        hub_mac: MAC_HUB_ER2,
+        links: [&c.primary, &c.secondary],
+    });
+    // Two circuits: up to four equal circuit links toward Azure.
+    let edge_paths = if second.is_some() { 4 } else { 2 };
 
     let mut edge =
-        String::from("name = \"onprem-edge\"\nroute_selection = \"bgp\"\nmax_paths = 2\n\n");
+        format!("name = \"onprem-edge\"\nroute_selection = \"bgp\"\nmax_paths = {edge_paths}\n\n");
     ethernet(
         &mut edge,
         "lan",
@@ -224,20 +383,10 @@ pub fn node_configs(scenario: &Scenario) -> Result<[String; 3], ScenarioError> {
         ],
         lan_mtu,
     );
-    ethernet(
-        &mut edge,
-        "er1",
-        MAC_EDGE_ER1,
-        &[format!("{}/30", PRIMARY_PEERING.0)],
-        p.mtu,
-    );
-    ethernet(
-        &mut edge,
-        "er2",
-        MAC_EDGE_ER2,
-        &[format!("{}/30", SECONDARY_PEERING.0)],
-        s.mtu,
-    );
+    let circuits = std::iter::once(&first).chain(second.as_ref());
+    for (plan, ports) in circuits.clone().zip(EDGE_CIRCUIT_PORTS) {
+        plan.circuit_ports(&mut edge, ports, true);
+    }
     tunnel(
         &mut edge,
         ONPREM_TUNNEL_ENDPOINT,
@@ -246,8 +395,9 @@ pub fn node_configs(scenario: &Scenario) -> Result<[String; 3], ScenarioError> {
         [(SPI_TO_AZURE, KEY_TO_AZURE), (SPI_TO_ONPREM, KEY_TO_ONPREM)],
     );
     bootstrap_route(&mut edge, GATEWAY_SUBNET, "er1", PRIMARY_PEERING.1);
-    neighbor(&mut edge, "er1", PRIMARY_PEERING.1, MAC_MSEE_ER1);
-    neighbor(&mut edge, "er2", SECONDARY_PEERING.1, MAC_MSEE_ER2);
+    for (plan, ports) in circuits.zip(EDGE_CIRCUIT_PORTS) {
+        plan.circuit_neighbors(&mut edge, ports, true);
+    }
     neighbor(
         &mut edge,
         "lan",
@@ -260,32 +410,6 @@ pub fn node_configs(scenario: &Scenario) -> Result<[String; 3], ScenarioError> {
         &scenario.azure.advertise_vpn,
         scenario.onprem.policy,
     );
-
-    let mut msee = String::from("name = \"msee\"\nroute_selection = \"bgp\"\nmax_paths = 2\n\n");
-    ethernet(
-        &mut msee,
-        "er1",
-        MAC_MSEE_ER1,
-        &[format!("{}/30", PRIMARY_PEERING.1)],
-        p.mtu,
-    );
-    ethernet(
-        &mut msee,
-        "er2",
-        MAC_MSEE_ER2,
-        &[format!("{}/30", SECONDARY_PEERING.1)],
-        s.mtu,
-    );
-    ethernet(
-        &mut msee,
-        "hub",
-        MAC_MSEE_HUB,
-        &[format!("{}/30", HUB_LINK.0)],
-        1500,
-    );
-    neighbor(&mut msee, "er1", PRIMARY_PEERING.0, MAC_EDGE_ER1);
-    neighbor(&mut msee, "er2", SECONDARY_PEERING.0, MAC_EDGE_ER2);
-    neighbor(&mut msee, "hub", HUB_LINK.1, MAC_HUB_ER);
 
     let mut hub = format!(
         "name = \"azure-hub\"\nroute_selection = \"{}\"\nmax_paths = 2\n\n",
@@ -308,6 +432,15 @@ pub fn node_configs(scenario: &Scenario) -> Result<[String; 3], ScenarioError> {
         ],
         vnet_mtu,
     );
+    if second.is_some() {
+        ethernet(
+            &mut hub,
+            "er2",
+            MAC_HUB_ER2,
+            &[format!("{}/30", HUB_LINK_2.1)],
+            1500,
+        );
+    }
     tunnel(
         &mut hub,
         AZURE_TUNNEL_ENDPOINT,
@@ -323,13 +456,21 @@ pub fn node_configs(scenario: &Scenario) -> Result<[String; 3], ScenarioError> {
     );
     neighbor(&mut hub, "er", HUB_LINK.0, MAC_MSEE_HUB);
     neighbor(&mut hub, "vnet", scenario.azure.host.addr(), MAC_AZURE_HOST);
+    if second.is_some() {
+        neighbor(&mut hub, "er2", HUB_LINK_2.0, MAC_MSEE2_HUB);
+    }
     policy(
         &mut hub,
         "onprem-encrypted",
         &scenario.onprem.advertise_vpn,
         scenario.azure.policy,
     );
-    Ok([edge, msee, hub])
+    Ok(NodeConfigs {
+        edge,
+        msee: msee_config(&first),
+        hub,
+        msee2: second.as_ref().map(msee_config),
+    })
 }
 
 /// The emulator's channel for a link spec.
@@ -394,11 +535,15 @@ fn sa(node: &Node, out: bool) -> Result<SaConfig, ScenarioError> {
 
 /// Builds the simulation: hosts, nodes and links (no routes, no traffic).
 pub fn build(scenario: &Scenario, seed: u64) -> Result<Topology, ScenarioError> {
-    let [edge_text, msee_text, hub_text] = node_configs(scenario)?;
+    let texts = node_configs(scenario)?;
     let nodes = Nodes {
-        edge: node(&edge_text, "onprem-edge (generated)")?,
-        msee: node(&msee_text, "msee (generated)")?,
-        hub: node(&hub_text, "azure-hub (generated)")?,
+        edge: node(&texts.edge, "onprem-edge (generated)")?,
+        msee: node(&texts.msee, "msee (generated)")?,
+        hub: node(&texts.hub, "azure-hub (generated)")?,
+        msee2: match &texts.msee2 {
+            Some(text) => Some(node(text, "msee2 (generated)")?),
+            None => None,
+        },
     };
     let mut sim = Simulator::new(seed);
     let onprem = host(
@@ -418,24 +563,42 @@ pub fn build(scenario: &Scenario, seed: u64) -> Result<Topology, ScenarioError> 
     let attach = |node: &Arc<Node>, ports: &[&str]| {
         NodeDevice::new(node, ports).map_err(|e| ScenarioError::invalid(node.name(), e.to_string()))
     };
+    let two = nodes.msee2.is_some();
+    let (edge_ports, hub_ports): (&[&str], &[&str]) = if two {
+        (&["lan", "er1", "er2", "er3", "er4"], &["er", "vnet", "er2"])
+    } else {
+        (&["lan", "er1", "er2"], &["er", "vnet"])
+    };
     let onprem_host = sim.add_device(Box::new(onprem));
-    let edge = sim.add_device(Box::new(attach(&nodes.edge, &["lan", "er1", "er2"])?));
+    let edge = sim.add_device(Box::new(attach(&nodes.edge, edge_ports)?));
     let msee = sim.add_device(Box::new(attach(&nodes.msee, &["er1", "er2", "hub"])?));
-    let hub = sim.add_device(Box::new(attach(&nodes.hub, &["er", "vnet"])?));
+    let hub = sim.add_device(Box::new(attach(&nodes.hub, hub_ports)?));
     let azure_host = sim.add_device(Box::new(azure));
-    let specs = [
+    let msee2 = match &nodes.msee2 {
+        Some(node) => Some(sim.add_device(Box::new(attach(node, &["er1", "er2", "hub"])?))),
+        None => None,
+    };
+    let hub_link = LinkSpec::lan();
+    let mut specs = vec![
         (&scenario.onprem.lan, (onprem_host, 0), (edge, 0)),
         (&scenario.circuit.primary, (edge, 1), (msee, 0)),
         (&scenario.circuit.secondary, (edge, 2), (msee, 1)),
-        (&LinkSpec::lan(), (msee, 2), (hub, 0)),
+        (&hub_link, (msee, 2), (hub, 0)),
         (&scenario.azure.vnet, (hub, 1), (azure_host, 0)),
     ];
-    let mut links = [LinkId(0); 5];
-    for (index, (spec, a, b)) in specs.into_iter().enumerate() {
-        let config = LinkConfig::symmetric(LINK_NAMES[index], channel(spec));
-        links[index] = sim
-            .connect((a.0, PortId(a.1)), (b.0, PortId(b.1)), &config)
-            .map_err(|e| ScenarioError::invalid(LINK_NAMES[index], e.to_string()))?;
+    if let (Some(circuit), Some(msee2)) = (&scenario.second_circuit, msee2) {
+        specs.push((&circuit.primary, (edge, 3), (msee2, 0)));
+        specs.push((&circuit.secondary, (edge, 4), (msee2, 1)));
+        specs.push((&hub_link, (msee2, 2), (hub, 2)));
+    }
+    let link_names = link_names(scenario);
+    let mut links = Vec::with_capacity(specs.len());
+    for ((spec, a, b), &name) in specs.into_iter().zip(link_names) {
+        let config = LinkConfig::symmetric(name, channel(spec));
+        links.push(
+            sim.connect((a.0, PortId(a.1)), (b.0, PortId(b.1)), &config)
+                .map_err(|e| ScenarioError::invalid(name, e.to_string()))?,
+        );
     }
     let sas = [sa(&nodes.edge, true)?, sa(&nodes.hub, true)?];
     Ok(Topology {
@@ -446,6 +609,8 @@ pub fn build(scenario: &Scenario, seed: u64) -> Result<Topology, ScenarioError> 
         msee,
         hub,
         azure_host,
+        msee2,
+        link_names,
         links,
         sas,
     })
