@@ -185,6 +185,10 @@ fn stats_report_families_bytes_and_levels() {
     assert!(stdout.contains("IPv6       2 prefixes"), "{stdout}");
     assert!(stdout.contains("bytes/prefix"), "{stdout}");
     assert!(stdout.contains("build      "), "{stdout}");
-    // The /32 needs a node at bits 18-24 and 24-30 and 30-36.
+    // The IPv4 /32 needs nodes at bits 18-24, 24-30 and 30-36; IPv6's
+    // /32 and /96 an expanded table for bits 18-30 (not labelled 18-24).
     assert!(stdout.contains("30-36"), "{stdout}");
+    let v6 = stdout.split("IPv6").nth(1).unwrap_or_default();
+    assert!(v6.contains(" 18-30 "), "{stdout}");
+    assert!(!v6.contains(" 18-24 "), "{stdout}");
 }

@@ -224,11 +224,7 @@ fn format_family(stats: &TrieStats) -> String {
         stats.value_bytes,
     );
     for (level, shape) in stats.levels.iter().enumerate() {
-        let bits = if level == 0 {
-            format!("0-{}", crate::fib::DIRECT_BITS)
-        } else {
-            format!("{}-{}", shape.depth, shape.depth + crate::fib::STRIDE)
-        };
+        let bits = format!("{}-{}", shape.depth, shape.depth + shape.bits);
         text.push_str(&format!(
             "           {level:<6} {bits:<5} {:<9} {}\n",
             shape.nodes, shape.leaf_runs

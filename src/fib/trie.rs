@@ -334,8 +334,7 @@ impl<F: Family> Trie<F> {
 
     /// One level: from the record at `record` (whose header words are
     /// `children` and `runs`) and the key's `slot` at this level, the child
-    /// record's index, or the leaf with
-    /// [`DIRECT_LEAF`].
+    /// record's index, or the leaf with [`DIRECT_LEAF`].
     #[inline(always)]
     fn step(&self, record: u32, (children, runs): (u64, u64), slot: u32) -> u32 {
         let bit = 1u64 << slot;
@@ -402,6 +401,7 @@ impl<F: Family> Trie<F> {
         }
         stats.levels.push(LevelStats {
             depth: 0,
+            bits: DIRECT_BITS,
             nodes: 1,
             leaf_runs: direct_leaves,
         });
@@ -413,6 +413,7 @@ impl<F: Family> Trie<F> {
                 entries.partition(|&entry| entry & DIRECT_LEAF != 0);
             stats.levels.push(LevelStats {
                 depth,
+                bits: F::EXPAND_BITS,
                 nodes: tables.len(),
                 leaf_runs: leaves.len(),
             });
@@ -426,6 +427,7 @@ impl<F: Family> Trie<F> {
                 .sum();
             stats.levels.push(LevelStats {
                 depth,
+                bits: STRIDE,
                 nodes: level.len(),
                 leaf_runs,
             });
@@ -462,6 +464,10 @@ pub struct LevelStats {
     /// First key bit this level consumes (0 for the direct table, 18 for
     /// IPv6's expanded tables).
     pub depth: u8,
+    /// Key bits this level resolves: [`DIRECT_BITS`] for the direct table,
+    /// [`Family::EXPAND_BITS`] for IPv6's expanded tables, [`STRIDE`] for a
+    /// node level.
+    pub bits: u8,
     /// Nodes at this level (1 for the direct table; expanded tables).
     pub nodes: usize,
     /// Leaf runs stored at this level (direct-table leaves for level 0).
