@@ -16,9 +16,7 @@ use serde::Serialize;
 
 use super::model::{CircuitMode, Scenario};
 use super::topology::{
-    AZURE_TUNNEL_ENDPOINT, EDGE_CIRCUIT_PORTS, GATEWAY_SUBNET, HUB_LINK, HUB_LINK_2, Nodes,
-    ONPREM_TUNNEL_ENDPOINT, PRIMARY_PEERING, PRIMARY_PEERING_2, SECONDARY_PEERING,
-    SECONDARY_PEERING_2,
+    AZURE_TUNNEL_ENDPOINT, CIRCUITS, CircuitLayout, GATEWAY_SUBNET, Nodes, ONPREM_TUNNEL_ENDPOINT,
 };
 use crate::dataplane::Node;
 use crate::fib::NextHop;
@@ -111,8 +109,8 @@ struct CircuitControl {
     mode: CircuitMode,
     /// The Premium add-on (the on-prem prefix limit).
     premium: bool,
-    /// Its primary and secondary sessions.
-    sessions: [SessionId; 2],
+    /// Its sessions, ports and addresses.
+    layout: &'static CircuitLayout,
     /// Times on-prem prepends its AS on this circuit (all circuits' and
     /// this one's).
     prepend: u8,
@@ -122,14 +120,6 @@ struct CircuitControl {
     connection_weight: u32,
     /// What on-prem advertises on each of its sessions.
     onprem: Vec<IpNet>,
-    /// The edge's ports and the MSEE's addresses on them.
-    edge_ports: [&'static str; 2],
-    msee_addresses: [Ipv4Addr; 2],
-    /// The customer addresses, as the MSEE's next hops.
-    edge_addresses: [Ipv4Addr; 2],
-    /// The hub's port toward this circuit's MSEE, and the MSEE's address.
-    hub_port: &'static str,
-    hub_link: (Ipv4Addr, Ipv4Addr),
 }
 
 /// The sessions' state and the advertisements.
@@ -211,48 +201,26 @@ impl ControlPlane {
         if let Ok(gateway) = GATEWAY_SUBNET.parse::<IpNet>() {
             azure_er.push(gateway);
         }
-        let first = (
-            &scenario.circuit,
-            [SessionId::ErPrimary, SessionId::ErSecondary],
-            EDGE_CIRCUIT_PORTS[0],
-            [PRIMARY_PEERING, SECONDARY_PEERING],
-            ("er", HUB_LINK),
-        );
-        let second = scenario.second_circuit.as_ref().map(|circuit| {
-            (
-                circuit,
-                [SessionId::Er2Primary, SessionId::Er2Secondary],
-                EDGE_CIRCUIT_PORTS[1],
-                [PRIMARY_PEERING_2, SECONDARY_PEERING_2],
-                ("er2", HUB_LINK_2),
-            )
-        });
-        let circuits: Vec<CircuitControl> = std::iter::once(first)
-            .chain(second)
-            .map(
-                |(circuit, sessions, edge_ports, peerings, (hub_port, hub_link))| {
-                    let mut onprem = circuit
-                        .advertise
-                        .clone()
-                        .unwrap_or_else(|| scenario.onprem.advertise_er.clone());
-                    onprem.push(host_route(ONPREM_TUNNEL_ENDPOINT));
-                    onprem.extend(synthetic_onprem(scenario.onprem.extra_er_prefixes));
-                    CircuitControl {
-                        mode: circuit.mode,
-                        premium: circuit.premium,
-                        sessions,
-                        prepend: scenario.onprem.er_prepend.saturating_add(circuit.prepend),
-                        local_pref: circuit.local_pref,
-                        connection_weight: circuit.connection_weight,
-                        onprem,
-                        edge_ports,
-                        msee_addresses: peerings.map(|p| p.1),
-                        edge_addresses: peerings.map(|p| p.0),
-                        hub_port,
-                        hub_link,
-                    }
-                },
-            )
+        let circuits: Vec<CircuitControl> = scenario
+            .circuits()
+            .zip(&CIRCUITS)
+            .map(|(circuit, layout)| {
+                let mut onprem = circuit
+                    .advertise
+                    .clone()
+                    .unwrap_or_else(|| scenario.onprem.advertise_er.clone());
+                onprem.push(host_route(ONPREM_TUNNEL_ENDPOINT));
+                onprem.extend(synthetic_onprem(scenario.onprem.extra_er_prefixes));
+                CircuitControl {
+                    mode: circuit.mode,
+                    premium: circuit.premium,
+                    layout,
+                    prepend: scenario.onprem.er_prepend.saturating_add(circuit.prepend),
+                    local_pref: circuit.local_pref,
+                    connection_weight: circuit.connection_weight,
+                    onprem,
+                }
+            })
             .collect();
         let mut plane = Self {
             asn: scenario.onprem.asn,
@@ -267,7 +235,7 @@ impl ControlPlane {
         };
         for circuit in &plane.circuits {
             if let Some(reason) = over_limit(&circuit.onprem, circuit.premium) {
-                for session in circuit.sessions {
+                for session in circuit.layout.sessions {
                     plane.up[session.index()] = false;
                     plane.held_down[session.index()] = Some(reason.clone());
                 }
@@ -322,27 +290,21 @@ impl ControlPlane {
     pub fn apply(&self, nodes: &Nodes) -> RouteCounts {
         let edge = self.edge_routes(&nodes.edge);
         let hub = self.hub_routes(&nodes.hub);
-        let mut counts = RouteCounts {
-            edge: install(&nodes.edge, edge),
-            msee: 0,
-            hub: install(&nodes.hub, hub),
-            msee2: None,
-        };
-        for (index, circuit) in self.circuits.iter().enumerate() {
-            let node = if index == 0 {
-                Some(&nodes.msee)
-            } else {
-                nodes.msee2.as_ref()
-            };
-            let Some(node) = node else { continue };
-            let installed = install(node, self.msee_routes(circuit, node));
-            if index == 0 {
-                counts.msee = installed;
-            } else {
-                counts.msee2 = Some(installed);
-            }
+        let edge = install(&nodes.edge, edge);
+        let hub = install(&nodes.hub, hub);
+        let msees = [Some(&nodes.msee), nodes.msee2.as_ref()];
+        let mut installed = self
+            .circuits
+            .iter()
+            .zip(msees)
+            .filter_map(|(circuit, node)| node.map(|node| (circuit, node)))
+            .map(|(circuit, node)| install(node, self.msee_routes(circuit, node)));
+        RouteCounts {
+            edge,
+            msee: installed.next().unwrap_or(0),
+            hub,
+            msee2: installed.next(),
         }
-        counts
     }
 
     /// The circuit's sessions that are up: (link index 0/1, standby).
@@ -351,6 +313,7 @@ impl ControlPlane {
         circuit: &'c CircuitControl,
     ) -> impl Iterator<Item = (usize, bool)> + 'c {
         circuit
+            .layout
             .sessions
             .into_iter()
             .enumerate()
@@ -366,12 +329,13 @@ impl ControlPlane {
         let mut routes = Vec::new();
         for circuit in &self.circuits {
             for (i, standby) in self.er_sessions(circuit) {
-                let (Some(port), Some(peer)) = (
-                    circuit
+                let layout = circuit.layout;
+                let (Some(port), Some((_, peer))) = (
+                    layout
                         .edge_ports
                         .get(i)
                         .and_then(|name| interface(node, name)),
-                    circuit.msee_addresses.get(i),
+                    layout.peerings.get(i),
                 ) else {
                     continue;
                 };
@@ -411,9 +375,9 @@ impl ControlPlane {
         let mut routes = Vec::new();
         let ports = [interface(node, "er1"), interface(node, "er2")];
         for (i, standby) in self.er_sessions(circuit) {
-            let (Some(port), Some(peer)) = (
+            let (Some(port), Some((peer, _))) = (
                 ports.get(i).copied().flatten(),
-                circuit.edge_addresses.get(i),
+                circuit.layout.peerings.get(i),
             ) else {
                 continue;
             };
@@ -439,7 +403,7 @@ impl ControlPlane {
                 routes.push(
                     Route::bgp(
                         prefix,
-                        NextHop::via(hub, IpAddr::V4(circuit.hub_link.1)),
+                        NextHop::via(hub, IpAddr::V4(circuit.layout.hub_link.1)),
                         Session::Other,
                     )
                     .with_as_path(&[AZURE_GATEWAY_ASN]),
@@ -452,13 +416,13 @@ impl ControlPlane {
     fn hub_routes(&self, node: &Node) -> Vec<Route> {
         let mut routes = Vec::new();
         for circuit in &self.circuits {
-            let Some(er) = interface(node, circuit.hub_port) else {
+            let Some(er) = interface(node, circuit.layout.hub_port) else {
                 continue;
             };
             if self.er_sessions(circuit).next().is_none() {
                 continue;
             }
-            let standby_only = !self.is_up(circuit.sessions[0]);
+            let standby_only = !self.is_up(circuit.layout.sessions[0]);
             let extra = if standby_only && circuit.mode == CircuitMode::ActiveStandby {
                 3
             } else {
@@ -470,7 +434,7 @@ impl ControlPlane {
                 routes.push(
                     Route::bgp(
                         *prefix,
-                        NextHop::via(er, IpAddr::V4(circuit.hub_link.0)),
+                        NextHop::via(er, IpAddr::V4(circuit.layout.hub_link.0)),
                         Session::ExpressRoute,
                     )
                     .with_as_path(&path)

@@ -34,7 +34,7 @@ fn matches(key: &FlowKey, plan: &FlowPlan, forward: bool) -> bool {
 /// The circuit path of one direction, from the edge's and hub's tallies.
 fn direction(topo: &Topology, plan: &FlowPlan, forward: bool, toward_azure: bool) -> DirectionPath {
     // The edge's ports 1..=circuit_links face the circuits.
-    let circuit_links = if topo.msee2.is_some() { 4 } else { 2 };
+    let circuit_links = 2 * topo.circuits();
     let mut path = DirectionPath {
         encrypted: vec![0; circuit_links],
         plaintext: vec![0; circuit_links],

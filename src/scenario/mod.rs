@@ -29,8 +29,8 @@ pub use model::{
 pub use report::{DirectionPath, FaultRecord, FlowReport, NodePolicies, RunReport, Verdict};
 pub use runner::{RunOptions, run};
 pub use topology::{
-    CIRCUIT_LINK_NAMES, LINK_NAMES, LINK_NAMES_TWO_CIRCUITS, NodeConfigs, Nodes, Topology, build,
-    link_names, node_configs,
+    CIRCUITS, CircuitLayout, LINK_NAMES, LINK_NAMES_TWO_CIRCUITS, NodeConfigs, Nodes, Topology,
+    build, circuit_link_names, link_names, node_configs,
 };
 
 /// Why a scenario cannot run.
@@ -112,6 +112,12 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
 }
 
 impl Scenario {
+    /// The circuits: `[circuit]`, then `[second_circuit]` when there is one
+    /// (in the order of [`topology::CIRCUITS`]).
+    pub fn circuits(&self) -> impl Iterator<Item = &model::Circuit> {
+        std::iter::once(&self.circuit).chain(self.second_circuit.as_ref())
+    }
+
     /// Parses a scenario; `origin` names the text in errors.
     pub fn from_toml_str(text: &str, origin: &str) -> Result<Scenario, ScenarioError> {
         let scenario: Scenario = toml::from_str(text).map_err(|error| {
@@ -194,11 +200,11 @@ impl Scenario {
             }
         }
         let link_names = topology::link_names(self);
-        let circuits: &[&str] = if self.second_circuit.is_some() {
-            &["circuit-1", "circuit-2"]
-        } else {
-            &["circuit-1"]
-        };
+        let circuits: Vec<&str> = topology::CIRCUITS
+            .iter()
+            .take(self.circuits().count())
+            .map(|circuit| circuit.fault_name)
+            .collect();
         for (index, fault) in self.faults.iter().enumerate() {
             let needs_link = matches!(
                 fault.kind,

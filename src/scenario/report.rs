@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use super::bgp::RouteCounts;
-use super::topology::CIRCUIT_LINK_NAMES;
+use super::topology::circuit_link_names;
 use crate::dataplane::{NodeCounters, PolicyCounters};
 use crate::emu::LinkReport;
 
@@ -15,7 +15,7 @@ use crate::emu::LinkReport;
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct DirectionPath {
     /// Packets per circuit link that crossed it in ESP, in the order of
-    /// [`CIRCUIT_LINK_NAMES`] (primary, secondary; then the second
+    /// [`circuit_link_names`] (primary, secondary; then the second
     /// circuit's primary and secondary, when there is one).
     pub encrypted: Vec<u64>,
     /// Packets per circuit link that crossed in plaintext.
@@ -35,11 +35,10 @@ impl DirectionPath {
     pub fn describe(&self) -> String {
         let mut parts = Vec::new();
         for (kind, counts) in [("ESP", &self.encrypted), ("plain", &self.plaintext)] {
-            let used: Vec<&str> = CIRCUIT_LINK_NAMES
-                .iter()
+            let used: Vec<&str> = circuit_link_names()
                 .zip(counts)
                 .filter(|(_, n)| **n > 0)
-                .map(|(name, _)| *name)
+                .map(|(name, _)| name)
                 .collect();
             if !used.is_empty() {
                 parts.push(format!("{} {kind}", used.join("+")));

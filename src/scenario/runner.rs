@@ -15,7 +15,7 @@ use super::bgp::{ControlPlane, RouteCounts, SessionId};
 use super::findings::{finish, flow_report};
 use super::model::{FaultKind, Flow, FlowKind, Scenario, Side};
 use super::report::{FaultRecord, FlowReport, RunReport};
-use super::topology::{Topology, build};
+use super::topology::{CIRCUITS, Topology, build};
 use crate::emu::app::{
     Ping, PingConfig, TcpBulk, TcpBulkConfig, UdpReceiver, UdpReceiverConfig, UdpSender,
     UdpSenderConfig,
@@ -105,19 +105,21 @@ fn link_index(topo: &Topology, name: &str) -> usize {
 /// The links a fault's `link` names: one link, or both links of a circuit
 /// (`circuit-1`, `circuit-2`).
 pub(super) fn fault_links(link: &str) -> Vec<&str> {
-    match link {
-        "circuit-1" => vec!["er-primary", "er-secondary"],
-        "circuit-2" => vec!["er2-primary", "er2-secondary"],
-        _ => vec![link],
+    match CIRCUITS.iter().find(|circuit| circuit.fault_name == link) {
+        Some(circuit) => circuit.links.to_vec(),
+        None => vec![link],
     }
 }
 
 /// The BFD/hold-time detection of the circuit that `link` belongs to.
 fn detection_ms(scenario: &Scenario, link: &str) -> u64 {
-    match &scenario.second_circuit {
-        Some(second) if link.starts_with("er2-") => second.detection_ms,
-        _ => scenario.circuit.detection_ms,
-    }
+    scenario
+        .circuits()
+        .zip(&CIRCUITS)
+        .find(|(_, layout)| layout.links.contains(&link))
+        .map_or(scenario.circuit.detection_ms, |(circuit, _)| {
+            circuit.detection_ms
+        })
 }
 
 /// The timeline: link actions go to the simulator; every happening is

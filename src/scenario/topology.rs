@@ -28,6 +28,7 @@ use std::time::Duration;
 use ipnet::IpNet;
 
 use super::ScenarioError;
+use super::bgp::SessionId;
 use super::model::{LinkSpec, Scenario};
 use crate::config::{NodeConfig, PolicyAction};
 use crate::dataplane::Node;
@@ -53,17 +54,6 @@ pub const SECONDARY_PEERING: (Ipv4Addr, Ipv4Addr) =
 pub const HUB_LINK: (Ipv4Addr, Ipv4Addr) = (
     Ipv4Addr::new(192, 168, 100, 1),
     Ipv4Addr::new(192, 168, 100, 2),
-);
-/// Customer and Microsoft addresses of the second circuit's primary /30.
-pub const PRIMARY_PEERING_2: (Ipv4Addr, Ipv4Addr) =
-    (Ipv4Addr::new(172, 16, 1, 1), Ipv4Addr::new(172, 16, 1, 2));
-/// Customer and Microsoft addresses of the second circuit's secondary /30.
-pub const SECONDARY_PEERING_2: (Ipv4Addr, Ipv4Addr) =
-    (Ipv4Addr::new(172, 16, 1, 5), Ipv4Addr::new(172, 16, 1, 6));
-/// The second MSEE's and the hub's ends of their link inside Azure.
-pub const HUB_LINK_2: (Ipv4Addr, Ipv4Addr) = (
-    Ipv4Addr::new(192, 168, 101, 1),
-    Ipv4Addr::new(192, 168, 101, 2),
 );
 
 /// SPI of the SA from on-prem to Azure, and back.
@@ -94,14 +84,70 @@ const MAC_MSEE2_ER2: &str = "02:00:00:00:04:02";
 const MAC_MSEE2_HUB: &str = "02:00:00:00:04:03";
 const MAC_HUB_ER2: &str = "02:00:00:00:03:03";
 
-/// Link names, as used in fault entries, reports and pcap file names.
-pub const LINK_NAMES: [&str; 5] = [
-    "onprem-lan",
-    "er-primary",
-    "er-secondary",
-    "msee-hub",
-    "azure-vnet",
+/// One circuit's fixed names, addresses and MACs.
+#[derive(Debug)]
+pub struct CircuitLayout {
+    /// Its MSEE's node name.
+    pub msee: &'static str,
+    /// The names of its primary and secondary links.
+    pub links: [&'static str; 2],
+    /// The `fault.link` that takes both its links down.
+    pub fault_name: &'static str,
+    /// Its BGP sessions, on the primary and secondary link.
+    pub sessions: [SessionId; 2],
+    /// Primary and secondary /30s: (customer, Microsoft).
+    pub peerings: [(Ipv4Addr, Ipv4Addr); 2],
+    /// The MSEE's and the hub's ends of their link inside Azure.
+    pub hub_link: (Ipv4Addr, Ipv4Addr),
+    /// The edge's ports on the primary and secondary links.
+    pub edge_ports: [&'static str; 2],
+    /// The hub's port toward this circuit's MSEE.
+    pub hub_port: &'static str,
+    edge_macs: [&'static str; 2],
+    /// The MSEE's MACs: primary, secondary, hub.
+    msee_macs: [&'static str; 3],
+    hub_mac: &'static str,
+}
+
+/// The first circuit (`[circuit]`) and the second (`[second_circuit]`).
+pub const CIRCUITS: [CircuitLayout; 2] = [
+    CircuitLayout {
+        msee: "msee",
+        links: ["er-primary", "er-secondary"],
+        fault_name: "circuit-1",
+        sessions: [SessionId::ErPrimary, SessionId::ErSecondary],
+        peerings: [PRIMARY_PEERING, SECONDARY_PEERING],
+        hub_link: HUB_LINK,
+        edge_ports: ["er1", "er2"],
+        hub_port: "er",
+        edge_macs: [MAC_EDGE_ER1, MAC_EDGE_ER2],
+        msee_macs: [MAC_MSEE_ER1, MAC_MSEE_ER2, MAC_MSEE_HUB],
+        hub_mac: MAC_HUB_ER,
+    },
+    CircuitLayout {
+        msee: "msee2",
+        links: ["er2-primary", "er2-secondary"],
+        fault_name: "circuit-2",
+        sessions: [SessionId::Er2Primary, SessionId::Er2Secondary],
+        peerings: [
+            (Ipv4Addr::new(172, 16, 1, 1), Ipv4Addr::new(172, 16, 1, 2)),
+            (Ipv4Addr::new(172, 16, 1, 5), Ipv4Addr::new(172, 16, 1, 6)),
+        ],
+        hub_link: (
+            Ipv4Addr::new(192, 168, 101, 1),
+            Ipv4Addr::new(192, 168, 101, 2),
+        ),
+        edge_ports: ["er3", "er4"],
+        hub_port: "er2",
+        edge_macs: [MAC_EDGE_ER3, MAC_EDGE_ER4],
+        msee_macs: [MAC_MSEE2_ER1, MAC_MSEE2_ER2, MAC_MSEE2_HUB],
+        hub_mac: MAC_HUB_ER2,
+    },
 ];
+
+/// Link names, as used in fault entries, reports and pcap file names: the
+/// one-circuit topology's, the first five of [`LINK_NAMES_TWO_CIRCUITS`].
+pub const LINK_NAMES: &[&str] = LINK_NAMES_TWO_CIRCUITS.as_slice().split_at(5).0;
 
 /// Link names with a second circuit: [`LINK_NAMES`], then its two links and
 /// its MSEE's link to the hub.
@@ -116,19 +162,17 @@ pub const LINK_NAMES_TWO_CIRCUITS: [&str; 8] = [
     "msee2-hub",
 ];
 
-/// The edge's ports on each circuit (primary, secondary).
-pub const EDGE_CIRCUIT_PORTS: [[&str; 2]; 2] = [["er1", "er2"], ["er3", "er4"]];
-
 /// The circuit links in the order of the edge's ports 1.. (both circuits).
-pub const CIRCUIT_LINK_NAMES: [&str; 4] =
-    ["er-primary", "er-secondary", "er2-primary", "er2-secondary"];
+pub fn circuit_link_names() -> impl Iterator<Item = &'static str> {
+    CIRCUITS.iter().flat_map(|circuit| circuit.links)
+}
 
 /// The link names of `scenario`'s topology.
 pub fn link_names(scenario: &Scenario) -> &'static [&'static str] {
     if scenario.second_circuit.is_some() {
         &LINK_NAMES_TWO_CIRCUITS
     } else {
-        &LINK_NAMES
+        LINK_NAMES
     }
 }
 
@@ -171,6 +215,13 @@ pub struct Topology {
     pub links: Vec<LinkId>,
     /// The two SAs (to Azure, to on-prem), for Wireshark settings.
     pub sas: [SaConfig; 2],
+}
+
+impl Topology {
+    /// Circuits in this topology: 1, or 2 with a second circuit.
+    pub fn circuits(&self) -> usize {
+        1 + usize::from(self.msee2.is_some())
+    }
 }
 
 /// First usable address of a host's subnet (the router's address).
@@ -274,31 +325,34 @@ pub struct NodeConfigs {
     pub msee2: Option<String>,
 }
 
-/// One circuit's addressing and MACs, for its MSEE and the edge's ports.
+/// One circuit of a scenario: its layout and its two links' specs.
 struct CircuitPlan<'a> {
-    name: &'a str,
-    /// Primary and secondary /30s (customer, Microsoft).
-    peerings: [(Ipv4Addr, Ipv4Addr); 2],
-    /// The MSEE and hub ends of the MSEE-hub link.
-    hub_link: (Ipv4Addr, Ipv4Addr),
-    /// The edge's MACs on the primary and secondary links.
-    edge_macs: [&'a str; 2],
-    /// The MSEE's MACs: primary, secondary, hub.
-    msee_macs: [&'a str; 3],
-    /// The hub's MAC on the MSEE-hub link.
-    hub_mac: &'a str,
+    layout: &'static CircuitLayout,
     links: [&'a LinkSpec; 2],
 }
 
 impl CircuitPlan<'_> {
+    /// The circuits of `scenario`, first then second.
+    fn of(scenario: &Scenario) -> Vec<CircuitPlan<'_>> {
+        scenario
+            .circuits()
+            .zip(&CIRCUITS)
+            .map(|(circuit, layout)| CircuitPlan {
+                layout,
+                links: [&circuit.primary, &circuit.secondary],
+            })
+            .collect()
+    }
+
     /// One end's address and MAC on link `index` (0: primary): the
     /// customer's (the edge) or Microsoft's (the MSEE).
-    fn end(&self, index: usize, customer: bool) -> (Ipv4Addr, &str) {
-        let (c, m) = self.peerings[index];
+    fn end(&self, index: usize, customer: bool) -> (Ipv4Addr, &'static str) {
+        let layout = self.layout;
+        let (c, m) = layout.peerings[index];
         if customer {
-            (c, self.edge_macs[index])
+            (c, layout.edge_macs[index])
         } else {
-            (m, self.msee_macs[index])
+            (m, layout.msee_macs[index])
         }
     }
 
@@ -327,20 +381,21 @@ impl CircuitPlan<'_> {
 
 /// The MSEE's node TOML: ports er1, er2 (toward the edge) and hub.
 fn msee_config(plan: &CircuitPlan) -> String {
+    let layout = plan.layout;
     let mut msee = format!(
         "name = \"{}\"\nroute_selection = \"bgp\"\nmax_paths = 2\n\n",
-        plan.name
+        layout.msee
     );
     plan.circuit_ports(&mut msee, ["er1", "er2"], false);
     ethernet(
         &mut msee,
         "hub",
-        plan.msee_macs[2],
-        &[format!("{}/30", plan.hub_link.0)],
+        layout.msee_macs[2],
+        &[format!("{}/30", layout.hub_link.0)],
         1500,
     );
     plan.circuit_neighbors(&mut msee, ["er1", "er2"], false);
-    neighbor(&mut msee, "hub", plan.hub_link.1, plan.hub_mac);
+    neighbor(&mut msee, "hub", layout.hub_link.1, layout.hub_mac);
     msee
 }
 
@@ -350,26 +405,9 @@ pub fn node_configs(scenario: &Scenario) -> Result<NodeConfigs, ScenarioError> {
     let azure_gw = gateway_of(scenario.azure.host)?;
     let lan_mtu = scenario.onprem.lan.mtu;
     let vnet_mtu = scenario.azure.vnet.mtu;
-    let first = CircuitPlan {
-        name: "msee",
-        peerings: [PRIMARY_PEERING, SECONDARY_PEERING],
-        hub_link: HUB_LINK,
-        edge_macs: [MAC_EDGE_ER1, MAC_EDGE_ER2],
-        msee_macs: [MAC_MSEE_ER1, MAC_MSEE_ER2, MAC_MSEE_HUB],
-        hub_mac: MAC_HUB_ER,
-        links: [&scenario.circuit.primary, &scenario.circuit.secondary],
-    };
-    let second = scenario.second_circuit.as_ref().map(|c| CircuitPlan {
-        name: "msee2",
-        peerings: [PRIMARY_PEERING_2, SECONDARY_PEERING_2],
-        hub_link: HUB_LINK_2,
-        edge_macs: [MAC_EDGE_ER3, MAC_EDGE_ER4],
-        msee_macs: [MAC_MSEE2_ER1, MAC_MSEE2_ER2, MAC_MSEE2_HUB],
-        hub_mac: MAC_HUB_ER2,
-        links: [&c.primary, &c.secondary],
-    });
+    let circuits = CircuitPlan::of(scenario);
     // Two circuits: up to four equal circuit links toward Azure.
-    let edge_paths = if second.is_some() { 4 } else { 2 };
+    let edge_paths = 2 * circuits.len();
 
     let mut edge =
         format!("name = \"onprem-edge\"\nroute_selection = \"bgp\"\nmax_paths = {edge_paths}\n\n");
@@ -383,9 +421,8 @@ pub fn node_configs(scenario: &Scenario) -> Result<NodeConfigs, ScenarioError> {
         ],
         lan_mtu,
     );
-    let circuits = std::iter::once(&first).chain(second.as_ref());
-    for (plan, ports) in circuits.clone().zip(EDGE_CIRCUIT_PORTS) {
-        plan.circuit_ports(&mut edge, ports, true);
+    for plan in &circuits {
+        plan.circuit_ports(&mut edge, plan.layout.edge_ports, true);
     }
     tunnel(
         &mut edge,
@@ -395,8 +432,8 @@ pub fn node_configs(scenario: &Scenario) -> Result<NodeConfigs, ScenarioError> {
         [(SPI_TO_AZURE, KEY_TO_AZURE), (SPI_TO_ONPREM, KEY_TO_ONPREM)],
     );
     bootstrap_route(&mut edge, GATEWAY_SUBNET, "er1", PRIMARY_PEERING.1);
-    for (plan, ports) in circuits.zip(EDGE_CIRCUIT_PORTS) {
-        plan.circuit_neighbors(&mut edge, ports, true);
+    for plan in &circuits {
+        plan.circuit_neighbors(&mut edge, plan.layout.edge_ports, true);
     }
     neighbor(
         &mut edge,
@@ -432,12 +469,14 @@ pub fn node_configs(scenario: &Scenario) -> Result<NodeConfigs, ScenarioError> {
         ],
         vnet_mtu,
     );
-    if second.is_some() {
+    // The first circuit's port comes first; a second circuit's after the
+    // VNet (the one-circuit hub keeps its interface numbers).
+    for layout in circuits.iter().skip(1).map(|plan| plan.layout) {
         ethernet(
             &mut hub,
-            "er2",
-            MAC_HUB_ER2,
-            &[format!("{}/30", HUB_LINK_2.1)],
+            layout.hub_port,
+            layout.hub_mac,
+            &[format!("{}/30", layout.hub_link.1)],
             1500,
         );
     }
@@ -456,8 +495,13 @@ pub fn node_configs(scenario: &Scenario) -> Result<NodeConfigs, ScenarioError> {
     );
     neighbor(&mut hub, "er", HUB_LINK.0, MAC_MSEE_HUB);
     neighbor(&mut hub, "vnet", scenario.azure.host.addr(), MAC_AZURE_HOST);
-    if second.is_some() {
-        neighbor(&mut hub, "er2", HUB_LINK_2.0, MAC_MSEE2_HUB);
+    for layout in circuits.iter().skip(1).map(|plan| plan.layout) {
+        neighbor(
+            &mut hub,
+            layout.hub_port,
+            layout.hub_link.0,
+            layout.msee_macs[2],
+        );
     }
     policy(
         &mut hub,
@@ -465,11 +509,12 @@ pub fn node_configs(scenario: &Scenario) -> Result<NodeConfigs, ScenarioError> {
         &scenario.onprem.advertise_vpn,
         scenario.azure.policy,
     );
+    let mut msees = circuits.iter().map(msee_config);
     Ok(NodeConfigs {
         edge,
-        msee: msee_config(&first),
+        msee: msees.next().unwrap_or_default(),
         hub,
-        msee2: second.as_ref().map(msee_config),
+        msee2: msees.next(),
     })
 }
 
@@ -563,16 +608,18 @@ pub fn build(scenario: &Scenario, seed: u64) -> Result<Topology, ScenarioError> 
     let attach = |node: &Arc<Node>, ports: &[&str]| {
         NodeDevice::new(node, ports).map_err(|e| ScenarioError::invalid(node.name(), e.to_string()))
     };
-    let two = nodes.msee2.is_some();
-    let (edge_ports, hub_ports): (&[&str], &[&str]) = if two {
-        (&["lan", "er1", "er2", "er3", "er4"], &["er", "vnet", "er2"])
-    } else {
-        (&["lan", "er1", "er2"], &["er", "vnet"])
-    };
+    let circuits = &CIRCUITS[..scenario.circuits().count()];
+    let edge_ports: Vec<&str> = std::iter::once("lan")
+        .chain(circuits.iter().flat_map(|c| c.edge_ports))
+        .collect();
+    let hub_ports: Vec<&str> = [CIRCUITS[0].hub_port, "vnet"]
+        .into_iter()
+        .chain(circuits.iter().skip(1).map(|c| c.hub_port))
+        .collect();
     let onprem_host = sim.add_device(Box::new(onprem));
-    let edge = sim.add_device(Box::new(attach(&nodes.edge, edge_ports)?));
+    let edge = sim.add_device(Box::new(attach(&nodes.edge, &edge_ports)?));
     let msee = sim.add_device(Box::new(attach(&nodes.msee, &["er1", "er2", "hub"])?));
-    let hub = sim.add_device(Box::new(attach(&nodes.hub, hub_ports)?));
+    let hub = sim.add_device(Box::new(attach(&nodes.hub, &hub_ports)?));
     let azure_host = sim.add_device(Box::new(azure));
     let msee2 = match &nodes.msee2 {
         Some(node) => Some(sim.add_device(Box::new(attach(node, &["er1", "er2", "hub"])?))),
