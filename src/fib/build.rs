@@ -173,31 +173,32 @@ impl<F: Family> Trie<F> {
         };
         let base = (table as usize) << bits;
         let slot_of = |addr: u128| ((addr << DIRECT_BITS) >> (128 - bits)) as usize;
-        let mut slot_leaf = vec![default; 1 << bits];
         // (slot, first route, end of routes) of each slot with longer routes.
         let mut children: Vec<(usize, usize, usize)> = Vec::new();
-        for (i, route) in routes.iter().enumerate() {
-            let slot = slot_of(route.addr);
-            if route.len <= end {
-                // A covering prefix sorts before those it covers: painted first.
-                let span = 1usize << (end - route.len);
-                if let Some(slots) = slot_leaf.get_mut(slot..slot + span) {
-                    slots.fill(route.leaf);
+        if let Some(entries) = self.expanded.get_mut(base..base + (1 << bits)) {
+            entries.fill(DIRECT_LEAF | u32::from(default));
+            for (i, route) in routes.iter().enumerate() {
+                let slot = slot_of(route.addr);
+                if route.len <= end {
+                    // A covering prefix sorts before those it covers: painted first.
+                    let span = 1usize << (end - route.len);
+                    if let Some(slots) = entries.get_mut(slot..slot + span) {
+                        slots.fill(DIRECT_LEAF | u32::from(route.leaf));
+                    }
+                } else {
+                    match children.last_mut() {
+                        Some(last) if last.0 == slot => last.2 = i + 1,
+                        _ => children.push((slot, i, i + 1)),
+                    }
                 }
-            } else {
-                match children.last_mut() {
-                    Some(last) if last.0 == slot => last.2 = i + 1,
-                    _ => children.push((slot, i, i + 1)),
-                }
-            }
-        }
-        for (slot, &leaf) in slot_leaf.iter().enumerate() {
-            if let Some(entry) = self.expanded.get_mut(base + slot) {
-                *entry = DIRECT_LEAF | u32::from(leaf);
             }
         }
         for (slot, start, stop) in children {
-            let leaf = slot_leaf.get(slot).copied().unwrap_or(default);
+            // The slot's entry is still the leaf painted over it.
+            let leaf = self
+                .expanded
+                .get(base + slot)
+                .map_or(default, |&e| e as Leaf);
             let child = self.build_record(end, leaf, &routes[start..stop]);
             if let Some(entry) = self.expanded.get_mut(base + slot) {
                 *entry = child;
