@@ -1,12 +1,11 @@
 //! Poptrie construction: builds the subtrie under one direct-table entry (a
 //! "region", the /18 a key's top bits select) from that region's sorted
-//! routes, with leaf pushing and leaf compression, into a flat arena of node
-//! records whose freed blocks are kept in exact-size free lists for reuse.
+//! routes, with leaf pushing and leaf compression, into flat arenas of nodes
+//! and leaves, allocated in blocks (a node's children, a node's leaf runs)
+//! whose freed blocks are kept in exact-size free lists for reuse.
 
 use super::family::{DIRECT_BITS, Family, STRIDE, wide_slot};
-use super::trie::{
-    DIRECT_LEAF, FreeLists, HEADER_WORDS, LINE_WORDS, Leaf, Line, Trie, record_words,
-};
+use super::trie::{DIRECT_LEAF, FreeLists, Leaf, MAX_BLOCK, Node, Trie};
 
 /// A route as the builder sees it: a left-aligned, masked address, a length
 /// and the leaf to install.
@@ -18,20 +17,37 @@ pub(crate) struct WideRoute {
 }
 
 impl FreeLists {
-    /// Takes a free block of exactly `size` words, if any.
+    /// Takes a free block of exactly `size` entries, if any.
     fn take(&mut self, size: usize) -> Option<u32> {
         let start = self.by_size.get_mut(size)?.pop()?;
-        self.words -= size;
+        self.entries -= size;
         Some(start)
     }
 
-    /// Returns a block of `size` words.
+    /// Returns a block of `size` entries (an empty block is not kept).
     fn put(&mut self, start: u32, size: usize) {
-        if let Some(list) = self.by_size.get_mut(size) {
+        if let Some(list) = self.by_size.get_mut(size).filter(|_| size > 0) {
             list.push(start);
-            self.words += size;
+            self.entries += size;
         }
     }
+}
+
+/// A block of `size` entries of `arena`, from `free` or appended (index 0
+/// for an empty block, which is never read).
+fn alloc<T: Copy + Default>(arena: &mut Vec<T>, free: &mut FreeLists, size: usize) -> u32 {
+    if size == 0 {
+        return 0;
+    }
+    if let Some(start) = free.take(size) {
+        return start;
+    }
+    let start = arena.len();
+    arena.resize(start + size, T::default());
+    // Node indices share a u32 with the DIRECT_LEAF flag; 2^31 nodes (48 GiB)
+    // is far beyond any routing table: memory runs out first.
+    debug_assert!(arena.len() < DIRECT_LEAF as usize);
+    start as u32
 }
 
 impl<F: Family> Trie<F> {
@@ -46,7 +62,7 @@ impl<F: Family> Trie<F> {
             if F::EXPAND_BITS > 0 {
                 self.free_expanded(old);
             } else {
-                self.free_record(old);
+                self.free_root(old);
             }
         }
         let entry = if routes.is_empty() {
@@ -54,43 +70,27 @@ impl<F: Family> Trie<F> {
         } else if F::EXPAND_BITS > 0 {
             self.build_expanded(default, routes)
         } else {
-            self.build_record(DIRECT_BITS, default, routes)
+            self.build_root(DIRECT_BITS, default, routes)
         };
         self.direct[region] = entry;
     }
 
-    /// A block of `size` words, from the free lists or appended. A block of
-    /// up to a line never crosses a line boundary (larger ones start a line):
-    /// the words skipped go to the free lists. Free blocks keep the property,
-    /// as they were allocated (or skipped) within one line.
-    fn alloc(&mut self, size: usize) -> u32 {
-        if let Some(start) = self.free.take(size) {
-            return start;
+    /// Builds a subtrie's root node (see [`Trie::build_node`]) in a block of
+    /// its own and returns its index.
+    fn build_root(&mut self, depth: u8, default: Leaf, routes: &[WideRoute]) -> u32 {
+        let node = self.build_node(depth, default, routes);
+        let at = alloc(&mut self.nodes, &mut self.free_nodes, 1);
+        if let Some(slot) = self.nodes.get_mut(at as usize) {
+            *slot = node;
         }
-        let offset = self.arena_words % LINE_WORDS;
-        if offset != 0 && offset + size > LINE_WORDS {
-            self.free.put(self.arena_words as u32, LINE_WORDS - offset);
-            self.arena_words += LINE_WORDS - offset;
-        }
-        let start = self.arena_words;
-        self.arena_words += size;
-        self.arena
-            .resize(self.arena_words.div_ceil(LINE_WORDS), Line::default());
-        // Record indices share a u32 with the DIRECT_LEAF flag; 2^31 words
-        // (16 GiB) is far beyond any routing table: memory runs out first.
-        debug_assert!(self.arena_words < DIRECT_LEAF as usize);
-        start as u32
-    }
-
-    /// Word `index` of the arena, for writing.
-    fn word_mut(&mut self, index: usize) -> &mut u64 {
-        &mut self.arena[index / LINE_WORDS].0[index % LINE_WORDS]
+        at
     }
 
     /// Builds the node at depth `depth` from `routes` (all longer than
-    /// `depth` bits, inside the node's range, sorted by address and length)
-    /// and returns its record index. Children are built first.
-    fn build_record(&mut self, depth: u8, default: Leaf, routes: &[WideRoute]) -> u32 {
+    /// `depth` bits, inside the node's range, sorted by address and length):
+    /// allocates and fills its children's block and its leaf block, and
+    /// returns the node for the caller to place.
+    fn build_node(&mut self, depth: u8, default: Leaf, routes: &[WideRoute]) -> Node {
         let mut slot_leaf = [default; 64];
         let mut child_routes = [(0u32, 0u32); 64];
         let mut children = 0u64;
@@ -113,22 +113,23 @@ impl<F: Family> Trie<F> {
             }
         }
 
-        // The record's payload in u16 units: child indices (two units each),
-        // then the leaf runs.
-        let mut units = [0u16; 3 * 64];
-        let mut child_count = 0;
+        let child_count = children.count_ones() as usize;
+        let child_base = alloc(&mut self.nodes, &mut self.free_nodes, child_count);
+        let mut child_at = child_base as usize;
         for slot in 0..64 {
             if children & (1 << slot) != 0 {
                 let (start, end) = child_routes[slot];
                 let inner = &routes[start as usize..end as usize];
-                let child = self.build_record(depth + STRIDE, slot_leaf[slot], inner);
-                units[2 * child_count] = child as u16;
-                units[2 * child_count + 1] = (child >> 16) as u16;
-                child_count += 1;
+                let child = self.build_node(depth + STRIDE, slot_leaf[slot], inner);
+                if let Some(place) = self.nodes.get_mut(child_at) {
+                    *place = child;
+                }
+                child_at += 1;
             }
         }
         // Leaf compression: store a leaf only where the run of leaf slots
         // changes value (slots with children are skipped).
+        let mut runs = [0 as Leaf; MAX_BLOCK];
         let mut run_count = 0;
         let mut leaf_runs = 0u64;
         let mut previous = None;
@@ -137,22 +138,21 @@ impl<F: Family> Trie<F> {
                 continue;
             }
             leaf_runs |= 1 << slot;
-            units[2 * child_count + run_count] = leaf;
+            runs[run_count % MAX_BLOCK] = leaf;
             run_count += 1;
             previous = Some(leaf);
         }
-
-        let size = record_words(child_count as u32, run_count as u32);
-        let at = self.alloc(size) as usize;
-        *self.word_mut(at) = children;
-        *self.word_mut(at + 1) = leaf_runs;
-        for (index, quad) in (at + HEADER_WORDS..at + size).zip(units.chunks(4)) {
-            *self.word_mut(index) = quad
-                .iter()
-                .enumerate()
-                .fold(0, |word, (i, &unit)| word | u64::from(unit) << (16 * i));
+        let leaf_base = alloc(&mut self.leaves, &mut self.free_leaves, run_count);
+        let start = leaf_base as usize;
+        if let Some(block) = self.leaves.get_mut(start..start + run_count) {
+            block.copy_from_slice(&runs[..run_count]);
         }
-        at as u32
+        Node {
+            children,
+            leaf_runs,
+            child_base,
+            leaf_base,
+        }
     }
 
     /// Builds a region's expanded table (see [`Family::EXPAND_BITS`]) from
@@ -199,7 +199,7 @@ impl<F: Family> Trie<F> {
                 .expanded
                 .get(base + slot)
                 .map_or(default, |&e| e as Leaf);
-            let child = self.build_record(end, leaf, &routes[start..stop]);
+            let child = self.build_root(end, leaf, &routes[start..stop]);
             if let Some(entry) = self.expanded.get_mut(base + slot) {
                 *entry = child;
             }
@@ -207,31 +207,35 @@ impl<F: Family> Trie<F> {
         table
     }
 
-    /// Returns expanded table `table`, and the records below it, for reuse.
+    /// Returns expanded table `table`, and the nodes below it, for reuse.
     fn free_expanded(&mut self, table: u32) {
         let start = (table as usize) << F::EXPAND_BITS;
         for index in start..start + (1 << F::EXPAND_BITS) {
             let entry = self.expanded.get(index).copied().unwrap_or(DIRECT_LEAF);
             if entry & DIRECT_LEAF == 0 {
-                self.free_record(entry);
+                self.free_root(entry);
             }
         }
         self.expanded_free.push(table);
     }
 
-    /// Returns the record at `at` and everything below it to the free lists.
-    fn free_record(&mut self, at: u32) {
-        let mut children = [0u32; 64];
-        let mut child_count = 0;
-        for (slot, child) in children.iter_mut().zip(self.children_of(at)) {
-            *slot = child;
-            child_count += 1;
+    /// Returns a subtrie's root node at `at` (a block of its own, see
+    /// [`Trie::build_root`]) and everything below it to the free lists.
+    fn free_root(&mut self, at: u32) {
+        self.free_below(at);
+        self.free_nodes.put(at, 1);
+    }
+
+    /// Returns the blocks of the node at `at` (its children's, recursively,
+    /// and its leaves') to the free lists.
+    fn free_below(&mut self, at: u32) {
+        let node = self.node(at);
+        for child in self.children_of(at) {
+            self.free_below(child);
         }
-        for &child in &children[..child_count] {
-            self.free_record(child);
-        }
-        let runs = self.word(at as usize + 1).count_ones();
-        self.free.put(at, record_words(child_count as u32, runs));
+        let (children, runs) = (node.child_count(), node.run_count());
+        self.free_nodes.put(node.child_base, children as usize);
+        self.free_leaves.put(node.leaf_base, runs as usize);
     }
 }
 
@@ -283,11 +287,25 @@ mod tests {
         // Root (one slot per /24): leaf 1 in slots 0..16, the /20's leaf 2 in
         // 16..32 except slot 17, a child (the /32); the run of 2 continues
         // across the child slot, then leaf 1 again: three runs.
-        let root = trie.direct[region] as usize;
-        assert_eq!(trie.word(root), 1 << 17);
-        assert_eq!(trie.word(root + 1), (1 << 0) | (1 << 16) | (1 << 32));
-        // Header, one child index and three leaves: 2 + ceil((2 + 3) / 4) words.
-        assert_eq!(trie.stats().levels[1].nodes, 1);
+        let root = trie.node(trie.direct[region]);
+        assert_eq!(root.children, 1 << 17);
+        assert_eq!(root.leaf_runs, (1 << 0) | (1 << 16) | (1 << 32));
+        let runs = root.leaf_base as usize..root.leaf_base as usize + 3;
+        assert_eq!(trie.leaves[runs], [1, 2, 1]);
+        // The child (10.0.17.0/24 in /30s): the /24's leaf 3 in one run
+        // around a child for 10.0.17.8/30, whose slots (the last 2 bits, then
+        // 4 bits of padding: 16 slots per /32) are 3, then 4 for the /32,
+        // then 3 again.
+        let child = trie.node(root.child_base);
+        assert_eq!((child.children, child.leaf_runs), (1 << 2, 1));
+        assert_eq!(trie.leaves[child.leaf_base as usize], 3);
+        let grandchild = trie.node(child.child_base);
+        let runs = (1 << 0) | (1 << 16) | (1 << 32);
+        assert_eq!((grandchild.children, grandchild.leaf_runs), (0, runs));
+        let runs = grandchild.leaf_base as usize..grandchild.leaf_base as usize + 3;
+        assert_eq!(trie.leaves[runs], [3, 4, 3]);
+        let levels: Vec<usize> = trie.stats().levels.iter().map(|l| l.nodes).collect();
+        assert_eq!(levels, [1, 1, 1, 1]);
     }
 
     #[test]
@@ -298,22 +316,29 @@ mod tests {
             v4_route([10, 0, 1, 128], 25, 3),
         ];
         trie.rebuild_region(5, 1, &routes);
-        let (words, padding) = (trie.arena_words, trie.free.words);
+        let (nodes, leaves) = (trie.nodes.len(), trie.leaves.len());
+        // The root (one run of the default around the /24's slot) and the
+        // /24's node (the /24's run, the /25's run).
+        assert_eq!((nodes, leaves), (2, 1 + 2));
         trie.rebuild_region(5, 1, &[]);
         assert_eq!(trie.direct[5], DIRECT_LEAF | 1);
-        assert_eq!(trie.free.words, words);
+        assert_eq!(trie.free_nodes.entries, nodes);
+        assert_eq!(trie.free_leaves.entries, leaves);
         trie.rebuild_region(5, 1, &routes);
-        assert_eq!(trie.arena_words, words);
-        assert_eq!(trie.free.words, padding);
+        assert_eq!((trie.nodes.len(), trie.leaves.len()), (nodes, leaves));
+        assert_eq!((trie.free_nodes.entries, trie.free_leaves.entries), (0, 0));
     }
 
+    /// Every node and every leaf run belongs to exactly one block, of
+    /// exactly one node, and nothing else in the arenas is used.
     #[test]
-    fn records_never_cross_a_cache_line() {
+    fn blocks_partition_the_arenas_through_rebuilds() {
         let mut trie = trie_with_values::<V4>(40);
-        // Regions with growing numbers of /24s and /28s: records of every size.
-        for region in 0..64u32 {
+        // Regions with growing numbers of /24s and /28s: blocks of every size,
+        // then every other region rebuilt smaller (free blocks reused).
+        let routes_of = |region: u32, count: u32| {
             let base = region << 14;
-            let mut routes: Vec<WideRoute> = (0..region)
+            let mut routes: Vec<WideRoute> = (0..count)
                 .flat_map(|i| {
                     let slash24 = base | (i * 7 % 64) << 8;
                     [(slash24, 24), (slash24 | 0x30, 28)]
@@ -326,28 +351,56 @@ mod tests {
                 .collect();
             routes.sort_by_key(|r| (r.addr, r.len));
             routes.dedup_by_key(|r| (r.addr, r.len));
-            trie.rebuild_region(region as usize, 1, &routes);
+            routes
+        };
+        for region in 0..64u32 {
+            trie.rebuild_region(region as usize, 1, &routes_of(region, region));
         }
-        let mut records: Vec<u32> = trie
+        for region in (0..64u32).step_by(2) {
+            trie.rebuild_region(region as usize, 1, &routes_of(region, region / 3));
+        }
+        let mut node_owner = vec![0u8; trie.nodes.len()];
+        let mut leaf_owner = vec![0u8; trie.leaves.len()];
+        let mut roots: Vec<u32> = trie
             .direct
             .iter()
             .copied()
             .filter(|e| e & DIRECT_LEAF == 0)
             .collect();
-        let mut checked = 0;
-        while let Some(at) = records.pop() {
-            let children = trie.word(at as usize).count_ones();
-            let runs = trie.word(at as usize + 1).count_ones();
-            let size = record_words(children, runs);
-            let offset = at as usize % LINE_WORDS;
-            assert!(
-                offset + size.min(LINE_WORDS) <= LINE_WORDS,
-                "record at {at} of {size} words"
-            );
-            records.extend(trie.children_of(at));
-            checked += 1;
+        for &root in &roots {
+            node_owner[root as usize] += 1;
         }
-        assert!(checked > 64, "{checked}");
+        while let Some(at) = roots.pop() {
+            let node = trie.node(at);
+            for child in trie.children_of(at) {
+                node_owner[child as usize] += 1;
+                roots.push(child);
+            }
+            let leaves = node.leaf_base as usize..(node.leaf_base + node.run_count()) as usize;
+            for owner in &mut leaf_owner[leaves] {
+                *owner += 1;
+            }
+        }
+        let free = |lists: &FreeLists, owner: &mut [u8]| {
+            for (size, starts) in lists.by_size.iter().enumerate() {
+                for &start in starts {
+                    for owner in &mut owner[start as usize..start as usize + size] {
+                        *owner += 1;
+                    }
+                }
+            }
+        };
+        free(&trie.free_nodes, &mut node_owner);
+        free(&trie.free_leaves, &mut leaf_owner);
+        assert!(
+            node_owner.iter().all(|&owners| owners == 1),
+            "{node_owner:?}"
+        );
+        assert!(
+            leaf_owner.iter().all(|&owners| owners == 1),
+            "{leaf_owner:?}"
+        );
+        assert!(trie.free_nodes.entries > 0 && trie.nodes.len() > 64);
     }
 
     /// The dispatched lookups (`cpu.rs`) and the portable code agree, on
@@ -434,7 +487,7 @@ mod tests {
         assert_eq!(levels[..2], [(0, 1), (DIRECT_BITS, 1)]);
         assert_eq!(levels[2], (slot_len, 1));
 
-        let words = trie.arena_words;
+        let nodes = trie.nodes.len();
         trie.rebuild_region(region, 1, &[]);
         assert_eq!(trie.expanded_free, [0]);
         assert_eq!(trie.leaf(base), 1);
@@ -450,7 +503,7 @@ mod tests {
         assert_eq!(trie.direct[region + 1], 0, "the freed table, reused");
         assert!(trie.expanded_free.is_empty());
         assert_eq!(trie.expanded.len(), 1 << bits);
-        assert!(trie.arena_words <= words);
+        assert!(trie.nodes.len() <= nodes);
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! One address family's Poptrie (Asai and Ohara, SIGCOMM 2015), read side:
 //! a direct-pointing table for the top 18 bits (for IPv6, then a second,
 //! uncompressed table for the next 12 bits), then internal nodes whose
-//! 64-bit child and leaf bitmaps are indexed by popcount. Each node is one
-//! record in a flat `u64` arena holding its bitmaps, its children's record
-//! indices and its leaves, so a level costs one random memory access.
+//! 64-bit child and leaf bitmaps are indexed by popcount. Nodes live in one
+//! flat arena and their leaves in another, both addressed by `u32` indices;
+//! a node's children are consecutive, so the next node's index is a base plus
+//! a popcount, known as soon as the node is loaded.
 //! Building and patching live in `build.rs`.
 
 use std::marker::PhantomData;
@@ -27,52 +28,62 @@ pub(crate) type Leaf = u16;
 /// The leaf of addresses no prefix covers.
 pub(crate) const NO_ROUTE: Leaf = 0;
 /// Entry flag (direct table and lookup state): the low 16 bits are a leaf;
-/// without it the entry is a node record's arena index (below 2^31).
+/// without it the entry is a node's arena index (below 2^31).
 pub(crate) const DIRECT_LEAF: u32 = 1 << 31;
 /// Keys looked up together by [`Trie::lookup_batch`].
 pub const BATCH_LANES: usize = 32;
 
-/// A node record in the arena, starting at word `at`:
-/// - word 0: children bitmap (bit s: slot s continues in a child node);
-/// - word 1: leaf-run bitmap (bit s: a run of identical leaves starts at slot
-///   s; leaf compression);
-/// - then the children's record indices, `u32`, two per word, slot order;
-/// - then the leaf runs, [`Leaf`] (`u16`), four per word, slot order.
-pub(crate) const HEADER_WORDS: usize = 2;
-/// Largest record: 64 children, no leaves.
-pub(crate) const MAX_RECORD_WORDS: usize = HEADER_WORDS + 32;
-
-/// Arena storage: cache lines (64 bytes, 64-aligned), so that a record of at
-/// most 8 words placed within one line is fetched by one memory access.
+/// An internal node, in Poptrie's layout: a node's children are consecutive
+/// nodes of the arena (slot order), its leaf runs consecutive entries of the
+/// leaf arena, so both are found by adding a popcount to a base, and a level
+/// costs one memory access for the node (plus one for the leaf at the end).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[repr(C, align(64))]
-pub(crate) struct Line(pub(crate) [u64; LINE_WORDS]);
-
-/// Words per cache line.
-pub(crate) const LINE_WORDS: usize = 8;
-
-const _: () = assert!(size_of::<Line>() == 64 && align_of::<Line>() == 64);
-
-/// Words of a record with `children` child indices and `runs` leaves.
-#[inline]
-pub(crate) fn record_words(children: u32, runs: u32) -> usize {
-    HEADER_WORDS + (2 * children + runs).div_ceil(4) as usize
+#[repr(C)]
+pub(crate) struct Node {
+    /// Bit s: slot s continues in a child node.
+    pub(crate) children: u64,
+    /// Bit s: a run of identical leaves starts at slot s (leaf compression;
+    /// slots with children are skipped, so a run continues across them).
+    pub(crate) leaf_runs: u64,
+    /// Arena index of the child of the lowest child slot.
+    pub(crate) child_base: u32,
+    /// Leaf arena index of the first run's leaf.
+    pub(crate) leaf_base: u32,
 }
 
-/// Free arena blocks by exact size in words (see `build.rs`).
+const _: () = assert!(size_of::<Node>() == 24);
+
+impl Node {
+    /// Children of this node.
+    #[inline(always)]
+    pub(crate) fn child_count(&self) -> u32 {
+        self.children.count_ones()
+    }
+
+    /// Leaf runs of this node.
+    #[inline(always)]
+    pub(crate) fn run_count(&self) -> u32 {
+        self.leaf_runs.count_ones()
+    }
+}
+
+/// Most nodes or leaves one block holds (a node's 64 slots).
+pub(crate) const MAX_BLOCK: usize = 64;
+
+/// Free arena blocks by exact size (see `build.rs`).
 #[derive(Debug, Clone)]
 pub(crate) struct FreeLists {
-    /// `by_size[n]`: start indices of free blocks of exactly `n` words.
-    pub(crate) by_size: [Vec<u32>; MAX_RECORD_WORDS + 1],
-    /// Words held in free blocks.
-    pub(crate) words: usize,
+    /// `by_size[n]`: start indices of free blocks of exactly `n` entries.
+    pub(crate) by_size: [Vec<u32>; MAX_BLOCK + 1],
+    /// Entries held in free blocks.
+    pub(crate) entries: usize,
 }
 
 impl Default for FreeLists {
     fn default() -> Self {
         Self {
             by_size: std::array::from_fn(|_| Vec::new()),
-            words: 0,
+            entries: 0,
         }
     }
 }
@@ -81,22 +92,25 @@ impl Default for FreeLists {
 #[derive(Debug, Clone)]
 pub struct Trie<F: Family> {
     /// Top 18 bits: a leaf (with [`DIRECT_LEAF`]) or, without it, the root
-    /// record's index, or for a family with [`Family::EXPAND_BITS`] the
+    /// node's index, or for a family with [`Family::EXPAND_BITS`] the
     /// number of the region's table in `expanded`.
     pub(crate) direct: Box<[u32; DIRECT_LEN]>,
     /// Tables of `2^EXPAND_BITS` entries (a leaf with [`DIRECT_LEAF`], else a
-    /// record index at depth `DIRECT_BITS + EXPAND_BITS`), one per region
+    /// node index at depth `DIRECT_BITS + EXPAND_BITS`), one per region
     /// with longer routes; table `n` starts at entry `n << EXPAND_BITS`.
     pub(crate) expanded: Vec<u32>,
     /// Numbers of the tables of `expanded` no region uses.
     pub(crate) expanded_free: Vec<u32>,
-    /// Node records (see [`HEADER_WORDS`]), addressed by word index.
-    pub(crate) arena: Vec<Line>,
-    /// Words of `arena` handed out so far (the rest of the last line is free).
-    pub(crate) arena_words: usize,
+    /// Internal nodes; a child block is allocated per parent.
+    pub(crate) nodes: Vec<Node>,
+    /// Leaf runs of the nodes; a block per node.
+    pub(crate) leaves: Vec<Leaf>,
     /// Leaf index to match; index 0 ([`NO_ROUTE`]) is `None`.
     pub(crate) values: Vec<Option<FibMatch>>,
-    pub(crate) free: FreeLists,
+    /// Free blocks of `nodes`.
+    pub(crate) free_nodes: FreeLists,
+    /// Free blocks of `leaves`.
+    pub(crate) free_leaves: FreeLists,
     /// Prefixes installed.
     pub(crate) prefixes: usize,
     pub(crate) family: PhantomData<F>,
@@ -113,10 +127,11 @@ impl<F: Family> Default for Trie<F> {
             direct,
             expanded: Vec::new(),
             expanded_free: Vec::new(),
-            arena: Vec::new(),
-            arena_words: 0,
+            nodes: Vec::new(),
+            leaves: Vec::new(),
             values: vec![None],
-            free: FreeLists::default(),
+            free_nodes: FreeLists::default(),
+            free_leaves: FreeLists::default(),
             prefixes: 0,
             family: PhantomData,
         }
@@ -202,10 +217,9 @@ impl<F: Family> Trie<F> {
         count
     }
 
-    /// One batch of lanes. Each level first loads every active lane's record
-    /// header (no load address depends on another load of the same level, so
-    /// the cache misses overlap), then takes the step, whose child index or
-    /// leaf is in the same record.
+    /// One batch of lanes. Each level first loads every active lane's node
+    /// (no load address depends on another load of the same level, so the
+    /// cache misses overlap), then takes the step.
     #[inline(always)]
     fn lookup_lanes(
         &self,
@@ -232,18 +246,18 @@ impl<F: Family> Trie<F> {
             active_count += usize::from(entry & DIRECT_LEAF == 0);
         }
         let mut depth = DIRECT_BITS + F::EXPAND_BITS;
-        let mut headers = [(0u64, 0u64); BATCH_LANES];
+        let mut nodes = [Node::default(); BATCH_LANES];
         while active_count > 0 {
-            for (header, &lane) in headers.iter_mut().zip(&active[..active_count]) {
-                *header = self.header(state[usize::from(lane) % BATCH_LANES]);
+            for (node, &lane) in nodes.iter_mut().zip(&active[..active_count]) {
+                *node = self.node(state[usize::from(lane) % BATCH_LANES]);
             }
             // Decided once per level, not per lane (IPv6 levels past /64
             // need 128-bit shifts).
             let lanes = (&mut state, &mut active, active_count);
             active_count = if F::slot_in_top_half(depth) {
-                self.step_lanes(lanes, &headers, keys, |key| F::top_slot(key, depth))
+                self.step_lanes(lanes, &nodes, keys, |key| F::top_slot(key, depth))
             } else {
-                self.step_lanes(lanes, &headers, keys, |key| F::slot(key, depth))
+                self.step_lanes(lanes, &nodes, keys, |key| F::slot(key, depth))
             };
             depth += STRIDE;
         }
@@ -253,21 +267,21 @@ impl<F: Family> Trie<F> {
     }
 
     /// One level of [`Trie::lookup_lanes`]: steps each of the first
-    /// `active_count` lanes of `active` from its record (header in
-    /// `headers`, same order) to the next, keeps in `active` those still on
-    /// a record, and returns their count.
+    /// `active_count` lanes of `active` from its node (in `nodes`, same
+    /// order) to the next, keeps in `active` those still on a node, and
+    /// returns their count.
     #[inline(always)]
     fn step_lanes(
         &self,
         (state, active, active_count): (&mut [u32; BATCH_LANES], &mut [u8; BATCH_LANES], usize),
-        headers: &[(u64, u64); BATCH_LANES],
+        nodes: &[Node; BATCH_LANES],
         keys: &[F::Key; BATCH_LANES],
         slot: impl Fn(F::Key) -> u32,
     ) -> usize {
         let mut still_active = 0;
         for index in 0..active_count.min(BATCH_LANES) {
             let lane = usize::from(active[index]) % BATCH_LANES;
-            let next = self.step(state[lane], headers[index], slot(keys[lane]));
+            let next = self.step(nodes[index], slot(keys[lane]));
             state[lane] = next;
             active[still_active % BATCH_LANES] = lane as u8;
             still_active += usize::from(next & DIRECT_LEAF == 0);
@@ -291,7 +305,7 @@ impl<F: Family> Trie<F> {
             depth += F::EXPAND_BITS;
         }
         while state & DIRECT_LEAF == 0 {
-            state = self.step(state, self.header(state), F::slot(key, depth));
+            state = self.step(self.node(state), F::slot(key, depth));
             depth += STRIDE;
         }
         state as Leaf
@@ -316,46 +330,32 @@ impl<F: Family> Trie<F> {
             .unwrap_or_default()
     }
 
-    /// Word `index` of the arena.
+    /// The node at arena index `at` (an empty one, whose every slot is
+    /// [`NO_ROUTE`], past the end, which the builder never lets happen).
     #[inline(always)]
-    pub(crate) fn word(&self, index: usize) -> u64 {
-        self.arena[index / LINE_WORDS].0[index % LINE_WORDS]
+    pub(crate) fn node(&self, at: u32) -> Node {
+        self.nodes.get(at as usize).copied().unwrap_or_default()
     }
 
-    /// The header (children bitmap, leaf-run bitmap) of the record at
-    /// `record`; both words are in one cache line.
+    /// One level: from `node` and the key's `slot` at this level, the child
+    /// node's index, or the leaf with [`DIRECT_LEAF`].
     #[inline(always)]
-    fn header(&self, record: u32) -> (u64, u64) {
-        let line = &self.arena[record as usize / LINE_WORDS].0;
-        let at = record as usize % LINE_WORDS;
-        debug_assert!(at + 1 < LINE_WORDS, "records never cross a line");
-        (line[at], line[(at + 1) % LINE_WORDS])
-    }
-
-    /// One level: from the record at `record` (whose header words are
-    /// `children` and `runs`) and the key's `slot` at this level, the child
-    /// record's index, or the leaf with [`DIRECT_LEAF`].
-    #[inline(always)]
-    fn step(&self, record: u32, (children, runs): (u64, u64), slot: u32) -> u32 {
+    fn step(&self, node: Node, slot: u32) -> u32 {
         let bit = 1u64 << slot;
-        let at = record as usize + HEADER_WORDS;
-        if children & bit != 0 {
-            // Children before this slot: this child's position.
-            let child = (children & (bit - 1)).count_ones();
-            let word = self.word(at + (child / 2) as usize);
-            (word >> (32 * (child & 1))) as u32
+        if node.children & bit != 0 {
+            // Children before this slot: this child's position in the block.
+            node.child_base + (node.children & (bit - 1)).count_ones()
         } else {
-            // Leaf runs started up to this slot, minus one: this slot's run.
-            // A node without children (every IPv4 node of a table without
-            // prefixes longer than /24) skips counting its child indices.
-            let run = (runs & (bit | (bit - 1))).count_ones() - 1;
-            let unit = if children == 0 {
-                run
-            } else {
-                2 * children.count_ones() + run
-            };
-            let word = self.word(at + (unit / 4) as usize);
-            DIRECT_LEAF | ((word >> (16 * (unit & 3))) as u32 & 0xffff)
+            // Leaf runs started up to this slot: this slot's run, counted from 1.
+            let run = (node.leaf_runs & (bit | (bit - 1))).count_ones();
+            let at = (node.leaf_base + run) as usize;
+            DIRECT_LEAF
+                | u32::from(
+                    self.leaves
+                        .get(at.wrapping_sub(1))
+                        .copied()
+                        .unwrap_or(NO_ROUTE),
+                )
         }
     }
 
@@ -369,14 +369,10 @@ impl<F: Family> Trie<F> {
         self.prefixes
     }
 
-    /// The child record indices of the record at `at`.
-    pub(crate) fn children_of(&self, at: u32) -> impl Iterator<Item = u32> + '_ {
-        let at = at as usize;
-        let count = self.word(at).count_ones() as usize;
-        (0..count).map(move |child| {
-            let word = self.word(at + HEADER_WORDS + child / 2);
-            (word >> (32 * (child & 1))) as u32
-        })
+    /// The arena indices of the children of the node at `at`.
+    pub(crate) fn children_of(&self, at: u32) -> std::ops::Range<u32> {
+        let node = self.node(at);
+        node.child_base..node.child_base + node.child_count()
     }
 
     /// Size and shape of the trie.
@@ -385,9 +381,11 @@ impl<F: Family> Trie<F> {
             family: F::NAME,
             prefixes: self.prefixes,
             direct_bytes: size_of_val(&*self.direct) + size_of_val(&*self.expanded),
-            node_bytes: self.arena.len() * size_of::<Line>(),
+            node_bytes: self.nodes.len() * size_of::<Node>(),
+            leaf_bytes: self.leaves.len() * size_of::<Leaf>(),
             value_bytes: self.values.len() * size_of::<Option<FibMatch>>(),
-            free_bytes: self.free.words * size_of::<u64>(),
+            free_bytes: self.free_nodes.entries * size_of::<Node>()
+                + self.free_leaves.entries * size_of::<Leaf>(),
             levels: Vec::new(),
         };
         let mut level = Vec::new();
@@ -423,7 +421,7 @@ impl<F: Family> Trie<F> {
         while !level.is_empty() {
             let leaf_runs = level
                 .iter()
-                .map(|&at| self.word(at as usize + 1).count_ones() as usize)
+                .map(|&at| self.node(at).run_count() as usize)
                 .sum();
             stats.levels.push(LevelStats {
                 depth,
@@ -447,9 +445,10 @@ pub struct TrieStats {
     pub prefixes: usize,
     /// The direct-pointing tables (the top one and IPv6's expanded ones).
     pub direct_bytes: usize,
-    /// The node record arena (bitmaps, child indices, leaves), free blocks
-    /// and line padding included.
+    /// The node arena, free blocks included.
     pub node_bytes: usize,
+    /// The leaf arena (the nodes' leaf runs), free blocks included.
+    pub leaf_bytes: usize,
     /// The leaf value table.
     pub value_bytes: usize,
     /// Arena bytes in free blocks (left by updates, reused by later ones).
@@ -477,7 +476,7 @@ pub struct LevelStats {
 impl TrieStats {
     /// Total bytes the lookup structures occupy.
     pub fn bytes(&self) -> usize {
-        self.direct_bytes + self.node_bytes + self.value_bytes
+        self.direct_bytes + self.node_bytes + self.leaf_bytes + self.value_bytes
     }
 
     /// Bytes per installed prefix (0 when empty).
