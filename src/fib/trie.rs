@@ -30,6 +30,11 @@ pub(crate) const NO_ROUTE: Leaf = 0;
 /// Entry flag (direct table and lookup state): the low 16 bits are a leaf;
 /// without it the entry is a node's arena index (below 2^31).
 pub(crate) const DIRECT_LEAF: u32 = 1 << 31;
+/// Lookup-state flag, with [`DIRECT_LEAF`]: the low 30 bits are the
+/// position of the leaf in the leaf arena, not the leaf.
+pub(crate) const LEAF_AT: u32 = 1 << 30;
+/// The position bits of a state with [`LEAF_AT`].
+pub(crate) const LEAF_AT_MASK: u32 = LEAF_AT - 1;
 /// Keys looked up together by [`Trie::lookup_batch`].
 pub const BATCH_LANES: usize = 32;
 
@@ -202,9 +207,10 @@ impl<F: Family> Trie<F> {
         let (keys, out) = (&keys[..count], &mut out[..count]);
         let mut key_chunks = keys.chunks_exact(BATCH_LANES);
         let mut out_chunks = out.chunks_exact_mut(BATCH_LANES);
+        let mut nodes = [Node::default(); BATCH_LANES];
         for (keys, out) in (&mut key_chunks).zip(&mut out_chunks) {
             if let (Ok(keys), Ok(out)) = (keys.try_into(), out.try_into()) {
-                self.lookup_lanes(keys, out);
+                self.lookup_lanes(keys, out, &mut nodes);
             }
         }
         for (slot, &key) in out_chunks
@@ -225,28 +231,24 @@ impl<F: Family> Trie<F> {
         &self,
         keys: &[F::Key; BATCH_LANES],
         out: &mut [Option<FibMatch>; BATCH_LANES],
+        nodes: &mut [Node; BATCH_LANES],
     ) {
         let mut state = [0u32; BATCH_LANES];
-        for (state, &key) in state.iter_mut().zip(keys) {
-            *state = self.direct[F::direct_index(key)];
-        }
-        if F::EXPAND_BITS > 0 {
-            for (state, &key) in state.iter_mut().zip(keys) {
-                if *state & DIRECT_LEAF == 0 {
-                    *state = self.expanded_entry(*state, key);
-                }
-            }
-        }
         let mut active = [0u8; BATCH_LANES];
         let mut active_count = 0;
-        // `% BATCH_LANES` (never changes the index: a count stays below the
-        // lane it is written at) lets the compiler drop the bounds checks.
-        for (lane, &entry) in state.iter().enumerate() {
+        for (lane, (state, &key)) in state.iter_mut().zip(keys).enumerate() {
+            let mut entry = self.direct[F::direct_index(key)];
+            if F::EXPAND_BITS > 0 && entry & DIRECT_LEAF == 0 {
+                entry = self.expanded_entry(entry, key);
+            }
+            *state = entry;
+            // `% BATCH_LANES` (never changes the index: a count stays below
+            // the lane it is written at) lets the compiler drop the bounds
+            // checks.
             active[active_count % BATCH_LANES] = lane as u8;
             active_count += usize::from(entry & DIRECT_LEAF == 0);
         }
         let mut depth = DIRECT_BITS + F::EXPAND_BITS;
-        let mut nodes = [Node::default(); BATCH_LANES];
         while active_count > 0 {
             for (node, &lane) in nodes.iter_mut().zip(&active[..active_count]) {
                 *node = self.node(state[usize::from(lane) % BATCH_LANES]);
@@ -255,14 +257,14 @@ impl<F: Family> Trie<F> {
             // need 128-bit shifts).
             let lanes = (&mut state, &mut active, active_count);
             active_count = if F::slot_in_top_half(depth) {
-                self.step_lanes(lanes, &nodes, keys, |key| F::top_slot(key, depth))
+                self.step_lanes(lanes, nodes, keys, |key| F::top_slot(key, depth))
             } else {
-                self.step_lanes(lanes, &nodes, keys, |key| F::slot(key, depth))
+                self.step_lanes(lanes, nodes, keys, |key| F::slot(key, depth))
             };
             depth += STRIDE;
         }
         for (slot, &state) in out.iter_mut().zip(&state) {
-            *slot = self.value(state as Leaf);
+            *slot = self.value(self.resolve(state));
         }
     }
 
@@ -304,11 +306,19 @@ impl<F: Family> Trie<F> {
             state = self.expanded_entry(state, key);
             depth += F::EXPAND_BITS;
         }
-        while state & DIRECT_LEAF == 0 {
-            state = self.step(self.node(state), F::slot(key, depth));
+        if state & DIRECT_LEAF != 0 {
+            return state as Leaf;
+        }
+        // One key: each level waits for the last, so a branch (predicted
+        // or not) costs less than computing both outcomes.
+        loop {
+            let (is_child, child, leaf_at) = Self::slot_in(self.node(state), F::slot(key, depth));
+            if !is_child {
+                return self.leaf_at(leaf_at);
+            }
+            state = child;
             depth += STRIDE;
         }
-        state as Leaf
     }
 
     /// The entry of `key` in expanded table `table` (no route if the table
@@ -338,25 +348,44 @@ impl<F: Family> Trie<F> {
     }
 
     /// One level: from `node` and the key's `slot` at this level, the child
-    /// node's index, or the leaf with [`DIRECT_LEAF`].
+    /// node's index, or the position of the slot's leaf in the leaf arena
+    /// with [`DIRECT_LEAF`] and [`LEAF_AT`]. Both are computed and one picked
+    /// without a branch (which slot a key takes is unpredictable) and
+    /// without loading the leaf ([`Trie::resolve`] does, once per lookup).
     #[inline(always)]
     fn step(&self, node: Node, slot: u32) -> u32 {
+        let (is_child, child, leaf_at) = Self::slot_in(node, slot);
+        std::hint::select_unpredictable(is_child, child, DIRECT_LEAF | LEAF_AT | leaf_at)
+    }
+
+    /// Where the key's `slot` of `node` leads: whether to a child, the
+    /// child's index (if so), and the position of its leaf in the leaf arena
+    /// (if not; below 2^30).
+    #[inline(always)]
+    fn slot_in(node: Node, slot: u32) -> (bool, u32, u32) {
         let bit = 1u64 << slot;
-        if node.children & bit != 0 {
-            // Children before this slot: this child's position in the block.
-            node.child_base + (node.children & (bit - 1)).count_ones()
-        } else {
-            // Leaf runs started up to this slot: this slot's run, counted from 1.
-            let run = (node.leaf_runs & (bit | (bit - 1))).count_ones();
-            let at = (node.leaf_base + run) as usize;
-            DIRECT_LEAF
-                | u32::from(
-                    self.leaves
-                        .get(at.wrapping_sub(1))
-                        .copied()
-                        .unwrap_or(NO_ROUTE),
-                )
-        }
+        let below = bit - 1;
+        // Children before this slot: this child's position in the block.
+        let child = node.child_base + (node.children & below).count_ones();
+        // Leaf runs started up to this slot: this slot's run, counted from 1.
+        let run = (node.leaf_runs & (bit | below)).count_ones();
+        let leaf_at = node.leaf_base.wrapping_add(run).wrapping_sub(1) & LEAF_AT_MASK;
+        (node.children & bit != 0, child, leaf_at)
+    }
+
+    /// The leaf at position `at` of the leaf arena.
+    #[inline(always)]
+    fn leaf_at(&self, at: u32) -> Leaf {
+        self.leaves.get(at as usize).copied().unwrap_or(NO_ROUTE)
+    }
+
+    /// The leaf a finished lookup state stands for: a leaf with
+    /// [`DIRECT_LEAF`], or with [`LEAF_AT`] too, the leaf at that position of
+    /// the leaf arena.
+    #[inline(always)]
+    fn resolve(&self, state: u32) -> Leaf {
+        let stored = self.leaf_at(state & LEAF_AT_MASK);
+        std::hint::select_unpredictable(state & LEAF_AT != 0, stored, state as Leaf)
     }
 
     #[inline(always)]
