@@ -213,7 +213,7 @@ fn format_stats(loaded: &Loaded, path: &Path) -> String {
 
 fn format_family(stats: &TrieStats) -> String {
     let mut text = format!(
-        "{}       {} prefixes, {} bytes ({:.2} bytes/prefix): direct table {}, node records {}, leaf values {}\n\
+        "{}       {} prefixes, {} bytes ({:.2} bytes/prefix): direct table {}, nodes {}, leaves {}, leaf values {}\n\
          \x20          level  bits  nodes     leaf runs\n",
         stats.family,
         stats.prefixes,
@@ -221,6 +221,7 @@ fn format_family(stats: &TrieStats) -> String {
         stats.bytes_per_prefix(),
         stats.direct_bytes,
         stats.node_bytes,
+        stats.leaf_bytes,
         stats.value_bytes,
     );
     for (level, shape) in stats.levels.iter().enumerate() {
