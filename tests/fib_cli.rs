@@ -184,7 +184,10 @@ fn stats_report_families_bytes_and_levels() {
     assert!(stdout.contains("IPv4       4 prefixes"), "{stdout}");
     assert!(stdout.contains("IPv6       2 prefixes"), "{stdout}");
     assert!(stdout.contains("bytes/prefix"), "{stdout}");
-    assert!(stdout.contains(", nodes ") && stdout.contains(", leaves "), "{stdout}");
+    assert!(
+        stdout.contains(", nodes ") && stdout.contains(", leaves "),
+        "{stdout}"
+    );
     assert!(stdout.contains("build      "), "{stdout}");
     // The IPv4 /32 needs nodes at bits 18-24, 24-30 and 30-36; IPv6's
     // /32 and /96 an expanded table for bits 18-30 (not labelled 18-24).

@@ -223,9 +223,12 @@ impl<F: Family> Trie<F> {
         count
     }
 
-    /// One batch of lanes. Each level first loads every active lane's node
-    /// (no load address depends on another load of the same level, so the
-    /// cache misses overlap), then takes the step.
+    /// One batch of lanes. The direct table is read for every lane first,
+    /// then the expanded tables for those that need them. Each node level
+    /// then loads every active lane's node (no load address depends on
+    /// another load of the same level, so the cache misses overlap) before
+    /// taking the branch-free steps (see [`Trie::step`]); a finished lane
+    /// holds its leaf's position, and the leaves are read at the end.
     #[inline(always)]
     fn lookup_lanes(
         &self,
@@ -234,14 +237,17 @@ impl<F: Family> Trie<F> {
         nodes: &mut [Node; BATCH_LANES],
     ) {
         let mut state = [0u32; BATCH_LANES];
+        for (state, &key) in state.iter_mut().zip(keys) {
+            *state = self.direct[F::direct_index(key)];
+        }
         let mut active = [0u8; BATCH_LANES];
         let mut active_count = 0;
         for (lane, (state, &key)) in state.iter_mut().zip(keys).enumerate() {
-            let mut entry = self.direct[F::direct_index(key)];
+            let mut entry = *state;
             if F::EXPAND_BITS > 0 && entry & DIRECT_LEAF == 0 {
                 entry = self.expanded_entry(entry, key);
+                *state = entry;
             }
-            *state = entry;
             // `% BATCH_LANES` (never changes the index: a count stays below
             // the lane it is written at) lets the compiler drop the bounds
             // checks.
