@@ -157,7 +157,7 @@ impl<F: Family> Trie<F> {
 
     /// Builds a region's expanded table (see [`Family::EXPAND_BITS`]) from
     /// its `routes` (longer than [`DIRECT_BITS`], sorted by address and
-    /// length) and returns the table's number. As [`Trie::build_record`]
+    /// length) and returns the table's number. As [`Trie::build_node`]
     /// with one wide stride and no compression.
     fn build_expanded(&mut self, default: Leaf, routes: &[WideRoute]) -> u32 {
         let bits = F::EXPAND_BITS;

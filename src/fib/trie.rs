@@ -442,7 +442,7 @@ impl<F: Family> Trie<F> {
         if F::EXPAND_BITS > 0 {
             let tables = std::mem::take(&mut level);
             let entries = tables.iter().flat_map(|&table| self.expanded_table(table));
-            let (leaves, records): (Vec<u32>, Vec<u32>) =
+            let (leaves, roots): (Vec<u32>, Vec<u32>) =
                 entries.partition(|&entry| entry & DIRECT_LEAF != 0);
             stats.levels.push(LevelStats {
                 depth,
@@ -450,7 +450,7 @@ impl<F: Family> Trie<F> {
                 nodes: tables.len(),
                 leaf_runs: leaves.len(),
             });
-            level = records;
+            level = roots;
             depth += F::EXPAND_BITS;
         }
         while !level.is_empty() {
