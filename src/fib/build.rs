@@ -5,7 +5,7 @@
 //! whose freed blocks are kept in exact-size free lists for reuse.
 
 use super::family::{DIRECT_BITS, Family, STRIDE, wide_slot};
-use super::trie::{DIRECT_LEAF, FreeLists, Leaf, MAX_BLOCK, Node, Trie};
+use super::trie::{DIRECT_LEAF, FreeLists, LEAF_AT, Leaf, MAX_BLOCK, Node, Trie};
 
 /// A route as the builder sees it: a left-aligned, masked address, a length
 /// and the leaf to install.
@@ -44,9 +44,10 @@ fn alloc<T: Copy + Default>(arena: &mut Vec<T>, free: &mut FreeLists, size: usiz
     }
     let start = arena.len();
     arena.resize(start + size, T::default());
-    // Node indices share a u32 with the DIRECT_LEAF flag; 2^31 nodes (48 GiB)
-    // is far beyond any routing table: memory runs out first.
-    debug_assert!(arena.len() < DIRECT_LEAF as usize);
+    // Node indices share a u32 with the DIRECT_LEAF flag and leaf positions
+    // with DIRECT_LEAF and LEAF_AT; 2^30 nodes (24 GiB) or leaves (2 GiB) is
+    // far beyond any routing table: memory runs out first.
+    debug_assert!(arena.len() <= LEAF_AT as usize);
     start as u32
 }
 
