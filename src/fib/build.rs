@@ -231,7 +231,7 @@ impl<F: Family> Trie<F> {
     /// and its leaves') to the free lists.
     fn free_below(&mut self, at: u32) {
         let node = self.node(at);
-        for child in self.children_of(at) {
+        for child in node.child_range() {
             self.free_below(child);
         }
         let (children, runs) = (node.child_count(), node.run_count());

@@ -28,7 +28,7 @@ pub(crate) type Leaf = u16;
 /// The leaf of addresses no prefix covers.
 pub(crate) const NO_ROUTE: Leaf = 0;
 /// Entry flag (direct table and lookup state): the low 16 bits are a leaf;
-/// without it the entry is a node's arena index (below 2^31).
+/// without it the entry is a node's arena index (below 2^30).
 pub(crate) const DIRECT_LEAF: u32 = 1 << 31;
 /// Lookup-state flag, with [`DIRECT_LEAF`]: the low 30 bits are the
 /// position of the leaf in the leaf arena, not the leaf.
@@ -63,6 +63,11 @@ impl Node {
     #[inline(always)]
     pub(crate) fn child_count(&self) -> u32 {
         self.children.count_ones()
+    }
+
+    /// The arena indices of this node's children (its child block).
+    pub(crate) fn child_range(&self) -> std::ops::Range<u32> {
+        self.child_base..self.child_base + self.child_count()
     }
 
     /// Leaf runs of this node.
@@ -387,7 +392,8 @@ impl<F: Family> Trie<F> {
 
     /// The leaf a finished lookup state stands for: a leaf with
     /// [`DIRECT_LEAF`], or with [`LEAF_AT`] too, the leaf at that position of
-    /// the leaf arena.
+    /// the leaf arena. The arena is read either way and one value picked
+    /// without a branch (a plain leaf reads a low, cached position).
     #[inline(always)]
     fn resolve(&self, state: u32) -> Leaf {
         let stored = self.leaf_at(state & LEAF_AT_MASK);
@@ -406,8 +412,7 @@ impl<F: Family> Trie<F> {
 
     /// The arena indices of the children of the node at `at`.
     pub(crate) fn children_of(&self, at: u32) -> std::ops::Range<u32> {
-        let node = self.node(at);
-        node.child_base..node.child_base + node.child_count()
+        self.node(at).child_range()
     }
 
     /// Size and shape of the trie.
