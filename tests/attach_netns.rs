@@ -1,5 +1,6 @@
-//! `erdp attach` with real kernel traffic (root only; skipped with a
-//! message otherwise). Four network namespaces, an on-premises host, the
+//! `erdp attach` with real kernel traffic (root, iproute2, ethtool, ping,
+//! curl, python3 and tshark: ignored by a plain `cargo test`, run with
+//! `--ignored` by .ci/steps/45-attach-netns.sh, failing when one is missing). Four network namespaces, an on-premises host, the
 //! on-premises edge, the Azure VPN gateway and an Azure host, joined by
 //! veths with offloads off; two `erdp attach` processes with design-1
 //! configs made for these addresses. Kernel ping and an HTTP transfer
@@ -532,23 +533,21 @@ fn in_must_encrypt(address: &str) -> bool {
     address.starts_with("10.0.") || address.starts_with("10.1.")
 }
 
+/// The CI step that installs this test's tools and runs it.
+const ATTACH_STEP: &str = ".ci/steps/45-attach-netns.sh";
+
 #[test]
+#[ignore = "needs root, ip, ethtool, ping, curl, python3, tshark: run by .ci/steps/45-attach-netns.sh"]
 fn design1_nodes_forward_kernel_traffic_encrypting_only_the_must_encrypt_prefixes() {
-    if !is_root() {
-        eprintln!("SKIPPED attach_netns: needs root (network namespaces, veth, AF_PACKET)");
-        return;
-    }
-    for tool in ["ip", "ethtool", "ping", "curl", "python3"] {
-        if !tool_available(tool) {
-            eprintln!(
-                "SKIPPED attach_netns: {tool} is not installed (.ci/steps/45-attach-netns.sh installs it)"
-            );
-            return;
-        }
-    }
-    let tshark = tool_available("tshark");
-    if !tshark {
-        eprintln!("attach_netns: tshark is not installed: SKIPPING the circuit capture checks");
+    assert!(
+        is_root(),
+        "needs root (network namespaces, veth, AF_PACKET); {ATTACH_STEP} runs it"
+    );
+    for tool in ["ip", "ethtool", "ping", "curl", "python3", "tshark"] {
+        assert!(
+            tool_available(tool),
+            "needs `{tool}` on PATH; {ATTACH_STEP} installs it"
+        );
     }
     let started = Instant::now();
     let dir = TempDir::new("attach-netns");
@@ -581,7 +580,7 @@ fn design1_nodes_forward_kernel_traffic_encrypting_only_the_must_encrypt_prefixe
     };
     let (edge, gateway) = start_nodes(&net, up, &dir, &[]);
     let capture = dir.path("circuit.pcap");
-    let tshark_run = tshark.then(|| {
+    let tshark_run = {
         let child = Command::new("ip")
             .args([
                 "netns",
@@ -605,7 +604,7 @@ fn design1_nodes_forward_kernel_traffic_encrypting_only_the_must_encrypt_prefixe
         }
         std::thread::sleep(Duration::from_millis(300));
         Background(child)
-    });
+    };
     assert!(
         ping(&net.onprem_host, "10.0.1.10", "10.1.0.10", 4),
         "ping over the tunnel"
@@ -624,10 +623,8 @@ fn design1_nodes_forward_kernel_traffic_encrypting_only_the_must_encrypt_prefixe
         transfer(&net, "10.3.0.10", "10.2.0.10", blob_size, &dir),
         "HTTP over the plain path"
     );
-    if let Some(Background(child)) = &tshark_run {
-        std::thread::sleep(Duration::from_millis(300));
-        run_command("kill", &["-INT", &child.id().to_string()]).expect("stop tshark");
-    }
+    std::thread::sleep(Duration::from_millis(300));
+    run_command("kill", &["-INT", &tshark_run.0.id().to_string()]).expect("stop tshark");
     drop(tshark_run);
     let edge_report = edge.stop();
     let gateway_report = gateway.stop();
@@ -657,57 +654,55 @@ fn design1_nodes_forward_kernel_traffic_encrypting_only_the_must_encrypt_prefixe
                 || name == "gateway"
         );
     }
-    if tshark {
-        let frames = dissect(&capture, &esp_sa_lines(&edge_config(up, net.onprem_mac)));
-        let esp: Vec<&Dissected> = frames.iter().filter(|f| !f.spi.is_empty()).collect();
-        let plain: Vec<&Dissected> = frames
-            .iter()
-            .filter(|f| f.spi.is_empty() && !f.sources.is_empty())
-            .collect();
-        assert!(esp.len() > 1000, "ESP frames on the circuit: {}", esp.len());
-        for frame in &esp {
-            assert_eq!(frame.icv_good, "1", "{frame:?}");
-            // Outer then inner addresses: the inner ones are must-encrypt.
-            assert_eq!(frame.sources.len(), 2, "{frame:?}");
-            assert!(
-                in_must_encrypt(&frame.sources[1]) && in_must_encrypt(&frame.destinations[1]),
-                "{frame:?}"
-            );
-        }
+    let frames = dissect(&capture, &esp_sa_lines(&edge_config(up, net.onprem_mac)));
+    let esp: Vec<&Dissected> = frames.iter().filter(|f| !f.spi.is_empty()).collect();
+    let plain: Vec<&Dissected> = frames
+        .iter()
+        .filter(|f| f.spi.is_empty() && !f.sources.is_empty())
+        .collect();
+    assert!(esp.len() > 1000, "ESP frames on the circuit: {}", esp.len());
+    for frame in &esp {
+        assert_eq!(frame.icv_good, "1", "{frame:?}");
+        // Outer then inner addresses: the inner ones are must-encrypt.
+        assert_eq!(frame.sources.len(), 2, "{frame:?}");
         assert!(
-            esp.iter()
-                .any(|f| f.protocols.get(1).map(String::as_str) == Some("6")),
-            "TCP inside ESP"
-        );
-        assert!(
-            esp.iter()
-                .any(|f| f.protocols.get(1).map(String::as_str) == Some("1")),
-            "ICMP inside ESP"
-        );
-        for frame in &plain {
-            assert!(
-                !frame
-                    .sources
-                    .iter()
-                    .chain(&frame.destinations)
-                    .any(|a| in_must_encrypt(a)),
-                "must-encrypt traffic in clear on the circuit: {frame:?}"
-            );
-        }
-        let plain_path = plain
-            .iter()
-            .filter(|f| f.sources[0] == "10.3.0.10" || f.sources[0] == "10.2.0.10")
-            .count();
-        assert!(
-            plain_path > 1000,
-            "plain-path frames in clear: {plain_path}"
-        );
-        eprintln!(
-            "attach_netns: circuit capture: {} ESP frames (ICV good), {} plain-path frames in clear",
-            esp.len(),
-            plain_path
+            in_must_encrypt(&frame.sources[1]) && in_must_encrypt(&frame.destinations[1]),
+            "{frame:?}"
         );
     }
+    assert!(
+        esp.iter()
+            .any(|f| f.protocols.get(1).map(String::as_str) == Some("6")),
+        "TCP inside ESP"
+    );
+    assert!(
+        esp.iter()
+            .any(|f| f.protocols.get(1).map(String::as_str) == Some("1")),
+        "ICMP inside ESP"
+    );
+    for frame in &plain {
+        assert!(
+            !frame
+                .sources
+                .iter()
+                .chain(&frame.destinations)
+                .any(|a| in_must_encrypt(a)),
+            "must-encrypt traffic in clear on the circuit: {frame:?}"
+        );
+    }
+    let plain_path = plain
+        .iter()
+        .filter(|f| f.sources[0] == "10.3.0.10" || f.sources[0] == "10.2.0.10")
+        .count();
+    assert!(
+        plain_path > 1000,
+        "plain-path frames in clear: {plain_path}"
+    );
+    eprintln!(
+        "attach_netns: circuit capture: {} ESP frames (ICV good), {} plain-path frames in clear",
+        esp.len(),
+        plain_path
+    );
 
     // 2. Tunnel down: the VPN routes are withdrawn on both sides; traffic
     //    falls back to ER in plaintext, flagged. The edge captures its ports.
@@ -738,17 +733,15 @@ fn design1_nodes_forward_kernel_traffic_encrypting_only_the_must_encrypt_prefixe
         std::fs::metadata(&er_capture).map(|m| m.len()).unwrap_or(0) > 24,
         "edge capture of er"
     );
-    if tshark {
-        let frames = dissect(&er_capture, &[]);
-        let in_clear = frames
-            .iter()
-            .filter(|f| f.spi.is_empty() && f.sources.first().is_some_and(|a| a == "10.0.1.10"))
-            .count();
-        assert!(
-            in_clear >= 3,
-            "the fallback's plaintext on the circuit: {frames:?}"
-        );
-    }
+    let frames = dissect(&er_capture, &[]);
+    let in_clear = frames
+        .iter()
+        .filter(|f| f.spi.is_empty() && f.sources.first().is_some_and(|a| a == "10.0.1.10"))
+        .count();
+    assert!(
+        in_clear >= 3,
+        "the fallback's plaintext on the circuit: {frames:?}"
+    );
 
     // 3. Tunnel down, the edge's policy fails closed: dropped and counted.
     let closed = Scenario {

@@ -1,5 +1,6 @@
 //! AF_PACKET ports on veth pairs between network namespaces this test
-//! makes (root only; each test skips with a printed reason otherwise):
+//! makes (root, ip, ping and ethtool: ignored by a plain `cargo test`, run
+//! with `--ignored` by .ci/steps/40-port-root.sh, failing when one is missing):
 //! frames both ways, jumbo frames whole, the kernel's ARP and ICMP seen
 //! and answered, GSO super-frames counted, and the attach loop bridging
 //! real kernel traffic (UDP, ping, TCP) between two namespaces.
@@ -13,12 +14,12 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use erdp::packet::PacketBuf;
-use erdp::port::netns::{Netns, tool_available, veth_pair};
+use erdp::port::netns::{Netns, veth_pair};
 use erdp::port::{
     AfPacketBackend, AfPacketConfig, AfPacketPort, Port, PortError, PortSet, Shutdown,
 };
 use erdp::wire::MacAddr;
-use port_support::{UserspaceHost, numbered_frame, receive_numbered, root_or_skip};
+use port_support::{UserspaceHost, numbered_frame, receive_numbered, require_root_and};
 
 const NODE_MAC: MacAddr = MacAddr([2, 0, 0, 0xe4, 0xd9, 1]);
 
@@ -65,10 +66,9 @@ fn drain(port: &mut dyn Port) {
 }
 
 #[test]
+#[ignore = "needs root, ip, ping, ethtool: run by .ci/steps/40-port-root.sh"]
 fn frames_cross_a_veth_pair_both_ways_root() {
-    if !root_or_skip("frames_cross_a_veth_pair_both_ways_root") {
-        return;
-    }
+    require_root_and(&["ping", "ethtool"]);
     for backend in BACKENDS {
         cross_both_ways(backend);
     }
@@ -139,10 +139,9 @@ fn cross_both_ways(backend: AfPacketBackend) {
 }
 
 #[test]
+#[ignore = "needs root, ip, ping, ethtool: run by .ci/steps/40-port-root.sh"]
 fn frames_leaving_the_device_are_ignored_root() {
-    if !root_or_skip("frames_leaving_the_device_are_ignored_root") {
-        return;
-    }
+    require_root_and(&["ping", "ethtool"]);
     let (a, b) = two_namespaces("leave");
     let mac_b = b.mac_of("b0").unwrap();
     let mut sender = open_in(&a, "sender", "a0", 1500);
@@ -183,10 +182,9 @@ fn frames_leaving_the_device_are_ignored_root() {
 }
 
 #[test]
+#[ignore = "needs root, ip, ping, ethtool: run by .ci/steps/40-port-root.sh"]
 fn jumbo_frames_arrive_whole_root() {
-    if !root_or_skip("jumbo_frames_arrive_whole_root") {
-        return;
-    }
+    require_root_and(&["ping", "ethtool"]);
     let (a, b) = two_namespaces("jumbo");
     a.ip(&["link", "set", "a0", "mtu", "9000"]).unwrap();
     b.ip(&["link", "set", "b0", "mtu", "9000"]).unwrap();
@@ -206,10 +204,9 @@ fn jumbo_frames_arrive_whole_root() {
 }
 
 #[test]
+#[ignore = "needs root, ip, ping, ethtool: run by .ci/steps/40-port-root.sh"]
 fn the_kernel_answers_our_ping_and_pings_us_root() {
-    if !root_or_skip("the_kernel_answers_our_ping_and_pings_us_root") {
-        return;
-    }
+    require_root_and(&["ping", "ethtool"]);
     let (a, b) = two_namespaces("ping");
     b.ip(&["addr", "add", "10.77.0.2/24", "dev", "b0"]).unwrap();
     let mac_b = b.mac_of("b0").unwrap();
@@ -225,10 +222,6 @@ fn the_kernel_answers_our_ping_and_pings_us_root() {
     assert!(host.stats.arp_requests_answered >= 1, "{:?}", host.stats);
     assert_eq!(host.stats.echo_replies_received, 1, "{:?}", host.stats);
 
-    if !tool_available("ping") {
-        eprintln!("SKIPPED the kernel-ping half: no `ping` (apt-get install iputils-ping)");
-        return;
-    }
     let pinger = thread::scope(|scope| {
         let ping =
             scope.spawn(|| b.exec("ping", &["-c", "3", "-i", "0.2", "-W", "2", "10.77.0.1"]));
@@ -262,10 +255,9 @@ fn tcp_transfer(from: &Netns, to: &Netns, address: &str, bytes: usize) {
 }
 
 #[test]
+#[ignore = "needs root, ip, ping, ethtool: run by .ci/steps/40-port-root.sh"]
 fn gso_super_frames_are_counted_until_offloads_are_off_root() {
-    if !root_or_skip("gso_super_frames_are_counted_until_offloads_are_off_root") {
-        return;
-    }
+    require_root_and(&["ping", "ethtool"]);
     let (a, b) = two_namespaces("gso");
     a.ip(&["addr", "add", "10.78.0.1/24", "dev", "a0"]).unwrap();
     b.ip(&["addr", "add", "10.78.0.2/24", "dev", "b0"]).unwrap();
@@ -288,10 +280,6 @@ fn gso_super_frames_are_counted_until_offloads_are_off_root() {
     // The kernel's ACKs leaving b0 carry b0's MAC: read back and ignored.
     assert!(with_offloads.rx_ignored_own > 0, "{with_offloads:?}");
 
-    if !tool_available("ethtool") {
-        eprintln!("SKIPPED the offloads-off half: no `ethtool` (apt-get install ethtool)");
-        return;
-    }
     a.disable_offloads("a0").unwrap();
     b.disable_offloads("b0").unwrap();
     tcp_transfer(&a, &b, "10.78.0.2:5002", 1 << 20);
@@ -309,10 +297,9 @@ fn gso_super_frames_are_counted_until_offloads_are_off_root() {
 }
 
 #[test]
+#[ignore = "needs root, ip, ping, ethtool: run by .ci/steps/40-port-root.sh"]
 fn the_loop_bridges_kernel_traffic_between_namespaces_root() {
-    if !root_or_skip("the_loop_bridges_kernel_traffic_between_namespaces_root") {
-        return;
-    }
+    require_root_and(&["ping", "ethtool"]);
     // 10.80.0.1 [a0] -- [m0] erdp bridge [m1] -- [b1] 10.80.0.2
     let a = Netns::create("bra").unwrap();
     let m = Netns::create("brm").unwrap();
@@ -324,12 +311,6 @@ fn the_loop_bridges_kernel_traffic_between_namespaces_root() {
     veth_pair(&m, "m1", &b, "b1").unwrap();
     a.ip(&["addr", "add", "10.80.0.1/24", "dev", "a0"]).unwrap();
     b.ip(&["addr", "add", "10.80.0.2/24", "dev", "b1"]).unwrap();
-    if !tool_available("ethtool") {
-        eprintln!(
-            "SKIPPED the_loop_bridges_kernel_traffic_between_namespaces_root: needs `ethtool` to turn checksum offload and GSO off"
-        );
-        return;
-    }
     for (netns, device) in [(&a, "a0"), (&m, "m0"), (&m, "m1"), (&b, "b1")] {
         netns.disable_offloads(device).unwrap();
     }
@@ -370,14 +351,10 @@ fn the_loop_bridges_kernel_traffic_between_namespaces_root() {
         assert_eq!(&buf[..len], &payload[..], "datagram {seq}");
     }
 
-    if tool_available("ping") {
-        let output = a
-            .exec("ping", &["-c", "3", "-i", "0.2", "-W", "2", "10.80.0.2"])
-            .unwrap();
-        assert!(output.contains("3 received"), "{output}");
-    } else {
-        eprintln!("SKIPPED the ping through the bridge: no `ping`");
-    }
+    let output = a
+        .exec("ping", &["-c", "3", "-i", "0.2", "-W", "2", "10.80.0.2"])
+        .unwrap();
+    assert!(output.contains("3 received"), "{output}");
     tcp_transfer(&a, &b, "10.80.0.2:5003", 2 << 20);
 
     stopper.request();
@@ -404,10 +381,9 @@ fn the_loop_bridges_kernel_traffic_between_namespaces_root() {
 }
 
 #[test]
+#[ignore = "needs root, ip, ping, ethtool: run by .ci/steps/40-port-root.sh"]
 fn a_deleted_device_is_fatal_root() {
-    if !root_or_skip("a_deleted_device_is_fatal_root") {
-        return;
-    }
+    require_root_and(&["ping", "ethtool"]);
     for backend in BACKENDS {
         let (a, b) = two_namespaces("gone");
         let mut port = open_with(&a, "lan", "a0", config(1500, backend));
@@ -438,10 +414,9 @@ fn a_deleted_device_is_fatal_root() {
 }
 
 #[test]
+#[ignore = "needs root, ip, ping, ethtool: run by .ci/steps/40-port-root.sh"]
 fn the_loop_stops_when_a_device_is_deleted_root() {
-    if !root_or_skip("the_loop_stops_when_a_device_is_deleted_root") {
-        return;
-    }
+    require_root_and(&["ping", "ethtool"]);
     for backend in BACKENDS {
         let (a, _b) = two_namespaces("loopgone");
         let mut ports = PortSet::new(8, Duration::from_millis(10));

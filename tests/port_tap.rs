@@ -1,5 +1,6 @@
-//! TAP ports inside network namespaces this test makes (root only; each
-//! test skips with a printed reason otherwise): frames to and from the
+//! TAP ports inside network namespaces this test makes (root, ip and ping:
+//! ignored by a plain `cargo test`, run with `--ignored` by
+//! .ci/steps/40-port-root.sh, failing when one is missing): frames to and from the
 //! kernel (ARP, ICMP echo both ways), the device's lifetime, attaching to
 //! a persistent TAP, and `--bind IFACE=tap:NAME` with a capture file.
 
@@ -12,10 +13,10 @@ use std::time::Duration;
 
 use capture_support::{TempDir, read_all};
 use erdp::packet::PacketBuf;
-use erdp::port::netns::{Netns, tool_available};
+use erdp::port::netns::Netns;
 use erdp::port::{BindSpec, OpenOptions, Port, PortError, TapConfig, TapPort};
 use erdp::wire::MacAddr;
-use port_support::{UserspaceHost, root_or_skip};
+use port_support::{UserspaceHost, require_root_and};
 
 const HOST_MAC: MacAddr = MacAddr([2, 0, 0, 0xe4, 0xd9, 0x0a]);
 const KERNEL_MAC: MacAddr = MacAddr([2, 0, 0, 0xe4, 0xd9, 0xc1]);
@@ -35,10 +36,9 @@ fn quiet_netns(tag: &str) -> Netns {
 }
 
 #[test]
+#[ignore = "needs root, ip, ping: run by .ci/steps/40-port-root.sh"]
 fn a_tap_port_talks_with_the_kernel_root() {
-    if !root_or_skip("a_tap_port_talks_with_the_kernel_root") {
-        return;
-    }
+    require_root_and(&["ping"]);
     let netns = quiet_netns("tap");
     let mut port = netns
         .run(|| TapPort::open("lan", "erdptap0", up_with_mac()))
@@ -60,20 +60,16 @@ fn a_tap_port_talks_with_the_kernel_root() {
     assert!(host.stats.arp_requests_answered >= 1, "{:?}", host.stats);
     assert_eq!(host.stats.echo_replies_received, 1, "{:?}", host.stats);
 
-    if tool_available("ping") {
-        let output = thread::scope(|scope| {
-            let ping = scope
-                .spawn(|| netns.exec("ping", &["-c", "3", "-i", "0.2", "-W", "2", "10.79.0.2"]));
-            host.serve(&mut port, Duration::from_secs(15), |stats| {
-                stats.echo_requests_answered >= 3
-            });
-            ping.join().unwrap()
-        })
-        .unwrap();
-        assert!(output.contains("3 received"), "{output}");
-    } else {
-        eprintln!("SKIPPED the kernel-ping half: no `ping` (apt-get install iputils-ping)");
-    }
+    let output = thread::scope(|scope| {
+        let ping =
+            scope.spawn(|| netns.exec("ping", &["-c", "3", "-i", "0.2", "-W", "2", "10.79.0.2"]));
+        host.serve(&mut port, Duration::from_secs(15), |stats| {
+            stats.echo_requests_answered >= 3
+        });
+        ping.join().unwrap()
+    })
+    .unwrap();
+    assert!(output.contains("3 received"), "{output}");
 
     let counters = port.counters();
     assert!(counters.tx_packets >= 2, "{counters:?}");
@@ -94,10 +90,9 @@ fn a_tap_port_talks_with_the_kernel_root() {
 }
 
 #[test]
+#[ignore = "needs root, ip, ping: run by .ci/steps/40-port-root.sh"]
 fn a_tap_the_port_made_goes_away_with_it_root() {
-    if !root_or_skip("a_tap_the_port_made_goes_away_with_it_root") {
-        return;
-    }
+    require_root_and(&["ping"]);
     let netns = quiet_netns("tapgone");
     let port = netns
         .run(|| TapPort::open("lan", "erdptap1", TapConfig::default()))
@@ -122,10 +117,9 @@ fn a_tap_the_port_made_goes_away_with_it_root() {
 }
 
 #[test]
+#[ignore = "needs root, ip, ping: run by .ci/steps/40-port-root.sh"]
 fn a_deleted_tap_is_fatal_root() {
-    if !root_or_skip("a_deleted_tap_is_fatal_root") {
-        return;
-    }
+    require_root_and(&["ping"]);
     let netns = quiet_netns("tapdel");
     let mut port = netns
         .run(|| TapPort::open("lan", "erdptap4", up_with_mac()))
@@ -143,10 +137,9 @@ fn a_deleted_tap_is_fatal_root() {
 }
 
 #[test]
+#[ignore = "needs root, ip, ping: run by .ci/steps/40-port-root.sh"]
 fn a_port_attaches_to_a_persistent_tap_root() {
-    if !root_or_skip("a_port_attaches_to_a_persistent_tap_root") {
-        return;
-    }
+    require_root_and(&["ping"]);
     let netns = quiet_netns("tapkeep");
     netns
         .ip(&["tuntap", "add", "dev", "erdptap2", "mode", "tap"])
@@ -167,10 +160,9 @@ fn a_port_attaches_to_a_persistent_tap_root() {
 }
 
 #[test]
+#[ignore = "needs root, ip, ping: run by .ci/steps/40-port-root.sh"]
 fn a_tap_binding_opens_with_a_capture_root() {
-    if !root_or_skip("a_tap_binding_opens_with_a_capture_root") {
-        return;
-    }
+    require_root_and(&["ping"]);
     let netns = quiet_netns("tapbind");
     let dir = TempDir::new("port-tap-bind");
     let spec: BindSpec = "lan=tap:erdptap3".parse().unwrap();

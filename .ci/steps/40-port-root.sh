@@ -1,19 +1,20 @@
 #!/usr/bin/env bash
-# Root-only checks for src/port (real interfaces). Skips with a message
-# when not root. Makes network namespaces, a veth pair and a TAP device,
+# Root-only checks for src/port (real interfaces); fails when not root.
+# Makes network namespaces, a veth pair and a TAP device,
 # moves kernel frames through erdp's ports, and removes everything it made
 # on exit (trap), pass or fail.
 #  1. examples/port_bridge (attach without the node: AF_PACKET <-> TAP,
 #     SIGTERM to stop, counters as JSON, per-port pcap capture) carrying a
 #     kernel ping from one namespace to a TAP in another.
-#  2. the root tests again, now that ping and ethtool are installed (the
-#     `cargo test` run before the steps skips the parts that need them).
+#  2. the root tests (`#[ignore]`d in a plain `cargo test`) with `--ignored`,
+#     now that ping and ethtool are installed; a test whose tool or root is
+#     missing fails, and this step fails unless every one of them ran.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 if [ "$(id -u)" != 0 ]; then
-    echo "SKIPPED 40-port-root: needs root (network namespaces, veth, AF_PACKET, TAP)"
-    exit 0
+    echo "40-port-root: needs root (network namespaces, veth, AF_PACKET, TAP)" >&2
+    exit 1
 fi
 
 missing=()
@@ -97,7 +98,9 @@ ip netns del "$ns_host"
 ip netns del "$ns_node"
 
 echo "== root tests with ping and ethtool present"
-timeout 900 cargo test --locked --test port_afpacket --test port_tap -- --nocapture 2>&1 | tail -n 30
+timeout 900 cargo test --locked --test port_afpacket --test port_tap -- --ignored 2>&1 \
+    | tee "$work/root-tests.log" | tail -n 30
+bash .ci/steps/lib/all-ran.sh "$work/root-tests.log" 13
 
 leftover=$(ip netns list | grep -c "erdp-" || true)
 if [ "$leftover" != 0 ]; then

@@ -5,15 +5,16 @@
 # (ESP only for the must-encrypt prefixes, every ICV good), then the tunnel
 # withdrawn (plaintext fallback flagged; fail-closed drop counted), then the
 # edge's LAN on a TAP device (`--tap`) carrying kernel pings. Runs
-# once per AF_PACKET backend. Skips with a message when not root. The test
+# once per AF_PACKET backend (`--ignored`: a plain `cargo test` lists it as
+# ignored); fails when not root or when the test did not run. The test
 # removes what it makes (Drop guards); the trap removes whatever a killed
 # run left behind, found by this run's tag.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 if [ "$(id -u)" != 0 ]; then
-    echo "SKIPPED 45-attach-netns: needs root (network namespaces, veth, AF_PACKET)"
-    exit 0
+    echo "45-attach-netns: needs root (network namespaces, veth, AF_PACKET)" >&2
+    exit 1
 fi
 
 missing=()
@@ -40,8 +41,11 @@ trap cleanup EXIT
 
 for backend in pnet mmsg; do
     echo "== erdp attach between namespaces, $backend backend"
+    log="$(mktemp)"
     ERDP_ATTACH_BACKEND=$backend timeout 600 \
-        cargo test --locked --test attach_netns -- --nocapture 2>&1 | tail -n 20
+        cargo test --locked --test attach_netns -- --ignored 2>&1 | tee "$log" | tail -n 20
+    bash .ci/steps/lib/all-ran.sh "$log" 1
+    rm -f "$log"
 done
 
 leftover=$(ip netns list | grep -c -- "-att${ERDP_ATTACH_RUN_ID}-" || true)

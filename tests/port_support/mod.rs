@@ -14,17 +14,25 @@ use etherparse::{EtherType, Icmpv4Type, NetSlice, PacketBuilder, SlicedPacket, T
 /// UDP port that marks frames made by these tests.
 pub const TEST_UDP_PORT: u16 = 47_001;
 
-/// True when root tests can run; otherwise prints why the test is skipped.
-pub fn root_or_skip(test: &str) -> bool {
-    if !netns::is_root() {
-        eprintln!("SKIPPED {test}: needs root (network namespaces, veth, AF_PACKET, TAP)");
-        return false;
+/// Why the root tests are ignored by a plain `cargo test`: the CI step that
+/// runs them with `--ignored` after installing their tools.
+pub const ROOT_STEP: &str = ".ci/steps/40-port-root.sh";
+
+/// Fails the test unless it can run in full: root (network namespaces,
+/// veth, AF_PACKET, TAP) and every tool in `tools` on PATH. Root tests are
+/// `#[ignore]`d, so a plain `cargo test` lists them as ignored; run with
+/// `--ignored` they never pass with a part skipped.
+pub fn require_root_and(tools: &[&str]) {
+    assert!(
+        netns::is_root(),
+        "needs root (network namespaces, veth, AF_PACKET, TAP); {ROOT_STEP} runs it"
+    );
+    for tool in ["ip"].iter().chain(tools) {
+        assert!(
+            netns::tool_available(tool),
+            "needs `{tool}` on PATH; {ROOT_STEP} installs it"
+        );
     }
-    if !netns::tool_available("ip") {
-        eprintln!("SKIPPED {test}: needs iproute2's `ip`");
-        return false;
-    }
-    true
 }
 
 /// A UDP frame carrying `seq` (and padding up to `len` bytes in all).
