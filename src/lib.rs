@@ -18,6 +18,7 @@
 //! - [`config`]: the node configuration (TOML), checked with file, line and field in errors.
 //! - [`dataplane`]: the forwarding node: frames in, one fate each out, ESP tunnels, worker pool.
 //! - [`scenario`]: `erdp run`: the emulated ExpressRoute + IPsec topology, BGP, faults, reports.
+//! - [`output`]: output directories written all or nothing (temporary names, a manifest).
 //! - [`report`]: per-flow paths and must-encrypt verdicts; [`replay`]: captures through a node.
 // `deny`, not `forbid`: the FIB's runtime CPU dispatch (`fib/cpu.rs`) calls
 // its `#[target_feature]` copies in two `#[allow(unsafe_code)]` blocks.
@@ -30,6 +31,7 @@ pub mod dataplane;
 pub mod emu;
 pub mod esp;
 pub mod fib;
+pub mod output;
 pub mod packet;
 pub mod port;
 pub mod replay;

@@ -83,6 +83,65 @@ fn a_pcap_without_ingress_or_with_a_bad_one_is_exit_2() {
         "{}",
         stderr(&output)
     );
+    // A failed replay creates no file (not even the directory).
+    assert!(!dir.join("a").exists() && !dir.join("b").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_failed_replay_leaves_the_previous_outputs_whole() {
+    let dir = temp("stale");
+    let input = corpus("design1-onprem-to-azure.pcap");
+    let out = dir.join("out");
+    let output = erdp_replay(&input, &out, &["--ingress", "lan"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let listing = |dir: &Path| {
+        let mut all: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (
+                    e.file_name().to_string_lossy().into_owned(),
+                    std::fs::read(e.path()).unwrap(),
+                )
+            })
+            .collect();
+        all.sort();
+        all
+    };
+    let before = listing(&out);
+    assert!(before.iter().any(|(name, _)| name == "report.json"));
+    let output = erdp_replay(&input, &out, &["--ingress", "vpn"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        listing(&out) == before,
+        "the previous replay's files changed"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_closed_stdout_ends_a_replay_quietly() {
+    let dir = temp("pipe");
+    let input = corpus("design1-onprem-to-azure.pcap");
+    let expected = erdp_replay(&input, &dir.join("a"), &["--ingress", "lan"]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_erdp"))
+        .arg("replay")
+        .arg("--config")
+        .arg(corpus("design1-onprem-edge.toml"))
+        .arg("--input")
+        .arg(&input)
+        .arg("--out-dir")
+        .arg(dir.join("b"))
+        .args(["--ingress", "lan"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), expected.status.code());
+    assert_eq!(stderr(&output), "");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -4,6 +4,9 @@
 //! fail), with conservation; pcaps/README.md lists every file; and the
 //! report is the same with 1 and 2 workers.
 
+mod dir_support;
+
+use dir_support::sorted_files;
 #[path = "../examples/make_corpus.rs"]
 #[allow(dead_code)]
 mod make_corpus;
@@ -44,15 +47,6 @@ fn temp(name: &str) -> PathBuf {
 fn manifest() -> Manifest {
     let text = std::fs::read_to_string(corpus().join("corpus.toml")).unwrap();
     toml::from_str(&text).unwrap()
-}
-
-fn sorted_files(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
 }
 
 #[test]

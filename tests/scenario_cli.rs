@@ -54,6 +54,7 @@ fn run_writes_the_summary_report_and_pcaps_with_exit_codes() {
     std::fs::write(&file, erdp::scenario::BUILTIN[1].1).unwrap();
     let file_text = file.display().to_string();
     let out2 = std::env::temp_dir().join("erdp-cli-design2");
+    let _ = std::fs::remove_dir_all(&out2);
     let (code, stdout, stderr) =
         erdp(&["run", &file_text, "--out-dir", &out2.display().to_string()]);
     assert_eq!(code, 0, "{stdout}{stderr}");

@@ -236,14 +236,14 @@ fn scenario_errors_name_the_file_line_and_field() {
     let err = Scenario::from_toml_str(&bad, "s.toml").unwrap_err();
     let line = bad.lines().position(|l| l.starts_with("bogus")).unwrap() + 1;
     match &err {
-        ScenarioError::Parse {
-            file,
-            line: at,
-            message,
-            ..
-        } => {
-            assert_eq!((file.as_str(), *at), ("s.toml", line), "{err}");
-            assert!(message.contains("bogus"), "{err}");
+        ScenarioError::File(error) => {
+            let first = &error.problems()[0];
+            assert_eq!(
+                (first.file.to_str(), first.line),
+                (Some("s.toml"), line),
+                "{err}"
+            );
+            assert!(first.message.contains("bogus"), "{err}");
         }
         other => panic!("{other}"),
     }

@@ -249,14 +249,10 @@ fn one_circuit_scenarios_keep_their_five_links() {
 
 fn parse_error(text: &str) -> (usize, String) {
     match Scenario::from_toml_str(text, "two.toml") {
-        Err(ScenarioError::Parse {
-            file,
-            line,
-            message,
-            ..
-        }) => {
-            assert_eq!(file, "two.toml");
-            (line, message)
+        Err(ScenarioError::File(error)) => {
+            let first = &error.problems()[0];
+            assert_eq!(first.file.to_str(), Some("two.toml"));
+            (first.line, first.to_string())
         }
         other => panic!("expected a parse error, got {other:?}"),
     }

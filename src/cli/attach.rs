@@ -12,6 +12,7 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 
+use super::stdout::out;
 use super::{EXIT_CHECK_FAILED, EXIT_USAGE};
 use crate::config::NodeConfig;
 use crate::dataplane::{Node, NodeCounters, TrafficCounters};
@@ -211,7 +212,7 @@ fn attach(args: AttachArgs) -> Result<ExitCode, String> {
         sent: handler.counters(),
         capture_errors,
     };
-    print!("{}", summary_text(&report));
+    out!("{}", summary_text(&report));
     let mut clean = report.stopped_by == "signal" && report.capture_errors.is_empty();
     if let Some(path) = &args.report
         && let Err(error) = write_report(path, &report)

@@ -1,5 +1,5 @@
-//! The default main job until the emulator lands: builds the RIB and FIB of
-//! both edges of the seed's designs, asks them where sample destinations
+//! `erdp demo`: the routing tables alone, no traffic (the main job is
+//! `erdp run`). Builds the RIB and FIB of both edges of the designs, asks them where sample destinations
 //! go and why, and flags plaintext leaks (identical prefixes on both paths,
 //! where Azure's ExpressRoute preference wins over the tunnel).
 
@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::process::ExitCode;
 
+use super::stdout::out;
 use crate::rib::{
     Explanation, InterfaceId, NextHop, Rib, RibError, Route, Rule, SelectionMode, Session,
 };
@@ -196,7 +197,7 @@ fn prefix_len(explanation: &Explanation) -> u8 {
 
 fn report() -> Result<(String, usize), RibError> {
     let mut text = String::from(
-        "erdp main job (FIB/RIB demo until the emulator lands): where does traffic go, and is it encrypted?\n\n",
+        "erdp demo: the edges' routing tables alone, no traffic (the main job, with packets, is `erdp run`): where does traffic go, and would it leave encrypted?\n\n",
     );
     let mut leaks = 0;
     let azure = azure_edge()?;
@@ -236,7 +237,7 @@ fn report() -> Result<(String, usize), RibError> {
 pub fn run() -> ExitCode {
     match report() {
         Ok((text, _leaks)) => {
-            print!("{text}");
+            out!("{text}");
             ExitCode::SUCCESS
         }
         Err(err) => {

@@ -13,6 +13,7 @@ use pcap_file::pcap::{PcapHeader, PcapPacket, PcapReader, PcapWriter};
 use ring::rand::{SecureRandom, SystemRandom};
 use serde::Serialize;
 
+use super::stdout::outln;
 use super::{EXIT_CHECK_FAILED, EXIT_USAGE};
 use crate::esp::{
     Algorithm, EspDrop, InboundSa, LifetimeEvent, OutboundSa, SALT_LEN, SaConfig, SaStats,
@@ -249,7 +250,7 @@ impl Summary {
     fn print(&self, json: bool) {
         if json {
             match serde_json::to_string_pretty(self) {
-                Ok(text) => println!("{text}"),
+                Ok(text) => outln!("{text}"),
                 Err(e) => eprintln!("erdp esp: cannot write JSON: {e}"),
             }
             return;
@@ -259,9 +260,13 @@ impl Summary {
         } else {
             "opened"
         };
-        println!(
+        outln!(
             "{verb} {} of {} frames with SPI {} ({}) -> {}",
-            self.processed, self.frames, self.spi, self.algorithm, self.output
+            self.processed,
+            self.frames,
+            self.spi,
+            self.algorithm,
+            self.output
         );
         if self.skipped > 0 {
             let what = if self.command == "seal" {
@@ -269,14 +274,14 @@ impl Summary {
             } else {
                 "not ESP for this SA"
             };
-            println!("skipped {} frames ({what})", self.skipped);
+            outln!("skipped {} frames ({what})", self.skipped);
         }
-        println!("dropped {}", self.dropped);
+        outln!("dropped {}", self.dropped);
         for (reason, n) in &self.drops {
-            println!("  {reason}: {n}");
+            outln!("  {reason}: {n}");
         }
         for event in &self.lifetime_events {
-            println!("lifetime: {event}");
+            outln!("lifetime: {event}");
         }
     }
 
@@ -476,26 +481,24 @@ fn wireshark(args: &WiresharkArgs) -> Result<ExitCode, String> {
     if args.line_only {
         let line = wireshark_esp_sa_line(&config)
             .ok_or("Wireshark 4.0 cannot decrypt ChaCha20-Poly1305 ESP (RFC 7634)")?;
-        println!("{line}");
+        outln!("{line}");
         return Ok(ExitCode::SUCCESS);
     }
-    println!("# ESP SA 0x{:08x} ({})", config.spi, config.algorithm);
+    outln!("# ESP SA 0x{:08x} ({})", config.spi, config.algorithm);
     let Some(line) = wireshark_esp_sa_line(&config) else {
-        println!(
-            "# Wireshark 4.0 cannot decrypt ChaCha20-Poly1305 ESP (RFC 7634); no esp_sa line."
-        );
+        outln!("# Wireshark 4.0 cannot decrypt ChaCha20-Poly1305 ESP (RFC 7634); no esp_sa line.");
         return Ok(ExitCode::SUCCESS);
     };
     if config.esn {
-        println!(
+        outln!(
             "# This SA uses ESN; Wireshark 4.0's ESP SA table has no ESN setting, so its \
              ICV check fails for this SA."
         );
     }
-    println!("# Append to ~/.config/wireshark/esp_sa (Preferences > Protocols > ESP > ESP SAs):");
-    println!("{line}");
-    println!("# The same for tshark:");
-    println!(
+    outln!("# Append to ~/.config/wireshark/esp_sa (Preferences > Protocols > ESP > ESP SAs):");
+    outln!("{line}");
+    outln!("# The same for tshark:");
+    outln!(
         "tshark -o esp.enable_encryption_decode:TRUE -o esp.enable_authentication_check:TRUE \
          -o 'uat:esp_sa:{line}'"
     );
@@ -508,7 +511,7 @@ fn new_key(algorithm: Algorithm) -> Result<ExitCode, String> {
         .fill(&mut bytes)
         .map_err(|_| "the system random generator failed".to_owned())?;
     let key = SecretKey::from_bytes(&bytes);
-    println!("{}", key.expose_hex().as_str());
+    outln!("{}", key.expose_hex().as_str());
     Ok(ExitCode::SUCCESS)
 }
 

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use clap::{Args, Subcommand};
 
 use super::EXIT_USAGE;
+use super::stdout::{self, Stdout};
 use crate::fib::{Fib, FibWriter, NextHopGroupId, RouteFile, TrieStats};
 
 /// Look up addresses in, or measure, a FIB built from a route file.
@@ -127,8 +128,7 @@ fn write_result(out: &mut impl Write, loaded: &Loaded, addr: IpAddr) -> io::Resu
 }
 
 fn lookup(loaded: &Loaded, addrs: &[String]) -> Result<(), String> {
-    let stdout = io::stdout();
-    let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
+    let mut out = BufWriter::with_capacity(1 << 16, Stdout);
     let written = if addrs.is_empty() {
         lookup_stdin(loaded, &mut out)
     } else {
@@ -139,10 +139,7 @@ fn lookup(loaded: &Loaded, addrs: &[String]) -> Result<(), String> {
         })
     };
     let flushed = out.flush().map_err(output_error);
-    match written.and(flushed) {
-        Err(message) if message == BROKEN_PIPE => Ok(()),
-        other => other,
-    }
+    written.and(flushed)
 }
 
 fn lookup_stdin(loaded: &Loaded, out: &mut impl Write) -> Result<(), String> {
@@ -155,7 +152,7 @@ fn lookup_stdin(loaded: &Loaded, out: &mut impl Write) -> Result<(), String> {
         let read = input
             .read_line(&mut text)
             .map_err(|err| format!("stdin: {err}"))?;
-        if read == 0 {
+        if read == 0 || stdout::closed() {
             return Ok(());
         }
         line += 1;
@@ -173,24 +170,14 @@ fn parse_addr(text: &str) -> Result<IpAddr, String> {
         .map_err(|_| format!("not an IPv4 or IPv6 address: {text:?}"))
 }
 
-const BROKEN_PIPE: &str = "broken pipe";
-
 fn output_error(err: io::Error) -> String {
-    if err.kind() == io::ErrorKind::BrokenPipe {
-        BROKEN_PIPE.to_owned()
-    } else {
-        format!("stdout: {err}")
-    }
+    format!("stdout: {err}")
 }
 
 fn stats(loaded: &Loaded, path: &Path) -> Result<(), String> {
-    let stdout = io::stdout();
-    let mut out = stdout.lock();
-    let report = format_stats(loaded, path);
-    match out.write_all(report.as_bytes()).map_err(output_error) {
-        Err(message) if message == BROKEN_PIPE => Ok(()),
-        other => other,
-    }
+    Stdout
+        .write_all(format_stats(loaded, path).as_bytes())
+        .map_err(output_error)
 }
 
 fn format_stats(loaded: &Loaded, path: &Path) -> String {

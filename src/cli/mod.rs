@@ -13,6 +13,7 @@ pub mod esp;
 mod fib;
 mod replay;
 mod run;
+pub mod stdout;
 
 /// erdp: prove where every packet goes in an ExpressRoute + IPsec network,
 /// and whether it leaves encrypted.
@@ -51,10 +52,11 @@ pub const EXIT_USAGE: u8 = 2;
 /// Exit code when a check (expectation, policy) failed.
 pub const EXIT_CHECK_FAILED: u8 = 1;
 
-/// Parses the command line and runs it.
+/// Parses the command line and runs it; a closed stdout ends the output
+/// quietly ([`stdout`]).
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
+    let code = match cli.command {
         None => run::run(run::RunArgs {
             out_dir: "erdp-out".into(),
             ..run::RunArgs::default()
@@ -65,5 +67,6 @@ pub fn main() -> ExitCode {
         Some(Command::Esp(args)) => esp::run(args),
         Some(Command::Attach(args)) => attach::run(args),
         Some(Command::Replay(args)) => replay::run(args),
-    }
+    };
+    stdout::finish(code)
 }

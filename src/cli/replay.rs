@@ -3,7 +3,7 @@
 //! Wireshark ESP SA lines that decrypt the outputs.
 
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -11,11 +11,13 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::esp::wireshark_esp_sa_line;
+use super::stdout::{out, outln};
 use super::{EXIT_CHECK_FAILED, EXIT_USAGE};
 use crate::capture::CaptureReader;
 use crate::config::{InterfaceKind, NodeConfig};
 use crate::dataplane::Node;
 use crate::esp::TunnelEndpoints;
+use crate::output::OutputDir;
 use crate::replay::{
     DROPS_INDEX_FILE, DROPS_PCAP_FILE, Expectations, ReplayOptions, ReplayReport, Sink, replay,
 };
@@ -76,7 +78,10 @@ fn execute(args: &ReplayArgs) -> Result<ExitCode, String> {
     };
     let reader = CaptureReader::open(&args.input).map_err(|e| e.to_string())?;
     let progress = progress_bar(reader.total_size());
-    let sink = Sink::create_in(&args.out_dir, &node).map_err(|e| e.to_string())?;
+    // Every file is written under a temporary name and published only
+    // when the whole replay succeeded (see `crate::output`).
+    let mut out = OutputDir::prepare(&args.out_dir).map_err(|e| e.to_string())?;
+    let sink = Sink::create_in(&mut out, &node).map_err(|e| e.to_string())?;
     let options = ReplayOptions {
         ingress: args.ingress.clone(),
         workers: usize::from(args.workers),
@@ -87,31 +92,40 @@ fn execute(args: &ReplayArgs) -> Result<ExitCode, String> {
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }
-    write_report(&args.out_dir, &report)?;
-    print!("{}", report.summary());
-    println!(
+    write_report(&mut out, &report)?;
+    let lines = wireshark_lines(&node);
+    let lines_path = match &lines {
+        Some(text) => Some(
+            out.write(WIRESHARK_FILE, text.as_bytes())
+                .map_err(|e| e.to_string())?,
+        ),
+        None => None,
+    };
+    out.commit().map_err(|e| e.to_string())?;
+    out!("{}", report.summary());
+    outln!(
         "  outputs in {}: <interface>.pcap, {DROPS_PCAP_FILE} (why: {DROPS_INDEX_FILE}), {REPORT_FILE}",
         args.out_dir.display()
     );
-    if let Some(lines) = write_wireshark_lines(&args.out_dir, &node)? {
-        println!(
+    if let (Some(text), Some(path)) = (lines, lines_path) {
+        outln!(
             "  ESP: decrypt the captures in Wireshark with the esp_sa lines in {} (they hold the keys):",
-            lines.display()
+            path.display()
         );
-        print!("{}", std::fs::read_to_string(&lines).unwrap_or_default());
+        out!("{text}");
     }
     let Some(expectations) = expectations else {
         return Ok(ExitCode::SUCCESS);
     };
     let failures = expectations.check(&report);
     if failures.is_empty() {
-        println!("  expectations: all hold");
+        outln!("  expectations: all hold");
         return Ok(ExitCode::SUCCESS);
     }
     for failure in &failures {
-        println!("EXPECTATION FAILED {failure}");
+        outln!("EXPECTATION FAILED {failure}");
     }
-    println!("  expectations: {} failed", failures.len());
+    outln!("  expectations: {} failed", failures.len());
     Ok(ExitCode::from(EXIT_CHECK_FAILED))
 }
 
@@ -129,16 +143,16 @@ fn progress_bar(total: Option<u64>) -> Option<ProgressBar> {
     Some(bar)
 }
 
-fn write_report(dir: &Path, report: &ReplayReport) -> Result<(), String> {
-    let path = dir.join(REPORT_FILE);
+fn write_report(out: &mut OutputDir, report: &ReplayReport) -> Result<(), String> {
     let mut text = serde_json::to_string_pretty(report).map_err(|e| e.to_string())?;
     text.push('\n');
-    std::fs::write(&path, text).map_err(|e| format!("{}: cannot write: {e}", path.display()))
+    out.write(REPORT_FILE, text.as_bytes())
+        .map(drop)
+        .map_err(|e| e.to_string())
 }
-
-/// Writes the Wireshark `esp_sa` lines of every tunnel SA (both
-/// directions); `None` when the node has no tunnel.
-fn write_wireshark_lines(dir: &Path, node: &Node) -> Result<Option<PathBuf>, String> {
+/// The Wireshark `esp_sa` lines of every tunnel SA (both directions);
+/// `None` when the node has no tunnel.
+fn wireshark_lines(node: &Node) -> Option<String> {
     let mut text = String::new();
     for interface in &node.config().interfaces {
         let InterfaceKind::EspTunnel(tunnel) = &interface.kind else {
@@ -171,10 +185,5 @@ fn write_wireshark_lines(dir: &Path, node: &Node) -> Result<Option<PathBuf>, Str
             }
         }
     }
-    if text.is_empty() {
-        return Ok(None);
-    }
-    let path = dir.join(WIRESHARK_FILE);
-    std::fs::write(&path, text).map_err(|e| format!("{}: cannot write: {e}", path.display()))?;
-    Ok(Some(path))
+    (!text.is_empty()).then_some(text)
 }

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 
+use super::stdout::{out, outln};
 use super::{EXIT_CHECK_FAILED, EXIT_USAGE};
 use crate::scenario::{self, RunOptions, Scenario};
 
@@ -59,21 +60,21 @@ pub fn run(args: RunArgs) -> ExitCode {
     };
     if args.json {
         match serde_json::to_string_pretty(&report) {
-            Ok(text) => println!("{text}"),
+            Ok(text) => outln!("{text}"),
             Err(e) => eprintln!("erdp run: {e}"),
         }
     } else {
-        print!("{}", report.summary());
-        println!(
+        out!("{}", report.summary());
+        outln!(
             "\noutput in {}/: report.json and one pcap per link:",
             args.out_dir.display()
         );
         for file in &report.captures {
-            println!("  {file}");
+            outln!("  {file}");
         }
-        println!("Wireshark decrypts the ESP with these esp_sa lines (public test keys):");
+        outln!("Wireshark decrypts the ESP with these esp_sa lines (public test keys):");
         for line in &report.esp_sa {
-            println!("  {line}");
+            outln!("  {line}");
         }
     }
     if report.failed() {

@@ -207,6 +207,13 @@ impl<'t> SourceMap<'t> {
         }
     }
 
+    /// Places every issue and sorts them in file order.
+    pub(crate) fn invalid(&self, issues: Vec<ConfigIssue>) -> ConfigError {
+        let mut located: Vec<Located> = issues.into_iter().map(|i| self.locate(i)).collect();
+        located.sort_by_key(|l| (l.line, l.column));
+        ConfigError::Invalid(located)
+    }
+
     /// Places a toml deserialisation error: its span gives the line and
     /// column, the deepest field around the span gives the path.
     pub(crate) fn locate_toml_error(&self, error: &toml::de::Error) -> Located {

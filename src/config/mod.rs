@@ -23,7 +23,7 @@ pub use types::{
 };
 pub use validate::MAX_PATHS_LIMIT;
 
-use error::SourceMap;
+pub(crate) use error::SourceMap;
 use file::RawNode;
 
 impl NodeConfig {
@@ -46,8 +46,8 @@ impl NodeConfig {
         let map = SourceMap::new(text, origin.into());
         let raw: RawNode =
             toml::from_str(text).map_err(|e| ConfigError::Syntax(map.locate_toml_error(&e)))?;
-        let config = raw.into_config().map_err(|issues| invalid(&map, issues))?;
-        config.validate().map_err(|issues| invalid(&map, issues))?;
+        let config = raw.into_config().map_err(|issues| map.invalid(issues))?;
+        config.validate().map_err(|issues| map.invalid(issues))?;
         Ok(config)
     }
 
@@ -61,11 +61,4 @@ impl NodeConfig {
             Err(issues)
         }
     }
-}
-
-/// Places every issue and sorts them in file order.
-fn invalid(map: &SourceMap<'_>, issues: Vec<ConfigIssue>) -> ConfigError {
-    let mut located: Vec<Located> = issues.into_iter().map(|i| map.locate(i)).collect();
-    located.sort_by_key(|l| (l.line, l.column));
-    ConfigError::Invalid(located)
 }

@@ -5,7 +5,6 @@
 
 use std::cell::RefCell;
 use std::io::{Read, Write};
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use indicatif::ProgressBar;
@@ -17,6 +16,7 @@ use super::sink::Sink;
 use crate::capture::{CaptureError, CaptureReader};
 use crate::dataplane::{Fate, Node, Outputs, PoolError, WorkerPool};
 use crate::fib::InterfaceId;
+use crate::output::OutputError;
 use crate::packet::PacketBuf;
 
 /// Frames per batch given to a worker.
@@ -76,12 +76,9 @@ pub enum ReplayError {
         "interface {0:?}: cannot name an output file (use letters, digits, '-', '_', '.'; not drops, report or wireshark-esp-sa)"
     )]
     InterfaceFileName(String),
-    /// The output directory could not be created.
-    #[error("{}: cannot create the output directory: {source}", path.display())]
-    OutDir {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    /// The output directory cannot be used, or a file in it created.
+    #[error("{0}")]
+    Output(#[from] OutputError),
     /// Writing `drops.jsonl` or the report failed.
     #[error("cannot write the drops index or report: {0}")]
     Index(std::io::Error),

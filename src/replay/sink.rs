@@ -7,15 +7,15 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::path::Path;
 
 use serde::Serialize;
 
 use super::engine::ReplayError;
 use super::input::{CaptureDrop, InputRecord};
-use crate::capture::{CaptureError, LinkType, PcapFileWriter};
+use crate::capture::{LinkType, PcapFileWriter};
 use crate::dataplane::{Fate, Node, Outcome};
 use crate::fib::InterfaceId;
+use crate::output::OutputDir;
 use crate::packet::PacketBuf;
 use crate::report::FlowTable;
 
@@ -55,17 +55,10 @@ pub struct Sink<W: Write> {
 }
 
 impl Sink<BufWriter<File>> {
-    /// Files in `dir` (created if missing).
-    pub fn create_in(dir: &Path, node: &Node) -> Result<Self, ReplayError> {
-        std::fs::create_dir_all(dir).map_err(|source| ReplayError::OutDir {
-            path: dir.to_path_buf(),
-            source,
-        })?;
+    /// Files in `out`, published when `out` is committed.
+    pub fn create_in(out: &mut OutputDir, node: &Node) -> Result<Self, ReplayError> {
         Self::new(node, |name| {
-            let path = dir.join(name);
-            File::create(&path)
-                .map(|f| BufWriter::with_capacity(256 * 1024, f))
-                .map_err(|source| ReplayError::Capture(CaptureError::Create { path, source }))
+            Ok(BufWriter::with_capacity(256 * 1024, out.create(name)?))
         })
     }
 }

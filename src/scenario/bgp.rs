@@ -142,7 +142,7 @@ pub struct ControlPlane {
 
 /// Synthetic /24s from 100.64.0.0/10 (on-prem prefix-limit tests).
 fn synthetic_onprem(count: u32) -> impl Iterator<Item = IpNet> {
-    (0..count).map(|i| {
+    (0..count.min(super::MAX_EXTRA_ER_PREFIXES)).map(|i| {
         let base = u32::from(Ipv4Addr::new(100, 64, 0, 0)) + (i << 8);
         IpNet::V4(Ipv4Net::new_assert(Ipv4Addr::from(base), 24))
     })
@@ -150,7 +150,7 @@ fn synthetic_onprem(count: u32) -> impl Iterator<Item = IpNet> {
 
 /// Synthetic /28s from 10.200.0.0/16 (VNet prefix-limit tests).
 fn synthetic_vnet(count: u32) -> impl Iterator<Item = IpNet> {
-    (0..count.min(4096)).map(|i| {
+    (0..count.min(super::MAX_EXTRA_VNET_PREFIXES)).map(|i| {
         let base = u32::from(Ipv4Addr::new(10, 200, 0, 0)) + (i << 4);
         IpNet::V4(Ipv4Net::new_assert(Ipv4Addr::from(base), 28))
     })

@@ -262,24 +262,7 @@ pub(super) fn finish(
             });
         }
     }
-    let total: u64 = policies
-        .iter()
-        .flat_map(|n| &n.policies)
-        .map(|p| p.violations)
-        .sum();
-    if verdicts.iter().all(|v| v.level != "leak") {
-        let checked: u64 = policies
-            .iter()
-            .flat_map(|n| &n.policies)
-            .map(|p| p.encrypted)
-            .sum();
-        verdicts.push(Verdict {
-            level: "ok".into(),
-            message: format!(
-                "no plaintext leak: {checked} policy-covered packets left encrypted, {total} violations (all dropped)"
-            ),
-        });
-    }
+    verdicts.extend(overall_verdict(&policies, &verdicts));
     let sessions = plane
         .sessions()
         .iter()
@@ -314,4 +297,52 @@ pub(super) fn finish(
         esp_sa,
         captures,
     }
+}
+
+/// The run's overall must-encrypt verdict, from the policy counters of both
+/// edges: `ok` only when covered traffic flowed and none of it left in
+/// plaintext (violations are named as dropped only when a fail-closed
+/// policy dropped them); `unverified` when no covered packet flowed;
+/// `leak` for plaintext no flow's verdict explains. `None` when a flow's
+/// leak verdict already says it.
+fn overall_verdict(policies: &[NodePolicies], verdicts: &[Verdict]) -> Option<Verdict> {
+    if verdicts.iter().any(|v| v.level == "leak") {
+        return None;
+    }
+    let all = || policies.iter().flat_map(|n| &n.policies);
+    let encrypted: u64 = all().map(|p| p.encrypted).sum();
+    let violations: u64 = all().map(|p| p.violations).sum();
+    let dropped: u64 = all().map(|p| p.dropped).sum();
+    let (level, message) = if violations > dropped {
+        (
+            "leak",
+            format!(
+                "{} packets covered by a must-encrypt policy left in plaintext ({violations} violations, {dropped} dropped)",
+                violations - dropped
+            ),
+        )
+    } else if encrypted == 0 && violations == 0 {
+        (
+            "unverified",
+            "nothing verified: no packet covered by a must-encrypt policy crossed an edge".into(),
+        )
+    } else if violations == 0 {
+        (
+            "ok",
+            format!(
+                "no plaintext leak: {encrypted} policy-covered packets left encrypted, no violations"
+            ),
+        )
+    } else {
+        (
+            "ok",
+            format!(
+                "no plaintext leak: {encrypted} policy-covered packets left encrypted; {violations} violations, all dropped by fail-closed policies (policy = \"drop\")"
+            ),
+        )
+    };
+    Some(Verdict {
+        level: level.into(),
+        message,
+    })
 }

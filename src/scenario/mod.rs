@@ -14,10 +14,14 @@ mod model;
 mod report;
 mod runner;
 mod topology;
+mod validate;
 
 use std::path::Path;
 
 use thiserror::Error;
+
+use crate::config::{ConfigError, ConfigIssue, SourceMap};
+use crate::output::OutputError;
 
 pub use bgp::{
     AZURE_PREFIX_LIMIT, ControlPlane, ONPREM_PREFIX_LIMIT, ONPREM_PREFIX_LIMIT_PREMIUM,
@@ -32,6 +36,10 @@ pub use topology::{
     CIRCUITS, CircuitLayout, LINK_NAMES, LINK_NAMES_TWO_CIRCUITS, NodeConfigs, Nodes, Topology,
     build, circuit_link_names, link_names, node_configs,
 };
+pub use validate::{
+    MAX_DETECTION_MS, MAX_DURATION_MS, MAX_EXTRA_ER_PREFIXES, MAX_EXTRA_VNET_PREFIXES,
+    MAX_FLAP_CYCLES, MAX_FLOWS, MAX_PAYLOAD, MIN_UDP_PAYLOAD,
+};
 
 /// Why a scenario cannot run.
 #[derive(Debug, Error)]
@@ -44,17 +52,18 @@ pub enum ScenarioError {
         /// Why.
         source: std::io::Error,
     },
-    /// The TOML does not parse or does not fit the model.
-    #[error("{file}:{line}:{column}: {message}")]
-    Parse {
-        /// The file.
-        file: String,
-        /// 1-based line.
-        line: usize,
-        /// 1-based column.
-        column: usize,
-        /// What is wrong (with the field when known).
-        message: String,
+    /// The TOML does not parse or does not fit the model (one problem),
+    /// or its values are impossible (every problem): each names the
+    /// file, line, column and field, as node configurations do.
+    #[error("{0}")]
+    File(ConfigError),
+    /// A scenario built in code has impossible values (every problem).
+    #[error("scenario {name:?}: {}", join_issues(.issues))]
+    Values {
+        /// The scenario's name.
+        name: String,
+        /// Every problem, with its field.
+        issues: Vec<ConfigIssue>,
     },
     /// A value is impossible.
     #[error("{what}: {reason}")]
@@ -72,6 +81,23 @@ pub enum ScenarioError {
         /// Why.
         reason: String,
     },
+}
+
+impl From<OutputError> for ScenarioError {
+    fn from(error: OutputError) -> Self {
+        Self::Output {
+            path: error.path.display().to_string(),
+            reason: error.reason,
+        }
+    }
+}
+
+fn join_issues(issues: &[ConfigIssue]) -> String {
+    issues
+        .iter()
+        .map(ConfigIssue::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 impl ScenarioError {
@@ -103,14 +129,6 @@ pub fn builtin(name: &str) -> Option<Result<Scenario, ScenarioError>> {
         .map(|(n, text)| Scenario::from_toml_str(text, &format!("builtin:{n}")))
 }
 
-/// 1-based line and column of byte `offset` in `text`.
-fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let before = text.get(..offset.min(text.len())).unwrap_or("");
-    let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, column)
-}
-
 impl Scenario {
     /// The circuits: `[circuit]`, then `[second_circuit]` when there is one
     /// (in the order of [`topology::CIRCUITS`]).
@@ -118,29 +136,31 @@ impl Scenario {
         std::iter::once(&self.circuit).chain(self.second_circuit.as_ref())
     }
 
-    /// Parses a scenario; `origin` names the text in errors.
+    /// Parses and checks a scenario; `origin` names the text in errors.
+    /// Every problem names the file, line, column and field.
     pub fn from_toml_str(text: &str, origin: &str) -> Result<Scenario, ScenarioError> {
-        let scenario: Scenario = toml::from_str(text).map_err(|error| {
-            let (line, column) = error
-                .span()
-                .map_or((0, 0), |span| line_column(text, span.start));
-            ScenarioError::Parse {
-                file: origin.to_string(),
-                line,
-                column,
-                message: error.message().to_string(),
-            }
-        })?;
-        scenario.validate().map_err(|(field, reason)| {
-            let (line, column) = locate(text, &field);
-            ScenarioError::Parse {
-                file: origin.to_string(),
-                line,
-                column,
-                message: format!("{field}: {reason}"),
-            }
-        })?;
+        let map = SourceMap::new(text, origin.into());
+        let scenario: Scenario = toml::from_str(text)
+            .map_err(|e| ScenarioError::File(ConfigError::Syntax(map.locate_toml_error(&e))))?;
+        let issues = validate::validate(&scenario);
+        if !issues.is_empty() {
+            return Err(ScenarioError::File(map.invalid(issues)));
+        }
         Ok(scenario)
+    }
+
+    /// Checks the values serde cannot (prefixes, limits, names, hosts,
+    /// links, the timeline): every problem, with its field. [`run`] checks
+    /// this first; files are checked when parsed.
+    pub fn validate(&self) -> Result<(), ScenarioError> {
+        let issues = validate::validate(self);
+        if issues.is_empty() {
+            return Ok(());
+        }
+        Err(ScenarioError::Values {
+            name: self.name.clone(),
+            issues,
+        })
     }
 
     /// Reads and parses a scenario file.
@@ -151,144 +171,4 @@ impl Scenario {
         })?;
         Self::from_toml_str(&text, &path.display().to_string())
     }
-
-    /// Checks values serde cannot: returns the field and why.
-    fn validate(&self) -> Result<(), (String, String)> {
-        let mut links = vec![
-            ("circuit.primary", &self.circuit.primary),
-            ("circuit.secondary", &self.circuit.secondary),
-            ("onprem.lan", &self.onprem.lan),
-            ("azure.vnet", &self.azure.vnet),
-        ];
-        if let Some(second) = &self.second_circuit {
-            links.push(("second_circuit.primary", &second.primary));
-            links.push(("second_circuit.secondary", &second.secondary));
-        }
-        for (name, link) in links {
-            topology::channel(link)
-                .validate("both")
-                .map_err(|e| (format!("{name}.{}", e.field), e.reason))?;
-            for (field, value) in [
-                ("delay_ms", link.delay_ms),
-                ("rate_mbps", link.rate_mbps),
-                ("reorder_delay_ms", link.reorder_delay_ms),
-            ] {
-                if !value.is_finite() || value < 0.0 {
-                    return Err((
-                        format!("{name}.{field}"),
-                        format!("{value} is not a non-negative number"),
-                    ));
-                }
-            }
-        }
-        for (index, flow) in self.flows.iter().enumerate() {
-            let field = |f: &str| format!("flow[{index}].{f}");
-            if !flow.interval_ms.is_finite() || flow.interval_ms <= 0.0 {
-                return Err((field("interval_ms"), "must be a positive number".into()));
-            }
-            if flow.kind == FlowKind::Udp && flow.payload < 16 {
-                return Err((
-                    field("payload"),
-                    "a UDP probe needs at least 16 bytes".into(),
-                ));
-            }
-            if flow.dscp > 63 {
-                return Err((
-                    field("dscp"),
-                    format!("{} is not a DSCP (0..=63)", flow.dscp),
-                ));
-            }
-        }
-        let link_names = topology::link_names(self);
-        let circuits: Vec<&str> = topology::CIRCUITS
-            .iter()
-            .take(self.circuits().count())
-            .map(|circuit| circuit.fault_name)
-            .collect();
-        for (index, fault) in self.faults.iter().enumerate() {
-            let needs_link = matches!(
-                fault.kind,
-                FaultKind::LinkDown | FaultKind::LinkUp | FaultKind::Flap
-            );
-            match (&fault.link, needs_link) {
-                (None, true) => {
-                    return Err((
-                        format!("fault[{index}].link"),
-                        "this fault needs a link".into(),
-                    ));
-                }
-                (Some(link), true)
-                    if !link_names.contains(&link.as_str())
-                        && !circuits.contains(&link.as_str()) =>
-                {
-                    return Err((
-                        format!("fault[{index}].link"),
-                        format!(
-                            "unknown link {link:?}; links: {}; whole circuits: {}",
-                            link_names.join(", "),
-                            circuits.join(", ")
-                        ),
-                    ));
-                }
-                _ => {}
-            }
-        }
-        for (side, host) in [
-            ("onprem.host", self.onprem.host),
-            ("azure.host", self.azure.host),
-        ] {
-            topology::gateway_of(host).map_err(|e| (side.to_string(), e.to_string()))?;
-        }
-        Ok(())
-    }
-}
-
-/// Best-effort position of `field` (`flow[2].dscp`, `circuit.primary.loss`)
-/// in the text: the line of its last key, counting `[[array]]` entries; a
-/// key of an inline table (`primary = { loss = 2 }`) is found at the line
-/// of the inline table.
-fn locate(text: &str, field: &str) -> (usize, usize) {
-    let mut path = field;
-    loop {
-        let found = locate_key(text, path);
-        if found != (0, 0) {
-            return found;
-        }
-        match path.rsplit_once('.') {
-            Some((parent, _)) if parent.contains('.') => path = parent,
-            _ => return found,
-        }
-    }
-}
-
-/// [`locate`] for one dotted path, without the inline-table fallback.
-fn locate_key(text: &str, field: &str) -> (usize, usize) {
-    let (table, key) = field.rsplit_once('.').unwrap_or(("", field));
-    let (array, index) = match table.split_once('[') {
-        Some((name, rest)) => (name, rest.trim_end_matches(']').parse::<usize>().ok()),
-        None => (table, None),
-    };
-    let header_array = format!("[[{array}]]");
-    let header_table = format!("[{table}]");
-    let mut seen = 0usize;
-    let mut inside = table.is_empty();
-    for (number, line) in text.lines().enumerate() {
-        let trimmed = line.trim_start();
-        if trimmed.starts_with('[') {
-            inside = if let Some(i) = index {
-                let hit = trimmed.starts_with(&header_array);
-                if hit {
-                    seen += 1;
-                }
-                hit && seen == i + 1
-            } else {
-                trimmed.starts_with(&header_table)
-            };
-            continue;
-        }
-        if inside && trimmed.starts_with(key) {
-            return (number + 1, line.len() - trimmed.len() + 1);
-        }
-    }
-    (0, 0)
 }

@@ -139,7 +139,8 @@ pub struct FaultRecord {
 /// A policy verdict.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Verdict {
-    /// `ok`, `leak`, `dropped` or `failed`.
+    /// `ok`, `leak`, `dropped`, `failed`, or `unverified` (no traffic
+    /// reached a must-encrypt policy: nothing was checked).
     pub level: String,
     /// The message.
     pub message: String,
@@ -221,91 +222,19 @@ impl RunReport {
         }
         let _ = writeln!(
             out,
-            "  {:.1} s of virtual time in {:.2} s wall; {} frames crossed links ({:.0} frames/s of wall time)\n",
+            "  {:.1} s of virtual time in {:.2} s wall; {} frames crossed links (emulator speed: {:.0} frames/s of wall time, not a network rate)\n",
             self.virtual_s,
             self.wall_s,
             self.frames,
             self.frames_per_wall_second()
         );
-        let _ = writeln!(
-            out,
-            "{:<14} {:<14} {:<34} {:<34} {:>10} {:>11} {:>9} {:>15}",
-            "flow",
-            "direction",
-            "path (data)",
-            "path (return)",
-            "bytes",
-            "throughput",
-            "loss",
-            "latency mean/max"
-        );
-        for flow in &self.flows {
-            let bytes = match flow.verified {
-                Some(true) => format!("{} ok", flow.bytes),
-                Some(false) => format!("{}/{} BAD", flow.bytes, flow.bytes_expected),
-                None => flow.bytes.to_string(),
-            };
-            let throughput = flow
-                .throughput_bps
-                .map_or("-".into(), |b| format!("{:.1} Mb/s", b / 1e6));
-            let loss = if flow.sent > 0 {
-                format!("{}/{}", flow.lost, flow.sent)
-            } else {
-                "-".into()
-            };
-            let latency = flow
-                .latency_ms
-                .map_or("-".into(), |(mean, max)| format!("{mean:.2}/{max:.2} ms"));
-            let tag = |d: &DirectionPath| {
-                let mut text = d.describe();
-                if d.violations > d.dropped_by_policy {
-                    text.push_str(" LEAK");
-                }
-                if d.dropped_by_policy > 0 {
-                    let _ = write!(text, " ({} dropped)", d.dropped_by_policy);
-                }
-                text
-            };
-            let _ = writeln!(
-                out,
-                "{:<14} {:<14} {:<34} {:<34} {:>10} {:>11} {:>9} {:>15}",
-                flow.name,
-                flow.direction,
-                tag(&flow.forward),
-                tag(&flow.reverse),
-                bytes,
-                throughput,
-                loss,
-                latency
-            );
-            if flow.forward.encrypted.len() > 2 {
-                let per = |c: usize| {
-                    format!(
-                        "circuit {}: {} data / {} return packets",
-                        c + 1,
-                        flow.forward.circuit_packets(c),
-                        flow.reverse.circuit_packets(c)
-                    )
-                };
-                let _ = writeln!(out, "{:<14} {}; {}", "", per(0), per(1));
-            }
-            if let Some((expect, with, of)) = flow.dscp {
-                let outer = flow
-                    .forward
-                    .outer_dscp
-                    .map_or("no ESP packet".into(), |d| format!("outer DSCP {d}"));
-                let _ = writeln!(
-                    out,
-                    "{:<14} DSCP {expect}: {with}/{of} frames arrived marked; on the circuit: {outer}",
-                    ""
-                );
-            }
-        }
+        self.flow_table(&mut out);
         if !self.faults.is_empty() {
             let _ = writeln!(out, "\nfaults and route changes:");
+            let event_width = width(self.faults.iter().map(|f| f.event.as_str()));
             for fault in &self.faults {
                 let mut line = format!(
-                    "  {:>9.1} ms  {:<28} {}",
+                    "  {:>9.1} ms  {:<event_width$} {}",
                     fault.at_ms, fault.event, fault.effect
                 );
                 if let Some(lost) = fault.frames_lost {
@@ -321,11 +250,12 @@ impl RunReport {
             }
         }
         let _ = writeln!(out, "\nBGP sessions at the end:");
+        let name_width = width(self.sessions.iter().map(|(name, _, _)| name.as_str()));
         for (name, up, why) in &self.sessions {
             let state = if *up { "up" } else { "DOWN" };
             let _ = writeln!(
                 out,
-                "  {name:<13} {state}{}",
+                "  {name:<name_width$} {state}{}",
                 why.as_ref().map_or(String::new(), |w| format!(": {w}"))
             );
         }
@@ -337,5 +267,126 @@ impl RunReport {
             let _ = writeln!(out, "  [{}] {}", verdict.level, verdict.message);
         }
         out
+    }
+}
+
+/// Columns of the flow table: heading and whether it is right-aligned.
+const FLOW_COLUMNS: [(&str, bool); 8] = [
+    ("flow", false),
+    ("direction", false),
+    ("path (data)", false),
+    ("path (return)", false),
+    ("bytes", true),
+    ("throughput", true),
+    ("loss", true),
+    ("latency mean/max", true),
+];
+
+/// The widest of `cells`, in characters.
+fn width<'a>(cells: impl Iterator<Item = &'a str>) -> usize {
+    cells.map(|cell| cell.chars().count()).max().unwrap_or(0)
+}
+
+/// One row of a table whose column widths come from its content.
+fn table_row(cells: &[String], widths: &[usize]) -> String {
+    let mut line = String::new();
+    for (i, ((cell, width), (_, right))) in cells.iter().zip(widths).zip(FLOW_COLUMNS).enumerate() {
+        if i > 0 {
+            line.push(' ');
+        }
+        let _ = if right {
+            write!(line, "{cell:>width$}")
+        } else {
+            write!(line, "{cell:<width$}")
+        };
+    }
+    line.trim_end().to_owned()
+}
+
+/// A direction's path as the table shows it, with LEAK and policy drops.
+fn path_cell(path: &DirectionPath) -> String {
+    let mut text = path.describe();
+    if path.violations > path.dropped_by_policy {
+        text.push_str(" LEAK");
+    }
+    if path.dropped_by_policy > 0 {
+        let _ = write!(text, " ({} dropped)", path.dropped_by_policy);
+    }
+    text
+}
+
+impl FlowReport {
+    /// The flow's cells in the summary's table.
+    fn cells(&self) -> Vec<String> {
+        let bytes = match self.verified {
+            Some(true) => format!("{} ok", self.bytes),
+            Some(false) => format!("{}/{} BAD", self.bytes, self.bytes_expected),
+            None => self.bytes.to_string(),
+        };
+        let throughput = self
+            .throughput_bps
+            .map_or("-".into(), |b| format!("{:.1} Mb/s", b / 1e6));
+        let loss = if self.sent > 0 {
+            format!("{}/{}", self.lost, self.sent)
+        } else {
+            "-".into()
+        };
+        let latency = self
+            .latency_ms
+            .map_or("-".into(), |(mean, max)| format!("{mean:.2}/{max:.2} ms"));
+        vec![
+            self.name.clone(),
+            self.direction.clone(),
+            path_cell(&self.forward),
+            path_cell(&self.reverse),
+            bytes,
+            throughput,
+            loss,
+            latency,
+        ]
+    }
+}
+
+impl RunReport {
+    /// The flow table, columns as wide as their widest cell, with a flow's
+    /// circuit split and DSCP check on lines of their own.
+    fn flow_table(&self, out: &mut String) {
+        let heading: Vec<String> = FLOW_COLUMNS.iter().map(|(h, _)| h.to_string()).collect();
+        let rows: Vec<Vec<String>> = self.flows.iter().map(FlowReport::cells).collect();
+        let widths: Vec<usize> = (0..FLOW_COLUMNS.len())
+            .map(|c| {
+                width(
+                    std::iter::once(&heading)
+                        .chain(&rows)
+                        .map(|r| r[c].as_str()),
+                )
+            })
+            .collect();
+        let indent = " ".repeat(widths[0] + 1);
+        let _ = writeln!(out, "{}", table_row(&heading, &widths));
+        for (flow, row) in self.flows.iter().zip(&rows) {
+            let _ = writeln!(out, "{}", table_row(row, &widths));
+            if flow.forward.encrypted.len() > 2 {
+                let per = |c: usize| {
+                    format!(
+                        "circuit {}: {} data / {} return packets",
+                        c + 1,
+                        flow.forward.circuit_packets(c),
+                        flow.reverse.circuit_packets(c)
+                    )
+                };
+                let _ = writeln!(out, "{indent}{}; {}", per(0), per(1));
+            }
+            if let Some((expect, with, of)) = flow.dscp {
+                let outer = flow
+                    .forward
+                    .outer_dscp
+                    .map_or("no ESP packet".into(), |d| format!("outer DSCP {d}"));
+                let _ = writeln!(
+                    out,
+                    "{indent}DSCP {expect}: {with}/{of} frames arrived marked; on the circuit: {outer}"
+                );
+            }
+        }
     }
 }

@@ -4,8 +4,9 @@
 //! measures outages, and gathers the [`RunReport`].
 
 use std::fmt::Write as _;
+use std::io::BufWriter;
 use std::net::{IpAddr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use etherparse::IpNumber;
@@ -22,13 +23,18 @@ use crate::emu::app::{
 };
 use crate::emu::host::FlowMatch;
 use crate::emu::{Action, AppId, CapturePoint, DeviceId, Host, LinkCapture, LinkId, SimTime};
+use crate::output::OutputDir;
+
+/// The report in the output directory.
+pub const REPORT_FILE: &str = "report.json";
 
 /// How to run.
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
     /// Overrides the scenario's seed.
     pub seed: Option<u64>,
-    /// Where `report.json` and the pcaps go (`None`: nowhere).
+    /// Where `report.json` and the pcaps go (`None`: nowhere); written
+    /// all or nothing ([`OutputDir`]).
     pub out_dir: Option<PathBuf>,
     /// Show a progress bar on stderr.
     pub progress: bool,
@@ -356,26 +362,24 @@ fn plan_flow(
     })
 }
 
-fn open_captures(topo: &mut Topology, dir: &Path) -> Result<Vec<String>, ScenarioError> {
-    std::fs::create_dir_all(dir).map_err(|e| ScenarioError::Output {
-        path: dir.display().to_string(),
-        reason: e.to_string(),
-    })?;
+/// One pcap per link, written under temporary names in `out`.
+fn open_captures(topo: &mut Topology, out: &mut OutputDir) -> Result<Vec<String>, ScenarioError> {
     let mut files = Vec::new();
     for (index, name) in topo.link_names.iter().enumerate() {
-        let path = dir.join(format!("{name}.pcap"));
-        let capture = LinkCapture::create(&path, CapturePoint::Receive).map_err(|e| {
-            ScenarioError::Output {
+        let file_name = format!("{name}.pcap");
+        let path = out.path(&file_name).display().to_string();
+        let file = BufWriter::new(out.create(&file_name)?);
+        let capture = LinkCapture::new(Box::new(file), path.clone(), CapturePoint::Receive)
+            .map_err(|e| ScenarioError::Output {
                 path: e.path.clone(),
                 reason: e.reason,
-            }
-        })?;
+            })?;
         if let Some(&link) = topo.links.get(index) {
             topo.sim
                 .capture(link, capture)
                 .map_err(|e| ScenarioError::invalid(name, e.to_string()))?;
         }
-        files.push(path.display().to_string());
+        files.push(path);
     }
     Ok(files)
 }
@@ -419,6 +423,7 @@ fn traffic_done(topo: &Topology, plans: &[FlowPlan], probes_end: SimTime) -> boo
 
 /// Runs `scenario` and reports.
 pub fn run(scenario: &Scenario, options: &RunOptions) -> Result<RunReport, ScenarioError> {
+    scenario.validate()?;
     let started = Instant::now();
     let seed = options.seed.unwrap_or(scenario.seed);
     let mut topo = build(scenario, seed)?;
@@ -446,8 +451,12 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Result<RunReport, Scena
             });
         }
     }
-    let captures = match &options.out_dir {
-        Some(dir) => open_captures(&mut topo, dir)?,
+    let mut out = match &options.out_dir {
+        Some(dir) => Some(OutputDir::prepare(dir)?),
+        None => None,
+    };
+    let captures = match out.as_mut() {
+        Some(out) => open_captures(&mut topo, out)?,
         None => Vec::new(),
     };
     let mut plans = Vec::new();
@@ -592,13 +601,16 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Result<RunReport, Scena
             record.outage_ms = outage.last_loss.map(|t| to_ms(t) - to_ms(outage.since));
         }
     }
+    // A capture that failed (disk full, file size limit) fails the run:
+    // its pcap is cut short.
     let written = topo.sim.finish_captures();
-    let mut notes = plane.notes.clone();
-    for (link, result) in &written {
-        if let Err(e) = result {
-            notes.push(format!("capture of {link} failed: {e}"));
-        }
+    if let Some(error) = written.into_iter().find_map(|(_, result)| result.err()) {
+        return Err(ScenarioError::Output {
+            path: error.path,
+            reason: error.reason,
+        });
     }
+    let notes = plane.notes.clone();
     let flows: Vec<FlowReport> = scenario
         .flows
         .iter()
@@ -608,8 +620,9 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Result<RunReport, Scena
     let report = finish(
         scenario, seed, &topo, &plane, flows, faults, notes, captures, started,
     );
-    if let Some(dir) = &options.out_dir {
-        write_json(dir, &report)?;
+    if let Some(mut out) = out {
+        write_json(&mut out, &report)?;
+        out.commit()?;
     }
     Ok(report)
 }
@@ -626,14 +639,11 @@ fn record_of(at: SimTime, event: String, effect: String) -> FaultRecord {
     }
 }
 
-fn write_json(dir: &Path, report: &RunReport) -> Result<(), ScenarioError> {
-    let path = dir.join("report.json");
+fn write_json(out: &mut OutputDir, report: &RunReport) -> Result<(), ScenarioError> {
     let text = serde_json::to_string_pretty(report).map_err(|e| ScenarioError::Output {
-        path: path.display().to_string(),
+        path: out.path(REPORT_FILE).display().to_string(),
         reason: e.to_string(),
     })?;
-    std::fs::write(&path, text).map_err(|e| ScenarioError::Output {
-        path: path.display().to_string(),
-        reason: e.to_string(),
-    })
+    out.write(REPORT_FILE, text.as_bytes())?;
+    Ok(())
 }
