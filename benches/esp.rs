@@ -527,7 +527,8 @@ fn esp(c: &mut Criterion) {
         group.measurement_time(Duration::from_secs(1));
         group.sample_size(20);
         for size in SIZES {
-            group.throughput(Throughput::Bytes(size as u64));
+            // One iteration is a chunk of `CHUNK` packets.
+            group.throughput(Throughput::Bytes((size * CHUNK) as u64));
             let mut encap = EncapSetup::new(algorithm, size);
             let decap = DecapSetup::new(algorithm, size);
             for mut side in encap.sides().into_iter().chain(decap.sides()) {

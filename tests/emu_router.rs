@@ -130,7 +130,7 @@ fn wan() -> ChannelConfig {
 }
 
 /// Two connections to `server`: an upload of `bytes` and a download of
-/// half as many (one direction each: see README on smoltcp and full-duplex
+/// half as many (one direction each: see docs/scenarios.md on smoltcp and full-duplex
 /// transfers through outages). Returns the (client, server) app pairs.
 fn transfer(
     net: &mut Net,

@@ -45,7 +45,7 @@ pub enum EspCommand {
 /// Where an SA comes from.
 #[derive(Debug, Args)]
 pub struct SaSource {
-    /// TOML file with the SA (see README "ESP tunnel").
+    /// TOML file with the SA (see docs/esp.md).
     #[arg(long, value_name = "FILE")]
     pub sa: PathBuf,
     /// Read the SA from this table of the file (e.g. `sa_out`) instead of

@@ -6,7 +6,7 @@
 //! valid [`NodeConfig`] or a [`ConfigError`] whose every problem names the
 //! file, line, column and field (`node.toml:42:7: route[3].next_hop: ...`).
 //! Configurations built in code are checked with [`NodeConfig::validate`].
-//! The README section "The forwarding node and its configuration" documents every field.
+//! docs/node-config.md documents every field.
 
 mod error;
 mod file;

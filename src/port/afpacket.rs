@@ -1,6 +1,6 @@
 //! A port on a Linux network device through an AF_PACKET socket (packet(7)),
 //! driven by pnet's datalink channel: one frame per syscall, so roughly
-//! 80-160 k frames/s per port. See the README section "Real interfaces".
+//! 80-160 k frames/s per port. See docs/attach.md.
 //!
 //! Facts this port is built around:
 //! - pnet's reads block forever without a read timeout: the channel is

@@ -35,7 +35,7 @@ pub struct InterfaceReport {
     pub decrypted: Volume,
 }
 
-/// The result of a replay (see the README section "Replaying captures").
+/// The result of a replay (see docs/replay.md).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ReplayReport {
     /// Schema version, [`REPORT_VERSION`].

@@ -1,7 +1,7 @@
 //! The scenario model: what a scenario TOML file says (the ExpressRoute
 //! circuit, what each side advertises on which BGP session, the hosts'
 //! traffic, the fault timeline), with defaults for everything but the
-//! prefixes. Field by field documentation is in the README.
+//! prefixes. Field by field documentation is in docs/scenarios.md.
 
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
