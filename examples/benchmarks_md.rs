@@ -673,7 +673,8 @@ fn run() -> Result<(), String> {
         md,
         "Figures of {} on {} (a shared 2-core VM: other jobs ran beside the benches, \
          so absolute figures move between runs; ratios measured in the same run hold \
-         better). Benches run: {}; criterion `{}`, load average {} at the start. \
+         better). Benches run: {}; criterion `{}`, load average {} at the start (above the core count, \
+         the benches shared their cores: read the figures and verdicts as lower bounds). \
          Written by `{}`: rerun it to refresh this file.",
         field("date").join(""),
         field("machine").join(""),
