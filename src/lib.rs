@@ -30,6 +30,7 @@ pub mod dataplane;
 pub mod emu;
 pub mod esp;
 pub mod fib;
+pub mod ike;
 pub mod packet;
 pub mod port;
 pub mod replay;
