@@ -113,6 +113,19 @@ impl IkeSa {
     }
 }
 
+impl IkeSa {
+    /// Marks the SA authenticated and reports it.
+    pub(super) fn establish(&mut self, suite: IkeSuite, out: &mut Output) {
+        self.state = State::Established;
+        out.events.push(Event::IkeSaEstablished {
+            spi_i: self.spi_i,
+            spi_r: self.spi_r,
+            suite,
+            nat: self.nat,
+        });
+    }
+}
+
 /// Payloads of one message, sorted out.
 #[derive(Default)]
 pub(super) struct Parsed {

@@ -232,13 +232,7 @@ impl Ike {
             let reason = format!("the responder is not {}", self.config.remote_id);
             return fail(Failure::AuthenticationFailed { reason }, out);
         }
-        sa.state = State::Established;
-        out.events.push(Event::IkeSaEstablished {
-            spi_i: sa.spi_i,
-            spi_r: sa.spi_r,
-            suite,
-            nat: sa.nat,
-        });
+        sa.establish(suite, out);
         let child_failure = if p.notify(notify::NO_PROPOSAL_CHOSEN).is_some() {
             Some(Failure::NoProposalChosen {
                 sa: "CHILD",

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use super::exchange::{
-    IkeSa, NONCE_LEN, Parsed, State, frame, header, ike_keys, nat_detected, notify_chain,
+    IkeSa, NONCE_LEN, Parsed, frame, header, ike_keys, nat_detected, notify_chain,
     push_nat_detection, ts_names,
 };
 use super::proposal::{proposal_names, select_esp, select_ike};
@@ -188,13 +188,7 @@ impl Ike {
         let Some(auth_body) = self.our_auth(sa, &id_r) else {
             return (PayloadChain::new(), false);
         };
-        sa.state = State::Established;
-        out.events.push(Event::IkeSaEstablished {
-            spi_i: sa.spi_i,
-            spi_r: sa.spi_r,
-            suite,
-            nat: sa.nat,
-        });
+        sa.establish(suite, out);
         let mut chain = PayloadChain::new();
         if chain.push(payload::IDR, &id_r).is_err()
             || chain.push(payload::AUTH, &auth_body).is_err()
