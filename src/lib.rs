@@ -31,6 +31,7 @@ pub mod dataplane;
 pub mod emu;
 pub mod esp;
 pub mod fib;
+pub mod ike;
 pub mod output;
 pub mod packet;
 pub mod port;

@@ -22,6 +22,7 @@ pub mod esp_model;
 pub mod fib;
 pub mod forward;
 pub mod forward_frames;
+pub mod ike;
 pub mod pcap_replay;
 
 /// The first `limit` bytes of `data` in hex, for failure messages.

@@ -14,6 +14,7 @@ mod error;
 mod ethernet;
 mod flow;
 mod icmp_error;
+pub mod ike;
 mod ip;
 mod ipv4;
 mod ipv6;

@@ -1,0 +1,337 @@
+//! IKEv2 primitives through `ring`: the PRFs and prf+ (RFC 7296 section
+//! 2.13, RFC 4868), Diffie-Hellman over ECP-256/384 (RFC 5903) and
+//! Curve25519 (RFC 8031), and the SK payload's AES-GCM (RFC 5282).
+
+use ring::aead::{self, Aad, LessSafeKey, Nonce, UnboundKey};
+use ring::agreement::{self, EphemeralPrivateKey, UnparsedPublicKey};
+use ring::hmac;
+use ring::rand::SystemRandom;
+use zeroize::Zeroizing;
+
+use crate::wire::ike::transform;
+
+/// Secret bytes, wiped on drop.
+pub type Secret = Zeroizing<Vec<u8>>;
+
+/// The pseudorandom functions (RFC 4868 section 2.1.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Prf {
+    /// PRF_HMAC_SHA2_256.
+    HmacSha256,
+    /// PRF_HMAC_SHA2_384.
+    HmacSha384,
+}
+
+impl Prf {
+    /// The IANA transform ID.
+    pub fn id(self) -> u16 {
+        match self {
+            Prf::HmacSha256 => transform::PRF_HMAC_SHA2_256,
+            Prf::HmacSha384 => transform::PRF_HMAC_SHA2_384,
+        }
+    }
+
+    /// The PRF for a transform ID.
+    pub fn from_id(id: u16) -> Option<Self> {
+        match id {
+            transform::PRF_HMAC_SHA2_256 => Some(Prf::HmacSha256),
+            transform::PRF_HMAC_SHA2_384 => Some(Prf::HmacSha384),
+            _ => None,
+        }
+    }
+
+    /// Output length in bytes, also the length of SK_d, SK_pi and SK_pr.
+    pub fn output_len(self) -> usize {
+        match self {
+            Prf::HmacSha256 => 32,
+            Prf::HmacSha384 => 48,
+        }
+    }
+
+    fn ring(self) -> hmac::Algorithm {
+        match self {
+            Prf::HmacSha256 => hmac::HMAC_SHA256,
+            Prf::HmacSha384 => hmac::HMAC_SHA384,
+        }
+    }
+
+    /// prf(key, data).
+    pub fn compute(self, key: &[u8], data: &[&[u8]]) -> Secret {
+        let mut ctx = hmac::Context::with_key(&hmac::Key::new(self.ring(), key));
+        for part in data {
+            ctx.update(part);
+        }
+        Zeroizing::new(ctx.sign().as_ref().to_vec())
+    }
+
+    /// prf+(key, seed) truncated to `len` bytes (RFC 7296 section 2.13):
+    /// T1 = prf(K, S | 0x01), Tn = prf(K, Tn-1 | S | n). `None` past the
+    /// 255 blocks the construction allows.
+    pub fn plus(self, key: &[u8], seed: &[u8], len: usize) -> Option<Secret> {
+        if len > 255 * self.output_len() {
+            return None;
+        }
+        let mut out = Zeroizing::new(Vec::with_capacity(len + self.output_len()));
+        let mut previous: Secret = Zeroizing::new(Vec::new());
+        let mut counter = 1u8;
+        while out.len() < len {
+            previous = self.compute(key, &[&previous, seed, &[counter]]);
+            out.extend_from_slice(&previous);
+            counter = counter.wrapping_add(1);
+        }
+        out.truncate(len);
+        Some(out)
+    }
+}
+
+/// The Diffie-Hellman groups erdp implements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DhGroup {
+    /// 256-bit random ECP group (19).
+    Ecp256,
+    /// 384-bit random ECP group (20).
+    Ecp384,
+    /// Curve25519 (31).
+    Curve25519,
+}
+
+/// A Diffie-Hellman failure: a public value of the wrong length or not on
+/// the curve (RFC 5903 section 7 checks; ring rejects invalid points).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("Diffie-Hellman group {group}: the peer's public value is invalid")]
+pub struct DhError {
+    /// The group number.
+    pub group: u16,
+}
+
+impl DhGroup {
+    /// The IANA group number.
+    pub fn id(self) -> u16 {
+        match self {
+            DhGroup::Ecp256 => transform::DH_ECP_256,
+            DhGroup::Ecp384 => transform::DH_ECP_384,
+            DhGroup::Curve25519 => transform::DH_CURVE25519,
+        }
+    }
+
+    /// The group for a number.
+    pub fn from_id(id: u16) -> Option<Self> {
+        match id {
+            transform::DH_ECP_256 => Some(DhGroup::Ecp256),
+            transform::DH_ECP_384 => Some(DhGroup::Ecp384),
+            transform::DH_CURVE25519 => Some(DhGroup::Curve25519),
+            _ => None,
+        }
+    }
+
+    fn ring(self) -> &'static agreement::Algorithm {
+        match self {
+            DhGroup::Ecp256 => &agreement::ECDH_P256,
+            DhGroup::Ecp384 => &agreement::ECDH_P384,
+            DhGroup::Curve25519 => &agreement::X25519,
+        }
+    }
+
+    /// Length of the KE payload's public value.
+    pub fn public_len(self) -> usize {
+        match self {
+            DhGroup::Ecp256 => 64,
+            DhGroup::Ecp384 => 96,
+            DhGroup::Curve25519 => 32,
+        }
+    }
+
+    fn is_ecp(self) -> bool {
+        matches!(self, DhGroup::Ecp256 | DhGroup::Ecp384)
+    }
+
+    /// A fresh key pair. `None` only if the system RNG fails.
+    pub fn generate(self, rng: &SystemRandom) -> Option<DhPrivate> {
+        let private = EphemeralPrivateKey::generate(self.ring(), rng).ok()?;
+        let public = private.compute_public_key().ok()?;
+        // ECP public values travel as x || y without the 0x04 prefix
+        // (RFC 5903 section 7).
+        let public = if self.is_ecp() {
+            public.as_ref().get(1..)?.to_vec()
+        } else {
+            public.as_ref().to_vec()
+        };
+        Some(DhPrivate {
+            group: self,
+            private,
+            public,
+        })
+    }
+}
+
+/// One side's ephemeral Diffie-Hellman key (ring keeps the scalar and
+/// zeroizes it; it is used once).
+pub struct DhPrivate {
+    group: DhGroup,
+    private: EphemeralPrivateKey,
+    public: Vec<u8>,
+}
+
+impl std::fmt::Debug for DhPrivate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DhPrivate")
+            .field("group", &self.group)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DhPrivate {
+    /// The group.
+    pub fn group(&self) -> DhGroup {
+        self.group
+    }
+
+    /// The public value as the KE payload carries it.
+    pub fn public(&self) -> &[u8] {
+        &self.public
+    }
+
+    /// The shared secret g^ir with the peer's KE value (for ECP the
+    /// x-coordinate, RFC 5903 section 7).
+    pub fn agree(self, peer: &[u8]) -> Result<Secret, DhError> {
+        let error = DhError {
+            group: self.group.id(),
+        };
+        if peer.len() != self.group.public_len() {
+            return Err(error);
+        }
+        let mut encoded = Vec::with_capacity(peer.len() + 1);
+        if self.group.is_ecp() {
+            encoded.push(0x04);
+        }
+        encoded.extend_from_slice(peer);
+        agreement::agree_ephemeral(
+            self.private,
+            &UnparsedPublicKey::new(self.group.ring(), &encoded),
+            |shared| Zeroizing::new(shared.to_vec()),
+        )
+        .map_err(|_| error)
+    }
+}
+
+/// The SK payload's encryption (RFC 5282: AES-GCM with a 16-octet ICV, an
+/// 8-octet explicit IV and a 4-octet salt after the key).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IkeEncr {
+    /// ENCR_AES_GCM_16 with a 128-bit key.
+    AesGcm128,
+    /// ENCR_AES_GCM_16 with a 256-bit key.
+    AesGcm256,
+}
+
+/// Length of the SK payload's explicit IV (RFC 5282 section 3.1).
+pub const SK_IV_LEN: usize = 8;
+/// Length of the SK payload's ICV (RFC 5282 section 3).
+pub const SK_ICV_LEN: usize = 16;
+/// Length of the salt after the key in SK_e (RFC 5282 section 7.1).
+pub const SK_SALT_LEN: usize = 4;
+
+/// The SK payload did not verify.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IntegrityFailure;
+
+impl IkeEncr {
+    /// The transform ID and Key Length attribute.
+    pub fn transform(self) -> (u16, u16) {
+        match self {
+            IkeEncr::AesGcm128 => (transform::ENCR_AES_GCM_16, 128),
+            IkeEncr::AesGcm256 => (transform::ENCR_AES_GCM_16, 256),
+        }
+    }
+
+    /// The cipher for a transform.
+    pub fn from_transform(id: u16, key_bits: Option<u16>) -> Option<Self> {
+        match (id, key_bits) {
+            (transform::ENCR_AES_GCM_16, Some(128)) => Some(IkeEncr::AesGcm128),
+            (transform::ENCR_AES_GCM_16, Some(256)) => Some(IkeEncr::AesGcm256),
+            _ => None,
+        }
+    }
+
+    /// Length of SK_ei/SK_er: key and salt.
+    pub fn key_material_len(self) -> usize {
+        match self {
+            IkeEncr::AesGcm128 => 16 + SK_SALT_LEN,
+            IkeEncr::AesGcm256 => 32 + SK_SALT_LEN,
+        }
+    }
+
+    fn key(self, material: &[u8]) -> Option<(LessSafeKey, [u8; SK_SALT_LEN])> {
+        let split = material.len().checked_sub(SK_SALT_LEN)?;
+        let (key, salt) = material.split_at(split);
+        let algorithm = match self {
+            IkeEncr::AesGcm128 => &aead::AES_128_GCM,
+            IkeEncr::AesGcm256 => &aead::AES_256_GCM,
+        };
+        let key = LessSafeKey::new(UnboundKey::new(algorithm, key).ok()?);
+        Some((key, salt.try_into().ok()?))
+    }
+
+    /// Encrypts `plaintext` under `material` (key || salt) and returns
+    /// IV || ciphertext || ICV. `aad` is the IKE header and the SK payload
+    /// header (RFC 5282 section 5.1).
+    pub fn seal(
+        self,
+        material: &[u8],
+        iv: [u8; SK_IV_LEN],
+        aad: &[u8],
+        plaintext: &[u8],
+    ) -> Option<Vec<u8>> {
+        let (key, salt) = self.key(material)?;
+        let mut out = Vec::with_capacity(SK_IV_LEN + plaintext.len() + SK_ICV_LEN);
+        out.extend_from_slice(&iv);
+        out.extend_from_slice(plaintext);
+        let tag = key
+            .seal_in_place_separate_tag(nonce(salt, iv), Aad::from(aad), &mut out[SK_IV_LEN..])
+            .ok()?;
+        out.extend_from_slice(tag.as_ref());
+        Some(out)
+    }
+
+    /// Verifies and decrypts IV || ciphertext || ICV; returns the plaintext.
+    pub fn open(
+        self,
+        material: &[u8],
+        aad: &[u8],
+        body: &[u8],
+    ) -> Result<Secret, IntegrityFailure> {
+        let (key, salt) = self.key(material).ok_or(IntegrityFailure)?;
+        if body.len() < SK_IV_LEN + SK_ICV_LEN {
+            return Err(IntegrityFailure);
+        }
+        let iv: [u8; SK_IV_LEN] = body[..SK_IV_LEN].try_into().map_err(|_| IntegrityFailure)?;
+        let mut buf = Zeroizing::new(body[SK_IV_LEN..].to_vec());
+        let len = key
+            .open_in_place(nonce(salt, iv), Aad::from(aad), &mut buf)
+            .map_err(|_| IntegrityFailure)?
+            .len();
+        buf.truncate(len);
+        Ok(buf)
+    }
+}
+
+fn nonce(salt: [u8; SK_SALT_LEN], iv: [u8; SK_IV_LEN]) -> Nonce {
+    let mut n = [0u8; aead::NONCE_LEN];
+    n[..SK_SALT_LEN].copy_from_slice(&salt);
+    n[SK_SALT_LEN..].copy_from_slice(&iv);
+    Nonce::assume_unique_for_key(n)
+}
+
+/// The NAT_DETECTION_*_IP hash: SHA-1(SPIi | SPIr | IP | port) (RFC 7296
+/// section 2.23).
+pub fn nat_detection_hash(spi_i: u64, spi_r: u64, addr: std::net::SocketAddr) -> Vec<u8> {
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY);
+    ctx.update(&spi_i.to_be_bytes());
+    ctx.update(&spi_r.to_be_bytes());
+    match addr.ip() {
+        std::net::IpAddr::V4(a) => ctx.update(&a.octets()),
+        std::net::IpAddr::V6(a) => ctx.update(&a.octets()),
+    }
+    ctx.update(&addr.port().to_be_bytes());
+    ctx.finish().as_ref().to_vec()
+}

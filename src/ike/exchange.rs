@@ -1,0 +1,759 @@
+//! The IKEv2 exchanges (RFC 7296 sections 1.2-1.4, 2.23): IKE_SA_INIT and
+//! IKE_AUTH as initiator and responder, INFORMATIONAL answers, message IDs
+//! and retransmission. Nothing changes state before a message's SK payload
+//! has verified, except a bounded number of half-open SAs after IKE_SA_INIT.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use ring::rand::{SecureRandom, SystemRandom};
+use zeroize::Zeroizing;
+
+use super::crypto::{DhPrivate, SK_ICV_LEN, SK_IV_LEN, nat_detection_hash};
+use super::keys::{IkeKeys, KeyInputs, auth_matches, derive_child_keys, derive_ike_keys, psk_auth};
+use super::proposal::{EspSuite, IkeSuite};
+use super::ts::from_prefix;
+use super::{Datagram, Event, Failure, IkeConfig, IkeDrop, IkeStats, NAT_T_PORT, Output, Secret};
+use crate::wire::ike::Notify;
+use crate::wire::ike::{
+    IKE_HEADER_LEN, IKE_VERSION, IkeHeader, IkeWireError, KeyExchange, NON_ESP_MARKER,
+    PAYLOAD_HEADER_LEN, PayloadChain, Proposal, RawPayload, TrafficSelector, TypedData,
+    auth_method, exchange, flags, notify, parse_sa, parse_ts, payload, split_payloads,
+};
+
+/// Length of the nonces erdp sends (RFC 7296 section 2.10: at least half
+/// the PRF's key size, at least 128 bits).
+pub(super) const NONCE_LEN: usize = 32;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum State {
+    /// Initiator: IKE_SA_INIT sent.
+    InitSent,
+    /// Initiator: IKE_AUTH sent.
+    AuthSent,
+    /// Responder: IKE_SA_INIT answered, waiting for IKE_AUTH.
+    HalfOpen,
+    /// Authenticated.
+    Established,
+}
+
+/// A request waiting for its response.
+#[derive(Debug)]
+pub(super) struct Pending {
+    pub(super) message_id: u32,
+    pub(super) bytes: Vec<u8>,
+    pub(super) next_send: Duration,
+    pub(super) sent: u32,
+}
+
+/// One IKE SA.
+pub(super) struct IkeSa {
+    pub(super) initiator: bool,
+    pub(super) state: State,
+    pub(super) spi_i: u64,
+    pub(super) spi_r: u64,
+    pub(super) local: SocketAddr,
+    pub(super) remote: SocketAddr,
+    /// IKE moved to UDP 4500 (a NAT was detected).
+    pub(super) nat: bool,
+    pub(super) suite: Option<IkeSuite>,
+    pub(super) dh: Option<DhPrivate>,
+    pub(super) ni: Vec<u8>,
+    pub(super) nr: Vec<u8>,
+    pub(super) keys: Option<IkeKeys>,
+    pub(super) init_request: Vec<u8>,
+    pub(super) init_response: Vec<u8>,
+    /// Our inbound ESP SPI offered in IKE_AUTH (initiator).
+    pub(super) child_spi: u32,
+    pub(super) created: Duration,
+    pub(super) next_request_id: u32,
+    pub(super) expected_request_id: u32,
+    pub(super) last_response: Option<(u32, Vec<u8>)>,
+    pub(super) pending: Option<Pending>,
+    pub(super) iv_counter: u64,
+}
+
+impl IkeSa {
+    /// A fresh SA: `spis` (initiator's, responder's), `addresses` (ours,
+    /// the peer's).
+    pub(super) fn new(
+        initiator: bool,
+        (spi_i, spi_r): (u64, u64),
+        (local, remote): (SocketAddr, SocketAddr),
+        now: Duration,
+    ) -> Self {
+        IkeSa {
+            initiator,
+            state: if initiator {
+                State::InitSent
+            } else {
+                State::HalfOpen
+            },
+            spi_i,
+            spi_r,
+            local,
+            remote,
+            nat: false,
+            suite: None,
+            dh: None,
+            ni: Vec::new(),
+            nr: Vec::new(),
+            keys: None,
+            init_request: Vec::new(),
+            init_response: Vec::new(),
+            child_spi: 0,
+            created: now,
+            next_request_id: 0,
+            expected_request_id: 0,
+            last_response: None,
+            pending: None,
+            iv_counter: 0,
+        }
+    }
+}
+
+impl IkeSa {
+    /// Marks the SA authenticated and reports it.
+    pub(super) fn establish(&mut self, suite: IkeSuite, out: &mut Output) {
+        self.state = State::Established;
+        out.events.push(Event::IkeSaEstablished {
+            spi_i: self.spi_i,
+            spi_r: self.spi_r,
+            suite,
+            nat: self.nat,
+        });
+    }
+}
+
+/// Payloads of one message, sorted out.
+#[derive(Default)]
+pub(super) struct Parsed {
+    pub(super) sa: Option<Vec<Proposal>>,
+    pub(super) ke: Option<KeyExchange>,
+    pub(super) nonce: Option<Vec<u8>>,
+    pub(super) notifies: Vec<Notify>,
+    pub(super) id_i: Option<Vec<u8>>,
+    pub(super) id_r: Option<Vec<u8>>,
+    pub(super) auth: Option<TypedData>,
+    pub(super) ts_i: Option<Vec<TrafficSelector>>,
+    pub(super) ts_r: Option<Vec<TrafficSelector>>,
+    pub(super) delete_ike: bool,
+}
+
+impl Parsed {
+    pub(super) fn from(payloads: &[RawPayload<'_>]) -> Result<Self, IkeWireError> {
+        let mut p = Parsed::default();
+        for raw in payloads {
+            match raw.kind {
+                payload::SA => p.sa = Some(parse_sa(raw.body)?),
+                payload::KE => p.ke = Some(KeyExchange::parse(raw.body)?),
+                payload::NONCE => p.nonce = Some(raw.body.to_vec()),
+                payload::NOTIFY => p.notifies.push(Notify::parse(raw.body)?),
+                payload::IDI => p.id_i = Some(raw.body.to_vec()),
+                payload::IDR => p.id_r = Some(raw.body.to_vec()),
+                payload::AUTH => p.auth = Some(TypedData::parse("AUTH payload", raw.body)?),
+                payload::TSI => p.ts_i = Some(parse_ts(raw.body)?),
+                payload::TSR => p.ts_r = Some(parse_ts(raw.body)?),
+                // Protocol 1 (IKE) in a Delete payload deletes the IKE SA.
+                payload::DELETE => p.delete_ike |= raw.body.first() == Some(&1),
+                _ if raw.critical => {
+                    return Err(IkeWireError::Invalid {
+                        what: "payload",
+                        offset: raw.offset,
+                        reason: "unsupported critical payload",
+                    });
+                }
+                _ => {}
+            }
+        }
+        Ok(p)
+    }
+
+    pub(super) fn notify(&self, kind: u16) -> Option<&Notify> {
+        self.notifies.iter().find(|n| n.kind == kind)
+    }
+
+    pub(super) fn error(&self) -> Option<u16> {
+        self.notifies.iter().find(|n| n.is_error()).map(|n| n.kind)
+    }
+}
+
+/// An IKEv2 endpoint for one tunnel configuration: any number of IKE SAs
+/// as responder, and the ones it initiates.
+pub struct Ike {
+    pub(super) config: IkeConfig,
+    pub(super) rng: SystemRandom,
+    /// IKE SAs by our own SPI.
+    pub(super) sas: HashMap<u64, IkeSa>,
+    /// Half-open responder SAs by (peer SPI, peer address), to answer a
+    /// retransmitted IKE_SA_INIT with the same response.
+    pub(super) half_open: HashMap<(u64, SocketAddr), u64>,
+    pub(super) stats: IkeStats,
+}
+
+impl std::fmt::Debug for Ike {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ike")
+            .field("local", &self.config.local)
+            .field("remote", &self.config.remote)
+            .field("sas", &self.sas.len())
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+pub(super) fn notify_chain(kind: u16, data: &[u8]) -> PayloadChain {
+    let mut chain = PayloadChain::new();
+    // A notify without SPI always encodes.
+    let _ = Notify::new(kind, data)
+        .to_bytes()
+        .and_then(|b| chain.push(payload::NOTIFY, &b));
+    chain
+}
+
+pub(super) fn ts_names(ts: &[TrafficSelector]) -> String {
+    let names: Vec<String> = ts
+        .iter()
+        .map(|t| format!("{}-{}", t.start, t.end))
+        .collect();
+    format!("[{}]", names.join(", "))
+}
+
+impl Ike {
+    /// An endpoint for `config`.
+    pub fn new(config: IkeConfig) -> Self {
+        Ike {
+            config,
+            rng: SystemRandom::new(),
+            sas: HashMap::new(),
+            half_open: HashMap::new(),
+            stats: IkeStats::default(),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &IkeConfig {
+        &self.config
+    }
+
+    /// Drop counters.
+    pub fn stats(&self) -> &IkeStats {
+        &self.stats
+    }
+
+    /// Number of IKE SAs, half-open ones included.
+    pub fn sa_count(&self) -> usize {
+        self.sas.len()
+    }
+
+    /// Number of authenticated IKE SAs.
+    pub fn established_count(&self) -> usize {
+        self.sas
+            .values()
+            .filter(|sa| sa.state == State::Established)
+            .count()
+    }
+
+    pub(super) fn random<const N: usize>(&self) -> Option<[u8; N]> {
+        let mut b = [0u8; N];
+        self.rng.fill(&mut b).ok()?;
+        Some(b)
+    }
+
+    pub(super) fn new_spi(&self) -> Option<u64> {
+        loop {
+            let spi = u64::from_be_bytes(self.random()?);
+            if spi != 0 && !self.sas.contains_key(&spi) {
+                return Some(spi);
+            }
+        }
+    }
+
+    pub(super) fn count_drop(&mut self, reason: IkeDrop) {
+        self.stats.drops[reason as usize] += 1;
+    }
+
+    pub(super) fn our_ts(&self) -> (Vec<TrafficSelector>, Vec<TrafficSelector>) {
+        (
+            self.config
+                .local_ts
+                .iter()
+                .map(|n| from_prefix(*n))
+                .collect(),
+            self.config
+                .remote_ts
+                .iter()
+                .map(|n| from_prefix(*n))
+                .collect(),
+        )
+    }
+
+    /// Our IKE proposals, numbered from 1.
+    pub(super) fn ike_proposals(&self) -> Vec<Proposal> {
+        (1u8..)
+            .zip(&self.config.ike_suites)
+            .map(|(n, s)| s.to_proposal(n))
+            .collect()
+    }
+
+    /// The PSK MIC (RFC 7296 section 2.15) that the initiator (when
+    /// `by_initiator`) or the responder signs: its IKE_SA_INIT message, the
+    /// other side's nonce and prf(SK_p, `id_body`).
+    fn auth_mac(&self, sa: &IkeSa, id_body: &[u8], by_initiator: bool) -> Option<Secret> {
+        let (suite, keys) = (sa.suite?, sa.keys.as_ref()?);
+        let (message, nonce, sk_p) = if by_initiator {
+            (&sa.init_request, &sa.nr, &keys.sk_pi)
+        } else {
+            (&sa.init_response, &sa.ni, &keys.sk_pr)
+        };
+        let psk = self.config.psk.expose();
+        Some(psk_auth(suite.prf, psk, message, nonce, sk_p, id_body))
+    }
+
+    /// True when `auth` is the PSK MIC the peer must send for `id_body`.
+    pub(super) fn peer_auth_ok(&self, sa: &IkeSa, id_body: &[u8], auth: &TypedData) -> bool {
+        auth.kind == auth_method::SHARED_KEY_MIC
+            && self
+                .auth_mac(sa, id_body, !sa.initiator)
+                .is_some_and(|expected| auth_matches(&expected, &auth.data))
+    }
+
+    /// Our AUTH payload body for our ID payload body `id_body`.
+    pub(super) fn our_auth(&self, sa: &IkeSa, id_body: &[u8]) -> Option<Vec<u8>> {
+        let mac = self.auth_mac(sa, id_body, sa.initiator)?;
+        Some(
+            TypedData {
+                kind: auth_method::SHARED_KEY_MIC,
+                data: mac.to_vec(),
+            }
+            .to_bytes(),
+        )
+    }
+
+    /// Sends request `message_id` of `sa` and keeps it for retransmission.
+    pub(super) fn send_request(
+        &self,
+        sa: &mut IkeSa,
+        message_id: u32,
+        bytes: Vec<u8>,
+        now: Duration,
+        out: &mut Output,
+    ) {
+        sa.next_request_id = message_id.wrapping_add(1);
+        sa.pending = Some(Pending {
+            message_id,
+            bytes: bytes.clone(),
+            next_send: now + self.config.retransmit_after,
+            sent: 1,
+        });
+        out.datagrams.push(Datagram {
+            local: sa.local,
+            remote: sa.remote,
+            bytes,
+        });
+    }
+
+    /// TS_UNACCEPTABLE with our selectors and `theirs`.
+    pub(super) fn ts_unacceptable(&self, theirs: String) -> Failure {
+        let (local, remote) = self.our_ts();
+        Failure::TsUnacceptable {
+            ours: format!("{} <-> {}", ts_names(&local), ts_names(&remote)),
+            theirs,
+        }
+    }
+
+    /// Handles one received datagram.
+    pub fn handle(&mut self, now: Duration, datagram: &Datagram, out: &mut Output) {
+        let message = if datagram.local.port() == NAT_T_PORT {
+            match datagram.bytes.strip_prefix(&NON_ESP_MARKER[..]) {
+                Some(m) => m,
+                None => return self.count_drop(IkeDrop::NotIke),
+            }
+        } else {
+            &datagram.bytes[..]
+        };
+        let Ok(h) = IkeHeader::parse(message) else {
+            return self.count_drop(IkeDrop::Malformed);
+        };
+        if !h.is_response()
+            && h.exchange == exchange::IKE_SA_INIT
+            && h.spi_r == 0
+            && h.message_id == 0
+            && h.from_initiator()
+        {
+            return self.responder_init(now, datagram, message, &h, out);
+        }
+        let ours = if h.from_initiator() { h.spi_r } else { h.spi_i };
+        let Some(mut sa) = self.sas.remove(&ours) else {
+            return self.count_drop(IkeDrop::UnknownSpi);
+        };
+        // The SA is put back unless the handler consumed it.
+        let keep = if sa.initiator == h.from_initiator() {
+            // Our own role's flag on a message we receive: a reflection.
+            self.count_drop(IkeDrop::UnexpectedMessage);
+            true
+        } else if h.is_response() {
+            self.on_response(now, &mut sa, datagram, message, &h, out)
+        } else {
+            self.on_request(&mut sa, datagram, message, &h, out)
+        };
+        if !keep || sa.state != State::HalfOpen {
+            self.half_open.retain(|_, spi| *spi != ours);
+        }
+        if keep {
+            self.sas.insert(ours, sa);
+        }
+    }
+
+    /// Retransmits requests and expires half-open SAs.
+    pub fn poll(&mut self, now: Duration, out: &mut Output) {
+        let mut dead = Vec::new();
+        for (spi, sa) in &mut self.sas {
+            if sa.state == State::HalfOpen && now >= sa.created + self.config.half_open_timeout {
+                dead.push((*spi, None));
+                continue;
+            }
+            let Some(p) = sa.pending.as_mut() else {
+                continue;
+            };
+            if now < p.next_send {
+                continue;
+            }
+            if p.sent > self.config.retransmit_tries {
+                dead.push((*spi, Some(sa.spi_i)));
+                continue;
+            }
+            let backoff = self.config.retransmit_after * 2u32.saturating_pow(p.sent);
+            p.sent += 1;
+            p.next_send = now + backoff;
+            out.datagrams.push(Datagram {
+                local: sa.local,
+                remote: sa.remote,
+                bytes: p.bytes.clone(),
+            });
+        }
+        for (spi, timed_out) in dead {
+            self.sas.remove(&spi);
+            self.half_open.retain(|_, s| *s != spi);
+            if let Some(spi_i) = timed_out {
+                out.events.push(Event::Failed {
+                    spi_i,
+                    failure: Failure::Timeout,
+                });
+            }
+        }
+    }
+
+    /// Returns false when the SA is to be removed.
+    fn on_request(
+        &mut self,
+        sa: &mut IkeSa,
+        d: &Datagram,
+        message: &[u8],
+        h: &IkeHeader,
+        out: &mut Output,
+    ) -> bool {
+        if let Some((id, bytes)) = &sa.last_response
+            && *id == h.message_id
+        {
+            out.datagrams.push(Datagram {
+                local: d.local,
+                remote: d.remote,
+                bytes: bytes.clone(),
+            });
+            return true;
+        }
+        if h.message_id != sa.expected_request_id {
+            self.count_drop(IkeDrop::UnexpectedMessage);
+            return true;
+        }
+        let p = match self.open(sa, message, h) {
+            Ok(p) => p,
+            Err(reason) => {
+                self.count_drop(reason);
+                return true;
+            }
+        };
+        // Verified: the peer may have moved (NAT-T to 4500, a NAT rebinding).
+        sa.local = d.local;
+        sa.remote = d.remote;
+        if d.local.port() == NAT_T_PORT {
+            sa.nat = true;
+        }
+        let (chain, keep) = match (sa.state, h.exchange) {
+            (State::HalfOpen, exchange::IKE_AUTH) => self.responder_auth(sa, &p, out),
+            (State::Established, exchange::INFORMATIONAL) => {
+                if p.delete_ike {
+                    out.events.push(Event::IkeSaDeleted { spi_i: sa.spi_i });
+                }
+                (PayloadChain::new(), !p.delete_ike)
+            }
+            (State::Established, exchange::CREATE_CHILD_SA) => {
+                (notify_chain(notify::NO_ADDITIONAL_SAS, &[]), true)
+            }
+            _ => {
+                self.count_drop(IkeDrop::UnexpectedMessage);
+                return true;
+            }
+        };
+        sa.expected_request_id = h.message_id.wrapping_add(1);
+        match self.seal(sa, h.exchange, h.message_id, true, chain) {
+            Some(bytes) => {
+                out.datagrams.push(Datagram {
+                    local: sa.local,
+                    remote: sa.remote,
+                    bytes: bytes.clone(),
+                });
+                sa.last_response = Some((h.message_id, bytes));
+            }
+            None => self.count_drop(IkeDrop::Internal),
+        }
+        keep
+    }
+
+    /// The (inbound, outbound) ESP keys of the CHILD_SA made in IKE_AUTH.
+    pub(super) fn child_keys(
+        &self,
+        sa: &IkeSa,
+        suite: EspSuite,
+        initiator: bool,
+    ) -> Option<(super::Secret, super::Secret)> {
+        let ike = sa.suite?;
+        let keys = sa.keys.as_ref()?;
+        let (i_to_r, r_to_i) = derive_child_keys(
+            ike.prf,
+            &keys.sk_d,
+            None,
+            &sa.ni,
+            &sa.nr,
+            suite.keymat_len(),
+        )?;
+        Some(if initiator {
+            (r_to_i, i_to_r)
+        } else {
+            (i_to_r, r_to_i)
+        })
+    }
+
+    pub(super) fn new_esp_spi(&self) -> Option<u32> {
+        loop {
+            let spi = u32::from_be_bytes(self.random()?);
+            if spi >= 256 {
+                return Some(spi);
+            }
+        }
+    }
+
+    pub(super) fn esp_proposals(&self, spi: u32) -> Vec<Proposal> {
+        (1u8..)
+            .zip(&self.config.esp_suites)
+            .map(|(n, s)| s.to_proposal(n, spi))
+            .collect()
+    }
+
+    /// Returns false when the SA is to be removed.
+    fn on_response(
+        &mut self,
+        now: Duration,
+        sa: &mut IkeSa,
+        d: &Datagram,
+        message: &[u8],
+        h: &IkeHeader,
+        out: &mut Output,
+    ) -> bool {
+        if sa.pending.as_ref().map(|p| p.message_id) != Some(h.message_id) {
+            self.count_drop(IkeDrop::UnexpectedMessage);
+            return true;
+        }
+        if sa.state == State::InitSent {
+            return self.initiator_init_response(now, sa, d, message, h, out);
+        }
+        let p = match self.open(sa, message, h) {
+            Ok(p) => p,
+            Err(reason) => {
+                self.count_drop(reason);
+                return true;
+            }
+        };
+        sa.pending = None;
+        match sa.state {
+            State::AuthSent => self.initiator_auth_response(sa, &p, out),
+            _ => true,
+        }
+    }
+
+    /// Verifies and decrypts the SK payload of `message`.
+    pub(super) fn open(
+        &self,
+        sa: &IkeSa,
+        message: &[u8],
+        h: &IkeHeader,
+    ) -> Result<Parsed, IkeDrop> {
+        let (Some(suite), Some(keys)) = (sa.suite, sa.keys.as_ref()) else {
+            return Err(IkeDrop::UnexpectedMessage);
+        };
+        let raw = split_payloads(message, IKE_HEADER_LEN, h.next_payload)
+            .map_err(|_| IkeDrop::Malformed)?;
+        let Some(sk) = raw.iter().find(|p| p.kind == payload::SK) else {
+            return Err(IkeDrop::Malformed);
+        };
+        let key = if sa.initiator {
+            &keys.sk_er
+        } else {
+            &keys.sk_ei
+        };
+        let aad_end = sk.offset + PAYLOAD_HEADER_LEN;
+        let plain = suite
+            .encr
+            .open(key, &message[..aad_end], sk.body)
+            .map_err(|_| IkeDrop::IntegrityFailed)?;
+        let pad = usize::from(*plain.last().ok_or(IkeDrop::Malformed)?);
+        let inner_len = plain.len().checked_sub(pad + 1).ok_or(IkeDrop::Malformed)?;
+        let inner = &plain[..inner_len];
+        let first = message[sk.offset];
+        split_payloads(inner, 0, first)
+            .and_then(|raw| Parsed::from(&raw))
+            .map_err(|_| IkeDrop::Malformed)
+    }
+
+    /// Builds an encrypted message around `chain`, with the non-ESP marker
+    /// when the SA is on UDP 4500.
+    pub(super) fn seal(
+        &self,
+        sa: &mut IkeSa,
+        exchange_type: u8,
+        message_id: u32,
+        response: bool,
+        chain: PayloadChain,
+    ) -> Option<Vec<u8>> {
+        let suite = sa.suite?;
+        let keys = sa.keys.as_ref()?;
+        let mut plain = Zeroizing::new(chain.bytes().to_vec());
+        plain.push(0); // pad length: AES-GCM needs no padding
+        let sk_len = PAYLOAD_HEADER_LEN + SK_IV_LEN + plain.len() + SK_ICV_LEN;
+        let total = IKE_HEADER_LEN + sk_len;
+        let mut hdr = header(
+            sa.spi_i,
+            sa.spi_r,
+            exchange_type,
+            (if sa.initiator { flags::INITIATOR } else { 0 })
+                | (if response { flags::RESPONSE } else { 0 }),
+            message_id,
+        );
+        hdr.next_payload = payload::SK;
+        hdr.length = u32::try_from(total).ok()?;
+        let mut fixed = [0u8; IKE_HEADER_LEN];
+        hdr.write(&mut fixed);
+        let mut message = Vec::with_capacity(total + NON_ESP_MARKER.len());
+        if sa.local.port() == NAT_T_PORT {
+            message.extend_from_slice(&NON_ESP_MARKER);
+        }
+        let aad_start = message.len();
+        message.extend_from_slice(&fixed);
+        message.push(chain.first());
+        message.push(0);
+        message.extend_from_slice(&u16::try_from(sk_len).ok()?.to_be_bytes());
+        sa.iv_counter += 1;
+        let key = if sa.initiator {
+            &keys.sk_ei
+        } else {
+            &keys.sk_er
+        };
+        let body = suite.encr.seal(
+            key,
+            sa.iv_counter.to_be_bytes(),
+            &message[aad_start..],
+            &plain,
+        )?;
+        message.extend_from_slice(&body);
+        Some(message)
+    }
+}
+
+pub(super) fn header(
+    spi_i: u64,
+    spi_r: u64,
+    exchange: u8,
+    flags: u8,
+    message_id: u32,
+) -> IkeHeader {
+    IkeHeader {
+        spi_i,
+        spi_r,
+        next_payload: payload::NONE,
+        version: IKE_VERSION,
+        exchange,
+        flags,
+        message_id,
+        length: 0,
+    }
+}
+
+/// True when the NAT_DETECTION hashes show a NAT (or a peer that fakes one,
+/// as strongSwan with kernel-libipsec does) between `local` and `remote`.
+pub(super) fn nat_detected(
+    p: &Parsed,
+    spi_i: u64,
+    spi_r: u64,
+    local: SocketAddr,
+    remote: SocketAddr,
+) -> bool {
+    let src: Vec<&Notify> = p
+        .notifies
+        .iter()
+        .filter(|n| n.kind == notify::NAT_DETECTION_SOURCE_IP)
+        .collect();
+    let dst = p.notify(notify::NAT_DETECTION_DESTINATION_IP);
+    let (Some(dst), false) = (dst, src.is_empty()) else {
+        return false;
+    };
+    let remote_hash = nat_detection_hash(spi_i, spi_r, remote);
+    let local_hash = nat_detection_hash(spi_i, spi_r, local);
+    !src.iter().any(|n| n.data == remote_hash) || dst.data != local_hash
+}
+
+/// `bytes` with the non-ESP marker in front when sent from UDP 4500.
+pub(super) fn frame(local: SocketAddr, bytes: Vec<u8>) -> Vec<u8> {
+    if local.port() == NAT_T_PORT {
+        [&NON_ESP_MARKER[..], &bytes].concat()
+    } else {
+        bytes
+    }
+}
+
+/// Appends the two NAT_DETECTION notifies (RFC 7296 section 2.23).
+pub(super) fn push_nat_detection(
+    chain: &mut PayloadChain,
+    (spi_i, spi_r): (u64, u64),
+    local: SocketAddr,
+    remote: SocketAddr,
+) -> Result<(), IkeWireError> {
+    for (kind, addr) in [
+        (notify::NAT_DETECTION_SOURCE_IP, local),
+        (notify::NAT_DETECTION_DESTINATION_IP, remote),
+    ] {
+        let n = Notify::new(kind, &nat_detection_hash(spi_i, spi_r, addr));
+        chain.push(payload::NOTIFY, &n.to_bytes()?)?;
+    }
+    Ok(())
+}
+
+/// The IKE SA's keys from the DH secret (AEAD suites: no SK_a).
+pub(super) fn ike_keys(
+    suite: IkeSuite,
+    shared: &[u8],
+    (ni, nr): (&[u8], &[u8]),
+    (spi_i, spi_r): (u64, u64),
+) -> Option<IkeKeys> {
+    derive_ike_keys(&KeyInputs {
+        prf: suite.prf,
+        shared,
+        ni,
+        nr,
+        spi_i,
+        spi_r,
+        integ_len: 0,
+        encr_len: suite.encr.key_material_len(),
+    })
+}
