@@ -11,6 +11,7 @@
 //! - [`capture`]: pcap/pcapng reading and pcap writing (`pcap-file`).
 //! - [`emu`]: the network emulator: virtual time, links, smoltcp hosts, traffic.
 //! - [`esp`]: the ESP tunnel interface (RFC 4303 with AEAD suites via `ring`).
+//! - [`ike`]: IKEv2 (RFC 7296) as a sans-I/O core that negotiates `esp` SAs.
 //! - [`port`]: frame I/O endpoints (AF_PACKET, TAP, channels, pcap capture) and the attach loop.
 //! - [`cli`]: the `erdp` command line.
 //! - [`fib`]: the compressed-trie FIB (Poptrie) with lock-free published versions.
