@@ -313,5 +313,6 @@ pub(super) fn finish(
         links,
         esp_sa,
         captures,
+        link_timeline: topo.sim.link_timeline(),
     }
 }

@@ -21,6 +21,7 @@ use crate::emu::app::{
     UdpSenderConfig,
 };
 use crate::emu::host::FlowMatch;
+use crate::emu::link::DEFAULT_BUCKET;
 use crate::emu::{Action, AppId, CapturePoint, DeviceId, Host, LinkCapture, LinkId, SimTime};
 
 /// How to run.
@@ -422,6 +423,7 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Result<RunReport, Scena
     let started = Instant::now();
     let seed = options.seed.unwrap_or(scenario.seed);
     let mut topo = build(scenario, seed)?;
+    topo.sim.record_series(DEFAULT_BUCKET);
     let mut plane = ControlPlane::new(scenario);
     let mut counts = plane.apply(&topo.nodes);
     let mut faults = vec![FaultRecord {
