@@ -19,6 +19,7 @@
 //! - [`dataplane`]: the forwarding node: frames in, one fate each out, ESP tunnels, worker pool.
 //! - [`scenario`]: `erdp run`: the emulated ExpressRoute + IPsec topology, BGP, faults, reports.
 //! - [`report`]: per-flow paths and must-encrypt verdicts; [`replay`]: captures through a node.
+//! - [`html`]: report.html, the page a person opens (topology, timelines, flows, verdicts).
 // `deny`, not `forbid`: the FIB's runtime CPU dispatch (`fib/cpu.rs`) calls
 // its `#[target_feature]` copies in two `#[allow(unsafe_code)]` blocks.
 #![deny(unsafe_code)]
@@ -30,6 +31,7 @@ pub mod dataplane;
 pub mod emu;
 pub mod esp;
 pub mod fib;
+pub mod html;
 pub mod packet;
 pub mod port;
 pub mod replay;

@@ -16,6 +16,7 @@ use crate::capture::CaptureReader;
 use crate::config::{InterfaceKind, NodeConfig};
 use crate::dataplane::Node;
 use crate::esp::TunnelEndpoints;
+use crate::html;
 use crate::replay::{
     DROPS_INDEX_FILE, DROPS_PCAP_FILE, Expectations, ReplayOptions, ReplayReport, Sink, replay,
 };
@@ -47,6 +48,10 @@ pub struct ReplayArgs {
     /// Assertions on the result (TOML); exit 1 when one fails.
     #[arg(long, value_name = "EXPECT.toml")]
     pub expect: Option<PathBuf>,
+    /// Where to write the report page (default: report.html in the output
+    /// directory).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     /// Worker threads (the node's worker pool when more than 1).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub workers: u16,
@@ -88,11 +93,20 @@ fn execute(args: &ReplayArgs) -> Result<ExitCode, String> {
         bar.finish_and_clear();
     }
     write_report(&args.out_dir, &report)?;
+    let page = args
+        .html
+        .clone()
+        .unwrap_or_else(|| args.out_dir.join(html::HTML_FILE));
+    html::replay_page(&report)
+        .and_then(|p| p.render())
+        .and_then(|text| html::write_html(&page, &text))
+        .map_err(|e| e.to_string())?;
     print!("{}", report.summary());
     println!(
         "  outputs in {}: <interface>.pcap, {DROPS_PCAP_FILE} (why: {DROPS_INDEX_FILE}), {REPORT_FILE}",
         args.out_dir.display()
     );
+    println!("  the report page: {}", page.display());
     if let Some(lines) = write_wireshark_lines(&args.out_dir, &node)? {
         println!(
             "  ESP: decrypt the captures in Wireshark with the esp_sa lines in {} (they hold the keys):",

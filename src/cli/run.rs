@@ -1,6 +1,7 @@
 //! `erdp run [SCENARIO.toml] [--out-dir DIR] [--seed N]`: the main job. Runs
 //! a scenario (the built-in design 1 without an argument) in virtual time,
-//! prints the summary, writes `report.json` and one pcap per link.
+//! prints the summary, writes `report.json`, `report.html` and one pcap
+//! per link.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -9,6 +10,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::{EXIT_CHECK_FAILED, EXIT_USAGE};
+use crate::html;
 use crate::scenario::{self, RunOptions, Scenario};
 
 /// Arguments of `erdp run`.
@@ -26,6 +28,10 @@ pub struct RunArgs {
     /// Print the report as JSON on stdout instead of the summary.
     #[arg(long)]
     pub json: bool,
+    /// Where to write the report page (default: report.html in the output
+    /// directory).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 }
 
 fn load(name: Option<&str>) -> Result<Scenario, String> {
@@ -57,6 +63,17 @@ pub fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
+    let page = args
+        .html
+        .clone()
+        .unwrap_or_else(|| args.out_dir.join(html::HTML_FILE));
+    if let Err(e) = html::run_page(&report)
+        .and_then(|p| p.render())
+        .and_then(|text| html::write_html(&page, &text))
+    {
+        eprintln!("erdp run: {e}");
+        return ExitCode::from(EXIT_USAGE);
+    }
     if args.json {
         match serde_json::to_string_pretty(&report) {
             Ok(text) => println!("{text}"),
@@ -71,6 +88,7 @@ pub fn run(args: RunArgs) -> ExitCode {
         for file in &report.captures {
             println!("  {file}");
         }
+        println!("the report page: {}", page.display());
         println!("Wireshark decrypts the ESP with these esp_sa lines (public test keys):");
         for line in &report.esp_sa {
             println!("  {line}");
