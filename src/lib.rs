@@ -21,6 +21,7 @@
 //! - [`scenario`]: `erdp run`: the emulated ExpressRoute + IPsec topology, BGP, faults, reports.
 //! - [`output`]: output directories written all or nothing (temporary names, a manifest).
 //! - [`report`]: per-flow paths and must-encrypt verdicts; [`replay`]: captures through a node.
+//! - [`html`]: report.html, the page a person opens (topology, timelines, flows, verdicts).
 // `deny`, not `forbid`: the FIB's runtime CPU dispatch (`fib/cpu.rs`) calls
 // its `#[target_feature]` copies in two `#[allow(unsafe_code)]` blocks.
 #![deny(unsafe_code)]
@@ -32,6 +33,7 @@ pub mod dataplane;
 pub mod emu;
 pub mod esp;
 pub mod fib;
+pub mod html;
 pub mod ike;
 pub mod output;
 pub mod packet;

@@ -9,7 +9,7 @@ fn run_builtin(name: &str, out: Option<&str>) -> RunReport {
     let options = RunOptions {
         seed: None,
         out_dir: out.map(|d| std::env::temp_dir().join(d)),
-        progress: false,
+        ..RunOptions::default()
     };
     run(&scenario, &options).expect("runs")
 }

@@ -17,6 +17,7 @@ use crate::capture::CaptureReader;
 use crate::config::{InterfaceKind, NodeConfig};
 use crate::dataplane::Node;
 use crate::esp::TunnelEndpoints;
+use crate::html;
 use crate::output::OutputDir;
 use crate::replay::{
     DROPS_INDEX_FILE, DROPS_PCAP_FILE, Expectations, ReplayOptions, ReplayReport, Sink, replay,
@@ -49,6 +50,10 @@ pub struct ReplayArgs {
     /// Assertions on the result (TOML); exit 1 when one fails.
     #[arg(long, value_name = "EXPECT.toml")]
     pub expect: Option<PathBuf>,
+    /// Where to write the report page (default: report.html in the output
+    /// directory).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     /// Worker threads (the node's worker pool when more than 1).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub workers: u16,
@@ -93,6 +98,15 @@ fn execute(args: &ReplayArgs) -> Result<ExitCode, String> {
         bar.finish_and_clear();
     }
     write_report(&mut out, &report)?;
+    let page = html::replay_page(&report)
+        .and_then(|p| p.render())
+        .map_err(|e| e.to_string())?;
+    let page_path = match &args.html {
+        Some(path) => path.clone(),
+        None => out
+            .write(html::HTML_FILE, page.as_bytes())
+            .map_err(|e| e.to_string())?,
+    };
     let lines = wireshark_lines(&node);
     let lines_path = match &lines {
         Some(text) => Some(
@@ -101,12 +115,16 @@ fn execute(args: &ReplayArgs) -> Result<ExitCode, String> {
         ),
         None => None,
     };
+    if let Some(path) = &args.html {
+        html::write_html(path, &page).map_err(|e| e.to_string())?;
+    }
     out.commit().map_err(|e| e.to_string())?;
     out!("{}", report.summary());
     outln!(
         "  outputs in {}: <interface>.pcap, {DROPS_PCAP_FILE} (why: {DROPS_INDEX_FILE}), {REPORT_FILE}",
         args.out_dir.display()
     );
+    outln!("  the report page: {}", page_path.display());
     if let (Some(text), Some(path)) = (lines, lines_path) {
         outln!(
             "  ESP: decrypt the captures in Wireshark with the esp_sa lines in {} (they hold the keys):",

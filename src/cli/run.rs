@@ -1,6 +1,7 @@
 //! `erdp run [SCENARIO.toml] [--out-dir DIR] [--seed N]`: the main job. Runs
 //! a scenario (the built-in design 1 without an argument) in virtual time,
-//! prints the summary, writes `report.json` and one pcap per link.
+//! prints the summary, writes `report.json`, `report.html` and one pcap
+//! per link.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -10,6 +11,7 @@ use clap::Args;
 
 use super::stdout::{out, outln};
 use super::{EXIT_CHECK_FAILED, EXIT_USAGE};
+use crate::html;
 use crate::scenario::{self, RunOptions, Scenario};
 
 /// Arguments of `erdp run`.
@@ -27,6 +29,10 @@ pub struct RunArgs {
     /// Print the report as JSON on stdout instead of the summary.
     #[arg(long)]
     pub json: bool,
+    /// Where to write the report page (default: report.html in the output
+    /// directory).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 }
 
 fn load(name: Option<&str>) -> Result<Scenario, String> {
@@ -50,6 +56,12 @@ pub fn run(args: RunArgs) -> ExitCode {
         seed: args.seed,
         out_dir: Some(args.out_dir.clone()),
         progress: std::io::stderr().is_terminal(),
+        // The page goes into the output directory with the other files,
+        // unless --html names a path of its own (written after the run).
+        page: match args.html {
+            Some(_) => None,
+            None => Some((html::HTML_FILE, html::render_run_page)),
+        },
     };
     let report = match scenario::run(&scenario, &options) {
         Ok(report) => report,
@@ -58,6 +70,18 @@ pub fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
+    let page = args
+        .html
+        .clone()
+        .unwrap_or_else(|| args.out_dir.join(html::HTML_FILE));
+    if let Some(path) = &args.html {
+        let written = html::render_run_page(&report)
+            .and_then(|text| html::write_html(path, &text).map_err(|e| e.to_string()));
+        if let Err(e) = written {
+            eprintln!("erdp run: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    }
     if args.json {
         match serde_json::to_string_pretty(&report) {
             Ok(text) => outln!("{text}"),
@@ -72,6 +96,7 @@ pub fn run(args: RunArgs) -> ExitCode {
         for file in &report.captures {
             outln!("  {file}");
         }
+        outln!("the report page: {}", page.display());
         outln!("Wireshark decrypts the ESP with these esp_sa lines (public test keys):");
         for line in &report.esp_sa {
             outln!("  {line}");

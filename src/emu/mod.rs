@@ -26,7 +26,8 @@ pub use error::EmuError;
 pub use event::{EventKind, EventQueue};
 pub use host::{AppId, Host, HostConfig, HostError};
 pub use link::{
-    CapturePoint, ChannelConfig, DeviceId, LinkCapture, LinkConfig, LinkId, LinkReport,
+    CapturePoint, ChannelConfig, DeviceId, LinkCapture, LinkConfig, LinkId, LinkReport, LinkSeries,
+    LinkTimeline,
 };
 pub use node_device::{NodeDevice, NodeDeviceError, PathKey, PathOutcome, PathStats};
 pub use pool::FramePool;

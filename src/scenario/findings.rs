@@ -296,6 +296,7 @@ pub(super) fn finish(
         links,
         esp_sa,
         captures,
+        link_timeline: topo.sim.link_timeline(),
     }
 }
 

@@ -31,7 +31,7 @@ pub use model::{
     Azure, Circuit, CircuitMode, Fault, FaultKind, Flow, FlowKind, LinkSpec, OnPrem, Scenario, Side,
 };
 pub use report::{DirectionPath, FaultRecord, FlowReport, NodePolicies, RunReport, Verdict};
-pub use runner::{RunOptions, run};
+pub use runner::{PageRenderer, RunOptions, run};
 pub use topology::{
     CIRCUITS, CircuitLayout, LINK_NAMES, LINK_NAMES_TWO_CIRCUITS, NodeConfigs, Nodes, Topology,
     build, circuit_link_names, link_names, node_configs,

@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::bgp::RouteCounts;
 use super::topology::circuit_link_names;
 use crate::dataplane::{NodeCounters, PolicyCounters};
-use crate::emu::LinkReport;
+use crate::emu::{LinkReport, LinkTimeline};
 
 /// One direction of a flow as the edges saw it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -193,6 +193,9 @@ pub struct RunReport {
     pub esp_sa: Vec<String>,
     /// pcap files written.
     pub captures: Vec<String>,
+    /// Every link's bytes over virtual time (ESP, plaintext, non-IP), for
+    /// the timeline charts of report.html.
+    pub link_timeline: LinkTimeline,
 }
 
 impl RunReport {

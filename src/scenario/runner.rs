@@ -22,6 +22,7 @@ use crate::emu::app::{
     UdpSenderConfig,
 };
 use crate::emu::host::FlowMatch;
+use crate::emu::link::DEFAULT_BUCKET;
 use crate::emu::{Action, AppId, CapturePoint, DeviceId, Host, LinkCapture, LinkId, SimTime};
 use crate::output::OutputDir;
 
@@ -38,7 +39,13 @@ pub struct RunOptions {
     pub out_dir: Option<PathBuf>,
     /// Show a progress bar on stderr.
     pub progress: bool,
+    /// A page rendered from the finished report (file name and renderer),
+    /// written beside `report.json` in the same all-or-nothing commit.
+    pub page: Option<(&'static str, PageRenderer)>,
 }
+
+/// Renders a page (e.g. `report.html`) from a finished run's report.
+pub type PageRenderer = fn(&RunReport) -> Result<String, String>;
 
 /// The apps of one flow.
 #[derive(Debug, Clone, Copy)]
@@ -427,6 +434,7 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Result<RunReport, Scena
     let started = Instant::now();
     let seed = options.seed.unwrap_or(scenario.seed);
     let mut topo = build(scenario, seed)?;
+    topo.sim.record_series(DEFAULT_BUCKET);
     let mut plane = ControlPlane::new(scenario);
     let mut counts = plane.apply(&topo.nodes);
     let mut faults = vec![FaultRecord {
@@ -622,6 +630,13 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Result<RunReport, Scena
     );
     if let Some(mut out) = out {
         write_json(&mut out, &report)?;
+        if let Some((name, render)) = options.page {
+            let page = render(&report).map_err(|reason| ScenarioError::Output {
+                path: out.path(name).display().to_string(),
+                reason,
+            })?;
+            out.write(name, page.as_bytes())?;
+        }
         out.commit()?;
     }
     Ok(report)

@@ -189,6 +189,9 @@ impl Simulator {
         {
             capture.record(now, frame.as_slice());
         }
+        if let Some(series) = link.series.as_mut() {
+            series.record(now, frame.as_slice());
+        }
         let far = link.ends[1 - channel];
         Some((
             far.device.0 as usize,

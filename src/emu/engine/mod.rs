@@ -18,6 +18,7 @@ use super::error::EmuError;
 use super::event::{EventKind, EventQueue};
 use super::link::{
     CaptureError, DeviceId, Endpoint, Link, LinkCapture, LinkConfig, LinkId, LinkReport,
+    LinkTimeline, SeriesRecorder,
 };
 use super::pool::FramePool;
 use super::rng::derive_seed;
@@ -226,6 +227,30 @@ impl Simulator {
     pub fn capture(&mut self, link: LinkId, capture: LinkCapture) -> Result<(), EmuError> {
         self.link_mut(link)?.capture = Some(capture);
         Ok(())
+    }
+
+    /// Records every link's delivered bytes over time from now on, in
+    /// buckets `bucket` wide (see [`SeriesRecorder`]).
+    pub fn record_series(&mut self, bucket: std::time::Duration) {
+        for link in &mut self.links {
+            link.series = Some(SeriesRecorder::new(bucket));
+        }
+    }
+
+    /// Every recorded link's series up to now, over one bucket width.
+    pub fn link_timeline(&self) -> LinkTimeline {
+        let recorders = || {
+            self.links
+                .iter()
+                .filter_map(|l| Some((l, l.series.as_ref()?)))
+        };
+        let bucket_ns = recorders().map(|(_, s)| s.bucket_ns()).max().unwrap_or(0);
+        LinkTimeline {
+            bucket_ms: bucket_ns as f64 / 1e6,
+            links: recorders()
+                .map(|(link, series)| series.series(&link.name, self.now, bucket_ns))
+                .collect(),
+        }
     }
 
     /// Closes every capture; per link name, the frames written or the error.

@@ -5,6 +5,7 @@
 mod capture;
 mod channel;
 mod config;
+mod series;
 mod stats;
 
 use std::collections::VecDeque;
@@ -15,6 +16,9 @@ use serde::Serialize;
 pub use capture::{CaptureError, CapturePoint, LinkCapture, SNAPLEN};
 pub use channel::{Admitted, Channel, ETHERNET_HEADER_LEN, Offer};
 pub use config::{ChannelConfig, LinkConfig, LinkConfigError};
+pub use series::{
+    DEFAULT_BUCKET, FrameClass, LinkSeries, LinkTimeline, MAX_BUCKETS, SeriesRecorder,
+};
 pub use stats::{ChannelStats, LinkDrop, LinkDrops};
 
 use super::device::PortId;
@@ -67,6 +71,8 @@ pub struct Link {
     pub(crate) downs: u64,
     pub(crate) down_time: Duration,
     pub(crate) capture: Option<LinkCapture>,
+    /// Delivered bytes over time, when recorded.
+    pub(crate) series: Option<SeriesRecorder>,
 }
 
 impl Link {
@@ -92,6 +98,7 @@ impl Link {
             downs: 0,
             down_time: Duration::ZERO,
             capture: None,
+            series: None,
         }
     }
 
