@@ -44,9 +44,15 @@ pub struct ReplayArgs {
     /// frame of a pcap file.
     #[arg(long, value_name = "IFACE")]
     pub ingress: Option<String>,
-    /// Assertions on the result (TOML); exit 1 when one fails.
+    /// Assertions on the result (TOML); exit 1 when one fails. Without
+    /// it, exit 1 when no frame was forwarded or delivered.
     #[arg(long, value_name = "EXPECT.toml")]
     pub expect: Option<PathBuf>,
+    /// Take any unicast destination MAC as the ingress interface's (for a
+    /// capture taken between other devices). Broadcast and multicast
+    /// frames are unchanged; drops.pcap keeps the frames as captured.
+    #[arg(long)]
+    pub promiscuous: bool,
     /// Worker threads (the node's worker pool when more than 1).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub workers: u16,
@@ -81,6 +87,7 @@ fn execute(args: &ReplayArgs) -> Result<ExitCode, String> {
         ingress: args.ingress.clone(),
         workers: usize::from(args.workers),
         progress: progress.clone(),
+        promiscuous: args.promiscuous,
         ..ReplayOptions::default()
     };
     let report = replay(&node, reader, sink, &options).map_err(|e| e.to_string())?;
@@ -101,6 +108,9 @@ fn execute(args: &ReplayArgs) -> Result<ExitCode, String> {
         print!("{}", std::fs::read_to_string(&lines).unwrap_or_default());
     }
     let Some(expectations) = expectations else {
+        if report.nothing_passed() {
+            return Ok(ExitCode::from(EXIT_CHECK_FAILED));
+        }
         return Ok(ExitCode::SUCCESS);
     };
     let failures = expectations.check(&report);
