@@ -217,3 +217,49 @@ fn a_foreign_capture_replays_with_promiscuous() {
     assert!(report.get("promiscuous").is_none());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn max_flows_caps_the_report_and_keeps_totals_exact() {
+    let dir = temp("cap");
+    let input = corpus("design1-onprem-to-azure.pcap");
+    let read = |out: &Path| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap()
+    };
+    let sum = |flows: &serde_json::Value, field: &str| -> u64 {
+        flows
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f[field].as_u64().unwrap())
+            .sum()
+    };
+    let all = dir.join("all");
+    assert_eq!(
+        erdp_replay(&input, &all, &["--ingress", "lan"])
+            .status
+            .code(),
+        Some(0)
+    );
+    let all = read(&all);
+    let flows = all["flows"].as_array().unwrap().len();
+    assert!(flows > 2, "{flows}");
+    assert_eq!(all["untracked_flows"]["packets"], 0);
+    let capped = dir.join("capped");
+    let output = erdp_replay(&input, &capped, &["--ingress", "lan", "--max-flows", "2"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("flows beyond the cap of 2"), "{stdout}");
+    let capped = read(&capped);
+    assert_eq!(capped["flow_cap"], 2);
+    assert_eq!(capped["flows"].as_array().unwrap().len(), 2);
+    assert_eq!(capped["flows"][0], all["flows"][0]);
+    assert_eq!(capped["flows"][1], all["flows"][1]);
+    for field in ["packets", "bytes", "forwarded", "delivered", "dropped"] {
+        assert_eq!(
+            sum(&capped["flows"], field) + capped["untracked_flows"][field].as_u64().unwrap(),
+            sum(&all["flows"], field),
+            "{field}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

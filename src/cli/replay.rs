@@ -19,6 +19,7 @@ use crate::esp::TunnelEndpoints;
 use crate::replay::{
     DROPS_INDEX_FILE, DROPS_PCAP_FILE, Expectations, ReplayOptions, ReplayReport, Sink, replay,
 };
+use crate::report::DEFAULT_FLOW_CAP;
 
 /// Inputs at least this large get a progress bar (on a terminal).
 const PROGRESS_MIN_BYTES: u64 = 16 << 20;
@@ -53,6 +54,11 @@ pub struct ReplayArgs {
     /// frames are unchanged; drops.pcap keeps the frames as captured.
     #[arg(long)]
     pub promiscuous: bool,
+    /// The most flows report.json lists one by one (first seen first); the
+    /// packets of later flows are folded into `untracked_flows`, so totals
+    /// stay exact and memory stays bounded.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_FLOW_CAP)]
+    pub max_flows: usize,
     /// Worker threads (the node's worker pool when more than 1).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub workers: u16,
@@ -88,6 +94,7 @@ fn execute(args: &ReplayArgs) -> Result<ExitCode, String> {
         workers: usize::from(args.workers),
         progress: progress.clone(),
         promiscuous: args.promiscuous,
+        flow_cap: args.max_flows,
         ..ReplayOptions::default()
     };
     let report = replay(&node, reader, sink, &options).map_err(|e| e.to_string())?;

@@ -18,6 +18,7 @@ use crate::capture::{CaptureError, CaptureReader};
 use crate::dataplane::{Fate, Node, Outputs, PoolError, WorkerPool};
 use crate::fib::InterfaceId;
 use crate::packet::PacketBuf;
+use crate::report::DEFAULT_FLOW_CAP;
 
 /// Frames per batch given to a worker.
 pub const DEFAULT_BATCH: usize = 64;
@@ -37,6 +38,9 @@ pub struct ReplayOptions {
     /// Take any unicast destination MAC as the ingress port's (a capture
     /// taken between other devices); broadcast and multicast are unchanged.
     pub promiscuous: bool,
+    /// The most flows (and violations) the report lists one by one; the
+    /// packets of later flows are folded into `untracked_flows`.
+    pub flow_cap: usize,
 }
 
 impl Default for ReplayOptions {
@@ -47,6 +51,7 @@ impl Default for ReplayOptions {
             batch_size: DEFAULT_BATCH,
             progress: None,
             promiscuous: false,
+            flow_cap: DEFAULT_FLOW_CAP,
         }
     }
 }
@@ -113,6 +118,7 @@ pub fn replay<R: Read, W: Write>(
         ),
         None => None,
     };
+    sink.set_flow_cap(options.flow_cap);
     let mut input = Input::new(
         reader,
         node,

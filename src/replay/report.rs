@@ -13,7 +13,7 @@ use super::sink::Sink;
 use crate::capture::{CaptureFormat, CaptureReader};
 use crate::dataplane::{Node, PolicyCounters, TrafficCounters, Volume};
 use crate::fib::InterfaceId;
-use crate::report::{FlowReport, ViolationReport};
+use crate::report::{FlowReport, UntrackedFlows, ViolationReport};
 
 /// The report schema version (`report_version` in report.json).
 pub const REPORT_VERSION: u32 = 1;
@@ -73,9 +73,15 @@ pub struct ReplayReport {
     pub policies: Vec<PolicyCounters>,
     /// ICMP errors the RFCs forbade.
     pub icmp_errors_suppressed: u64,
-    /// Per inner 5-tuple, in first-seen order.
+    /// The most flows listed one by one (`--max-flows`).
+    pub flow_cap: usize,
+    /// Per inner 5-tuple, in first-seen order: the first `flow_cap` flows.
     pub flows: Vec<FlowReport>,
-    /// Policy violations, in first-seen order.
+    /// The packets of the flows beyond the cap, folded together (all
+    /// zero when every flow is listed).
+    pub untracked_flows: UntrackedFlows,
+    /// Policy violations, in first-seen order (at most `flow_cap`; the
+    /// rest are counted in `untracked_flows.violations`).
     pub violations: Vec<ViolationReport>,
     /// Present when the replay ran with `--promiscuous`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -201,7 +207,9 @@ impl ReplayReport {
             interfaces,
             policies: counters.policies.clone(),
             icmp_errors_suppressed: counters.icmp_errors_suppressed,
+            flow_cap: sink.flows.cap(),
             flows: sink.flows.flows(node),
+            untracked_flows: sink.flows.untracked(node),
             violations: sink.flows.violations(node),
             promiscuous: None,
         }
@@ -286,12 +294,12 @@ impl ReplayReport {
         let encrypted = self
             .flows
             .iter()
-            .filter(|f| f.paths.iter().any(|p| p.path == "encrypted"))
+            .filter(|f| f.totals.paths.iter().any(|p| p.path == "encrypted"))
             .count();
         let plain = self
             .flows
             .iter()
-            .filter(|f| f.paths.iter().any(|p| p.path == "plain"))
+            .filter(|f| f.totals.paths.iter().any(|p| p.path == "plain"))
             .count();
         let _ = writeln!(
             out,
@@ -315,6 +323,26 @@ impl ReplayReport {
             let _ = writeln!(
                 out,
                 "  NOTHING FORWARDED OR DELIVERED: this replay verified nothing (exit 1 without --expect)"
+            );
+        }
+        let untracked = &self.untracked_flows;
+        if untracked.totals.packets > 0 {
+            let _ = writeln!(
+                out,
+                "  flows beyond the cap of {} (--max-flows): {} packets ({} forwarded, {} delivered, {} dropped; verdict {}), in untracked_flows",
+                self.flow_cap,
+                untracked.totals.packets,
+                untracked.totals.forwarded,
+                untracked.totals.delivered,
+                untracked.totals.dropped,
+                untracked.totals.verdict
+            );
+        }
+        if untracked.violations.packets > 0 {
+            let _ = writeln!(
+                out,
+                "  VIOLATION: {} more violating packets beyond the cap of {} violations ({} dropped)",
+                untracked.violations.packets, self.flow_cap, untracked.violations.dropped
             );
         }
         for v in &self.violations {
