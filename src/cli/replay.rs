@@ -10,12 +10,11 @@ use std::sync::Arc;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::esp::wireshark_esp_sa_line;
 use super::{EXIT_CHECK_FAILED, EXIT_USAGE};
 use crate::capture::CaptureReader;
 use crate::config::{InterfaceKind, NodeConfig};
 use crate::dataplane::Node;
-use crate::esp::TunnelEndpoints;
+use crate::esp::{TunnelEndpoints, wireshark_esp_sa_line};
 use crate::replay::{
     DROPS_INDEX_FILE, DROPS_PCAP_FILE, Expectations, ReplayOptions, ReplayReport, Sink, replay,
 };
