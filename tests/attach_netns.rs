@@ -455,7 +455,7 @@ fn esp_sa_lines(edge_config: &str) -> Vec<String> {
         .expect("a tunnel");
     [&tunnel.sa_out, &tunnel.sa_in]
         .iter()
-        .map(|sa| erdp::cli::esp::wireshark_esp_sa_line(sa).expect("an AES-GCM SA"))
+        .map(|sa| erdp::esp::wireshark_esp_sa_line(sa).expect("an AES-GCM SA"))
         .collect()
 }
 

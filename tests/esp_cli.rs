@@ -1,5 +1,7 @@
 //! `erdp esp` end to end: seal a capture, open it again, print Wireshark's
-//! SA settings, and the exit codes for drops and bad configuration.
+//! SA settings, and the exit codes for drops and bad configuration; pcapng
+//! input, errors with the frame and offset and no partial output, SA
+//! tables inside a node configuration.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -188,4 +190,138 @@ fn new_key_has_the_algorithm_length() {
         .unwrap();
     assert!(out.status.success());
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim().len(), 72);
+}
+
+/// The frames of a pcap fixture rewritten as pcapng (one Ethernet or raw
+/// interface, as the fixture's).
+fn to_pcapng(pcap: &Path, out: &Path) {
+    use pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketBlock;
+    use pcap_file::pcapng::blocks::interface_description::{
+        InterfaceDescriptionBlock, InterfaceDescriptionOption,
+    };
+    use pcap_file::pcapng::{Block, PcapNgWriter};
+    let mut reader = pcap_file::pcap::PcapReader::new(std::fs::File::open(pcap).unwrap()).unwrap();
+    let linktype = reader.header().datalink;
+    let mut writer = PcapNgWriter::new(std::fs::File::create(out).unwrap()).unwrap();
+    writer
+        .write_block(&Block::InterfaceDescription(InterfaceDescriptionBlock {
+            linktype,
+            snaplen: 0,
+            // pcap-file writes a Duration's nanoseconds as the raw value.
+            options: vec![InterfaceDescriptionOption::IfTsResol(9)],
+        }))
+        .unwrap();
+    while let Some(packet) = reader.next_packet() {
+        let packet = packet.unwrap();
+        writer
+            .write_block(&Block::EnhancedPacket(EnhancedPacketBlock {
+                interface_id: 0,
+                timestamp: packet.timestamp,
+                original_len: packet.orig_len,
+                data: packet.data,
+                options: vec![],
+            }))
+            .unwrap();
+    }
+}
+
+/// `erdp esp <command>` with the `sa_out` table of `sa`.
+fn esp_io(command: &str, sa: &Path, input: &Path, output: &Path) -> std::process::Output {
+    erdp()
+        .args(["esp", command, "--table", "sa_out", "--sa"])
+        .arg(sa)
+        .arg("--input")
+        .arg(input)
+        .arg("--output")
+        .arg(output)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn seal_and_open_read_pcapng_like_replay() {
+    let dir = temp_dir("pcapng");
+    let sa = dir.join("sa.toml");
+    std::fs::write(&sa, SA).unwrap();
+    let inner = fixture("scapy_aes128gcm_ipv4.inner.pcap");
+    let inner_ng = dir.join("inner.pcapng");
+    to_pcapng(&inner, &inner_ng);
+    let esp = dir.join("esp.pcap");
+    let out = esp_io("seal", &sa, &inner_ng, &esp);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("sealed 7 of 7 frames"), "{text}");
+    let esp_ng = dir.join("esp.pcapng");
+    to_pcapng(&esp, &esp_ng);
+    let back = dir.join("back.pcap");
+    let out = esp_io("open", &sa, &esp_ng, &back);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(frames(&back), frames(&inner));
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn a_truncated_capture_names_the_frame_and_leaves_no_output() {
+    let dir = temp_dir("truncated");
+    let sa = dir.join("sa.toml");
+    std::fs::write(&sa, SA).unwrap();
+    let bytes = std::fs::read(fixture("scapy_aes128gcm_ipv4.inner.pcap")).unwrap();
+    let cut = dir.join("cut.pcap");
+    std::fs::write(&cut, &bytes[..bytes.len() - 10]).unwrap();
+    let esp = dir.join("esp.pcap");
+    let out = esp_io("seal", &sa, &cut, &esp);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("frame 7 at byte"), "{err}");
+    assert!(err.contains("cut.pcap"), "{err}");
+    let mut left: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["cut.pcap", "sa.toml"]);
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn wireshark_finds_an_sa_inside_a_node_configuration() {
+    let node = Path::new(env!("CARGO_MANIFEST_DIR")).join("pcaps/corpus/design1-onprem-edge.toml");
+    let out = erdp()
+        .args(["esp", "wireshark", "--table", "interface", "--sa"])
+        .arg(&node)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("[interface] is a list of tables (lan, er, vpn)"),
+        "{err}"
+    );
+    assert!(err.contains("--table interface.vpn.sa_out"), "{err}");
+    let out = erdp()
+        .args([
+            "esp",
+            "wireshark",
+            "--line-only",
+            "--table",
+            "interface.vpn.sa_out",
+            "--sa",
+        ])
+        .arg(&node)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\"0x00001001\""));
 }

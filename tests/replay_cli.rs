@@ -1,7 +1,8 @@
 //! `erdp replay` errors and inputs beyond the corpus: exit 2 for an
 //! unsupported link type, a pcap without --ingress, an unknown key in the
 //! expectation file, an unknown --ingress; raw-IP captures get an Ethernet
-//! header and replay like Ethernet ones.
+//! header and replay like Ethernet ones; a capture of other devices'
+//! traffic fails loudly without --promiscuous and replays with it.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -198,5 +199,126 @@ fn raw_ip_captures_replay_like_ethernet_ones() {
         String::from_utf8_lossy(&output.stdout),
         stderr(&output)
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The corpus capture with every destination MAC set to another host's.
+fn foreign_capture(dir: &Path) -> (PathBuf, u64) {
+    let mut reader = CaptureReader::open(corpus("design1-onprem-to-azure.pcap")).unwrap();
+    let path = dir.join("foreign.pcap");
+    let mut writer = PcapFileWriter::create_with_link_type(&path, LinkType::Ethernet).unwrap();
+    let mut buf = PacketBuf::new();
+    let mut frames = 0;
+    while let Some(meta) = reader.next_frame(&mut buf).unwrap() {
+        let mut frame = buf.as_slice().to_vec();
+        frame[..6].copy_from_slice(&[0x00, 0x1b, 0x21, 0x3a, 0x4b, 0x5c]);
+        writer.write_frame(meta.timestamp_ns, &frame).unwrap();
+        frames += 1;
+    }
+    writer.finish().unwrap();
+    (path, frames)
+}
+
+#[test]
+fn a_foreign_capture_fails_loudly_without_promiscuous() {
+    let dir = temp("foreign");
+    let (capture, frames) = foreign_capture(&dir);
+    let output = erdp_replay(&capture, &dir.join("out"), &["--ingress", "lan"]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}{}", stderr(&output));
+    assert!(
+        stdout.contains(&format!(
+            "WARNING: {frames} of {frames} frames (100%) dropped as not_our_mac"
+        )),
+        "{stdout}"
+    );
+    assert!(stdout.contains("--promiscuous"), "{stdout}");
+    assert!(
+        stdout.contains("NOTHING FORWARDED OR DELIVERED"),
+        "{stdout}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_foreign_capture_replays_with_promiscuous() {
+    let dir = temp("promiscuous");
+    let (capture, frames) = foreign_capture(&dir);
+    let out = dir.join("out");
+    let expect = corpus("design1-onprem-to-azure.expect.toml");
+    let output = erdp_replay(
+        &capture,
+        &out,
+        &[
+            "--ingress",
+            "lan",
+            "--promiscuous",
+            "--expect",
+            expect.to_str().unwrap(),
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}{}", stderr(&output));
+    assert!(!stdout.contains("WARNING"), "{stdout}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["promiscuous"]["readdressed"], frames);
+    // Without --promiscuous the report has no such key.
+    let plain = dir.join("plain");
+    let output = erdp_replay(
+        &corpus("design1-onprem-to-azure.pcap"),
+        &plain,
+        &["--ingress", "lan"],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(plain.join("report.json")).unwrap()).unwrap();
+    assert!(report.get("promiscuous").is_none());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn max_flows_caps_the_report_and_keeps_totals_exact() {
+    let dir = temp("cap");
+    let input = corpus("design1-onprem-to-azure.pcap");
+    let read = |out: &Path| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap()
+    };
+    let sum = |flows: &serde_json::Value, field: &str| -> u64 {
+        flows
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f[field].as_u64().unwrap())
+            .sum()
+    };
+    let all = dir.join("all");
+    assert_eq!(
+        erdp_replay(&input, &all, &["--ingress", "lan"])
+            .status
+            .code(),
+        Some(0)
+    );
+    let all = read(&all);
+    let flows = all["flows"].as_array().unwrap().len();
+    assert!(flows > 2, "{flows}");
+    assert_eq!(all["untracked_flows"]["packets"], 0);
+    let capped = dir.join("capped");
+    let output = erdp_replay(&input, &capped, &["--ingress", "lan", "--max-flows", "2"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("flows beyond the cap of 2"), "{stdout}");
+    let capped = read(&capped);
+    assert_eq!(capped["flow_cap"], 2);
+    assert_eq!(capped["flows"].as_array().unwrap().len(), 2);
+    assert_eq!(capped["flows"][0], all["flows"][0]);
+    assert_eq!(capped["flows"][1], all["flows"][1]);
+    for field in ["packets", "bytes", "forwarded", "delivered", "dropped"] {
+        assert_eq!(
+            sum(&capped["flows"], field) + capped["untracked_flows"][field].as_u64().unwrap(),
+            sum(&all["flows"], field),
+            "{field}"
+        );
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -151,6 +151,53 @@ pub fn to_ethernet(
     Ok(ether_type)
 }
 
+impl LinkType {
+    /// Length of the link header before the IP packet, and where in it the
+    /// EtherType-valued protocol field is (none for raw IP).
+    const fn layout(self) -> (usize, Option<std::ops::Range<usize>>) {
+        match self {
+            LinkType::Ethernet => (14, Some(12..14)),
+            LinkType::RawIp | LinkType::RawIpv4 | LinkType::RawIpv6 => (0, None),
+            LinkType::LinuxSll => (sll::SLL_HEADER_LEN, Some(sll::SLL_PROTOCOL)),
+            LinkType::LinuxSll2 => (sll::SLL2_HEADER_LEN, Some(sll::SLL2_PROTOCOL)),
+        }
+    }
+}
+
+/// Splits a frame of link type `link` into its link header and the IPv4
+/// or IPv6 packet it carries; `None` when it carries something else or is
+/// shorter than its header. (Ethernet frames with VLAN tags are not IP.)
+pub fn split_ip(link: LinkType, frame: &[u8]) -> Option<(&[u8], &[u8])> {
+    let (header_len, protocol) = link.layout();
+    if let Some(field) = protocol {
+        let bytes = frame.get(field)?;
+        let ether_type = EtherType(u16::from_be_bytes([bytes[0], bytes[1]]));
+        if ether_type != EtherType::IPV4 && ether_type != EtherType::IPV6 {
+            return None;
+        }
+    }
+    Some((frame.get(..header_len)?, frame.get(header_len..)?))
+}
+
+/// Writes `link_header` and `packet` into `out` as one frame of `link`,
+/// with the link header's protocol field set for the packet's IP version
+/// (a tunnel may carry IPv6 in IPv4 and back).
+pub fn frame_ip_into(link: LinkType, link_header: &[u8], packet: &[u8], out: &mut Vec<u8>) {
+    out.clear();
+    out.extend_from_slice(link_header);
+    if let (_, Some(field)) = link.layout()
+        && let Some(bytes) = out.get_mut(field)
+    {
+        let ether_type = if packet.first().map(|b| b >> 4) == Some(6) {
+            EtherType::IPV6
+        } else {
+            EtherType::IPV4
+        };
+        bytes.copy_from_slice(&ether_type.0.to_be_bytes());
+    }
+    out.extend_from_slice(packet);
+}
+
 fn cooked_protocol(
     buf: &PacketBuf,
     link: LinkType,
@@ -186,5 +233,30 @@ mod tests {
             assert_eq!(LinkType::from_number(link.number()), Some(link));
         }
         assert_eq!(LinkType::from_number(105), None);
+    }
+
+    #[test]
+    fn ip_splits_and_reframes_per_link_type() {
+        let ipv4 = [0x45u8, 0, 0, 20];
+        let ipv6 = [0x60u8, 0, 0, 0];
+        for (link, header) in [
+            (LinkType::Ethernet, vec![0u8; 14]),
+            (LinkType::LinuxSll, vec![0u8; 16]),
+            (LinkType::LinuxSll2, vec![0u8; 20]),
+            (LinkType::RawIp, vec![]),
+        ] {
+            let mut frame = Vec::new();
+            frame_ip_into(link, &header, &ipv6, &mut frame);
+            let (got_header, packet) = split_ip(link, &frame).unwrap();
+            assert_eq!((got_header.len(), packet), (header.len(), &ipv6[..]));
+            let got_header = got_header.to_vec();
+            frame_ip_into(link, &got_header, &ipv4, &mut frame);
+            assert_eq!(split_ip(link, &frame).unwrap().1, &ipv4[..]);
+            // Shorter than the header, or not IP: none.
+            if !header.is_empty() {
+                assert_eq!(split_ip(link, &frame[..header.len() - 1]), None);
+                assert_eq!(split_ip(link, &header), None, "{link:?}");
+            }
+        }
     }
 }

@@ -9,7 +9,7 @@ mod reader;
 mod writer;
 
 pub use error::{CaptureError, Position};
-pub use link::{LinkError, LinkType, to_ethernet};
+pub use link::{LinkError, LinkType, frame_ip_into, split_ip, to_ethernet};
 pub use reader::{
     CaptureFormat, CaptureInterface, CaptureReader, FrameMeta, MAX_BLOCK_LEN, MAX_FRAME_LEN,
 };

@@ -1,23 +1,23 @@
 //! `erdp esp`: seal inner packets into ESP and open ESP captures with a
 //! configured SA (RFC 4303 tunnel mode), print Wireshark's ESP SA settings
-//! for an SA, and make fresh keys. Captures are pcap files.
+//! for an SA, and make fresh keys. Captures are read like `erdp replay`
+//! reads them (pcap or pcapng) and written as pcap.
 
-use std::fs::File;
-use std::io::{BufReader, BufWriter};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use pcap_file::DataLink;
-use pcap_file::pcap::{PcapHeader, PcapPacket, PcapReader, PcapWriter};
 use ring::rand::{SecureRandom, SystemRandom};
 use serde::Serialize;
 
 use super::stdout::outln;
 use super::{EXIT_CHECK_FAILED, EXIT_USAGE};
+use crate::capture::{
+    CaptureError, CaptureReader, LinkType, PcapFileWriter, frame_ip_into, split_ip,
+};
 use crate::esp::{
     Algorithm, EspDrop, InboundSa, LifetimeEvent, OutboundSa, SALT_LEN, SaConfig, SaStats,
-    SecretKey,
+    SecretKey, wireshark_esp_sa_line,
 };
 use crate::packet::PacketBuf;
 
@@ -49,7 +49,9 @@ pub struct SaSource {
     #[arg(long, value_name = "FILE")]
     pub sa: PathBuf,
     /// Read the SA from this table of the file (e.g. `sa_out`) instead of
-    /// the top level; dots separate nested tables.
+    /// the top level; dots separate nested tables, and a list of tables is
+    /// indexed by an element's `name` or position (a node configuration's
+    /// `interface.vpn.sa_out`).
     #[arg(long, value_name = "NAME")]
     pub table: Option<String>,
 }
@@ -58,7 +60,8 @@ pub struct SaSource {
 /// keeps the input's link type).
 #[derive(Debug, Args)]
 pub struct CaptureIo {
-    /// Capture to read: inner packets for `seal`, ESP for `open`.
+    /// Capture to read (pcap or pcapng): inner packets for `seal`, ESP for
+    /// `open`.
     #[arg(long, value_name = "PCAP")]
     pub input: PathBuf,
     /// Capture to write: ESP for `seal`, inner packets for `open`.
@@ -147,13 +150,8 @@ pub fn load_sa(path: &Path, table: Option<&str>) -> Result<SaConfig, String> {
         Some(name) => {
             let root: toml::Table =
                 toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-            let mut value = toml::Value::Table(root);
-            for part in name.split('.') {
-                value = value
-                    .get(part)
-                    .cloned()
-                    .ok_or_else(|| format!("{}: no table [{name}]", path.display()))?;
-            }
+            let value = find_table(toml::Value::Table(root), name)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
             value
                 .try_into::<SaConfig>()
                 .map_err(|e| format!("{} [{name}]: {e}", path.display()))?
@@ -165,67 +163,62 @@ pub fn load_sa(path: &Path, table: Option<&str>) -> Result<SaConfig, String> {
     Ok(config)
 }
 
-/// How to find the IP packet inside a captured frame, and label a new one.
-#[derive(Debug, Clone, Copy)]
-enum LinkLayer {
-    /// Ethernet II: EtherType at 12, IP at 14.
-    Ethernet,
-    /// Linux cooked capture v1: protocol at 14, IP at 16.
-    LinuxSll,
-    /// Raw IP, no link header.
-    RawIp,
-}
-
-const ETHERTYPE_IPV4: u16 = 0x0800;
-const ETHERTYPE_IPV6: u16 = 0x86DD;
-
-impl LinkLayer {
-    fn of(datalink: DataLink) -> Result<Self, String> {
-        match datalink {
-            DataLink::ETHERNET => Ok(LinkLayer::Ethernet),
-            DataLink::LINUX_SLL => Ok(LinkLayer::LinuxSll),
-            DataLink::RAW | DataLink::IPV4 | DataLink::IPV6 => Ok(LinkLayer::RawIp),
-            other => Err(format!(
-                "unsupported link type {other:?}: expected Ethernet, raw IP or Linux cooked"
-            )),
-        }
-    }
-
-    /// (offset of the protocol field, header length).
-    fn layout(self) -> Option<(usize, usize)> {
-        match self {
-            LinkLayer::Ethernet => Some((12, 14)),
-            LinkLayer::LinuxSll => Some((14, 16)),
-            LinkLayer::RawIp => None,
-        }
-    }
-
-    /// Splits a frame into link header and IP packet; `None` for non-IP.
-    fn split(self, frame: &[u8]) -> Option<(&[u8], &[u8])> {
-        let Some((type_at, len)) = self.layout() else {
-            return Some((&[], frame));
+/// The table at dotted `path` in `root`; in a list of tables, a part names
+/// an element by its `name` or its position. Errors say what is there.
+fn find_table(root: toml::Value, path: &str) -> Result<toml::Value, String> {
+    let mut value = root;
+    let mut at = String::new();
+    for part in path.split('.') {
+        let next = match &value {
+            toml::Value::Table(table) => table.get(part).cloned(),
+            toml::Value::Array(items) => items
+                .iter()
+                .find(|item| item.get("name").and_then(toml::Value::as_str) == Some(part))
+                .or_else(|| part.parse::<usize>().ok().and_then(|i| items.get(i)))
+                .cloned(),
+            _ => None,
         };
-        let ethertype = crate::esp::wire::be16(frame, type_at)?;
-        if ethertype != ETHERTYPE_IPV4 && ethertype != ETHERTYPE_IPV6 {
-            return None;
+        if !at.is_empty() {
+            at.push('.');
         }
-        Some((frame.get(..len)?, frame.get(len..)?))
+        at.push_str(part);
+        value = next.ok_or_else(|| format!("no table [{at}]"))?;
     }
-
-    /// Writes `link_header` + `packet` into `out`, with the protocol field
-    /// set for the packet's IP version.
-    fn frame_into(self, link_header: &[u8], packet: &[u8], out: &mut Vec<u8>) {
-        out.clear();
-        out.extend_from_slice(link_header);
-        if let Some((type_at, _)) = self.layout() {
-            let ethertype = if packet.first().map(|b| b >> 4) == Some(6) {
-                ETHERTYPE_IPV6
+    match &value {
+        toml::Value::Table(table) if table.contains_key("spi") => Ok(value),
+        toml::Value::Table(table) => {
+            let inside: Vec<&str> = table
+                .iter()
+                .filter(|(_, v)| v.get("spi").is_some())
+                .map(|(k, _)| k.as_str())
+                .collect();
+            if inside.is_empty() {
+                Err(format!("[{at}] is not an SA (it has no spi)"))
             } else {
-                ETHERTYPE_IPV4
-            };
-            crate::esp::wire::put_be16(out, type_at, ethertype);
+                Err(format!(
+                    "[{at}] is not an SA; its SAs: {} (e.g. --table {at}.{})",
+                    inside.join(", "),
+                    inside[0]
+                ))
+            }
         }
-        out.extend_from_slice(packet);
+        toml::Value::Array(items) => {
+            let names: Vec<String> = items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| {
+                    item.get("name")
+                        .and_then(toml::Value::as_str)
+                        .map_or_else(|| i.to_string(), str::to_owned)
+                })
+                .collect();
+            Err(format!(
+                "[{at}] is a list of tables ({}): name one, e.g. --table {at}.{}.sa_out",
+                names.join(", "),
+                names.last().map_or("0", String::as_str)
+            ))
+        }
+        other => Err(format!("[{at}] is a {}, not an SA table", other.type_str())),
     }
 }
 
@@ -294,35 +287,94 @@ impl Summary {
     }
 }
 
-/// Reads frames from `input`, hands each IP packet to `process` in a reused
-/// buffer, and writes what it returns to `output`.
+/// Reads frames from `input` (pcap or pcapng, as `erdp replay` does),
+/// hands each IP packet to `process` in a reused buffer, and writes what it
+/// returns to `output` (a pcap of the input's link type). The output is
+/// written under a temporary name and renamed when complete: an error never
+/// leaves a partial capture behind.
 fn transform_capture(
     input: &Path,
     output: &Path,
+    process: impl FnMut(&mut PacketBuf) -> Result<Option<u64>, EspDrop>,
+) -> Result<Tally, String> {
+    let mut reader = CaptureReader::open(input).map_err(|e| e.to_string())?;
+    let link = first_link_type(&reader).map_err(|e| e.to_string())?;
+    let partial = partial_path(output);
+    let written = PcapFileWriter::create_with_link_type(&partial, link)
+        .map_err(|e| e.to_string())
+        .and_then(|mut writer| {
+            let tally = transform_frames(&mut reader, link, &mut writer, process)?;
+            writer.finish().map_err(|e| e.to_string())?;
+            Ok(tally)
+        })
+        .and_then(|tally| {
+            std::fs::rename(&partial, output)
+                .map_err(|e| format!("{}: cannot write: {e}", output.display()))?;
+            Ok(tally)
+        });
+    if written.is_err() {
+        let _ = std::fs::remove_file(&partial);
+    }
+    written
+}
+
+/// The link type of the capture's first interface (Ethernet for a pcapng
+/// file that declares none).
+fn first_link_type<R: std::io::Read>(reader: &CaptureReader<R>) -> Result<LinkType, String> {
+    let Some(interface) = reader.interfaces().into_iter().next() else {
+        return Ok(LinkType::Ethernet);
+    };
+    LinkType::from_number(interface.link_type).ok_or_else(|| {
+        format!(
+            "{}: link type {} is not supported (supported: {})",
+            reader.path().display(),
+            interface.link_type,
+            LinkType::SUPPORTED
+        )
+    })
+}
+
+/// Where `output` is written until it is complete: a hidden name beside it.
+fn partial_path(output: &Path) -> PathBuf {
+    let name = output
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    output.with_file_name(format!(".{name}.partial-{}", std::process::id()))
+}
+
+fn transform_frames<R: std::io::Read>(
+    reader: &mut CaptureReader<R>,
+    link: LinkType,
+    writer: &mut PcapFileWriter,
     mut process: impl FnMut(&mut PacketBuf) -> Result<Option<u64>, EspDrop>,
 ) -> Result<Tally, String> {
-    let file = File::open(input).map_err(|e| format!("cannot open {}: {e}", input.display()))?;
-    let mut reader = PcapReader::new(BufReader::new(file))
-        .map_err(|e| format!("{}: not a pcap file: {e}", input.display()))?;
-    let header = reader.header();
-    let link = LinkLayer::of(header.datalink).map_err(|e| format!("{}: {e}", input.display()))?;
-    let out =
-        File::create(output).map_err(|e| format!("cannot create {}: {e}", output.display()))?;
-    let mut writer = PcapWriter::with_header(
-        BufWriter::new(out),
-        PcapHeader {
-            snaplen: header.snaplen.max(65_535),
-            ..header
-        },
-    )
-    .map_err(|e| format!("{}: {e}", output.display()))?;
     let mut tally = Tally::default();
+    let mut frame = PacketBuf::new();
     let mut buf = PacketBuf::new();
     let mut frame_out = Vec::with_capacity(PacketBuf::DEFAULT_CAPACITY);
-    while let Some(packet) = reader.next_packet() {
-        let packet = packet.map_err(|e| format!("{}: {e}", input.display()))?;
+    loop {
+        let meta = match reader.next_frame(&mut frame) {
+            Ok(Some(meta)) => meta,
+            Ok(None) => return Ok(tally),
+            Err(CaptureError::FrameTooLarge { .. }) => {
+                tally.frames += 1;
+                tally.count_drop(EspDrop::BufferTooSmall);
+                continue;
+            }
+            Err(error) => return Err(error.to_string()),
+        };
         tally.frames += 1;
-        let Some((link_header, ip)) = link.split(&packet.data) else {
+        if meta.link_type != link {
+            return Err(format!(
+                "{}: frame {}: link type {} differs from the first interface's {}; the output holds one link type",
+                reader.path().display(),
+                meta.number,
+                meta.link_type.name(),
+                link.name()
+            ));
+        }
+        let Some((link_header, ip)) = split_ip(link, frame.as_slice()) else {
             tally.skipped += 1;
             continue;
         };
@@ -332,18 +384,16 @@ fn transform_capture(
         }
         match process(&mut buf) {
             Ok(Some(_)) => {
-                link.frame_into(link_header, buf.as_slice(), &mut frame_out);
-                let len = u32::try_from(frame_out.len()).unwrap_or(u32::MAX);
+                frame_ip_into(link, link_header, buf.as_slice(), &mut frame_out);
                 writer
-                    .write_packet(&PcapPacket::new(packet.timestamp, len, &frame_out))
-                    .map_err(|e| format!("{}: {e}", output.display()))?;
+                    .write_frame(meta.timestamp_ns, &frame_out)
+                    .map_err(|e| e.to_string())?;
                 tally.processed += 1;
             }
             Ok(None) => tally.skipped += 1,
             Err(reason) => tally.count_drop(reason),
         }
     }
-    Ok(tally)
 }
 
 #[derive(Debug, Default)]
@@ -455,26 +505,6 @@ fn open(args: &OpenArgs) -> Result<ExitCode, String> {
     )
 }
 
-/// The `esp_sa` UAT line for Wireshark 4.0 (8 fields: protocol, source,
-/// destination, SPI, encryption, key, authentication, authentication key).
-/// Addresses are wildcards, so one line serves the SA whichever way its
-/// packets were captured; the protocol follows the tunnel's family.
-pub fn wireshark_esp_sa_line(config: &SaConfig) -> Option<String> {
-    if config.algorithm == Algorithm::ChaCha20Poly1305 {
-        return None;
-    }
-    let protocol = match config.tunnel {
-        Some(t) if t.local.is_ipv6() => "IPv6",
-        _ => "IPv4",
-    };
-    Some(format!(
-        "\"{protocol}\",\"*\",\"*\",\"0x{:08x}\",\"{}\",\"0x{}\",\"NULL\",\"\"",
-        config.spi,
-        config.algorithm.wireshark_name(),
-        config.key.expose_hex().as_str()
-    ))
-}
-
 fn wireshark(args: &WiresharkArgs) -> Result<ExitCode, String> {
     let config = load_sa(&args.source.sa, args.source.table.as_deref())?;
     eprintln!("erdp esp wireshark: the output contains the SA's key; keep it private.");
@@ -520,24 +550,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn esp_sa_line_has_the_eight_wireshark_fields() {
-        let mut c = SaConfig::new(
-            0x1001,
-            Algorithm::Aes128Gcm,
-            SecretKey::from_hex("000102030405060708090a0b0c0d0e0f10111213").unwrap(),
-        );
-        c.tunnel = Some(crate::esp::TunnelEndpoints {
-            local: "192.0.2.1".parse().unwrap(),
-            remote: "198.51.100.2".parse().unwrap(),
-        });
-        assert_eq!(
-            wireshark_esp_sa_line(&c).unwrap(),
-            "\"IPv4\",\"*\",\"*\",\"0x00001001\",\
-             \"AES-GCM with 16 octet ICV [RFC4106]\",\
-             \"0x000102030405060708090a0b0c0d0e0f10111213\",\"NULL\",\"\""
-        );
-        c.algorithm = Algorithm::ChaCha20Poly1305;
-        assert_eq!(wireshark_esp_sa_line(&c), None);
+    fn tables_are_found_through_lists_by_name_or_position() {
+        let root: toml::Value = toml::from_str(
+            "[[interface]]\nname = \"lan\"\n[[interface]]\nname = \"vpn\"\n\
+             sa_out = { spi = 1 }\nsa_in = { spi = 2 }\n",
+        )
+        .unwrap();
+        let spi = |path: &str| find_table(root.clone(), path).map(|v| v["spi"].clone());
+        assert_eq!(spi("interface.vpn.sa_out"), Ok(toml::Value::Integer(1)));
+        assert_eq!(spi("interface.1.sa_in"), Ok(toml::Value::Integer(2)));
+        let list = spi("interface").unwrap_err();
+        assert!(list.contains("list of tables (lan, vpn)"), "{list}");
+        assert!(list.contains("--table interface.vpn.sa_out"), "{list}");
+        let tunnel = spi("interface.vpn").unwrap_err();
+        assert!(tunnel.contains("its SAs: sa_in, sa_out"), "{tunnel}");
+        assert_eq!(spi("interface.wan"), Err("no table [interface.wan]".into()));
+        let lan = spi("interface.lan").unwrap_err();
+        assert!(lan.contains("no spi"), "{lan}");
     }
 
     #[test]

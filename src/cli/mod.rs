@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 
 mod attach;
 mod demo;
-pub mod esp;
+mod esp;
 mod fib;
 mod replay;
 mod run;

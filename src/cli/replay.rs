@@ -10,18 +10,18 @@ use std::sync::Arc;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::esp::wireshark_esp_sa_line;
 use super::stdout::{out, outln};
 use super::{EXIT_CHECK_FAILED, EXIT_USAGE};
 use crate::capture::CaptureReader;
 use crate::config::{InterfaceKind, NodeConfig};
 use crate::dataplane::Node;
-use crate::esp::TunnelEndpoints;
+use crate::esp::{TunnelEndpoints, wireshark_esp_sa_line};
 use crate::html;
 use crate::output::OutputDir;
 use crate::replay::{
     DROPS_INDEX_FILE, DROPS_PCAP_FILE, Expectations, ReplayOptions, ReplayReport, Sink, replay,
 };
+use crate::report::DEFAULT_FLOW_CAP;
 
 /// Inputs at least this large get a progress bar (on a terminal).
 const PROGRESS_MIN_BYTES: u64 = 16 << 20;
@@ -47,13 +47,24 @@ pub struct ReplayArgs {
     /// frame of a pcap file.
     #[arg(long, value_name = "IFACE")]
     pub ingress: Option<String>,
-    /// Assertions on the result (TOML); exit 1 when one fails.
+    /// Assertions on the result (TOML); exit 1 when one fails. Without
+    /// it, exit 1 when no frame was forwarded or delivered.
     #[arg(long, value_name = "EXPECT.toml")]
     pub expect: Option<PathBuf>,
     /// Where to write the report page (default: report.html in the output
     /// directory).
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
+    /// Take any unicast destination MAC as the ingress interface's (for a
+    /// capture taken between other devices). Broadcast and multicast
+    /// frames are unchanged; drops.pcap keeps the frames as captured.
+    #[arg(long)]
+    pub promiscuous: bool,
+    /// The most flows report.json lists one by one (first seen first); the
+    /// packets of later flows are folded into `untracked_flows`, so totals
+    /// stay exact and memory stays bounded.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_FLOW_CAP)]
+    pub max_flows: usize,
     /// Worker threads (the node's worker pool when more than 1).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub workers: u16,
@@ -91,6 +102,8 @@ fn execute(args: &ReplayArgs) -> Result<ExitCode, String> {
         ingress: args.ingress.clone(),
         workers: usize::from(args.workers),
         progress: progress.clone(),
+        promiscuous: args.promiscuous,
+        flow_cap: args.max_flows,
         ..ReplayOptions::default()
     };
     let report = replay(&node, reader, sink, &options).map_err(|e| e.to_string())?;
@@ -133,6 +146,9 @@ fn execute(args: &ReplayArgs) -> Result<ExitCode, String> {
         out!("{text}");
     }
     let Some(expectations) = expectations else {
+        if report.nothing_passed() {
+            return Ok(ExitCode::from(EXIT_CHECK_FAILED));
+        }
         return Ok(ExitCode::SUCCESS);
     };
     let failures = expectations.check(&report);

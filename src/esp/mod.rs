@@ -21,6 +21,7 @@ mod sadb;
 mod selectors;
 mod suite;
 pub mod wire;
+mod wireshark;
 
 pub use batch::MAX_BATCH;
 pub use config::{
@@ -37,6 +38,7 @@ pub use replay::{ReplayVerdict, ReplayWindow, WindowWriter, infer_sequence};
 pub use sadb::{SaDatabase, SaDbError};
 pub use suite::{EspAad, EspAead, ICV_LEN, IV_LEN, IcvMismatch};
 pub use wire::{OuterEsp, PacketClass, classify};
+pub use wireshark::wireshark_esp_sa_line;
 
 /// Worker threads share SAs and the database by reference.
 const _: () = {

@@ -11,13 +11,14 @@ use indicatif::ProgressBar;
 use thiserror::Error;
 
 use super::input::{Input, InputRecord, ethernet_names};
-use super::report::ReplayReport;
+use super::report::{Promiscuous, ReplayReport};
 use super::sink::Sink;
 use crate::capture::{CaptureError, CaptureReader};
 use crate::dataplane::{Fate, Node, Outputs, PoolError, WorkerPool};
 use crate::fib::InterfaceId;
 use crate::output::OutputError;
 use crate::packet::PacketBuf;
+use crate::report::DEFAULT_FLOW_CAP;
 
 /// Frames per batch given to a worker.
 pub const DEFAULT_BATCH: usize = 64;
@@ -34,6 +35,12 @@ pub struct ReplayOptions {
     pub batch_size: usize,
     /// A progress bar to advance by input bytes consumed.
     pub progress: Option<ProgressBar>,
+    /// Take any unicast destination MAC as the ingress port's (a capture
+    /// taken between other devices); broadcast and multicast are unchanged.
+    pub promiscuous: bool,
+    /// The most flows (and violations) the report lists one by one; the
+    /// packets of later flows are folded into `untracked_flows`.
+    pub flow_cap: usize,
 }
 
 impl Default for ReplayOptions {
@@ -43,6 +50,8 @@ impl Default for ReplayOptions {
             workers: 1,
             batch_size: DEFAULT_BATCH,
             progress: None,
+            promiscuous: false,
+            flow_cap: DEFAULT_FLOW_CAP,
         }
     }
 }
@@ -106,7 +115,14 @@ pub fn replay<R: Read, W: Write>(
         ),
         None => None,
     };
-    let mut input = Input::new(reader, node, default_ingress, options.progress.clone());
+    sink.set_flow_cap(options.flow_cap);
+    let mut input = Input::new(
+        reader,
+        node,
+        default_ingress,
+        options.progress.clone(),
+        options.promiscuous,
+    );
     if options.workers <= 1 {
         run_inline(node, &mut input, &mut sink, options.batch_size.max(1))?;
     } else {
@@ -118,7 +134,12 @@ pub fn replay<R: Read, W: Write>(
     if let Some(bar) = &options.progress {
         bar.set_position(input.reader().bytes_consumed());
     }
-    let report = ReplayReport::new(node, input.reader(), &sink);
+    let mut report = ReplayReport::new(node, input.reader(), &sink);
+    if options.promiscuous {
+        report.promiscuous = Some(Promiscuous {
+            readdressed: input.readdressed,
+        });
+    }
     sink.finish()?;
     Ok(report)
 }

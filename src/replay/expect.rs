@@ -373,7 +373,7 @@ impl Expectations {
             }
         }
         for expectation in &self.flows {
-            for message in expectation.check(&report.flows) {
+            for message in expectation.check(&report.flows, report.untracked_flows.totals.packets) {
                 fail(expectation.line, message);
             }
         }
@@ -399,11 +399,17 @@ impl FlowExpectation {
                 .is_none_or(|p| p == flow.id.destination_port)
     }
 
-    fn check(&self, flows: &[FlowReport]) -> Vec<String> {
+    /// `untracked` packets were in flows beyond the report's cap.
+    fn check(&self, flows: &[FlowReport], untracked: u64) -> Vec<String> {
         let mut messages = Vec::new();
         let selected: Vec<&FlowReport> = flows.iter().filter(|f| self.selects(f)).collect();
         if selected.is_empty() {
-            messages.push(format!("flow {}: no flow matched", self.label));
+            let beyond = if untracked > 0 {
+                format!(" ({untracked} packets were in flows beyond the cap, --max-flows)")
+            } else {
+                String::new()
+            };
+            messages.push(format!("flow {}: no flow matched{beyond}", self.label));
             return messages;
         }
         let label = &self.label;
@@ -411,15 +417,17 @@ impl FlowExpectation {
             let who = format!("flow {label}: {}", flow.id.flow);
             if let Some(egress) = &self.egress {
                 let elsewhere: Vec<&str> = flow
+                    .totals
                     .paths
                     .iter()
                     .filter(|p| p.egress != *egress)
                     .map(|p| p.egress.as_str())
                     .collect();
-                if flow.paths.is_empty() || !elsewhere.is_empty() {
+                if flow.totals.paths.is_empty() || !elsewhere.is_empty() {
                     messages.push(format!(
                         "{who}: expected to leave on {egress}, left on [{}]",
-                        flow.paths
+                        flow.totals
+                            .paths
                             .iter()
                             .map(|p| p.egress.as_str())
                             .collect::<Vec<_>>()
@@ -430,51 +438,52 @@ impl FlowExpectation {
             if let Some(encrypted) = self.encrypted {
                 let want = if encrypted { "encrypted" } else { "plain" };
                 let wrong: u64 = flow
+                    .totals
                     .paths
                     .iter()
                     .filter(|p| p.path != want)
                     .map(|p| p.packets)
                     .sum();
-                if flow.paths.is_empty() || wrong > 0 {
+                if flow.totals.paths.is_empty() || wrong > 0 {
                     messages.push(format!(
                         "{who}: expected every packet to leave {want}; {wrong} of {} forwarded did not ({} dropped, {} delivered)",
-                        flow.forwarded, flow.dropped, flow.delivered
+                        flow.totals.forwarded, flow.totals.dropped, flow.totals.delivered
                     ));
                 }
             }
             if let Some(outcome) = &self.outcome {
                 let count = match outcome.as_str() {
-                    "forwarded" => flow.forwarded,
-                    "delivered" => flow.delivered,
-                    _ => flow.dropped,
+                    "forwarded" => flow.totals.forwarded,
+                    "delivered" => flow.totals.delivered,
+                    _ => flow.totals.dropped,
                 };
-                if count != flow.packets {
+                if count != flow.totals.packets {
                     messages.push(format!(
                         "{who}: expected all {} packets {outcome}, got {count} (forwarded {}, delivered {}, dropped {})",
-                        flow.packets, flow.forwarded, flow.delivered, flow.dropped
+                        flow.totals.packets, flow.totals.forwarded, flow.totals.delivered, flow.totals.dropped
                     ));
                 }
             }
             if let Some(reason) = &self.drop_reason {
-                let count = flow.drop_reasons.get(reason).copied().unwrap_or(0);
-                if count != flow.packets {
+                let count = flow.totals.drop_reasons.get(reason).copied().unwrap_or(0);
+                if count != flow.totals.packets {
                     messages.push(format!(
                         "{who}: expected all {} packets dropped for {reason}, got {count} (drops {:?})",
-                        flow.packets, flow.drop_reasons
+                        flow.totals.packets, flow.totals.drop_reasons
                     ));
                 }
             }
             if let Some(verdict) = &self.verdict
-                && flow.verdict != verdict
+                && flow.totals.verdict != verdict
             {
                 messages.push(format!(
                     "{who}: expected verdict {verdict}, got {}",
-                    flow.verdict
+                    flow.totals.verdict
                 ));
             }
         }
         if let Some(expected) = self.packets {
-            let actual: u64 = selected.iter().map(|f| f.packets).sum();
+            let actual: u64 = selected.iter().map(|f| f.totals.packets).sum();
             if actual != expected {
                 messages.push(format!(
                     "flow {label}: expected {expected} packets, got {actual} in {} flows",

@@ -14,7 +14,7 @@ use crate::config::InterfaceKind;
 use crate::dataplane::Node;
 use crate::fib::InterfaceId;
 use crate::packet::PacketBuf;
-use crate::wire::MacAddr;
+use crate::wire::{MacAddr, adopt_unicast_destination};
 
 /// Source MAC given to frames of raw-IP and cooked captures when an
 /// Ethernet header is made for them (locally administered); the
@@ -63,6 +63,10 @@ pub(crate) struct Input<'n, R> {
     spare: Vec<InputRecord>,
     progress: Option<ProgressBar>,
     frames: u64,
+    /// Take any unicast destination MAC as the ingress port's.
+    promiscuous: bool,
+    /// Frames whose destination MAC was taken as the port's.
+    pub(crate) readdressed: u64,
 }
 
 /// Frames between progress bar updates.
@@ -74,6 +78,7 @@ impl<'n, R: Read> Input<'n, R> {
         node: &'n Node,
         default_ingress: Option<InterfaceId>,
         progress: Option<ProgressBar>,
+        promiscuous: bool,
     ) -> Self {
         Self {
             reader,
@@ -83,6 +88,8 @@ impl<'n, R: Read> Input<'n, R> {
             spare: Vec::new(),
             progress,
             frames: 0,
+            promiscuous,
+            readdressed: 0,
         }
     }
 
@@ -128,7 +135,11 @@ impl<'n, R: Read> Input<'n, R> {
                 self.pending.push_back(record);
                 continue;
             }
+            // Kept as captured: drops.pcap shows the frame as it arrived.
             record.bytes.extend_from_slice(buf.as_slice());
+            if self.promiscuous && adopt_unicast_destination(buf.as_mut_slice(), mac) {
+                self.readdressed += 1;
+            }
             self.pending.push_back(record);
             return Ok(Some(ingress));
         }

@@ -13,5 +13,7 @@ mod sink;
 pub use engine::{ReplayError, ReplayOptions, replay};
 pub use expect::{ExpectError, Expectations, Failure};
 pub use input::{CaptureDrop, RAW_IP_SOURCE_MAC};
-pub use report::{InterfaceReport, REPORT_VERSION, ReplayReport};
+pub use report::{
+    InterfaceReport, LOUD_DROP_PERCENT, Promiscuous, REPORT_VERSION, ReplayReport, likely_cause,
+};
 pub use sink::{DROPS_INDEX_FILE, DROPS_PCAP_FILE, Sink};

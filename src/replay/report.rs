@@ -13,7 +13,7 @@ use super::sink::Sink;
 use crate::capture::{CaptureFormat, CaptureReader};
 use crate::dataplane::{Node, PolicyCounters, TrafficCounters, Volume};
 use crate::fib::InterfaceId;
-use crate::report::{FlowReport, ViolationReport};
+use crate::report::{FlowReport, UntrackedFlows, ViolationReport};
 
 /// The report schema version (`report_version` in report.json).
 pub const REPORT_VERSION: u32 = 1;
@@ -73,10 +73,80 @@ pub struct ReplayReport {
     pub policies: Vec<PolicyCounters>,
     /// ICMP errors the RFCs forbade.
     pub icmp_errors_suppressed: u64,
-    /// Per inner 5-tuple, in first-seen order.
+    /// The most flows listed one by one (`--max-flows`).
+    pub flow_cap: usize,
+    /// Per inner 5-tuple, in first-seen order: the first `flow_cap` flows.
     pub flows: Vec<FlowReport>,
-    /// Policy violations, in first-seen order.
+    /// The packets of the flows beyond the cap, folded together (all
+    /// zero when every flow is listed).
+    pub untracked_flows: UntrackedFlows,
+    /// Policy violations, in first-seen order (at most `flow_cap`; the
+    /// rest are counted in `untracked_flows.violations`).
     pub violations: Vec<ViolationReport>,
+    /// Present when the replay ran with `--promiscuous`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub promiscuous: Option<Promiscuous>,
+}
+
+/// What `--promiscuous` did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Promiscuous {
+    /// Frames addressed to another host's unicast MAC that were given to
+    /// the node as if addressed to the ingress port.
+    pub readdressed: u64,
+}
+
+/// A drop reason at or above this share of the input (percent) is called
+/// out in the summary when it has a likely L2 or configuration cause.
+pub const LOUD_DROP_PERCENT: u64 = 25;
+
+/// The likely cause and the fix of a drop reason that usually means the
+/// capture and the node configuration do not match (L2 addressing,
+/// tagging, addresses, routes, neighbours, SAs); `None` for the others.
+pub fn likely_cause(reason: &str) -> Option<(&'static str, &'static str)> {
+    Some(match reason {
+        "not_our_mac" => (
+            "their destination MAC is not the ingress interface's: the capture was taken between other devices, or the node's `mac` differs from the capture's",
+            "replay with --promiscuous (any unicast destination MAC counts as the ingress interface's), or set the ingress interface's `mac` to the capture's destination MAC",
+        ),
+        "vlan_tagged" => (
+            "the frames carry 802.1Q/802.1ad VLAN tags; the node takes untagged frames",
+            "capture on the untagged side, or remove the tags before replaying",
+        ),
+        "unsupported_ethertype" => (
+            "the frames are neither IPv4, IPv6 nor ARP (LLDP, STP, LACP, MPLS...)",
+            "filter the capture to `ip or ip6 or arp`",
+        ),
+        "arp_not_for_us" | "nd_not_for_us" => (
+            "ARP/ND asks for addresses the ingress interface does not have",
+            "set the interface's `addresses` to those of the device the capture was taken at (normal on a shared segment)",
+        ),
+        "no_route" => (
+            "the node has no route to these destinations",
+            "add the routes to the node configuration, or check that --ingress names the interface the capture was taken on",
+        ),
+        "no_neighbor" => (
+            "the next hop has no static neighbour entry",
+            "add a [[neighbor]] with the next hop's ip and mac to the node configuration",
+        ),
+        "tunnel_no_route" => (
+            "the node has no route to a tunnel's remote endpoint",
+            "add a route to the tunnel's `remote` in the node configuration",
+        ),
+        "esp_unknown_spi" => (
+            "ESP arrived under an SPI the node has no inbound SA for",
+            "set the tunnel's `sa_in` spi (and key) to the capture's",
+        ),
+        "esp_icv_failed" => (
+            "ESP failed its integrity check: the inbound SA's key or algorithm is not the sender's",
+            "set the tunnel's `sa_in` key and algorithm to the sender's",
+        ),
+        "capture_link_malformed" => (
+            "raw-IP or cooked frames that are not IP or are too short",
+            "check the capture's link type",
+        ),
+        _ => return None,
+    })
 }
 
 impl ReplayReport {
@@ -137,9 +207,43 @@ impl ReplayReport {
             interfaces,
             policies: counters.policies.clone(),
             icmp_errors_suppressed: counters.icmp_errors_suppressed,
+            flow_cap: sink.flows.cap(),
             flows: sink.flows.flows(node),
+            untracked_flows: sink.flows.untracked(node),
             violations: sink.flows.violations(node),
+            promiscuous: None,
         }
+    }
+
+    /// True when no input frame was forwarded or delivered: `erdp replay`
+    /// without `--expect` fails then (nothing was verified).
+    pub fn nothing_passed(&self) -> bool {
+        self.forwarded == 0 && self.delivered == 0
+    }
+
+    /// Warnings for drop reasons with a likely L2 or configuration cause
+    /// that reach [`LOUD_DROP_PERCENT`] of the input, largest first.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut loud: Vec<(&String, u64)> = self
+            .drops
+            .iter()
+            .filter(|(reason, count)| {
+                likely_cause(reason).is_some()
+                    && **count * 100 >= LOUD_DROP_PERCENT * self.packets_in.max(1)
+            })
+            .map(|(reason, count)| (reason, *count))
+            .collect();
+        loud.sort_by_key(|(_, count)| std::cmp::Reverse(*count));
+        loud.into_iter()
+            .filter_map(|(reason, count)| {
+                let (cause, fix) = likely_cause(reason)?;
+                Some(format!(
+                    "WARNING: {count} of {} frames ({}%) dropped as {reason}: {cause}.\n    fix: {fix}.",
+                    self.packets_in,
+                    count * 100 / self.packets_in.max(1)
+                ))
+            })
+            .collect()
     }
 
     /// Input tx packets on interface `name`.
@@ -190,12 +294,12 @@ impl ReplayReport {
         let encrypted = self
             .flows
             .iter()
-            .filter(|f| f.paths.iter().any(|p| p.path == "encrypted"))
+            .filter(|f| f.totals.paths.iter().any(|p| p.path == "encrypted"))
             .count();
         let plain = self
             .flows
             .iter()
-            .filter(|f| f.paths.iter().any(|p| p.path == "plain"))
+            .filter(|f| f.totals.paths.iter().any(|p| p.path == "plain"))
             .count();
         let _ = writeln!(
             out,
@@ -205,6 +309,42 @@ impl ReplayReport {
             plain,
             self.violations.len()
         );
+        if let Some(promiscuous) = &self.promiscuous {
+            let _ = writeln!(
+                out,
+                "  promiscuous: {} frames addressed to another host's MAC were taken as the ingress interface's",
+                promiscuous.readdressed
+            );
+        }
+        for warning in self.warnings() {
+            let _ = writeln!(out, "  {warning}");
+        }
+        if self.nothing_passed() {
+            let _ = writeln!(
+                out,
+                "  NOTHING FORWARDED OR DELIVERED: this replay verified nothing (exit 1 without --expect)"
+            );
+        }
+        let untracked = &self.untracked_flows;
+        if untracked.totals.packets > 0 {
+            let _ = writeln!(
+                out,
+                "  flows beyond the cap of {} (--max-flows): {} packets ({} forwarded, {} delivered, {} dropped; verdict {}), in untracked_flows",
+                self.flow_cap,
+                untracked.totals.packets,
+                untracked.totals.forwarded,
+                untracked.totals.delivered,
+                untracked.totals.dropped,
+                untracked.totals.verdict
+            );
+        }
+        if untracked.violations.packets > 0 {
+            let _ = writeln!(
+                out,
+                "  VIOLATION: {} more violating packets beyond the cap of {} violations ({} dropped)",
+                untracked.violations.packets, self.flow_cap, untracked.violations.dropped
+            );
+        }
         for v in &self.violations {
             let _ = writeln!(
                 out,

@@ -107,6 +107,11 @@ impl<W: Write> Sink<W> {
         })
     }
 
+    /// Keeps at most `cap` flows one by one (before the first frame).
+    pub(crate) fn set_flow_cap(&mut self, cap: usize) {
+        self.flows = FlowTable::with_cap(cap);
+    }
+
     /// Records an input frame's fate; `frame` is the buffer as the node
     /// left it.
     pub(crate) fn input(

@@ -7,5 +7,6 @@
 mod flows;
 
 pub use flows::{
-    FlowId, FlowReport, FlowTable, PathReport, ViolationReport, protocol_name, verdict_rank,
+    DEFAULT_FLOW_CAP, FlowId, FlowReport, FlowTable, FlowTotals, PathReport, UntrackedFlows,
+    UntrackedViolations, ViolationReport, protocol_name, verdict_rank,
 };

@@ -10,9 +10,9 @@ use super::model::{Flow, Scenario, Side};
 use super::report::{DirectionPath, FaultRecord, FlowReport, NodePolicies, RunReport, Verdict};
 use super::runner::{Apps, FlowPlan};
 use super::topology::Topology;
-use crate::cli::esp::wireshark_esp_sa_line;
 use crate::dataplane::DropReason;
 use crate::emu::{DeviceId, Host, NodeDevice, PathOutcome, SimTime};
+use crate::esp::wireshark_esp_sa_line;
 use crate::wire::FlowKey;
 
 fn matches(key: &FlowKey, plan: &FlowPlan, forward: bool) -> bool {

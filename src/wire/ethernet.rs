@@ -128,6 +128,22 @@ pub fn classify_destination(destination: MacAddr, ours: MacAddr) -> L2Destinatio
     }
 }
 
+/// Makes a frame addressed to another host's unicast MAC addressed to
+/// `ours` (replaying a capture taken between other devices); broadcast,
+/// multicast and our own frames are left alone. True when it rewrote.
+pub fn adopt_unicast_destination(frame: &mut [u8], ours: MacAddr) -> bool {
+    let Some(destination) = frame.get_mut(field::DESTINATION) else {
+        return false;
+    };
+    let mut current = [0u8; 6];
+    current.copy_from_slice(destination);
+    if classify_destination(MacAddr(current), ours) != L2Destination::OtherHost {
+        return false;
+    }
+    destination.copy_from_slice(&ours.0);
+    true
+}
+
 /// The parsed Ethernet II header of an untagged frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EthernetHeader {
@@ -232,6 +248,28 @@ mod tests {
             "zz:00:00:00:00:00",
         ] {
             assert!(bad.parse::<MacAddr>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn only_other_hosts_unicast_destinations_are_adopted() {
+        let ours = MacAddr([2, 0, 0, 0, 0, 1]);
+        let mut frame = [0u8; 14];
+        frame[..6].copy_from_slice(&[0x00, 0x1b, 0x21, 0x3a, 0x4b, 0x5c]);
+        assert!(adopt_unicast_destination(&mut frame, ours));
+        assert_eq!(frame[..6], ours.0);
+        assert!(!adopt_unicast_destination(&mut frame, ours));
+        for group in [
+            MacAddr::BROADCAST.0,
+            [0x33, 0x33, 0, 0, 0, 1],
+            [1, 0, 0x5e, 0, 0, 1],
+        ] {
+            frame[..6].copy_from_slice(&group);
+            assert!(!adopt_unicast_destination(&mut frame, ours));
+            assert_eq!(frame[..6], group);
+        }
+        for len in 0..6 {
+            assert!(!adopt_unicast_destination(&mut frame[..len], ours));
         }
     }
 

@@ -26,7 +26,7 @@ pub use echo::{ECHO_REPLY_TTL, echo_reply_v4, echo_reply_v6};
 pub use error::{DropReason, IcmpSuppression, Layer, NdpInvalid, WireError};
 pub use ethernet::{
     ETHERNET_HEADER_LEN, EthernetHeader, L2Destination, MacAddr, MacAddrParseError,
-    classify_destination, push_ethernet_header, rewrite_macs,
+    adopt_unicast_destination, classify_destination, push_ethernet_header, rewrite_macs,
 };
 pub use flow::{FlowHasher, FlowKey};
 pub use icmp_error::{
