@@ -19,6 +19,7 @@ use crate::esp::{
     SecretKey,
 };
 use crate::packet::PacketBuf;
+use crate::wire::{ETHERNET_HEADER_LEN, EtherType};
 
 /// ESP tunnel tools.
 #[derive(Debug, Args)]
@@ -175,9 +176,6 @@ enum LinkLayer {
     RawIp,
 }
 
-const ETHERTYPE_IPV4: u16 = 0x0800;
-const ETHERTYPE_IPV6: u16 = 0x86DD;
-
 impl LinkLayer {
     fn of(datalink: DataLink) -> Result<Self, String> {
         match datalink {
@@ -193,7 +191,7 @@ impl LinkLayer {
     /// (offset of the protocol field, header length).
     fn layout(self) -> Option<(usize, usize)> {
         match self {
-            LinkLayer::Ethernet => Some((12, 14)),
+            LinkLayer::Ethernet => Some((ETHERNET_HEADER_LEN - 2, ETHERNET_HEADER_LEN)),
             LinkLayer::LinuxSll => Some((14, 16)),
             LinkLayer::RawIp => None,
         }
@@ -204,8 +202,8 @@ impl LinkLayer {
         let Some((type_at, len)) = self.layout() else {
             return Some((&[], frame));
         };
-        let ethertype = crate::esp::wire::be16(frame, type_at)?;
-        if ethertype != ETHERTYPE_IPV4 && ethertype != ETHERTYPE_IPV6 {
+        let ethertype = EtherType(u16::from_be_bytes(*frame.get(type_at..)?.first_chunk()?));
+        if ethertype != EtherType::IPV4 && ethertype != EtherType::IPV6 {
             return None;
         }
         Some((frame.get(..len)?, frame.get(len..)?))
@@ -218,11 +216,14 @@ impl LinkLayer {
         out.extend_from_slice(link_header);
         if let Some((type_at, _)) = self.layout() {
             let ethertype = if packet.first().map(|b| b >> 4) == Some(6) {
-                ETHERTYPE_IPV6
+                EtherType::IPV6
             } else {
-                ETHERTYPE_IPV4
+                EtherType::IPV4
             };
-            crate::esp::wire::put_be16(out, type_at, ethertype);
+            // `out` holds the link header, which has the field.
+            if let Some(field) = out.get_mut(type_at..type_at + 2) {
+                field.copy_from_slice(&ethertype.0.to_be_bytes());
+            }
         }
         out.extend_from_slice(packet);
     }

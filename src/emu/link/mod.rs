@@ -13,7 +13,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 pub use capture::{CaptureError, CapturePoint, LinkCapture, SNAPLEN};
-pub use channel::{Admitted, Channel, ETHERNET_HEADER_LEN, Offer};
+pub use channel::{Admitted, Channel, Offer};
 pub use config::{ChannelConfig, LinkConfig, LinkConfigError};
 pub use stats::{ChannelStats, LinkDrop, LinkDrops};
 
