@@ -207,7 +207,7 @@ impl InnerHeader {
 /// Reads the inner packet's header; its length must fit in `packet`
 /// (trailing bytes, such as TFC padding, are allowed). The IPv4 header
 /// checksum is not the tunnel's to check.
-#[inline]
+#[inline(always)]
 pub fn parse_inner(packet: &[u8]) -> Result<InnerHeader, EspDrop> {
     match packet.first().map(|b| b >> 4) {
         Some(4) => {

@@ -193,7 +193,10 @@ impl EspTrailer {
             return false;
         };
         let (tfc, pad) = padding.split_at_mut(tfc_len);
-        tfc.fill(0);
+        if !tfc.is_empty() {
+            // Most SAs have no TFC padding: no call for nothing.
+            tfc.fill(0);
+        }
         pad.copy_from_slice(&ESP_PADDING[..pad_len]);
         *pad_len_byte = self.pad_len;
         *next_header = self.next_header.0;
