@@ -325,3 +325,43 @@ fn wireshark_finds_an_sa_inside_a_node_configuration() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("\"0x00001001\""));
 }
+
+/// `-v` installs the stderr log: the SA lifetime event (an `info` event)
+/// shows with it and not without it.
+#[test]
+fn verbose_flag_logs_the_sa_lifetime_event() {
+    let dir = temp_dir("verbose");
+    let sa = dir.join("sa.toml");
+    std::fs::write(&sa, format!("{SA}lifetime = {{ soft_packets = 1 }}\n")).unwrap();
+    let inner = fixture("scapy_aes128gcm_ipv4.inner.pcap");
+    let seal = |verbose: bool| {
+        let mut command = erdp();
+        if verbose {
+            command.arg("-v");
+        }
+        command
+            .env_remove("RUST_LOG")
+            .args(["esp", "seal", "--table", "sa_out", "--sa"])
+            .arg(&sa)
+            .arg("--input")
+            .arg(&inner)
+            .arg("--output")
+            .arg(dir.join("esp.pcap"))
+            .output()
+            .unwrap()
+    };
+    let quiet = seal(false);
+    let verbose = seal(true);
+    assert!(quiet.status.success() && verbose.status.success());
+    let stderr = |o: &std::process::Output| String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(
+        !stderr(&quiet).contains("SA lifetime"),
+        "{}",
+        stderr(&quiet)
+    );
+    assert!(
+        stderr(&verbose).contains("outbound SA lifetime"),
+        "{}",
+        stderr(&verbose)
+    );
+}

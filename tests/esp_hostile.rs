@@ -5,9 +5,10 @@
 
 mod esp_common;
 
-use erdp::esp::wire::{self, PacketClass};
 use erdp::esp::{Algorithm, EspAad, EspAead, EspDrop, InboundSa, NatT, SaConfig};
+use erdp::esp::{PacketClass, classify};
 use erdp::packet::PacketBuf;
+use erdp::wire::checksum::internet_checksum;
 use esp_common::*;
 use proptest::prelude::*;
 
@@ -19,7 +20,7 @@ fn sealed(c: &SaConfig, inner: &[u8]) -> Vec<u8> {
 }
 
 fn esp_offset(packet: &[u8]) -> usize {
-    match wire::classify(packet, 4500) {
+    match classify(packet, 4500) {
         Ok(PacketClass::Esp(o)) => o.esp_offset,
         other => panic!("not ESP: {other:?}"),
     }
@@ -109,7 +110,7 @@ fn fix_lengths(p: &mut [u8], v6: bool, nat_t: bool) {
         p[2..4].copy_from_slice(&(len as u16).to_be_bytes());
         p[10] = 0;
         p[11] = 0;
-        let sum = wire::ipv4_checksum(&p[..20]);
+        let sum = internet_checksum(&p[..20]);
         p[10..12].copy_from_slice(&sum.to_be_bytes());
     }
     if nat_t && len >= ip_len + 8 {
@@ -215,7 +216,7 @@ fn outer_fragments_are_refused() {
     packet[6] |= 0x20; // more fragments
     packet[10] = 0;
     packet[11] = 0;
-    let sum = wire::ipv4_checksum(&packet[..20]);
+    let sum = internet_checksum(&packet[..20]);
     packet[10..12].copy_from_slice(&sum.to_be_bytes());
     let inb = InboundSa::new(&peer_of(&c)).unwrap();
     assert_eq!(

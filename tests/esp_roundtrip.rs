@@ -7,11 +7,12 @@ mod esp_common;
 use std::collections::HashSet;
 use std::sync::{Arc, Barrier};
 
-use erdp::esp::wire::{self, PacketClass};
 use erdp::esp::{
     Algorithm, DfMode, DscpMode, EcnMode, EspAad, EspAead, EspDrop, InboundSa, LifetimeEvent, NatT,
     OutboundSa, SaDatabase,
 };
+use erdp::esp::{PacketClass, classify};
+use erdp::wire::checksum::internet_checksum;
 use esp_common::*;
 use proptest::prelude::*;
 
@@ -31,7 +32,7 @@ fn every_suite_family_and_nat_t_round_trips() {
                         assert_eq!(enc.outer_len, buf.len());
                         let outer = buf.as_slice();
                         assert_eq!(outer[0] >> 4, if outer_v6 { 6 } else { 4 });
-                        let Ok(PacketClass::Esp(o)) = wire::classify(outer, 4500) else {
+                        let Ok(PacketClass::Esp(o)) = classify(outer, 4500) else {
                             panic!("{algorithm} v6={outer_v6} nat_t={nat_t}: not ESP");
                         };
                         assert_eq!((o.spi, o.udp, o.total_len), (0x1001, nat_t, buf.len()));
@@ -90,7 +91,7 @@ fn outer_header_follows_dscp_ecn_df_and_ttl_settings() {
     assert!(h.dont_fragment(), "DF copied from the inner packet");
     assert_eq!(h.ttl(), 64);
     assert_eq!(
-        wire::ipv4_checksum(&zero_checksum(h.slice())),
+        internet_checksum(&zero_checksum(h.slice())),
         h.header_checksum()
     );
 
@@ -129,7 +130,7 @@ fn decapsulation_combines_ecn_per_rfc6040() {
     assert_eq!(buf.as_slice()[1] & 3, 0b11);
     let h = etherparse::Ipv4HeaderSlice::from_slice(buf.as_slice()).unwrap();
     assert_eq!(
-        wire::ipv4_checksum(&zero_checksum(h.slice())),
+        internet_checksum(&zero_checksum(h.slice())),
         h.header_checksum()
     );
     // Inner Not-ECT with outer CE: dropped and counted.
@@ -145,7 +146,7 @@ fn mark_outer_ce(buf: &mut erdp::packet::PacketBuf) {
     p[1] |= 0b11;
     p[10] = 0;
     p[11] = 0;
-    let sum = wire::ipv4_checksum(&p[..20]);
+    let sum = internet_checksum(&p[..20]);
     p[10..12].copy_from_slice(&sum.to_be_bytes());
 }
 
@@ -518,7 +519,7 @@ fn database_finds_sas_and_recognises_nat_t_control() {
         .encapsulate(&mut buf)
         .unwrap();
     assert!(matches!(
-        wire::classify(buf.as_slice(), 4500),
+        classify(buf.as_slice(), 4500),
         Ok(PacketClass::Esp(_))
     ));
     assert_eq!(db.classify(buf.as_slice()), Ok(PacketClass::NotEsp));

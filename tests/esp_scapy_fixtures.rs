@@ -6,7 +6,7 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use erdp::esp::wire::PacketClass;
+use erdp::esp::PacketClass;
 use erdp::esp::{InboundSa, OutboundSa, SaConfig, TunnelEndpoints, classify};
 use erdp::packet::PacketBuf;
 use pcap_file::pcap::PcapReader;

@@ -2,10 +2,15 @@
 //!
 //! Exit codes: 0 success, 1 a check failed (an expectation, a policy),
 //! 2 usage or configuration error.
+//!
+//! Logs (the `tracing` events: SA lifetimes, ESN resynchronisation, port
+//! warnings) go to stderr: `RUST_LOG` (EnvFilter syntax) when set, else
+//! `-v` info, `-vv` debug, `-vvv` trace; without either, nothing.
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{ArgAction, Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
 
 mod attach;
 mod demo;
@@ -26,6 +31,9 @@ pub mod stdout;
     after_help = "Without a command: the main job, `erdp run` with the built-in design-1 scenario."
 )]
 pub struct Cli {
+    /// Log to stderr: -v info, -vv debug, -vvv trace (RUST_LOG overrides).
+    #[arg(short, long, action = ArgAction::Count, global = true)]
+    pub verbose: u8,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -56,6 +64,7 @@ pub const EXIT_CHECK_FAILED: u8 = 1;
 /// quietly ([`stdout`]).
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    install_logging(cli.verbose);
     let code = match cli.command {
         None => run::run(run::RunArgs {
             out_dir: "erdp-out".into(),
@@ -69,4 +78,22 @@ pub fn main() -> ExitCode {
         Some(Command::Replay(args)) => replay::run(args),
     };
     stdout::finish(code)
+}
+
+/// Installs the stderr log subscriber: the `RUST_LOG` filter when the
+/// variable is set, else the level `verbose` asks for (none: off).
+fn install_logging(verbose: u8) {
+    let level = match verbose {
+        0 => "off",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    // Only fails when a subscriber is already installed (a test calling
+    // `main` twice): the first one stays.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }

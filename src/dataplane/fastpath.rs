@@ -1,168 +1,62 @@
 //! The forwarder's common case in one pass: an IPv4 TCP or UDP packet that
-//! is not a fragment is validated (RFC 791: version, header length, total
-//! length, RFC 1071 header checksum) and its flow key read straight from
-//! the bytes. Anything else, and every packet that fails a check, takes the
-//! general path in `crate::wire`, which also names the error; a
-//! differential test keeps both paths in agreement. TTL and hop limit
-//! decrement in place with an RFC 1624 incremental checksum update.
+//! is not a fragment, validated by [`Ipv4Packet::new_checked`] (whose
+//! common case is checked inline, RFC 791 and the RFC 1071 header
+//! checksum), its flow key read from the view. Anything else takes the
+//! general path in `forward`, which also names the error; a differential
+//! test keeps both in agreement. TTL and hop limit decrement through the
+//! same views (RFC 1812 5.3.1, RFC 8200 3, RFC 1624 checksum update).
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 
-use etherparse::{IpNumber, checksum::u32_16bit_word};
+use etherparse::IpNumber;
 
 use super::forward::Meta;
-use crate::wire::checksum::update_u16;
-use crate::wire::{
-    FlowKey, IPV4_MIN_HEADER_LEN, IPV6_HEADER_LEN, Layer, WireError, ipv4_field as ipv4,
-    ipv6_field as ipv6,
-};
-
-/// The IPv4 flags and fragment offset word (RFC 791 3.1).
-mod flags {
-    /// Don't Fragment.
-    pub const DONT_FRAGMENT: u16 = 0x4000;
-    /// More Fragments and the fragment offset: set for any fragment.
-    pub const FRAGMENTING: u16 = 0x3fff;
-}
-
-fn be16(bytes: &[u8], range: std::ops::Range<usize>) -> Option<u16> {
-    let b = bytes.get(range)?;
-    Some(u16::from_be_bytes([*b.first()?, *b.get(1)?]))
-}
-
-/// The big-endian 16-bit field at `range` of a fixed IPv4 header (the
-/// offsets are constants inside the array).
-#[inline(always)]
-fn word16(h: &[u8; IPV4_MIN_HEADER_LEN], range: std::ops::Range<usize>) -> u16 {
-    u16::from_be_bytes([h[range.start], h[range.start + 1]])
-}
-
-/// The address field at `range` of a fixed IPv4 header.
-#[inline(always)]
-fn address(h: &[u8; IPV4_MIN_HEADER_LEN], range: std::ops::Range<usize>) -> Ipv4Addr {
-    let at = range.start;
-    Ipv4Addr::new(h[at], h[at + 1], h[at + 2], h[at + 3])
-}
-
-/// True when the header's one's complement sum, checksum included, is all
-/// ones (RFC 1071), summed 4 bytes at a time with etherparse's checksum
-/// words (as the ESP classifier does): the fixed 20 bytes unrolled, then
-/// the options (an IPv4 header is IHL 32-bit words).
-#[inline(always)]
-fn header_checksum_ok(fixed: &[u8; IPV4_MIN_HEADER_LEN], options: &[u8]) -> bool {
-    let add = |sum, word: &[u8; 4]| u32_16bit_word::add_4bytes(sum, *word);
-    let sum = fixed.as_chunks::<4>().0.iter().fold(0, add);
-    let sum = options.as_chunks::<4>().0.iter().fold(sum, add);
-    u32_16bit_word::ones_complement(sum) == 0
-}
+use crate::wire::{FlowKey, Ipv4Packet, Ipv6Packet, WireError};
 
 /// The forwarding facts of an IPv4 TCP or UDP packet that is not a
 /// fragment and passes every check the general path makes; `None` sends
 /// the packet to the general path.
 #[inline(always)]
 pub(crate) fn ipv4_meta(bytes: &[u8]) -> Option<Meta> {
-    // One length check for the fixed header; its fields are then read from
-    // an array at constant offsets (no further bounds checks).
-    let h: &[u8; IPV4_MIN_HEADER_LEN] = bytes.first_chunk()?;
-    let version_ihl = h[ipv4::VERSION_IHL];
-    let header_len = usize::from(version_ihl & 0x0f) * 4;
-    if version_ihl >> 4 != 4 || header_len < IPV4_MIN_HEADER_LEN {
+    let packet = Ipv4Packet::new_checked(bytes).ok()?;
+    let protocol = packet.protocol();
+    if (protocol != IpNumber::TCP && protocol != IpNumber::UDP) || packet.is_fragment() {
         return None;
     }
-    let total_len = usize::from(word16(h, ipv4::TOTAL_LEN));
-    if total_len < header_len || total_len > bytes.len() {
-        return None;
-    }
-    let protocol = IpNumber(h[ipv4::PROTOCOL]);
-    let flags = word16(h, ipv4::FLAGS_FRAGMENT);
-    if (protocol != IpNumber::TCP && protocol != IpNumber::UDP) || flags & flags::FRAGMENTING != 0 {
-        return None;
-    }
-    let options = bytes.get(IPV4_MIN_HEADER_LEN..header_len)?;
-    if !header_checksum_ok(h, options) {
-        return None;
-    }
-    let ports: &[u8; 4] = bytes.get(header_len..total_len)?.first_chunk()?;
+    let ports: &[u8; 4] = packet.payload().first_chunk()?;
     Some(Meta {
         flow: FlowKey {
-            source: IpAddr::V4(address(h, ipv4::SOURCE)),
-            destination: IpAddr::V4(address(h, ipv4::DESTINATION)),
+            source: IpAddr::V4(packet.source()),
+            destination: IpAddr::V4(packet.destination()),
             protocol,
             source_port: u16::from_be_bytes([ports[0], ports[1]]),
             destination_port: u16::from_be_bytes([ports[2], ports[3]]),
         },
-        total_len,
-        ttl: h[ipv4::TTL],
-        dont_fragment: flags & flags::DONT_FRAGMENT != 0,
+        total_len: packet.total_len(),
+        ttl: packet.ttl(),
+        dont_fragment: packet.dont_fragment(),
         v6: false,
     })
 }
 
 /// Decrements the TTL (with an incremental header checksum update) or hop
-/// limit of the validated packet at the start of `bytes`; at 0 or 1 the
-/// packet expires and is left unchanged (RFC 1812 5.3.1, RFC 8200 3).
+/// limit of the packet at the start of `bytes`, validated earlier (its
+/// IPv4 checksum is not checked again); at 0 or 1 the packet expires and
+/// is left unchanged (RFC 1812 5.3.1, RFC 8200 3).
 #[inline(always)]
 pub(crate) fn decrement_ttl(bytes: &mut [u8], v6: bool) -> Result<(), WireError> {
-    // The IPv4 common case: one length check, then fields of a fixed array.
-    if !v6 && let Some(header) = bytes.first_chunk_mut::<IPV4_MIN_HEADER_LEN>() {
-        let (ttl, protocol) = (header[ipv4::TTL], header[ipv4::PROTOCOL]);
-        if ttl <= 1 {
-            let layer = Layer::Ipv4;
-            return Err(WireError::TtlExpired { layer, ttl });
-        }
-        let at = ipv4::CHECKSUM.start;
-        let updated = update_u16(
-            u16::from_be_bytes([header[at], header[at + 1]]),
-            u16::from_be_bytes([ttl, protocol]),
-            u16::from_be_bytes([ttl - 1, protocol]),
-        );
-        header[ipv4::TTL] = ttl - 1;
-        [header[at], header[at + 1]] = updated.to_be_bytes();
-        return Ok(());
-    }
-    let (at, layer) = if v6 {
-        (ipv6::HOP_LIMIT, Layer::Ipv6)
-    } else {
-        (ipv4::TTL, Layer::Ipv4)
-    };
-    let available = bytes.len();
-    let truncated = || WireError::Truncated {
-        layer,
-        offset: 0,
-        needed: if v6 {
-            IPV6_HEADER_LEN
-        } else {
-            IPV4_MIN_HEADER_LEN
-        },
-        available,
-    };
-    let ttl = *bytes.get(at).ok_or_else(truncated)?;
-    if ttl <= 1 {
-        return Err(WireError::TtlExpired { layer, ttl });
-    }
     if v6 {
-        if let Some(hop_limit) = bytes.get_mut(at) {
-            *hop_limit = ttl - 1;
-        }
-        return Ok(());
+        Ipv6Packet::new_checked(bytes)?.decrement_hop_limit()?;
+    } else {
+        Ipv4Packet::new_checked_ignoring_checksum(bytes)?.decrement_ttl()?;
     }
-    let protocol = *bytes.get(ipv4::PROTOCOL).ok_or_else(truncated)?;
-    let checksum = be16(bytes, ipv4::CHECKSUM).ok_or_else(truncated)?;
-    let updated = update_u16(
-        checksum,
-        u16::from_be_bytes([ttl, protocol]),
-        u16::from_be_bytes([ttl - 1, protocol]),
-    );
-    let header = bytes.get_mut(..IPV4_MIN_HEADER_LEN).ok_or_else(truncated)?;
-    header[ipv4::TTL] = ttl - 1;
-    header[ipv4::CHECKSUM].copy_from_slice(&updated.to_be_bytes());
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::{IpPacket, Ipv4Packet};
+    use crate::wire::IpPacket;
 
     fn udp(payload: usize) -> Vec<u8> {
         let mut out = Vec::new();
@@ -192,35 +86,6 @@ mod tests {
         ));
         assert_eq!(fast, before);
         assert!(decrement_ttl(&mut [], true).is_err());
-    }
-
-    #[test]
-    fn header_checksum_matches_rfc1071_for_every_header_length() {
-        let mut seed = 0x1234_5678_u32;
-        for ihl in 5..=15usize {
-            for round in 0..200 {
-                let mut header = vec![0u8; ihl * 4];
-                for b in &mut header {
-                    seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
-                    *b = (seed >> 16) as u8;
-                }
-                if round == 0 {
-                    header.fill(0);
-                }
-                if round % 2 == 1 {
-                    header[10..12].fill(0);
-                    let sum = crate::wire::checksum::internet_checksum(&header);
-                    header[10..12].copy_from_slice(&sum.to_be_bytes());
-                }
-                let reference = crate::wire::checksum::internet_checksum(&header) == 0;
-                let (fixed, options) = header.split_first_chunk().unwrap();
-                assert_eq!(
-                    header_checksum_ok(fixed, options),
-                    reference,
-                    "ihl {ihl} round {round}"
-                );
-            }
-        }
     }
 
     #[test]

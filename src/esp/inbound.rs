@@ -12,18 +12,16 @@ use etherparse::IpNumber;
 use serde::Serialize;
 
 use super::batch::{MAX_BATCH, in_blocks};
+use super::classify::{OuterEsp, PacketClass, classify, parse_inner, set_inner_ecn};
 use super::config::{NAT_T_PORT, SaConfig, SaConfigError};
 use super::counters::{LifetimeEvent, Limits, SaCounters, SaStats, Usage};
 use super::drop::EspDrop;
 use super::ecn::decapsulated_ecn;
 use super::replay::{Pending, ReplayVerdict, ReplayWindow};
 use super::selectors::Selectors;
-use super::suite::{EspAad, EspAead, ICV_LEN, IV_LEN, IcvMismatch};
-use super::wire::{
-    ESP_PREFIX_LEN, ESP_TRAILER_LEN, OuterEsp, PacketClass, be32, classify, field, parse_inner,
-    set_inner_ecn,
-};
+use super::suite::{ESP_PREFIX_LEN, EspAad, EspAead, ICV_LEN, IV_LEN, IcvMismatch};
 use crate::packet::PacketBuf;
+use crate::wire::{ESP_HEADER_LEN, ESP_TRAILER_LEN, EspPacket, EspTrailer, EspTrailerError};
 
 /// Largest ESP ciphertext that ESN resynchronisation retries (it keeps a
 /// copy on the stack): a jumbo frame and its trailer.
@@ -351,9 +349,11 @@ impl InboundSa {
             .split_last_chunk_mut::<ICV_LEN>()
             .ok_or(EspDrop::Truncated)?;
         let icv = *icv;
-        let seq_low = be32(header, field::SEQ.start).ok_or(EspDrop::Truncated)?;
+        let seq_low = EspPacket::new_checked(&header[..])
+            .map_err(|_| EspDrop::Truncated)?
+            .sequence_number();
         let mut iv = [0u8; IV_LEN];
-        iv.copy_from_slice(&header[field::IV]);
+        iv.copy_from_slice(&header[ESP_HEADER_LEN..]);
         let mut seq = self
             .window
             .check_with_pending(seq_low, self.esn, pending)
@@ -411,7 +411,7 @@ impl InboundSa {
         }
         let ecn = decapsulated_ecn(inner.tos, opened.outer_ecn)?;
         if ecn != inner.tos & 0b11 {
-            set_inner_ecn(inner_bytes, ecn);
+            set_inner_ecn(inner_bytes, ecn)?;
         }
         buf.pull_front(opened.ct_start)
             .map_err(|_| EspDrop::Truncated)?;
@@ -477,28 +477,15 @@ impl InboundSa {
 }
 
 /// Checks the ESP trailer of a decrypted payload (RFC 4303 section 2.4 and
-/// 2.6) and returns the length of the inner packet and TFC padding before it.
+/// 2.6) and returns the length of the inner packet and TFC padding before
+/// it: in tunnel mode the next header must name the inner IP version.
 fn check_trailer(plaintext: &[u8]) -> Result<usize, EspDrop> {
-    let [.., pad_len, next_header] = plaintext else {
-        return Err(EspDrop::Truncated);
-    };
-    let pad_len = usize::from(*pad_len);
-    let payload_len = plaintext
-        .len()
-        .checked_sub(ESP_TRAILER_LEN + pad_len)
-        .ok_or(EspDrop::BadPadding)?;
-    let padding = plaintext
-        .get(payload_len..payload_len + pad_len)
-        .ok_or(EspDrop::BadPadding)?;
-    if padding
-        .iter()
-        .zip(1u8..)
-        .any(|(byte, expected)| *byte != expected)
-    {
-        return Err(EspDrop::BadPadding);
-    }
+    let (trailer, payload_len) = EspTrailer::parse(plaintext).map_err(|error| match error {
+        EspTrailerError::Truncated { .. } => EspDrop::Truncated,
+        EspTrailerError::BadPadding { .. } => EspDrop::BadPadding,
+    })?;
     let version = plaintext.first().map(|b| b >> 4);
-    match (IpNumber(*next_header), version) {
+    match (trailer.next_header, version) {
         (IpNumber::IPV6_NO_NEXT_HEADER, _) => Err(EspDrop::DummyPacket),
         (IpNumber::IPV4, Some(4)) | (IpNumber::IPV6, Some(6)) => Ok(payload_len),
         _ => Err(EspDrop::NextHeaderMismatch),

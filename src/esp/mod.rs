@@ -9,6 +9,7 @@
 //! the inbound SA of an arriving packet. Neither side allocates per packet.
 
 mod batch;
+mod classify;
 mod config;
 mod counters;
 mod drop;
@@ -20,10 +21,10 @@ mod replay;
 mod sadb;
 mod selectors;
 mod suite;
-pub mod wire;
 mod wireshark;
 
 pub use batch::MAX_BATCH;
+pub use classify::{InnerHeader, OuterEsp, PacketClass, classify, outer_destination, parse_inner};
 pub use config::{
     Algorithm, DfMode, DscpMode, EcnMode, KeyHexError, Lifetime, MAX_REPLAY_WINDOW,
     MIN_REPLAY_WINDOW, NAT_T_PORT, NatT, SALT_LEN, SaConfig, SaConfigError, SecretKey,
@@ -36,8 +37,7 @@ pub use inbound::{DecapOutcome, InboundSa};
 pub use outbound::{EncapOutcome, OutboundSa};
 pub use replay::{ReplayVerdict, ReplayWindow, WindowWriter, infer_sequence};
 pub use sadb::{SaDatabase, SaDbError};
-pub use suite::{EspAad, EspAead, ICV_LEN, IV_LEN, IcvMismatch};
-pub use wire::{OuterEsp, PacketClass, classify};
+pub use suite::{ESP_PREFIX_LEN, EspAad, EspAead, ICV_LEN, IV_LEN, IcvMismatch};
 pub use wireshark::wireshark_esp_sa_line;
 
 /// Worker threads share SAs and the database by reference.

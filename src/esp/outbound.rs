@@ -7,29 +7,29 @@ use std::borrow::BorrowMut;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use etherparse::{IpNumber, checksum::u32_16bit_word};
+use etherparse::IpNumber;
 use serde::Serialize;
 
 use super::batch::{MAX_BATCH, in_blocks};
+use super::classify::parse_inner;
 use super::config::{DfMode, DscpMode, EcnMode, SaConfig, SaConfigError, TunnelEndpoints};
 use super::counters::{LifetimeEvent, Limits, SaCounters, SaStats, Usage, assign_events};
 use super::drop::EspDrop;
 use super::ecn::outer_ecn;
 use super::lock::ShortLock;
 use super::selectors::Selectors;
-use super::suite::{EspAad, EspAead, ICV_LEN};
-use super::wire::{
-    ESP_PREFIX_LEN, ESP_TRAILER_LEN, IPV4_HEADER_LEN, IPV6_HEADER_LEN, UDP_HEADER_LEN,
-    checksum_value, field, ipv4, ipv6, parse_inner, put_be16, udp, udp_ipv6_checksum,
-};
+use super::suite::{ESP_PREFIX_LEN, EspAad, EspAead, ICV_LEN};
 use crate::packet::PacketBuf;
+use crate::wire::checksum::ChecksumSum;
+use crate::wire::{
+    ESP_HEADER_LEN, ESP_TRAILER_LEN, EspRepr, EspTrailer, IPV4_MIN_HEADER_LEN, IPV6_HEADER_LEN,
+    UDP_HEADER_LEN, UdpHeader, ipv4_field as ipv4, ipv4_flags, ipv6_field as ipv6,
+    udp_field as udp, udp_ipv6_checksum,
+};
 
 /// ESP payloads are padded to a multiple of 4 bytes (RFC 4303 section 2.4;
 /// the AEAD suites have a block size of 1).
 const PAYLOAD_ALIGN: usize = 4;
-/// ESP padding bytes: 1, 2, 3, ... (RFC 4303 section 2.4); with a 4-byte
-/// alignment at most 3 are needed.
-const PAD_BYTES: [u8; PAYLOAD_ALIGN - 1] = [1, 2, 3];
 /// Longest outer prefix: IPv6 + UDP.
 const MAX_TEMPLATE_LEN: usize = IPV6_HEADER_LEN + UDP_HEADER_LEN;
 
@@ -70,7 +70,7 @@ struct OuterTemplate {
     ipv6: bool,
     udp: bool,
     /// One's-complement sum of the IPv4 header's constant words.
-    ipv4_sum: u32,
+    ipv4_sum: ChecksumSum,
 }
 
 const _: () = assert!(size_of::<OuterTemplate>() <= 72);
@@ -85,12 +85,12 @@ impl OuterTemplate {
         };
         let (ip_len, ipv6) = match (tunnel.local, tunnel.remote) {
             (IpAddr::V4(src), IpAddr::V4(dst)) => {
-                bytes[0] = 0x45;
+                bytes[ipv4::VERSION_IHL] = 0x45;
                 bytes[ipv4::TTL] = ttl;
                 bytes[ipv4::PROTOCOL] = protocol.0;
-                bytes[ipv4::SRC..ipv4::SRC + 4].copy_from_slice(&src.octets());
-                bytes[ipv4::DST..ipv4::DST + 4].copy_from_slice(&dst.octets());
-                (IPV4_HEADER_LEN, false)
+                bytes[ipv4::SOURCE].copy_from_slice(&src.octets());
+                bytes[ipv4::DESTINATION].copy_from_slice(&dst.octets());
+                (IPV4_MIN_HEADER_LEN, false)
             }
             (src, dst) => {
                 // Validated configs pair families; a mixed pair maps IPv4
@@ -102,21 +102,30 @@ impl OuterTemplate {
                 bytes[0] = 0x60;
                 bytes[ipv6::NEXT_HEADER] = protocol.0;
                 bytes[ipv6::HOP_LIMIT] = ttl;
-                bytes[ipv6::SRC..ipv6::SRC + 16].copy_from_slice(&to_v6(src).octets());
-                bytes[ipv6::DST..ipv6::DST + 16].copy_from_slice(&to_v6(dst).octets());
+                bytes[ipv6::SOURCE].copy_from_slice(&to_v6(src).octets());
+                bytes[ipv6::DESTINATION].copy_from_slice(&to_v6(dst).octets());
                 (IPV6_HEADER_LEN, true)
             }
         };
         let mut len = ip_len;
-        if let Some((src_port, dst_port)) = nat_t {
-            put_be16(&mut bytes, ip_len + udp::SRC_PORT, src_port);
-            put_be16(&mut bytes, ip_len + udp::DST_PORT, dst_port);
+        if let Some((source_port, destination_port)) = nat_t {
+            // The template has room for the longest prefix, IPv6 + UDP.
+            if let Some(header) = bytes.get_mut(ip_len..).and_then(|b| b.first_chunk_mut()) {
+                let (length, checksum) = (0, 0);
+                UdpHeader {
+                    source_port,
+                    destination_port,
+                    length,
+                    checksum,
+                }
+                .emit(header);
+            }
             len += UDP_HEADER_LEN;
         }
         let ipv4_sum = if ipv6 {
-            0
+            ChecksumSum::new()
         } else {
-            u32_16bit_word::add_slice(0, &bytes[..IPV4_HEADER_LEN])
+            ChecksumSum::new().add_bytes(&bytes[..IPV4_MIN_HEADER_LEN])
         };
         OuterTemplate {
             bytes,
@@ -131,7 +140,7 @@ impl OuterTemplate {
         if self.ipv6 {
             IPV6_HEADER_LEN
         } else {
-            IPV4_HEADER_LEN
+            IPV4_MIN_HEADER_LEN
         }
     }
 
@@ -142,30 +151,40 @@ impl OuterTemplate {
     fn write(&self, outer: &mut [u8], p: &Prepared, seq: u64, outer_len: usize) {
         outer.copy_from_slice(self.bytes.get(..self.len).unwrap_or_default());
         let ip_len = self.ip_len();
-        if self.udp {
-            put_be16(outer, ip_len + udp::LEN, (outer_len - ip_len) as u16);
+        // The length fields: `prepare` refused anything above 65535.
+        let after_ip = ((outer_len - ip_len) as u16).to_be_bytes();
+        if self.udp
+            && let Some(length) = outer.get_mut(ip_len..).and_then(|u| u.get_mut(udp::LENGTH))
+        {
+            length.copy_from_slice(&after_ip);
         }
         let tos = p.outer_tos;
         if self.ipv6 {
-            if let Some([first, second, ..]) = outer.get_mut(..2) {
-                *first = 0x60 | (tos >> 4);
-                *second = tos << 4;
+            if let Some(header) = outer.first_chunk_mut::<IPV6_HEADER_LEN>() {
+                header[0] = 0x60 | (tos >> 4);
+                header[1] = tos << 4;
+                header[ipv6::PAYLOAD_LEN].copy_from_slice(&after_ip);
             }
-            put_be16(outer, ipv6::PAYLOAD_LEN, (outer_len - ip_len) as u16);
-        } else if let Some(header) = outer.first_chunk_mut::<IPV4_HEADER_LEN>() {
-            let flags = if p.dont_fragment { ipv4::DF_BIT } else { 0 };
-            let id = (seq as u16).to_be_bytes();
-            let total_len = (outer_len as u16).to_be_bytes();
-            header[ipv4::TOS] = tos;
-            header[ipv4::TOTAL_LEN..ipv4::TOTAL_LEN + 2].copy_from_slice(&total_len);
-            header[ipv4::ID..ipv4::ID + 2].copy_from_slice(&id);
-            header[ipv4::FLAGS] = flags;
-            let mut sum = u32_16bit_word::add_2bytes(self.ipv4_sum, [0, tos]);
-            sum = u32_16bit_word::add_2bytes(sum, total_len);
-            sum = u32_16bit_word::add_2bytes(sum, id);
-            sum = u32_16bit_word::add_2bytes(sum, [flags, 0]);
-            let checksum = checksum_value(u32_16bit_word::ones_complement(sum));
-            header[ipv4::CHECKSUM..ipv4::CHECKSUM + 2].copy_from_slice(&checksum.to_be_bytes());
+        } else if let Some(header) = outer.first_chunk_mut::<IPV4_MIN_HEADER_LEN>() {
+            let flags = if p.dont_fragment {
+                ipv4_flags::DONT_FRAGMENT
+            } else {
+                0
+            };
+            let (id, total_len) = (seq as u16, outer_len as u16);
+            header[ipv4::DSCP_ECN] = tos;
+            header[ipv4::TOTAL_LEN].copy_from_slice(&total_len.to_be_bytes());
+            header[ipv4::IDENTIFICATION].copy_from_slice(&id.to_be_bytes());
+            header[ipv4::FLAGS_FRAGMENT].copy_from_slice(&flags.to_be_bytes());
+            let checksum = self
+                .ipv4_sum
+                .clone()
+                .add_u16(u16::from(tos))
+                .add_u16(total_len)
+                .add_u16(id)
+                .add_u16(flags)
+                .checksum();
+            header[ipv4::CHECKSUM].copy_from_slice(&checksum.to_be_bytes());
         }
     }
 }
@@ -478,19 +497,13 @@ impl OutboundSa {
         let tail = buf
             .push_back(p.trailer_len + ICV_LEN)
             .map_err(|_| EspDrop::BufferTooSmall)?;
-        let pad = usize::from(p.pad);
-        if let Some((padding, [pad_len, next_header])) = tail
-            .get_mut(..p.trailer_len)
-            .and_then(|t| t.split_last_chunk_mut::<ESP_TRAILER_LEN>())
-        {
-            let tfc = padding.len().saturating_sub(pad);
-            let (tfc_bytes, pad_bytes) = padding.split_at_mut(tfc);
-            if tfc > 0 {
-                tfc_bytes.fill(0);
-            }
-            pad_bytes.copy_from_slice(PAD_BYTES.get(..pad).unwrap_or_default());
-            *pad_len = p.pad;
-            *next_header = p.next_header;
+        let trailer = EspTrailer {
+            pad_len: p.pad,
+            next_header: IpNumber(p.next_header),
+        };
+        // TFC padding, ESP padding and trailer: `trailer_len` bytes.
+        if !trailer.emit(tail.get_mut(..p.trailer_len).unwrap_or_default()) {
+            return Err(EspDrop::BufferTooSmall);
         }
         let iv = seq.to_be_bytes();
         let aad = EspAad::new(self.spi, seq, self.esn);
@@ -509,9 +522,14 @@ impl OutboundSa {
             .push_front(t.len + ESP_PREFIX_LEN)
             .map_err(|_| EspDrop::BufferTooSmall)?;
         let mut esp_header = [0u8; ESP_PREFIX_LEN];
-        esp_header[field::SPI].copy_from_slice(&self.spi.to_be_bytes());
-        esp_header[field::SEQ].copy_from_slice(&(seq as u32).to_be_bytes());
-        esp_header[field::IV].copy_from_slice(&iv);
+        if let Some((header, iv_slot)) = esp_header.split_first_chunk_mut::<ESP_HEADER_LEN>() {
+            let repr = EspRepr {
+                spi: self.spi,
+                sequence_number: seq as u32,
+            };
+            repr.emit(header);
+            iv_slot.copy_from_slice(&iv);
+        }
         let Some((outer, esp)) = prefix.split_at_mut_checked(t.len) else {
             return Err(EspDrop::BufferTooSmall);
         };
@@ -525,7 +543,13 @@ impl OutboundSa {
             let ip_len = t.ip_len();
             let (src, dst) = ipv6_pair(&t.bytes);
             let sum = udp_ipv6_checksum(&src, &dst, buf.as_slice().get(ip_len..).unwrap_or(&[]));
-            put_be16(buf.as_mut_slice(), ip_len + udp::CHECKSUM, sum);
+            if let Some(field) = buf
+                .as_mut_slice()
+                .get_mut(ip_len..)
+                .and_then(|u| u.get_mut(udp::CHECKSUM))
+            {
+                field.copy_from_slice(&sum.to_be_bytes());
+            }
         }
         Ok(outer_len)
     }
@@ -552,7 +576,7 @@ fn ipv6_pair(header: &[u8]) -> (std::net::Ipv6Addr, std::net::Ipv6Addr) {
         }
         std::net::Ipv6Addr::from(b)
     };
-    (addr(ipv6::SRC), addr(ipv6::DST))
+    (addr(ipv6::SOURCE.start), addr(ipv6::DESTINATION.start))
 }
 
 impl std::fmt::Debug for OutboundSa {

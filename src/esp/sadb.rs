@@ -11,10 +11,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use thiserror::Error;
 
 use super::batch::{MAX_BATCH, in_blocks};
+use super::classify::{OuterEsp, PacketClass, classify, outer_destination};
 use super::config::NAT_T_PORT;
 use super::drop::EspDrop;
 use super::inbound::{DecapOutcome, InboundSa};
-use super::wire::{OuterEsp, PacketClass, classify};
 use crate::packet::PacketBuf;
 
 /// Why an SA could not be added.
@@ -129,9 +129,7 @@ impl SaDatabase {
         let class = classify(packet, self.nat_t_port())?;
         let destination = match class {
             PacketClass::Esp(o) => Some(o.dst),
-            PacketClass::NatKeepalive | PacketClass::NonEspMarker => {
-                crate::esp::wire::outer_destination(packet)
-            }
+            PacketClass::NatKeepalive | PacketClass::NonEspMarker => outer_destination(packet),
             PacketClass::NotEsp => None,
         };
         Ok(match destination {

@@ -6,7 +6,7 @@
 use ipnet::IpNet;
 
 use super::config::TrafficSelectors;
-use super::wire::{ipv4, ipv6};
+use crate::wire::{ipv4_field as ipv4, ipv6_field as ipv6};
 
 /// The prefixes of one side (source or destination) as masks.
 #[derive(Debug, Clone, Default)]
@@ -83,14 +83,16 @@ impl Selectors {
             return true;
         }
         match packet.first().map(|b| b >> 4) {
-            Some(4) => addresses::<4>(packet, ipv4::SRC, ipv4::DST).is_some_and(|(src, dst)| {
-                self.src.contains_v4(u32::from_be_bytes(src))
-                    && self.dst.contains_v4(u32::from_be_bytes(dst))
-            }),
-            Some(6) => addresses::<16>(packet, ipv6::SRC, ipv6::DST).is_some_and(|(src, dst)| {
-                self.src.contains_v6(u128::from_be_bytes(src))
-                    && self.dst.contains_v6(u128::from_be_bytes(dst))
-            }),
+            Some(4) => addresses::<4>(packet, ipv4::SOURCE.start, ipv4::DESTINATION.start)
+                .is_some_and(|(src, dst)| {
+                    self.src.contains_v4(u32::from_be_bytes(src))
+                        && self.dst.contains_v4(u32::from_be_bytes(dst))
+                }),
+            Some(6) => addresses::<16>(packet, ipv6::SOURCE.start, ipv6::DESTINATION.start)
+                .is_some_and(|(src, dst)| {
+                    self.src.contains_v6(u128::from_be_bytes(src))
+                        && self.dst.contains_v6(u128::from_be_bytes(dst))
+                }),
             _ => false,
         }
     }
@@ -121,14 +123,14 @@ mod tests {
         match (src, dst) {
             (IpAddr::V4(s), IpAddr::V4(d)) => {
                 let mut p = vec![0x45; 20];
-                p[ipv4::SRC..ipv4::SRC + 4].copy_from_slice(&s.octets());
-                p[ipv4::DST..ipv4::DST + 4].copy_from_slice(&d.octets());
+                p[ipv4::SOURCE].copy_from_slice(&s.octets());
+                p[ipv4::DESTINATION].copy_from_slice(&d.octets());
                 p
             }
             (IpAddr::V6(s), IpAddr::V6(d)) => {
                 let mut p = vec![0x60; 40];
-                p[ipv6::SRC..ipv6::SRC + 16].copy_from_slice(&s.octets());
-                p[ipv6::DST..ipv6::DST + 16].copy_from_slice(&d.octets());
+                p[ipv6::SOURCE].copy_from_slice(&s.octets());
+                p[ipv6::DESTINATION].copy_from_slice(&d.octets());
                 p
             }
             _ => unreachable!("one family per test packet"),

@@ -5,12 +5,15 @@
 use ring::aead::{self, Aad, LessSafeKey, Nonce, Tag, UnboundKey};
 
 use super::config::{Algorithm, SALT_LEN, SecretKey};
+use crate::wire::ESP_HEADER_LEN;
 
 /// Length of the explicit IV carried after the ESP header (RFC 4106
 /// section 3.1, RFC 7634 section 3).
 pub const IV_LEN: usize = 8;
 /// Length of the ICV (the AEAD tag), 16 octets for every supported suite.
 pub const ICV_LEN: usize = 16;
+/// Bytes before the ciphertext: the ESP header and the explicit IV.
+pub const ESP_PREFIX_LEN: usize = ESP_HEADER_LEN + IV_LEN;
 
 /// The Additional Authenticated Data of one ESP packet: 8 bytes, or 12 with
 /// ESN (RFC 4106 section 5, RFC 7634 section 2.1).

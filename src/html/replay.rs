@@ -67,14 +67,15 @@ fn counts<'a>(map: impl IntoIterator<Item = (&'a String, &'a u64)>) -> Vec<Count
 }
 
 fn flow_row(flow: &FlowReport) -> FlowRow {
-    let path = if flow.paths.is_empty() {
-        if flow.delivered > 0 {
+    let path = if flow.totals.paths.is_empty() {
+        if flow.totals.delivered > 0 {
             "delivered to the node".to_string()
         } else {
             "-".to_string()
         }
     } else {
-        flow.paths
+        flow.totals
+            .paths
             .iter()
             .map(|p| match (&p.tunnel, &p.spi) {
                 (Some(tunnel), Some(spi)) => {
@@ -89,13 +90,14 @@ fn flow_row(flow: &FlowReport) -> FlowRow {
             .join(", ")
     };
     let dropped = flow
+        .totals
         .drop_reasons
         .iter()
         .map(|(r, n)| format!("{r} {n}"))
         .collect::<Vec<_>>()
         .join(", ");
-    let verdict_class = match flow.verdict {
-        "violation" if flow.paths.iter().any(|p| p.path == "plain") => "leak",
+    let verdict_class = match flow.totals.verdict {
+        "violation" if flow.totals.paths.iter().any(|p| p.path == "plain") => "leak",
         "violation" => "dropped",
         "encrypted" => "encrypted",
         "not_covered" => "not_covered",
@@ -104,12 +106,12 @@ fn flow_row(flow: &FlowReport) -> FlowRow {
     FlowRow {
         flow: flow.id.flow.clone(),
         first_frame: flow.first_frame,
-        packets: flow.packets,
-        bytes: bytes_text(flow.bytes),
+        packets: flow.totals.packets,
+        bytes: bytes_text(flow.totals.bytes),
         path,
         dropped,
-        policy: flow.policy.clone().unwrap_or_default(),
-        verdict: flow.verdict,
+        policy: flow.totals.policy.clone().unwrap_or_default(),
+        verdict: flow.totals.verdict,
         verdict_class,
     }
 }

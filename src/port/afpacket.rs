@@ -30,13 +30,14 @@ use pnet::datalink::{self, Channel, DataLinkReceiver, DataLinkSender};
 
 use super::device::{BatchSource, FrameSource, OwnSources, PortState};
 use super::mmsg::MmsgIo;
-use super::{BatchSend, ETHERNET_OVERHEAD, Port, PortCounters, PortError, send_each};
+use super::{BatchSend, Port, PortCounters, PortError, send_each};
 use crate::packet::PacketBuf;
+use crate::wire::ETHERNET_HEADER_LEN;
 use crate::wire::MacAddr;
 
 /// The smallest read buffer this port gives pnet: a 64 KiB GSO super-frame
 /// fits whole, so it is recognised as oversize instead of cut short.
-pub const MIN_READ_BUFFER: usize = 64 * 1024 + ETHERNET_OVERHEAD;
+pub const MIN_READ_BUFFER: usize = 64 * 1024 + ETHERNET_HEADER_LEN;
 
 /// How an AF_PACKET port moves frames; both use the socket pnet opens and
 /// binds.

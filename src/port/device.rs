@@ -7,8 +7,9 @@ use std::os::fd::BorrowedFd;
 use std::time::{Duration, Instant};
 
 use super::readiness::wait_readable;
-use super::{ETHERNET_OVERHEAD, PortCounters, PortError, load_frame};
+use super::{PortCounters, PortError, load_frame};
 use crate::packet::PacketBuf;
+use crate::wire::ETHERNET_HEADER_LEN;
 use crate::wire::MacAddr;
 
 /// A device read one frame at a time without waiting.
@@ -108,7 +109,7 @@ impl PortState {
     pub(crate) fn new(name: &str, mtu: usize, own: Option<OwnSources>) -> Self {
         Self {
             name: name.to_owned(),
-            max_frame_len: mtu + ETHERNET_OVERHEAD,
+            max_frame_len: mtu + ETHERNET_HEADER_LEN,
             counters: PortCounters::default(),
             own,
         }

@@ -45,9 +45,6 @@ pub use tap::{TapConfig, TapPort};
 /// tunnel headers without copying.
 pub const RX_HEADROOM: usize = PacketBuf::DEFAULT_HEADROOM;
 
-/// Length of an untagged Ethernet header: a frame may be at most MTU + this.
-pub const ETHERNET_OVERHEAD: usize = 14;
-
 /// A named frame I/O endpoint. Frames are whole untagged Ethernet frames
 /// without the FCS.
 pub trait Port: Send {

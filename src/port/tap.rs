@@ -10,13 +10,13 @@ use std::time::Duration;
 use tun_rs::{DeviceBuilder, Layer, SyncDevice};
 
 use super::device::{FrameSource, PortState};
-use super::{ETHERNET_OVERHEAD, Port, PortCounters, PortError};
+use super::{Port, PortCounters, PortError};
 use crate::packet::PacketBuf;
-use crate::wire::MacAddr;
+use crate::wire::{ETHERNET_HEADER_LEN, MacAddr};
 
 /// Read buffer: larger than any frame a TAP hands over, so an oversize
 /// frame is seen whole and counted, never cut short.
-const READ_BUFFER: usize = 64 * 1024 + ETHERNET_OVERHEAD;
+const READ_BUFFER: usize = 64 * 1024 + ETHERNET_HEADER_LEN;
 
 /// Settings of a TAP port.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

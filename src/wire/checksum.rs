@@ -5,7 +5,7 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use etherparse::IpNumber;
-use etherparse::checksum::Sum16BitWords;
+use etherparse::checksum::{Sum16BitWords, u32_16bit_word};
 
 /// A running one's complement sum of 16-bit big-endian words.
 ///
@@ -112,6 +112,19 @@ fn icmpv6_sum(source: &Ipv6Addr, destination: &Ipv6Addr, message: &[u8]) -> Chec
     ipv6_pseudo_header_sum(source, destination, IpNumber::IPV6_ICMP, len).add_bytes(message)
 }
 
+/// True when an IPv4 header (its fixed 20 bytes and its options), checksum
+/// included, sums to all ones (RFC 1071): the fixed part five 4-byte
+/// additions unrolled, then the options (IHL counts 32-bit words). Summing
+/// 32-bit words in native order and folding at the end gives the same
+/// verdict as the 16-bit big-endian sum (RFC 1071 section 2(A)-(C)).
+#[inline(always)]
+pub fn ipv4_header_verifies(fixed: &[u8; 20], options: &[u8]) -> bool {
+    let add = |sum, word: &[u8; 4]| u32_16bit_word::add_4bytes(sum, *word);
+    let sum = fixed.as_chunks::<4>().0.iter().fold(0, add);
+    let sum = options.as_chunks::<4>().0.iter().fold(sum, add);
+    u32_16bit_word::ones_complement(sum) == 0
+}
+
 /// Updates checksum `checksum` for a 16-bit field changing from `old` to
 /// `new` (RFC 1624 eqn. 3: `HC' = ~(~HC + ~m + m')`), which never turns a
 /// correct checksum into the `-0` form that eqn. 2 can produce.
@@ -203,5 +216,34 @@ mod tests {
             new as u16,
         );
         assert_eq!(update_u32(hc, old, new), two_steps);
+    }
+
+    #[test]
+    fn ipv4_header_verifies_matches_rfc1071_for_every_header_length() {
+        let mut seed = 0x1234_5678_u32;
+        for ihl in 5..=15usize {
+            for round in 0..200 {
+                let mut header = vec![0u8; ihl * 4];
+                for b in &mut header {
+                    seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                    *b = (seed >> 16) as u8;
+                }
+                if round == 0 {
+                    header.fill(0);
+                }
+                if round % 2 == 1 {
+                    header[10..12].fill(0);
+                    let sum = internet_checksum(&header);
+                    header[10..12].copy_from_slice(&sum.to_be_bytes());
+                }
+                let reference = internet_checksum(&header) == 0;
+                let (fixed, options) = header.split_first_chunk().unwrap();
+                assert_eq!(
+                    ipv4_header_verifies(fixed, options),
+                    reference,
+                    "ihl {ihl} round {round}"
+                );
+            }
+        }
     }
 }

@@ -30,9 +30,44 @@ pub(crate) mod field {
     pub const DESTINATION: Range<usize> = 16..20;
 }
 
-const FLAG_DONT_FRAGMENT: u16 = 0x4000;
-const FLAG_MORE_FRAGMENTS: u16 = 0x2000;
-const FRAGMENT_OFFSET_MASK: u16 = 0x1fff;
+/// True when `bytes` pass every check of [`Ipv4Packet::new_checked`] (the
+/// checksum only when `verify_checksum`): one length check for the fixed
+/// header, then fields read at constant offsets of an array.
+#[inline(always)]
+fn well_formed(bytes: &[u8], verify_checksum: bool) -> bool {
+    let Some(fixed) = bytes.first_chunk::<IPV4_MIN_HEADER_LEN>() else {
+        return false;
+    };
+    let version_ihl = fixed[field::VERSION_IHL];
+    let header_len = usize::from(version_ihl & 0x0f) * 4;
+    let total_len = usize::from(u16::from_be_bytes([
+        fixed[field::TOTAL_LEN.start],
+        fixed[field::TOTAL_LEN.start + 1],
+    ]));
+    if version_ihl >> 4 != 4
+        || header_len < IPV4_MIN_HEADER_LEN
+        || total_len < header_len
+        || total_len > bytes.len()
+    {
+        return false;
+    }
+    !verify_checksum
+        || bytes
+            .get(IPV4_MIN_HEADER_LEN..header_len)
+            .is_some_and(|options| checksum::ipv4_header_verifies(fixed, options))
+}
+
+/// Bits of the flags and fragment offset word (RFC 791 3.1).
+pub(crate) mod flags {
+    /// Don't Fragment.
+    pub const DONT_FRAGMENT: u16 = 0x4000;
+    /// More Fragments.
+    pub const MORE_FRAGMENTS: u16 = 0x2000;
+    /// The fragment offset, in 8-byte units.
+    pub const FRAGMENT_OFFSET: u16 = 0x1fff;
+    /// More Fragments or a fragment offset: set for any fragment.
+    pub const FRAGMENTING: u16 = MORE_FRAGMENTS | FRAGMENT_OFFSET;
+}
 
 /// An IPv4 packet in `B` that passed [`Ipv4Packet::new_checked`]. Bytes past
 /// the total length (Ethernet padding) are kept but ignored.
@@ -45,24 +80,34 @@ impl<B: AsRef<[u8]>> Ipv4Packet<B> {
     /// Validates `buffer` as an IPv4 packet: version 4, IHL >= 5, the header
     /// within the bytes, header length <= total length <= bytes, and a
     /// correct header checksum.
+    ///
+    /// The common case is checked inline from the fixed 20 bytes (the
+    /// forwarder's and the ESP tunnel's fast path); a packet that fails it
+    /// goes to the general path, which names the error.
+    #[inline]
     pub fn new_checked(buffer: B) -> Result<Self, WireError> {
-        let packet = Self::new_checked_ignoring_checksum(buffer)?;
-        let header = packet.header();
-        if !checksum::verify_internet_checksum(header) {
-            let zeroed = ChecksumSum::new()
-                .add_bytes(&header[..field::CHECKSUM.start])
-                .add_bytes(&header[field::CHECKSUM.end..]);
-            return Err(WireError::Ipv4Checksum {
-                found: packet.header_checksum(),
-                expected: zeroed.checksum(),
-            });
+        if well_formed(buffer.as_ref(), true) {
+            return Ok(Self { buffer });
         }
-        Ok(packet)
+        Self::new_checked_general(buffer, true)
     }
 
     /// [`Ipv4Packet::new_checked`] without the checksum check, for packets
-    /// this node built itself or for quoting a packet that failed it.
+    /// this node built itself, inner packets of a tunnel, or quoting a
+    /// packet that failed it.
+    #[inline]
     pub fn new_checked_ignoring_checksum(buffer: B) -> Result<Self, WireError> {
+        if well_formed(buffer.as_ref(), false) {
+            return Ok(Self { buffer });
+        }
+        Self::new_checked_general(buffer, false)
+    }
+
+    /// The checks of [`Self::new_checked`] through etherparse, naming the
+    /// first that fails.
+    #[cold]
+    #[inline(never)]
+    fn new_checked_general(buffer: B, verify_checksum: bool) -> Result<Self, WireError> {
         let bytes = buffer.as_ref();
         let header = Ipv4HeaderSlice::from_slice(bytes).map_err(|error| match error {
             etherparse::err::ipv4::HeaderSliceError::Len(len) => {
@@ -78,13 +123,22 @@ impl<B: AsRef<[u8]>> Ipv4Packet<B> {
                 HeaderError::HeaderLengthSmallerThanHeader { ihl },
             ) => WireError::Ipv4HeaderLength { ihl },
         })?;
-        let header_len = header.slice().len();
-        let total_len = header.total_len();
-        if usize::from(total_len) < header_len || usize::from(total_len) > bytes.len() {
+        let (total_len, found) = (header.total_len(), header.header_checksum());
+        let header = header.slice();
+        if usize::from(total_len) < header.len() || usize::from(total_len) > bytes.len() {
             return Err(WireError::Ipv4TotalLength {
                 total_len,
-                header_len,
+                header_len: header.len(),
                 available: bytes.len(),
+            });
+        }
+        if verify_checksum && !checksum::verify_internet_checksum(header) {
+            let zeroed = ChecksumSum::new()
+                .add_bytes(&header[..field::CHECKSUM.start])
+                .add_bytes(&header[field::CHECKSUM.end..]);
+            return Err(WireError::Ipv4Checksum {
+                found,
+                expected: zeroed.checksum(),
             });
         }
         Ok(Self { buffer })
@@ -124,6 +178,11 @@ impl<B: AsRef<[u8]>> Ipv4Packet<B> {
         &self.bytes()[..self.total_len()]
     }
 
+    /// The DS field octet: DSCP (RFC 2474) and ECN (RFC 3168) together.
+    pub fn tos(&self) -> u8 {
+        self.bytes()[field::DSCP_ECN]
+    }
+
     pub fn dscp(&self) -> IpDscp {
         IpDscp::try_new(self.bytes()[field::DSCP_ECN] >> 2).unwrap_or(IpDscp::ZERO)
     }
@@ -137,21 +196,21 @@ impl<B: AsRef<[u8]>> Ipv4Packet<B> {
     }
 
     pub fn dont_fragment(&self) -> bool {
-        self.read_u16(field::FLAGS_FRAGMENT) & FLAG_DONT_FRAGMENT != 0
+        self.read_u16(field::FLAGS_FRAGMENT) & flags::DONT_FRAGMENT != 0
     }
 
     pub fn more_fragments(&self) -> bool {
-        self.read_u16(field::FLAGS_FRAGMENT) & FLAG_MORE_FRAGMENTS != 0
+        self.read_u16(field::FLAGS_FRAGMENT) & flags::MORE_FRAGMENTS != 0
     }
 
     /// Fragment offset in 8-byte units.
     pub fn fragment_offset(&self) -> u16 {
-        self.read_u16(field::FLAGS_FRAGMENT) & FRAGMENT_OFFSET_MASK
+        self.read_u16(field::FLAGS_FRAGMENT) & flags::FRAGMENT_OFFSET
     }
 
     /// True for any fragment (first, middle or last).
     pub fn is_fragment(&self) -> bool {
-        self.more_fragments() || self.fragment_offset() != 0
+        self.read_u16(field::FLAGS_FRAGMENT) & flags::FRAGMENTING != 0
     }
 
     /// True when the packet carries its upper-layer header: not a fragment,
@@ -330,6 +389,63 @@ mod tests {
                 assert_eq!(found, good ^ 0xff00);
             }
             other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_truncation_is_refused_with_its_reason() {
+        let bytes = sample();
+        for len in 0..bytes.len() {
+            let error = Ipv4Packet::new_checked(&bytes[..len]).unwrap_err();
+            if len < IPV4_MIN_HEADER_LEN {
+                assert_eq!(
+                    error,
+                    WireError::truncated(Layer::Ipv4, 0, IPV4_MIN_HEADER_LEN, len)
+                );
+            } else {
+                assert!(
+                    matches!(error, WireError::Ipv4TotalLength { available, .. } if available == len),
+                    "length {len}: {error:?}"
+                );
+            }
+        }
+        assert!(Ipv4Packet::new_checked(&bytes[..]).is_ok());
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config {
+            cases: 4000,
+            rng_seed: proptest::test_runner::RngSeed::Fixed(0x0004_0004),
+            ..proptest::test_runner::Config::default()
+        })]
+
+        /// Differential: the inline common-case check accepts exactly what
+        /// the general path through etherparse accepts, options and
+        /// mangled headers included.
+        #[test]
+        fn inline_check_is_the_general_path(
+            mut bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..72),
+            version_ihl in 0x40u8..=0x4f,
+            fix_checksum: bool,
+            fitting_length: bool,
+        ) {
+            if let Some(first) = bytes.first_mut() {
+                *first = version_ihl;
+            }
+            let header_len = usize::from(version_ihl & 0x0f) * 4;
+            if fitting_length && bytes.len() >= 4 {
+                let len = bytes.len() as u16;
+                bytes[2..4].copy_from_slice(&len.to_be_bytes());
+            }
+            if fix_checksum && header_len >= 20 && bytes.len() >= header_len {
+                bytes[10..12].fill(0);
+                let sum = checksum::internet_checksum(&bytes[..header_len]);
+                bytes[10..12].copy_from_slice(&sum.to_be_bytes());
+            }
+            for verify in [true, false] {
+                let general = Ipv4Packet::new_checked_general(&bytes[..], verify);
+                proptest::prop_assert_eq!(well_formed(&bytes, verify), general.is_ok());
+            }
         }
     }
 }

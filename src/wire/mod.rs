@@ -1,6 +1,8 @@
 //! Packet formats and in-place, allocation-free operations on frames: the
-//! building blocks of the forwarder (RFC 791/8200 validation, RFC 1071/1624
-//! checksums, ICMP errors, ARP/NDP responders, MSS clamping, flow keys).
+//! building blocks of the forwarder and the tunnel (RFC 791/8200
+//! validation, RFC 1071/1624 checksums, UDP, the ESP header and trailer of
+//! RFC 4303, ICMP errors, ARP/NDP responders, MSS clamping, flow keys).
+//! Every packet format of the crate has its one home here.
 //!
 //! Parsing uses etherparse's slice API; the small mutators etherparse lacks
 //! are here, each keeping checksums right by incremental update. Every
@@ -11,6 +13,7 @@ mod arp;
 pub mod checksum;
 mod echo;
 mod error;
+mod esp;
 mod ethernet;
 mod flow;
 mod icmp_error;
@@ -20,10 +23,15 @@ mod ipv4;
 mod ipv6;
 mod mss;
 mod ndp;
+mod udp;
 
 pub use arp::{ARP_ETHERNET_IPV4_LEN, ArpOutcome, answer_arp_request};
 pub use echo::{ECHO_REPLY_TTL, echo_reply_v4, echo_reply_v6};
 pub use error::{DropReason, IcmpSuppression, Layer, NdpInvalid, WireError};
+pub use esp::{
+    ESP_HEADER_LEN, ESP_PADDING, ESP_TRAILER_LEN, EspPacket, EspRepr, EspTrailer, EspTrailerError,
+    NAT_KEEPALIVE, NON_ESP_MARKER,
+};
 pub use ethernet::{
     ETHERNET_HEADER_LEN, EthernetHeader, L2Destination, MacAddr, MacAddrParseError,
     adopt_unicast_destination, classify_destination, push_ethernet_header, rewrite_macs,
@@ -35,8 +43,9 @@ pub use icmp_error::{
     icmpv4_error_allowed, icmpv6_error_allowed,
 };
 pub use ip::{IpPacket, TransportLocation};
-/// Header field offsets, for the forwarder's one-pass fast path.
+/// Header field offsets, for code that builds headers from a template.
 pub(crate) use ipv4::field as ipv4_field;
+pub(crate) use ipv4::flags as ipv4_flags;
 pub use ipv4::{IPV4_MIN_HEADER_LEN, Ipv4Packet, is_invalid_ipv4_source};
 pub(crate) use ipv6::field as ipv6_field;
 pub use ipv6::{
@@ -44,6 +53,8 @@ pub use ipv6::{
 };
 pub use mss::{MssOutcome, MssUnchanged, clamp_tcp_mss};
 pub use ndp::{NDP_HOP_LIMIT, NdpOutcome, answer_neighbor_solicitation};
+pub(crate) use udp::field as udp_field;
+pub use udp::{UDP_HEADER_LEN, UdpHeader, udp_ipv6_checksum};
 
 /// Protocol numbers, EtherTypes, DSCP and ECN are etherparse's open
 /// newtypes (each constant cites its RFC there); re-exported so callers

@@ -11,9 +11,9 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use erdp::emu::host::checksum_update;
 use erdp::emu::{Arrival, Device, PortId, SimTime, TxQueue};
 use erdp::packet::PacketBuf;
+use erdp::wire::checksum::update_u16 as checksum_update;
 use ipnet::IpNet;
 use smoltcp::phy::ChecksumCapabilities;
 use smoltcp::wire::{

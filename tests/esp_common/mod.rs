@@ -83,7 +83,7 @@ pub fn set_ipv4_tos(packet: &mut [u8], tos: u8) {
     packet[1] = tos;
     packet[10] = 0;
     packet[11] = 0;
-    let sum = erdp::esp::wire::ipv4_checksum(&packet[..20]);
+    let sum = erdp::wire::checksum::internet_checksum(&packet[..20]);
     packet[10..12].copy_from_slice(&sum.to_be_bytes());
 }
 

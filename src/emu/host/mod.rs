@@ -19,19 +19,17 @@ use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr};
 use thiserror::Error;
 
 pub use phy::{HOST_PORT, HostCounters};
-pub use qos::{
-    DSCP_EF, DscpCheck, DscpMark, FlowMatch, FrameFlow, Qos, checksum_update, frame_flow, set_dscp,
-};
+pub use qos::{DSCP_EF, DscpCheck, DscpMark, FlowMatch, FrameFlow, Qos, frame_flow, set_dscp};
 
 use super::app::{
     App, AppContext, AppError, AppReport, PingReport, TcpBulkReport, UdpReceiveReport,
     UdpSendReport,
 };
 use super::device::{Arrival, Device, TxQueue};
-use super::link::ETHERNET_HEADER_LEN;
 use super::pool::FramePool;
 use super::time::SimTime;
 use crate::packet::PacketBuf;
+use crate::wire::ETHERNET_HEADER_LEN;
 use phy::PhyView;
 
 /// Largest IP MTU a host accepts: a 9000-byte jumbo frame.

@@ -5,33 +5,16 @@
 
 use std::net::IpAddr;
 
-use etherparse::{Ipv4HeaderSlice, Ipv6HeaderSlice};
 use ipnet::IpNet;
 use serde::Serialize;
 
+use crate::wire::{
+    ETHERNET_HEADER_LEN, EtherType, EthernetHeader, IPV6_HEADER_LEN, IpDscp, IpNumber, Ipv4Packet,
+    Ipv6Packet,
+};
+
 /// DSCP Expedited Forwarding (RFC 3246).
 pub const DSCP_EF: u8 = 46;
-
-/// Offsets in an untagged Ethernet II frame.
-mod field {
-    /// EtherType, big-endian.
-    pub const ETHERTYPE: usize = 12;
-    /// First byte of the IP header.
-    pub const IP: usize = 14;
-    /// IPv4: type of service (DSCP in the upper six bits), from the IP header.
-    pub const IPV4_TOS: usize = 1;
-    /// IPv4: header checksum, from the IP header.
-    pub const IPV4_CHECKSUM: usize = 10;
-    /// IPv6: fixed header length; TCP/UDP ports follow when no extension
-    /// header does.
-    pub const IPV6_HEADER_LEN: usize = 40;
-}
-
-const ETHERTYPE_IPV4: u16 = 0x0800;
-const ETHERTYPE_IPV6: u16 = 0x86dd;
-/// IANA protocol numbers with ports at the start of their header.
-const PROTO_TCP: u8 = 6;
-const PROTO_UDP: u8 = 17;
 
 /// The addressing of an IP packet in an Ethernet frame, as far as a flow
 /// match needs it.
@@ -49,102 +32,75 @@ pub struct FrameFlow {
     pub dst_port: Option<u16>,
     /// The DSCP carried.
     pub dscp: u8,
-    /// Offset of the IP header in the frame.
-    ip_offset: usize,
 }
 
 /// Reads the flow of an untagged Ethernet frame carrying IPv4 or IPv6;
 /// `None` for anything else or anything malformed.
 pub fn frame_flow(frame: &[u8]) -> Option<FrameFlow> {
-    let ethertype = u16::from_be_bytes([
-        *frame.get(field::ETHERTYPE)?,
-        *frame.get(field::ETHERTYPE + 1)?,
-    ]);
-    let ip = frame.get(field::IP..)?;
-    let (protocol, src, dst, dscp, transport) = match ethertype {
-        ETHERTYPE_IPV4 => {
-            let header = Ipv4HeaderSlice::from_slice(ip).ok()?;
-            let transport = ip.get(header.slice().len()..)?;
+    let ether_type = EthernetHeader::parse(frame).ok()?.ether_type;
+    let ip = frame.get(ETHERNET_HEADER_LEN..)?;
+    let (protocol, src, dst, dscp, transport) = match ether_type {
+        EtherType::IPV4 => {
+            let packet = Ipv4Packet::new_checked_ignoring_checksum(ip).ok()?;
             (
-                header.protocol().0,
-                IpAddr::V4(header.source_addr()),
-                IpAddr::V4(header.destination_addr()),
-                header.dcp().value(),
-                transport,
+                packet.protocol(),
+                IpAddr::V4(packet.source()),
+                IpAddr::V4(packet.destination()),
+                packet.dscp().value(),
+                ip.get(packet.header_len()..packet.total_len())?,
             )
         }
-        ETHERTYPE_IPV6 => {
-            let header = Ipv6HeaderSlice::from_slice(ip).ok()?;
+        EtherType::IPV6 => {
+            // Ports only when TCP or UDP follows the fixed header directly.
+            let packet = Ipv6Packet::new_checked(ip).ok()?;
             (
-                header.next_header().0,
-                IpAddr::V6(header.source_addr()),
-                IpAddr::V6(header.destination_addr()),
-                header.dscp().value(),
-                ip.get(field::IPV6_HEADER_LEN..)?,
+                packet.next_header(),
+                IpAddr::V6(packet.source()),
+                IpAddr::V6(packet.destination()),
+                packet.dscp().value(),
+                ip.get(IPV6_HEADER_LEN..packet.total_len())?,
             )
         }
         _ => return None,
     };
-    let ports = match (protocol, transport.get(..4)) {
-        (PROTO_TCP | PROTO_UDP, Some(p)) => Some((
+    let ports = match (protocol, transport.first_chunk::<4>()) {
+        (IpNumber::TCP | IpNumber::UDP, Some(p)) => Some((
             u16::from_be_bytes([p[0], p[1]]),
             u16::from_be_bytes([p[2], p[3]]),
         )),
         _ => None,
     };
     Some(FrameFlow {
-        protocol,
+        protocol: protocol.0,
         src,
         dst,
         src_port: ports.map(|p| p.0),
         dst_port: ports.map(|p| p.1),
         dscp,
-        ip_offset: field::IP,
     })
 }
 
-/// Rewrites the DSCP of the IP packet whose flow is `flow` (ECN bits kept;
-/// IPv4 checksum updated incrementally).
+/// Rewrites the DSCP of the IP packet in `frame` (ECN bits kept; IPv4
+/// checksum updated incrementally, RFC 1624); `flow` is its
+/// [`frame_flow`].
 pub fn set_dscp(frame: &mut [u8], flow: &FrameFlow, dscp: u8) {
-    let ip = flow.ip_offset;
+    let dscp = IpDscp::try_new(dscp & 0x3f).unwrap_or(IpDscp::ZERO);
+    let Some(ip) = frame.get_mut(ETHERNET_HEADER_LEN..) else {
+        return;
+    };
+    // `flow` came from this frame, so the views accept it.
     match flow.src {
         IpAddr::V4(_) => {
-            let (Some(&b0), Some(&tos)) = (frame.get(ip), frame.get(ip + field::IPV4_TOS)) else {
-                return;
-            };
-            let new_tos = (dscp << 2) | (tos & 0x03);
-            let old_word = u16::from_be_bytes([b0, tos]);
-            let new_word = u16::from_be_bytes([b0, new_tos]);
-            let at = ip + field::IPV4_CHECKSUM;
-            let Some(sum) = frame.get_mut(at..at + 2) else {
-                return;
-            };
-            let old_sum = u16::from_be_bytes([sum[0], sum[1]]);
-            sum.copy_from_slice(&checksum_update(old_sum, old_word, new_word).to_be_bytes());
-            if let Some(byte) = frame.get_mut(ip + field::IPV4_TOS) {
-                *byte = new_tos;
+            if let Ok(mut packet) = Ipv4Packet::new_checked_ignoring_checksum(ip) {
+                packet.set_dscp(dscp);
             }
         }
         IpAddr::V6(_) => {
-            // Version (4) | traffic class (8) | flow label (20): the DSCP is
-            // the low nibble of byte 0 and the top two bits of byte 1.
-            let Some(bytes) = frame.get_mut(ip..ip + 2) else {
-                return;
-            };
-            bytes[0] = (bytes[0] & 0xf0) | (dscp >> 2);
-            bytes[1] = (bytes[1] & 0x3f) | ((dscp & 0x03) << 6);
+            if let Ok(mut packet) = Ipv6Packet::new_checked(ip) {
+                packet.set_dscp(dscp);
+            }
         }
     }
-}
-
-/// RFC 1624 eqn. 3: the checksum after one 16-bit word changed from `old`
-/// to `new`: HC' = ~(~HC + ~m + m').
-pub fn checksum_update(checksum: u16, old: u16, new: u16) -> u16 {
-    let mut sum = u32::from(!checksum) + u32::from(!old) + u32::from(new);
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
 }
 
 /// Which packets a QoS rule applies to; unset fields match anything.
@@ -164,7 +120,7 @@ impl FlowMatch {
     /// UDP to `port`.
     pub fn udp_to(port: u16) -> Self {
         Self {
-            protocol: Some(PROTO_UDP),
+            protocol: Some(IpNumber::UDP.0),
             dst_port: Some(port),
             ..Self::default()
         }
@@ -173,7 +129,7 @@ impl FlowMatch {
     /// TCP to `port`.
     pub fn tcp_to(port: u16) -> Self {
         Self {
-            protocol: Some(PROTO_TCP),
+            protocol: Some(IpNumber::TCP.0),
             dst_port: Some(port),
             ..Self::default()
         }
@@ -260,7 +216,7 @@ impl Qos {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use etherparse::PacketBuilder;
+    use etherparse::{Ipv4HeaderSlice, Ipv6HeaderSlice, PacketBuilder};
 
     fn udp_v4(tos_dscp: u8) -> Vec<u8> {
         let mut header = etherparse::Ipv4Header::new(
@@ -298,7 +254,7 @@ mod tests {
         let flow = frame_flow(&frame).unwrap();
         assert_eq!(
             (flow.protocol, flow.src_port, flow.dst_port, flow.dscp),
-            (PROTO_UDP, Some(4000), Some(5001), 0)
+            (IpNumber::UDP.0, Some(4000), Some(5001), 0)
         );
         set_dscp(&mut frame, &flow, DSCP_EF);
         let header = Ipv4HeaderSlice::from_slice(&frame[14..])
@@ -329,12 +285,6 @@ mod tests {
         assert_eq!(header.version(), 6);
         assert_eq!(header.flow_label().value() & 0x0a_0000, 0x0a_0000);
         assert_eq!(frame_flow(&frame).unwrap().dscp, DSCP_EF);
-    }
-
-    #[test]
-    fn checksum_update_matches_rfc1624_examples() {
-        // RFC 1624 section 4: HC = 0xdd2f, m = 0x5555, m' = 0x3285 -> 0x0000.
-        assert_eq!(checksum_update(0xdd2f, 0x5555, 0x3285), 0x0000);
     }
 
     #[test]

@@ -11,9 +11,7 @@ use super::config::ChannelConfig;
 use super::stats::{ChannelStats, LinkDrop};
 use crate::emu::rng::{Chance, SimRng};
 use crate::emu::time::duration_nanos;
-
-/// Ethernet header bytes not counted in the MTU (destination, source, type).
-pub const ETHERNET_HEADER_LEN: usize = 14;
+use crate::wire::ETHERNET_HEADER_LEN;
 
 /// A frame the channel accepted: when it arrives and whether it was held back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

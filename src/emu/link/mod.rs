@@ -14,7 +14,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 pub use capture::{CaptureError, CapturePoint, LinkCapture, SNAPLEN};
-pub use channel::{Admitted, Channel, ETHERNET_HEADER_LEN, Offer};
+pub use channel::{Admitted, Channel, Offer};
 pub use config::{ChannelConfig, LinkConfig, LinkConfigError};
 pub use series::{
     DEFAULT_BUCKET, FrameClass, LinkSeries, LinkTimeline, MAX_BUCKETS, SeriesRecorder,
