@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Fuzzing (issue 7): builds every cargo-fuzz target in fuzz/ (fib, esp_decap,
+# Fuzzing (issue 7): builds every cargo-fuzz target in fuzz/ (bgp, fib, esp_decap,
 # pcap_replay, forward, config: whatever `cargo fuzz list` shows) and runs
-# each for FUZZ_SECONDS (default 60; five targets: about 5 minutes plus the
+# each for FUZZ_SECONDS (default 60; six targets: about 6 minutes plus the
 # build, well under 15) from seeds made out of pcaps/, on stable Rust
 # without a sanitizer (`-s none`) and with debug assertions and overflow
 # checks on (`-a`). Any crash, oracle failure, timeout or
