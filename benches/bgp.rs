@@ -10,7 +10,6 @@
 //! Run: `cargo bench --bench bgp -- --warm-up-time 1 --measurement-time 10`.
 
 #[path = "../tests/fib_support/mod.rs"]
-#[allow(dead_code)]
 mod fib_support;
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -62,12 +61,21 @@ const SYNTHETIC_COUNT: usize = 1_042_325;
 const READ: usize = 64 * 1024;
 
 fn table() -> (Vec<IpNet>, String) {
+    // The shared data sits beside the main checkout (../shared) or above a
+    // worktree (../../shared).
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let ris = "shared/data/fib/ris-as3333-20260511-v4.txt.gz";
     let path = std::env::var_os("ERDP_BGP_TABLE")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../shared/data/fib/ris-as3333-20260511-v4.txt.gz")
-        });
+        .or_else(|| {
+            [
+                manifest.join("..").join(ris),
+                manifest.join("../..").join(ris),
+            ]
+            .into_iter()
+            .find(|p| p.exists())
+        })
+        .unwrap_or_default();
     if let Ok(file) = std::fs::File::open(&path) {
         let reader: Box<dyn Read> = if path.extension().is_some_and(|e| e == "gz") {
             Box::new(flate2::read::GzDecoder::new(file))
@@ -82,14 +90,20 @@ fn table() -> (Vec<IpNet>, String) {
             .map(|p| p.trunc())
             .collect();
         if !prefixes.is_empty() {
-            return (prefixes, path.display().to_string());
+            return (unique(prefixes), path.display().to_string());
         }
     }
     let prefixes = fib_support::synthetic_v4(3333, SYNTHETIC_COUNT)
         .into_iter()
         .map(IpNet::V4)
         .collect();
-    (prefixes, "synthetic".into())
+    (unique(prefixes), "synthetic".into())
+}
+
+/// Each prefix once, in table order.
+fn unique(prefixes: Vec<IpNet>) -> Vec<IpNet> {
+    let mut seen = std::collections::HashSet::with_capacity(prefixes.len());
+    prefixes.into_iter().filter(|p| seen.insert(*p)).collect()
 }
 
 /// The table as UPDATEs: all prefixes share attributes (`per_path` = 0), or

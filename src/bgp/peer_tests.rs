@@ -182,7 +182,8 @@ fn hold_time_negotiates_down_and_keepalives_follow_in_virtual_time() {
 
 #[test]
 fn open_errors_get_their_notifications() {
-    let cases: [(Box<dyn Fn(&mut PeerConfig)>, Vec<u8>, (u8, u8)); 3] = [
+    type Tweak = Box<dyn Fn(&mut PeerConfig)>;
+    let cases: [(Tweak, Vec<u8>, (u8, u8)); 3] = [
         (Box::new(|c| c.peer_as = 65515), peer_open(90), (2, 2)),
         (Box::new(|c| c.min_hold_time = 10), peer_open(5), (2, 6)),
         (Box::new(|_| {}), announce(&["10.0.0.0/8"]), (5, 1)),

@@ -211,14 +211,15 @@ impl Driver {
     fn turn(&mut self) {
         if let (Some(listener), None) = (&self.listener, &self.stream)
             && let Ok((stream, _)) = listener.accept()
+            && self.peer.state() == State::Active
+            && stream.set_nonblocking(false).is_ok()
         {
-            if self.peer.state() == State::Active && stream.set_nonblocking(false).is_ok() {
-                let _ = stream.set_nodelay(true);
-                let _ = stream.set_read_timeout(Some(TURN));
-                self.stream = Some(stream);
-                let now = self.now();
-                self.peer.connected(now);
-            }
+            // A connection in any other state is closed unanswered.
+            let _ = stream.set_nodelay(true);
+            let _ = stream.set_read_timeout(Some(TURN));
+            self.stream = Some(stream);
+            let now = self.now();
+            self.peer.connected(now);
         }
         let mut buffer = [0u8; 65536];
         match self.stream.as_mut().map(|s| s.read(&mut buffer)) {

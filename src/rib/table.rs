@@ -90,6 +90,10 @@ impl Rib {
         let replaced = match candidates.iter_mut().find(|old| old.key() == key) {
             Some(old) => Some(std::mem::replace(old, route)),
             None => {
+                // Most prefixes have one or two candidates: grow by one
+                // instead of Vec's first step of four (a full table's
+                // lone routes would waste three slots each).
+                candidates.reserve_exact(1);
                 candidates.push(route);
                 None
             }

@@ -469,7 +469,7 @@ fn decode_one<'a>(
             attributes.aggregator = Some(asn.zip(address).ok_or(length_error)?);
         }
         attr::COMMUNITIES => {
-            if value.is_empty() || value.len() % 4 != 0 {
+            if value.is_empty() || !value.len().is_multiple_of(4) {
                 return Err(length_error);
             }
             attributes.communities = value.chunks_exact(4).filter_map(|c| be32(c, 0)).collect();

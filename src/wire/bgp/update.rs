@@ -209,7 +209,7 @@ fn push_prefix(out: &mut Vec<u8>, prefix: &IpNet) {
 }
 
 /// Splits `prefixes` into runs whose encoding fits in `room` bytes.
-fn chunks<'p>(prefixes: &'p [IpNet], room: usize) -> impl Iterator<Item = &'p [IpNet]> {
+fn chunks(prefixes: &[IpNet], room: usize) -> impl Iterator<Item = &[IpNet]> {
     let mut rest = prefixes;
     std::iter::from_fn(move || {
         if rest.is_empty() {
