@@ -116,7 +116,7 @@ fn updates(prefixes: &[IpNet], per_path: usize) -> Vec<u8> {
             65002,
             3333,
             1299,
-            64512 + n % 1000,
+            64512 + n % 400,
             4_200_000_000 + n,
         ])),
         next_hop: Some(Ipv4Addr::new(10, 77, 0, 2)),
