@@ -11,6 +11,8 @@ fuzz/seeds/<target>/. Deterministic; standard library only.
   packet), plus a few generated-mode inputs.
 - fib, forward: a few byte strings (the targets are structure-aware).
 - config: every sample in pcaps/configs/ as text, and edited samples.
+- bgp: UPDATE (IPv4, MP_REACH IPv6, withdrawals), KEEPALIVE, ROUTE-REFRESH,
+  NOTIFICATION streams for an established session, and an OPEN.
 - every target: the hand-picked seeds in fuzz/seeds/<target>/ and the kept
   crash inputs in tests/fuzz_inputs/<target>/.
 
@@ -141,6 +143,35 @@ def config_seeds(out):
     return count
 
 
+def bgp_message(kind, body):
+    return b"\xff" * 16 + (19 + len(body)).to_bytes(2, "big") + bytes([kind]) + body
+
+
+def bgp_seeds(out):
+    """Established sessions (first byte below 0x80) fed UPDATEs (IPv4 NLRI,
+    MP_REACH IPv6, withdrawals), KEEPALIVE, ROUTE-REFRESH, NOTIFICATION; and
+    an OpenSent session fed an OPEN."""
+    attrs = bytes([0x40, 1, 1, 0, 0x40, 2, 6, 2, 1, 0, 0, 0x2F, 0x2C, 0x40, 3, 4, 10, 0, 0, 2])
+    v4 = bgp_message(2, b"\x00\x00" + len(attrs).to_bytes(2, "big") + attrs + bytes([16, 10, 1, 24, 192, 0, 2]))
+    mp_value = bytes([0, 2, 1, 16]) + bytes(15) + b"\x01\x00" + bytes([48, 0x20, 0x01, 0x0D, 0xB8, 0, 1])
+    mp = bytes([0x90, 14]) + len(mp_value).to_bytes(2, "big") + mp_value
+    v6 = bgp_message(2, b"\x00\x00" + (len(attrs) - 7 + len(mp)).to_bytes(2, "big") + attrs[:13] + mp)
+    withdraw = bgp_message(2, bytes([0, 3, 16, 10, 1, 0, 0]))
+    keepalive = bgp_message(4, b"")
+    refresh = bgp_message(5, bytes([0, 1, 0, 1]))
+    cease = bgp_message(3, bytes([6, 2]))
+    open_ = bgp_message(1, bytes([4, 0x2F, 0x2C, 0, 90, 10, 0, 0, 2, 8, 2, 6, 65, 4, 0, 0, 0x2F, 0x2C]))
+    seeds = {
+        "updates": b"\x3f" + v4 + v6 + keepalive + withdraw + refresh,
+        "small-chunks": b"\x02" + v4 + v6 + withdraw,
+        "cease": b"\x10" + v4 + cease,
+        "open": b"\x80" + open_ + keepalive + v4,
+    }
+    for name, data in seeds.items():
+        write(out, name, data)
+    return len(seeds)
+
+
 def forward_seeds(out):
     rng = random.Random(5)
     for number in range(16):
@@ -158,6 +189,7 @@ def main():
         "fib": fib_seeds,
         "config": config_seeds,
         "forward": forward_seeds,
+        "bgp": bgp_seeds,
     }
     for target, build in builders.items():
         out = args.out / target

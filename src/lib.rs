@@ -15,6 +15,7 @@
 //! - [`port`]: frame I/O endpoints (AF_PACKET, TAP, channels, pcap capture) and the attach loop.
 //! - [`cli`]: the `erdp` command line.
 //! - [`fib`]: the compressed-trie FIB (Poptrie) with lock-free published versions.
+//! - [`bgp`]: the BGP-4 speaker (sans-I/O sessions, Adj-RIB-In, policy) feeding the RIB.
 //! - [`rib`]: routes, BGP and Azure route selection, "which route and why".
 //! - [`config`]: the node configuration (TOML), checked with file, line and field in errors.
 //! - [`dataplane`]: the forwarding node: frames in, one fate each out, ESP tunnels, worker pool.
@@ -26,6 +27,7 @@
 // its `#[target_feature]` copies in two `#[allow(unsafe_code)]` blocks.
 #![deny(unsafe_code)]
 
+pub mod bgp;
 pub mod capture;
 pub mod cli;
 pub mod config;

@@ -52,7 +52,7 @@ fn design1_onprem_edge_prefers_the_vpn_by_local_pref() {
     let over_er = vnet.iter().find(|r| r.next_hop.interface == er).unwrap();
     let over_vpn = vnet.iter().find(|r| r.next_hop.interface == vpn).unwrap();
     assert_eq!(over_er.session, Session::ExpressRoute);
-    assert_eq!(over_er.bgp.as_path, [12076, 65515]);
+    assert_eq!(*over_er.bgp.as_path, [12076, 65515]);
     assert_eq!(over_vpn.bgp.local_pref, 200);
     assert_eq!(over_vpn.source, RouteSource::Bgp);
     assert_eq!(config.policies[0].action, PolicyAction::Report);

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Fuzzing (issue 7): builds every cargo-fuzz target in fuzz/ (fib, esp_decap,
-# pcap_replay, forward, config, ike: whatever `cargo fuzz list` shows) and
-# runs each for FUZZ_SECONDS (default 60; six targets: about 6 minutes plus
-# the build, well under 15) from seeds made out of pcaps/, on stable Rust
+# Fuzzing (issue 7): builds every cargo-fuzz target in fuzz/ (bgp, config,
+# esp_decap, fib, forward, ike, pcap_replay: whatever `cargo fuzz list`
+# shows) and runs each for FUZZ_SECONDS (default 60; seven targets: about 7
+# minutes plus the build, well under 15) from seeds made out of pcaps/, on stable Rust
 # without a sanitizer (`-s none`) and with debug assertions and overflow
 # checks on (`-a`). Any crash, oracle failure, timeout or
 # out-of-memory fails the step and prints the input in hex.

@@ -13,6 +13,7 @@ use clap::{ArgAction, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 mod attach;
+mod bgp;
 mod demo;
 mod esp;
 mod fib;
@@ -51,6 +52,8 @@ pub enum Command {
     Esp(esp::EspArgs),
     /// Runs a node between real Linux devices (AF_PACKET or TAP) until SIGINT/SIGTERM.
     Attach(attach::AttachArgs),
+    /// One BGP session with a real router over TCP: learned routes into a RIB and FIB, stdin commands.
+    Bgp(bgp::BgpArgs),
     /// Replay a capture through a node: outputs per interface, drops with reasons, report.json, --expect checks.
     Replay(replay::ReplayArgs),
 }
@@ -76,6 +79,7 @@ pub fn main() -> ExitCode {
         Some(Command::Esp(args)) => esp::run(args),
         Some(Command::Attach(args)) => attach::run(args),
         Some(Command::Replay(args)) => replay::run(args),
+        Some(Command::Bgp(args)) => bgp::run(args),
     };
     stdout::finish(code)
 }

@@ -3,6 +3,7 @@
 //! Azure's ExpressRoute connection weight.
 
 use std::fmt;
+use std::sync::Arc;
 
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
@@ -59,7 +60,8 @@ pub struct BgpAttributes {
     /// LOCAL_PREF: higher is preferred. Default 100.
     pub local_pref: u32,
     /// AS_PATH as a list of ASNs, nearest first: shorter is preferred.
-    pub as_path: Vec<u32>,
+    /// Shared: the routes of one BGP UPDATE hold one copy.
+    pub as_path: Arc<[u32]>,
     /// ORIGIN.
     pub origin: Origin,
     /// MULTI_EXIT_DISC: lower is preferred, compared between routes from the
@@ -72,7 +74,7 @@ impl Default for BgpAttributes {
         Self {
             weight: 0,
             local_pref: 100,
-            as_path: Vec::new(),
+            as_path: Arc::default(),
             origin: Origin::Igp,
             med: 0,
         }
@@ -164,7 +166,13 @@ impl Route {
 
     /// With AS_PATH set (nearest ASN first).
     pub fn with_as_path(mut self, as_path: &[u32]) -> Self {
-        self.bgp.as_path = as_path.to_vec();
+        self.bgp.as_path = as_path.into();
+        self
+    }
+
+    /// With a shared AS_PATH (the routes of one UPDATE share it).
+    pub fn with_shared_as_path(mut self, as_path: Arc<[u32]>) -> Self {
+        self.bgp.as_path = as_path;
         self
     }
 

@@ -90,6 +90,10 @@ impl Rib {
         let replaced = match candidates.iter_mut().find(|old| old.key() == key) {
             Some(old) => Some(std::mem::replace(old, route)),
             None => {
+                // Most prefixes have one or two candidates: grow by one
+                // instead of Vec's first step of four (a full table's
+                // lone routes would waste three slots each).
+                candidates.reserve_exact(1);
                 candidates.push(route);
                 None
             }
@@ -193,10 +197,24 @@ impl Rib {
         let Some(entry) = self.prefixes.get_mut(&prefix) else {
             return Ok(());
         };
-        let hops: Vec<NextHop> = select(self.mode, &entry.candidates, self.max_paths)
-            .map(|selection| selection.chosen.iter().map(|r| r.next_hop).collect())
-            .unwrap_or_default();
-        let new_group = self.fib.groups_mut().acquire(&hops);
+        // A lone candidate is chosen by every mode: skip the decision
+        // process and its copies (a full table from one peer is all lone
+        // candidates).
+        let lone;
+        let decided: Vec<NextHop>;
+        let hops: &[NextHop] = match entry.candidates.as_slice() {
+            [only] => {
+                lone = [only.next_hop];
+                &lone
+            }
+            candidates => {
+                decided = select(self.mode, candidates, self.max_paths)
+                    .map(|selection| selection.chosen.iter().map(|r| r.next_hop).collect())
+                    .unwrap_or_default();
+                &decided
+            }
+        };
+        let new_group = self.fib.groups_mut().acquire(hops);
         let staged = match new_group {
             Some(group) => self.fib.insert(prefix, group).map(|_| ()),
             None => self.fib.remove(prefix).map(|_| ()),
