@@ -13,6 +13,7 @@ use clap::Args;
 use ipnet::IpNet;
 
 use super::EXIT_USAGE;
+use super::stdout::outln;
 use crate::bgp::{Event, MaxPrefix, Peer, PeerConfig, State};
 use crate::rib::Rib;
 use crate::wire::bgp::{BGP_PORT, Family};
@@ -165,12 +166,12 @@ impl Driver {
             ("stop", _) => {
                 let now = self.now();
                 if let Err(error) = self.peer.stop(now, &mut self.rib) {
-                    println!("error {error}");
+                    outln!("error {error}");
                 }
                 self.flush_and_handle_events();
                 return false;
             }
-            _ => println!("error unknown command {line:?}"),
+            _ => outln!("error unknown command {line:?}"),
         }
         self.flush_and_handle_events();
         true
@@ -198,13 +199,13 @@ impl Driver {
                     format!("{} via {via}", found.prefix(prefix.network()))
                 })
                 .unwrap_or_else(|| "none".into());
-            println!(
+            outln!(
                 "route {prefix} via {} path [{}] fib {installed}",
                 path.next_hop,
                 as_path.join(" ")
             );
         }
-        println!("routes-end {}", routes.len());
+        outln!("routes-end {}", routes.len());
     }
 
     /// Accepts or reads, runs the timers, sends, reports events.
@@ -227,7 +228,7 @@ impl Driver {
             Some(Ok(len)) if len > 0 => {
                 let now = self.now();
                 if let Err(error) = self.peer.receive(now, &buffer[..len], &mut self.rib) {
-                    println!("error {error}");
+                    outln!("error {error}");
                 }
             }
             Some(Err(error))
@@ -244,7 +245,7 @@ impl Driver {
         }
         let now = self.now();
         if let Err(error) = self.peer.poll(now, &mut self.rib) {
-            println!("error {error}");
+            outln!("error {error}");
         }
         self.rib.publish();
         self.flush_and_handle_events();
@@ -268,23 +269,23 @@ impl Driver {
                         let _ = stream.shutdown(std::net::Shutdown::Both);
                     }
                 }
-                Event::StateChanged { to, .. } => println!("state {to}"),
-                Event::NotificationSent(n) => println!("notification sent {n}"),
-                Event::NotificationReceived(n) => println!("notification received {n}"),
+                Event::StateChanged { to, .. } => outln!("state {to}"),
+                Event::NotificationSent(n) => outln!("notification sent {n}"),
+                Event::NotificationReceived(n) => outln!("notification received {n}"),
                 Event::Updated {
                     announced,
                     withdrawn,
                     treat_as_withdraw,
                 } => match treat_as_withdraw {
                     Some(error) => {
-                        println!("update +{announced} -{withdrawn} treat-as-withdraw {error}")
+                        outln!("update +{announced} -{withdrawn} treat-as-withdraw {error}")
                     }
-                    None => println!("update +{announced} -{withdrawn}"),
+                    None => outln!("update +{announced} -{withdrawn}"),
                 },
-                Event::EndOfRib(family) => println!("end-of-rib {}", family_name(family)),
+                Event::EndOfRib(family) => outln!("end-of-rib {}", family_name(family)),
             }
         }
-        let _ = std::io::stdout().flush();
+        let _ = super::stdout::Stdout.flush();
     }
 
     fn connect(&mut self) {
@@ -298,7 +299,7 @@ impl Driver {
                 self.flush_and_handle_events();
             }
             Err(error) => {
-                println!("connect {} failed: {error}", self.remote);
+                outln!("connect {} failed: {error}", self.remote);
                 let now = self.now();
                 self.peer.connect_failed(now);
             }
