@@ -124,6 +124,7 @@ fn a_reused_directory_holds_one_run_and_a_foreign_one_is_refused() {
             "msee-hub.pcap",
             "notes.txt",
             "onprem-lan.pcap",
+            "report.html",
             "report.json"
         ]
     );
