@@ -186,11 +186,18 @@ pub fn build_inner(spec: &InnerSpec) -> Vec<u8> {
     let payload = &spec.payload[..spec.payload.len().min(MAX_PAYLOAD)];
     let mut out = Vec::with_capacity(40 + payload.len());
     let written = if spec.ipv6 {
+        // Payload length 0 with a Hop-by-Hop next header is a jumbogram
+        // without its option (RFC 2675), which the wire layer refuses as
+        // malformed: build No Next Header (59) for that one case.
+        let next_header = match (spec.protocol, payload.is_empty()) {
+            (0, true) => IpNumber::IPV6_NO_NEXT_HEADER,
+            (protocol, _) => IpNumber(protocol),
+        };
         Ipv6Header {
             traffic_class: spec.tos,
             flow_label: Ipv6FlowLabel::ZERO,
             payload_length: payload.len() as u16,
-            next_header: IpNumber(spec.protocol),
+            next_header,
             hop_limit: 64,
             source: spec.src.to_be_bytes(),
             destination: spec.dst.to_be_bytes(),
