@@ -7,6 +7,9 @@
 //! cross it: each echo request that charon's ESP sealed opens with erdp's
 //! `esp` module under the negotiated keys, and the echo reply that erdp seals
 //! opens in charon, so ping succeeds only if both directions' keys agree.
+//! Then the CHILD_SA is rekeyed (by erdp's lifetime, and by `swanctl
+//! --rekey`) and pings cross the new SA; Dead Peer Detection: charon answers
+//! erdp's liveness checks, and once its link is down erdp declares it dead.
 //! Then a wrong PSK and a proposal mismatch fail with the reason.
 
 mod capture_support;
@@ -137,47 +140,103 @@ struct Run {
     events: Vec<Event>,
     /// Echo requests from charon's side decrypted by erdp.
     requests_opened: usize,
-    /// Ping's exit status: true when every reply came back through charon.
+    /// Echo requests decrypted on a CHILD_SA that a rekey made.
+    requests_after_rekey: usize,
+    /// Every ping's exit status: true when every reply came back through
+    /// charon (two pings around a rekey).
     ping_ok: bool,
+    /// When charon's link went down (`After::CharonVanishes`), and when
+    /// erdp declared the peer dead, since erdp started.
+    link_down_at: Option<Duration>,
+    dead_at: Option<Duration>,
+    /// erdp's IKE drop counters at the end.
+    drops: erdp::ike::IkeStats,
+}
+
+/// What a run does once the first ping has crossed the tunnel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum After {
+    Nothing,
+    /// erdp's CHILD_SA lifetime runs out: erdp rekeys, then a second ping.
+    ErdpRekeys,
+    /// `swanctl --rekey`: charon rekeys, erdp answers, then a second ping.
+    CharonRekeys,
+    /// After 8 s (DPD checks every 2 s, answered) charon's link goes down:
+    /// erdp's Dead Peer Detection must declare it dead.
+    CharonVanishes,
+}
+
+fn in_charon_ns(ns: &str, conf: &std::path::Path, args: &[&str]) -> bool {
+    Command::new("ip")
+        .args(["netns", "exec", ns])
+        .args(args)
+        .env("STRONGSWAN_CONF", conf)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
 }
 
 /// erdp's side: the IKE core on UDP 500/4500; once a CHILD_SA is up, ESP
-/// from charon is opened with it, echo requests answered and sealed back.
-/// `trigger` starts the exchange (swanctl --initiate, or erdp itself).
+/// from charon is opened and echo requests answered through it.
 fn drive(erdp_ns: &Netns, charon: &Charon, config: IkeConfig, erdp_initiates: bool) -> Run {
+    drive_then(erdp_ns, charon, config, erdp_initiates, After::Nothing)
+}
+
+fn drive_then(
+    erdp_ns: &Netns,
+    charon: &Charon,
+    config: IkeConfig,
+    erdp_initiates: bool,
+    after: After,
+) -> Run {
     let (ping_tx, ping_rx) = mpsc::channel::<bool>();
     let (up_tx, up_rx) = mpsc::channel::<()>();
+    let (rekeyed_tx, rekeyed_rx) = mpsc::channel::<()>();
+    let (down_tx, down_rx) = mpsc::channel::<()>();
     let ns_name = charon.ns.name().to_owned();
-    let strongswan_conf = charon.dir.path("strongswan.conf");
+    let conf = charon.dir.path("strongswan.conf");
+    // Pings to wait for; CharonVanishes runs until erdp declares it dead.
+    let pings = match after {
+        After::Nothing => 1,
+        After::ErdpRekeys | After::CharonRekeys => 2,
+        After::CharonVanishes => usize::MAX,
+    };
     let helper = std::thread::spawn(move || {
+        let ping = || {
+            in_charon_ns(
+                &ns_name,
+                &conf,
+                &[
+                    "ping", "-c", "3", "-i", "0.3", "-W", "2", "-I", "10.2.0.1", "10.1.0.1",
+                ],
+            )
+        };
         if !erdp_initiates {
-            let _ = Command::new("ip")
-                .args([
-                    "netns",
-                    "exec",
-                    &ns_name,
-                    "swanctl",
-                    "--initiate",
-                    "--child",
-                    "net",
-                    "--timeout",
-                    "20",
-                ])
-                .env("STRONGSWAN_CONF", &strongswan_conf)
-                .output();
+            let initiate = ["swanctl", "--initiate", "--child", "net", "--timeout", "20"];
+            in_charon_ns(&ns_name, &conf, &initiate);
         }
         // Ping once erdp has installed the CHILD_SA.
-        if up_rx.recv_timeout(Duration::from_secs(30)).is_ok() {
-            let status = Command::new("ip")
-                .args([
-                    "netns", "exec", &ns_name, "ping", "-c", "3", "-i", "0.3", "-W", "2", "-I",
-                    "10.2.0.1", "10.1.0.1",
-                ])
-                .stdout(Stdio::null())
-                .status();
-            let _ = ping_tx.send(status.map(|s| s.success()).unwrap_or(false));
-        } else {
+        if up_rx.recv_timeout(Duration::from_secs(30)).is_err() {
             let _ = ping_tx.send(false);
+            return;
+        }
+        let _ = ping_tx.send(ping());
+        match after {
+            After::Nothing => {}
+            After::ErdpRekeys | After::CharonRekeys => {
+                if after == After::CharonRekeys {
+                    in_charon_ns(&ns_name, &conf, &["swanctl", "--rekey", "--child", "net"]);
+                }
+                let rekeyed = rekeyed_rx.recv_timeout(Duration::from_secs(30)).is_ok();
+                let _ = ping_tx.send(rekeyed && ping());
+            }
+            After::CharonVanishes => {
+                std::thread::sleep(Duration::from_secs(8));
+                in_charon_ns(&ns_name, &conf, &["ip", "link", "set", "ike-s", "down"]);
+                let _ = down_tx.send(());
+            }
         }
     });
     let run = erdp_ns
@@ -192,37 +251,64 @@ fn drive(erdp_ns: &Netns, charon: &Charon, config: IkeConfig, erdp_initiates: bo
             if erdp_initiates {
                 ike.initiate(Duration::ZERO, &mut out);
             }
-            let mut events = Vec::new();
-            let mut child: Option<(InboundSa, OutboundSa)> = None;
-            let mut requests_opened = 0;
-            let mut ping_ok = None;
+            let mut run = Run {
+                events: Vec::new(),
+                requests_opened: 0,
+                requests_after_rekey: 0,
+                ping_ok: true,
+                link_down_at: None,
+                dead_at: None,
+                drops: Default::default(),
+            };
+            // Installed CHILD_SAs by our inbound SPI, and whether a rekey
+            // made them.
+            let mut children: Vec<(u32, bool, InboundSa, OutboundSa)> = Vec::new();
+            let mut pings_done = 0;
             let mut buf = [0u8; 65536];
             let mut up_tx = Some(up_tx);
-            while start.elapsed() < Duration::from_secs(60) && ping_ok.is_none() {
+            while start.elapsed() < Duration::from_secs(60) && pings_done < pings {
                 for d in out.datagrams.drain(..) {
                     let socket = if d.local.port() == 4500 {
                         &s4500
                     } else {
                         &s500
                     };
-                    socket.send_to(&d.bytes, d.remote).unwrap();
+                    // charon's link may be down (After::CharonVanishes).
+                    let _ = socket.send_to(&d.bytes, d.remote);
                 }
                 for e in out.events.drain(..) {
-                    if let Event::ChildSaInstalled(c) = &e {
-                        child = Some(install(c));
-                        if let Some(tx) = up_tx.take() {
-                            let _ = tx.send(());
+                    match &e {
+                        Event::ChildSaInstalled(c) => {
+                            let (inbound, outbound) = install(c);
+                            children.push((c.inbound.spi, false, inbound, outbound));
+                            if let Some(tx) = up_tx.take() {
+                                let _ = tx.send(());
+                            }
                         }
+                        Event::ChildSaRekeyed { new, .. } => {
+                            let (inbound, outbound) = install(new);
+                            children.push((new.inbound.spi, true, inbound, outbound));
+                        }
+                        Event::ChildSaDeleted { inbound_spi, .. } => {
+                            children.retain(|c| c.0 != *inbound_spi);
+                            let _ = rekeyed_tx.send(());
+                        }
+                        _ => {}
                     }
                     let failed = matches!(e, Event::Failed { .. });
-                    events.push(e);
+                    run.events.push(e);
                     if failed {
-                        return Run {
-                            events,
-                            requests_opened,
-                            ping_ok: false,
-                        };
+                        run.ping_ok &= pings_done > 0;
+                        run.dead_at = Some(start.elapsed());
+                        if run.link_down_at.is_none() && down_rx.try_recv().is_ok() {
+                            run.link_down_at = Some(start.elapsed());
+                        }
+                        run.drops = ike.stats().clone();
+                        return run;
                     }
+                }
+                if run.link_down_at.is_none() && down_rx.try_recv().is_ok() {
+                    run.link_down_at = Some(start.elapsed());
                 }
                 let now = start.elapsed();
                 let mut idle = true;
@@ -235,11 +321,15 @@ fn drive(erdp_ns: &Netns, charon: &Charon, config: IkeConfig, erdp_initiates: bo
                     let local: SocketAddr =
                         (ERDP.parse::<std::net::IpAddr>().unwrap(), port).into();
                     if port == 4500 && len > 4 && bytes[..4] != [0, 0, 0, 0] {
-                        // ESP in UDP (RFC 3948): open, answer the echo request.
-                        if let Some((inbound, outbound)) = &child
+                        // ESP in UDP (RFC 3948): the SA its SPI names opens
+                        // it; the echo reply goes back on the same pair.
+                        let spi = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+                        if let Some((_, rekeyed, inbound, outbound)) =
+                            children.iter().find(|c| c.0 == spi)
                             && let Some(reply) = answer_esp(inbound, outbound, from, bytes)
                         {
-                            requests_opened += 1;
+                            run.requests_opened += 1;
+                            run.requests_after_rekey += usize::from(*rekeyed);
                             s4500.send_to(&reply, from).unwrap();
                         }
                         continue;
@@ -253,17 +343,16 @@ fn drive(erdp_ns: &Netns, charon: &Charon, config: IkeConfig, erdp_initiates: bo
                 }
                 ike.poll(now, &mut out);
                 if let Ok(ok) = ping_rx.try_recv() {
-                    ping_ok = Some(ok);
+                    run.ping_ok &= ok;
+                    pings_done += 1;
                 }
                 if idle {
                     std::thread::sleep(Duration::from_millis(2));
                 }
             }
-            Run {
-                events,
-                requests_opened,
-                ping_ok: ping_ok.unwrap_or(false),
-            }
+            run.ping_ok &= pings_done == pings;
+            run.drops = ike.stats().clone();
+            run
         })
         .unwrap();
     let _ = helper.join();
@@ -413,6 +502,82 @@ fn ike_interop_with_strongswan() {
             run.requests_opened
         );
     }
+
+    // CHILD_SA rekeying (RFC 7296 section 1.3.3), started by each side:
+    // make-before-break, then pings cross the new SA.
+    for (tag, after) in [
+        ("rekey-erdp", After::ErdpRekeys),
+        ("rekey-charon", After::CharonRekeys),
+    ] {
+        let ns = erdp_namespace();
+        let charon = start_charon(&ns, tag, "aes256gcm16-prfsha256-ecp256", PSK);
+        setup_erdp_side(&ns);
+        let mut config = erdp_config(DhGroup::Ecp256, PSK);
+        if after == After::ErdpRekeys {
+            config.child_lifetime = Duration::from_secs(8);
+            config.child_rekey_margin = Duration::from_secs(2);
+        }
+        let run = drive_then(&ns, &charon, config, false, after);
+        assert_tunnel_works(&run, &charon, tag);
+        let count = |f: fn(&Event) -> bool| run.events.iter().filter(|e| f(e)).count();
+        let rekeyed = count(|e| matches!(e, Event::ChildSaRekeyed { .. }));
+        let deleted = count(|e| matches!(e, Event::ChildSaDeleted { .. }));
+        assert_eq!(
+            (rekeyed, deleted),
+            (1, 1),
+            "{tag}: {:?}\n{}",
+            run.events,
+            charon_log(&charon)
+        );
+        assert!(
+            run.requests_after_rekey >= 3,
+            "{tag}: {} echo requests on the new SA\n{}",
+            run.requests_after_rekey,
+            charon_log(&charon)
+        );
+        eprintln!(
+            "{tag}: CHILD_SA rekeyed and the old one deleted on both sides, {} echo requests \
+             opened on the new SA, ping ok",
+            run.requests_after_rekey
+        );
+    }
+
+    // Dead Peer Detection (RFC 7296 section 2.4): charon answers erdp's
+    // liveness checks; once its link is down, erdp declares it dead.
+    let ns = erdp_namespace();
+    let charon = start_charon(&ns, "dpd", "aes256gcm16-prfsha256-ecp256", PSK);
+    setup_erdp_side(&ns);
+    let mut config = erdp_config(DhGroup::Ecp256, PSK);
+    config.dpd_delay = Some(Duration::from_secs(2));
+    config.dpd_timeout = Duration::from_secs(6);
+    let run = drive_then(&ns, &charon, config, false, After::CharonVanishes);
+    let silent_for = run.events.iter().find_map(|e| match e {
+        Event::Failed {
+            failure: Failure::PeerDead { silent_for },
+            ..
+        } => Some(*silent_for),
+        _ => None,
+    });
+    assert!(run.ping_ok, "dpd: the first ping\n{}", charon_log(&charon));
+    let (Some(silent_for), Some(down), Some(dead)) = (silent_for, run.link_down_at, run.dead_at)
+    else {
+        panic!(
+            "dpd: no dead peer after the link went down: {:?} {:?}\n{}",
+            run.events,
+            run.drops,
+            charon_log(&charon)
+        );
+    };
+    assert!(
+        dead > down && silent_for >= Duration::from_secs(6),
+        "dpd: declared dead at {dead:?}, link down at {down:?}, silent for {silent_for:?}"
+    );
+    eprintln!(
+        "dpd: charon answered liveness checks until its link went down at {down:?}; erdp \
+         declared it dead {:?} later",
+        dead - down
+    );
+    drop(charon);
 
     // A wrong pre-shared key: AUTHENTICATION_FAILED.
     let ns = erdp_namespace();

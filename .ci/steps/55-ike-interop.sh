@@ -4,7 +4,9 @@
 # negotiates with erdp's IKE core on real UDP 500/4500 sockets in another,
 # erdp as responder (ECP-256, Curve25519, ECP-384) and as initiator; kernel
 # pings from charon's side cross the CHILD_SA (erdp opens charon's ESP and
-# seals the replies with its `esp` module); a wrong PSK is reported as
+# seals the replies with its `esp` module); the CHILD_SA is rekeyed by each
+# side and pings cross the new SA; erdp's Dead Peer Detection declares charon
+# dead once its link is down; a wrong PSK is reported as
 # AUTHENTICATION_FAILED and a proposal mismatch as NO_PROPOSAL_CHOSEN with
 # both lists. Needs root: fails (does not skip) without it.
 set -euo pipefail
@@ -32,7 +34,7 @@ out=$(cargo test --locked --test ike_interop -- --ignored --nocapture 2>&1) || {
     echo "$out" | tail -n 80
     exit 1
 }
-echo "$out" | grep -E "erdp (responder|initiator)|test result"
+echo "$out" | grep -E "erdp (responder|initiator)|^rekey-|^dpd:|test result"
 # A run that filtered the test out, or skipped it, is a failure.
 echo "$out" | grep -q "test result: ok. 1 passed" || {
     echo "55-ike-interop: the interop test did not run" >&2

@@ -120,9 +120,11 @@ pub fn check(deliveries: &[Delivery]) {
                     "authenticated without the genuine IKE_AUTH: input {}",
                     hex_prefix(&datagram.bytes, 64)
                 ),
-                Event::IkeSaDeleted { .. } => assert!(
+                Event::IkeSaDeleted { .. }
+                | Event::ChildSaRekeyed { .. }
+                | Event::ChildSaDeleted { .. } => assert!(
                     genuine_auth_delivered,
-                    "an SA was deleted before one was authenticated"
+                    "an SA was rekeyed or deleted before one was authenticated"
                 ),
                 Event::Failed { .. } => {}
             }

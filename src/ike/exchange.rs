@@ -12,14 +12,16 @@ use zeroize::Zeroizing;
 
 use super::crypto::{DhPrivate, SK_ICV_LEN, SK_IV_LEN, nat_detection_hash};
 use super::keys::{IkeKeys, KeyInputs, auth_matches, derive_child_keys, derive_ike_keys, psk_auth};
+pub(super) use super::parsed::Parsed;
 use super::proposal::{EspSuite, IkeSuite};
+use super::rekey::Child;
 use super::ts::from_prefix;
 use super::{Datagram, Event, Failure, IkeConfig, IkeDrop, IkeStats, NAT_T_PORT, Output, Secret};
 use crate::wire::ike::Notify;
 use crate::wire::ike::{
-    IKE_HEADER_LEN, IKE_VERSION, IkeHeader, IkeWireError, KeyExchange, NON_ESP_MARKER,
-    PAYLOAD_HEADER_LEN, PayloadChain, Proposal, RawPayload, TrafficSelector, TypedData,
-    auth_method, exchange, flags, notify, parse_sa, parse_ts, payload, split_payloads,
+    IKE_HEADER_LEN, IKE_VERSION, IkeHeader, IkeWireError, NON_ESP_MARKER, PAYLOAD_HEADER_LEN,
+    PayloadChain, Proposal, TrafficSelector, TypedData, auth_method, exchange, flags, notify,
+    payload, split_payloads,
 };
 
 /// Length of the nonces erdp sends (RFC 7296 section 2.10: at least half
@@ -45,6 +47,27 @@ pub(super) struct Pending {
     pub(super) bytes: Vec<u8>,
     pub(super) next_send: Duration,
     pub(super) sent: u32,
+    /// What the request is for.
+    pub(super) request: Request,
+}
+
+/// What an outstanding request is for, so its response goes to the right
+/// handler.
+#[derive(Debug)]
+pub(super) enum Request {
+    /// IKE_SA_INIT or IKE_AUTH.
+    Negotiation,
+    /// A Dead Peer Detection liveness check (an empty INFORMATIONAL).
+    Liveness,
+    /// CREATE_CHILD_SA rekeying the CHILD_SA we receive on `old_spi_in`,
+    /// with our new inbound SPI and nonce.
+    Rekey {
+        old_spi_in: u32,
+        spi_in: u32,
+        ni: Vec<u8>,
+    },
+    /// INFORMATIONAL deleting the CHILD_SA we receive on `spi_in`.
+    Delete { spi_in: u32 },
 }
 
 /// One IKE SA.
@@ -67,11 +90,15 @@ pub(super) struct IkeSa {
     /// Our inbound ESP SPI offered in IKE_AUTH (initiator).
     pub(super) child_spi: u32,
     pub(super) created: Duration,
+    /// When the peer was last heard from (a verified message or ESP).
+    pub(super) last_heard: Duration,
     pub(super) next_request_id: u32,
     pub(super) expected_request_id: u32,
     pub(super) last_response: Option<(u32, Vec<u8>)>,
     pub(super) pending: Option<Pending>,
     pub(super) iv_counter: u64,
+    /// The CHILD_SAs of this IKE SA (at most `rekey::MAX_CHILDREN`).
+    pub(super) children: Vec<Child>,
 }
 
 impl IkeSa {
@@ -104,11 +131,13 @@ impl IkeSa {
             init_response: Vec::new(),
             child_spi: 0,
             created: now,
+            last_heard: now,
             next_request_id: 0,
             expected_request_id: 0,
             last_response: None,
             pending: None,
             iv_counter: 0,
+            children: Vec::new(),
         }
     }
 }
@@ -123,59 +152,6 @@ impl IkeSa {
             suite,
             nat: self.nat,
         });
-    }
-}
-
-/// Payloads of one message, sorted out.
-#[derive(Default)]
-pub(super) struct Parsed {
-    pub(super) sa: Option<Vec<Proposal>>,
-    pub(super) ke: Option<KeyExchange>,
-    pub(super) nonce: Option<Vec<u8>>,
-    pub(super) notifies: Vec<Notify>,
-    pub(super) id_i: Option<Vec<u8>>,
-    pub(super) id_r: Option<Vec<u8>>,
-    pub(super) auth: Option<TypedData>,
-    pub(super) ts_i: Option<Vec<TrafficSelector>>,
-    pub(super) ts_r: Option<Vec<TrafficSelector>>,
-    pub(super) delete_ike: bool,
-}
-
-impl Parsed {
-    pub(super) fn from(payloads: &[RawPayload<'_>]) -> Result<Self, IkeWireError> {
-        let mut p = Parsed::default();
-        for raw in payloads {
-            match raw.kind {
-                payload::SA => p.sa = Some(parse_sa(raw.body)?),
-                payload::KE => p.ke = Some(KeyExchange::parse(raw.body)?),
-                payload::NONCE => p.nonce = Some(raw.body.to_vec()),
-                payload::NOTIFY => p.notifies.push(Notify::parse(raw.body)?),
-                payload::IDI => p.id_i = Some(raw.body.to_vec()),
-                payload::IDR => p.id_r = Some(raw.body.to_vec()),
-                payload::AUTH => p.auth = Some(TypedData::parse("AUTH payload", raw.body)?),
-                payload::TSI => p.ts_i = Some(parse_ts(raw.body)?),
-                payload::TSR => p.ts_r = Some(parse_ts(raw.body)?),
-                // Protocol 1 (IKE) in a Delete payload deletes the IKE SA.
-                payload::DELETE => p.delete_ike |= raw.body.first() == Some(&1),
-                _ if raw.critical => {
-                    return Err(IkeWireError::Invalid {
-                        what: "payload",
-                        offset: raw.offset,
-                        reason: "unsupported critical payload",
-                    });
-                }
-                _ => {}
-            }
-        }
-        Ok(p)
-    }
-
-    pub(super) fn notify(&self, kind: u16) -> Option<&Notify> {
-        self.notifies.iter().find(|n| n.kind == kind)
-    }
-
-    pub(super) fn error(&self) -> Option<u16> {
-        self.notifies.iter().find(|n| n.is_error()).map(|n| n.kind)
     }
 }
 
@@ -270,6 +246,28 @@ impl Ike {
         }
     }
 
+    /// Runs `f` on every established SA with no request outstanding for
+    /// which `due` holds (each taken out of the table meanwhile, so `f`
+    /// may use `self`).
+    pub(super) fn each_idle_sa(
+        &mut self,
+        due: impl Fn(&IkeSa) -> bool,
+        mut f: impl FnMut(&mut Self, &mut IkeSa),
+    ) {
+        let spis: Vec<u64> = self
+            .sas
+            .iter()
+            .filter(|(_, sa)| sa.state == State::Established && sa.pending.is_none() && due(sa))
+            .map(|(spi, _)| *spi)
+            .collect();
+        for spi in spis {
+            if let Some(mut sa) = self.sas.remove(&spi) {
+                f(self, &mut sa);
+                self.sas.insert(spi, sa);
+            }
+        }
+    }
+
     pub(super) fn count_drop(&mut self, reason: IkeDrop) {
         self.stats.drops[reason as usize] += 1;
     }
@@ -346,6 +344,7 @@ impl Ike {
             bytes: bytes.clone(),
             next_send: now + self.config.retransmit_after,
             sent: 1,
+            request: Request::Negotiation,
         });
         out.datagrams.push(Datagram {
             local: sa.local,
@@ -396,7 +395,7 @@ impl Ike {
         } else if h.is_response() {
             self.on_response(now, &mut sa, datagram, message, &h, out)
         } else {
-            self.on_request(&mut sa, datagram, message, &h, out)
+            self.on_request(now, &mut sa, datagram, message, &h, out)
         };
         if !keep || sa.state != State::HalfOpen {
             self.half_open.retain(|_, spi| *spi != ours);
@@ -406,8 +405,11 @@ impl Ike {
         }
     }
 
-    /// Retransmits requests and expires half-open SAs.
+    /// Retransmits requests, expires half-open SAs, sends liveness checks
+    /// and declares silent peers dead.
     pub fn poll(&mut self, now: Duration, out: &mut Output) {
+        self.start_rekeys(now, out);
+        self.start_liveness_checks(now, out);
         let mut dead = Vec::new();
         for (spi, sa) in &mut self.sas {
             if sa.state == State::HalfOpen && now >= sa.created + self.config.half_open_timeout {
@@ -417,11 +419,19 @@ impl Ike {
             let Some(p) = sa.pending.as_mut() else {
                 continue;
             };
+            let silent_for = now.saturating_sub(sa.last_heard);
+            if matches!(p.request, Request::Liveness)
+                && (silent_for >= self.config.dpd_timeout
+                    || (now >= p.next_send && p.sent > self.config.retransmit_tries))
+            {
+                dead.push((*spi, Some((sa.spi_i, Failure::PeerDead { silent_for }))));
+                continue;
+            }
             if now < p.next_send {
                 continue;
             }
             if p.sent > self.config.retransmit_tries {
-                dead.push((*spi, Some(sa.spi_i)));
+                dead.push((*spi, Some((sa.spi_i, Failure::Timeout))));
                 continue;
             }
             let backoff = self.config.retransmit_after * 2u32.saturating_pow(p.sent);
@@ -436,11 +446,8 @@ impl Ike {
         for (spi, timed_out) in dead {
             self.sas.remove(&spi);
             self.half_open.retain(|_, s| *s != spi);
-            if let Some(spi_i) = timed_out {
-                out.events.push(Event::Failed {
-                    spi_i,
-                    failure: Failure::Timeout,
-                });
+            if let Some((spi_i, failure)) = timed_out {
+                out.events.push(Event::Failed { spi_i, failure });
             }
         }
     }
@@ -448,6 +455,7 @@ impl Ike {
     /// Returns false when the SA is to be removed.
     fn on_request(
         &mut self,
+        now: Duration,
         sa: &mut IkeSa,
         d: &Datagram,
         message: &[u8],
@@ -475,7 +483,9 @@ impl Ike {
                 return true;
             }
         };
-        // Verified: the peer may have moved (NAT-T to 4500, a NAT rebinding).
+        // Verified: the peer is alive and may have moved (NAT-T to 4500, a
+        // NAT rebinding).
+        sa.last_heard = now;
         sa.local = d.local;
         sa.remote = d.remote;
         if d.local.port() == NAT_T_PORT {
@@ -483,14 +493,15 @@ impl Ike {
         }
         let (chain, keep) = match (sa.state, h.exchange) {
             (State::HalfOpen, exchange::IKE_AUTH) => self.responder_auth(sa, &p, out),
+            (State::Established, exchange::INFORMATIONAL) if p.delete_ike => {
+                out.events.push(Event::IkeSaDeleted { spi_i: sa.spi_i });
+                (PayloadChain::new(), false)
+            }
             (State::Established, exchange::INFORMATIONAL) => {
-                if p.delete_ike {
-                    out.events.push(Event::IkeSaDeleted { spi_i: sa.spi_i });
-                }
-                (PayloadChain::new(), !p.delete_ike)
+                (self.responder_delete(sa, &p.delete_esp, out), true)
             }
             (State::Established, exchange::CREATE_CHILD_SA) => {
-                (notify_chain(notify::NO_ADDITIONAL_SAS, &[]), true)
+                (self.responder_create_child(now, sa, &p, out), true)
             }
             _ => {
                 self.count_drop(IkeDrop::UnexpectedMessage);
@@ -576,9 +587,25 @@ impl Ike {
                 return true;
             }
         };
-        sa.pending = None;
-        match sa.state {
-            State::AuthSent => self.initiator_auth_response(sa, &p, out),
+        let request = sa.pending.take().map(|p| p.request);
+        sa.last_heard = now;
+        match (sa.state, request) {
+            (State::AuthSent, _) => self.initiator_auth_response(sa, &p, out),
+            (
+                State::Established,
+                Some(Request::Rekey {
+                    old_spi_in,
+                    spi_in,
+                    ni,
+                }),
+            ) => {
+                self.rekey_response(now, sa, &p, (old_spi_in, spi_in, &ni), out);
+                true
+            }
+            (State::Established, Some(Request::Delete { spi_in })) => {
+                self.delete_response(sa, spi_in, out);
+                true
+            }
             _ => true,
         }
     }

@@ -9,6 +9,7 @@ use super::exchange::{
     IkeSa, NONCE_LEN, Parsed, State, header, ike_keys, nat_detected, push_nat_detection, ts_names,
 };
 use super::proposal::{proposal_names, select_esp, select_ike};
+use super::rekey::Child;
 use super::ts::covered_by;
 use super::{Datagram, DhGroup, Event, Failure, Ike, IkeDrop, NAT_T_PORT, Output, child_sa};
 use crate::wire::ike::{
@@ -279,7 +280,7 @@ impl Ike {
             return true;
         }
         if let Some((inbound, outbound)) = self.child_keys(sa, esp, true) {
-            out.events.push(Event::ChildSaInstalled(Box::new(child_sa(
+            let child = child_sa(
                 &self.config,
                 sa.nat.then_some(sa.remote.port()),
                 esp,
@@ -287,7 +288,10 @@ impl Ike {
                 (spi_out, &outbound),
                 ts_i.clone(),
                 ts_r.clone(),
-            ))));
+            );
+            // last_heard is now: the response just verified.
+            sa.children.push(Child::of(&child, sa.last_heard));
+            out.events.push(Event::ChildSaInstalled(Box::new(child)));
         }
         true
     }

@@ -11,7 +11,10 @@ mod crypto;
 mod exchange;
 mod initiator;
 mod keys;
+mod liveness;
+mod parsed;
 mod proposal;
+mod rekey;
 mod responder;
 mod ts;
 
@@ -147,6 +150,21 @@ pub struct IkeConfig {
     pub max_half_open: usize,
     /// How long a half-open SA waits for IKE_AUTH.
     pub half_open_timeout: Duration,
+    /// Dead Peer Detection: after this long without hearing from the peer
+    /// (no verified IKE message, no ESP reported by
+    /// [`Ike::traffic_received`]), send a liveness check (an empty
+    /// INFORMATIONAL request, RFC 7296 section 2.4). `None`: never check,
+    /// only answer the peer's checks.
+    pub dpd_delay: Option<Duration>,
+    /// A peer silent this long while a liveness check is outstanding is
+    /// dead: the IKE SA and its CHILD_SAs are gone
+    /// ([`Failure::PeerDead`]). Azure's VPN gateway uses 45 s by default.
+    pub dpd_timeout: Duration,
+    /// A CHILD_SA's lifetime: it is rekeyed `child_rekey_margin` before it
+    /// ends. Azure's VPN gateway uses 27,000 s.
+    pub child_lifetime: Duration,
+    /// How long before the end of its lifetime a CHILD_SA is rekeyed.
+    pub child_rekey_margin: Duration,
 }
 
 impl IkeConfig {
@@ -191,6 +209,10 @@ impl IkeConfig {
             retransmit_tries: 5,
             max_half_open: 256,
             half_open_timeout: Duration::from_secs(30),
+            dpd_delay: Some(Duration::from_secs(15)),
+            dpd_timeout: Duration::from_secs(45),
+            child_lifetime: Duration::from_secs(27_000),
+            child_rekey_margin: Duration::from_secs(540),
         }
     }
 }
@@ -252,8 +274,14 @@ pub enum Failure {
         /// The notify type.
         notify: u16,
     },
-    /// The peer did not answer.
+    /// The peer did not answer a negotiation.
     Timeout,
+    /// Dead Peer Detection: the peer left a liveness check unanswered and
+    /// sent nothing for this long.
+    PeerDead {
+        /// How long the peer has been silent.
+        silent_for: Duration,
+    },
 }
 
 impl fmt::Display for Failure {
@@ -282,6 +310,11 @@ impl fmt::Display for Failure {
             ),
             Failure::PeerError { notify } => write!(f, "the peer answered error notify {notify}"),
             Failure::Timeout => f.write_str("the peer did not answer"),
+            Failure::PeerDead { silent_for } => write!(
+                f,
+                "dead peer: no answer to liveness checks, nothing heard for {} s",
+                silent_for.as_secs()
+            ),
         }
     }
 }
@@ -302,12 +335,30 @@ pub enum Event {
     },
     /// A CHILD_SA to install.
     ChildSaInstalled(Box<ChildSa>),
-    /// A negotiation failed.
+    /// A negotiation failed, or Dead Peer Detection declared the peer dead
+    /// (the IKE SA and its CHILD_SAs are gone: uninstall them).
     Failed {
         /// Initiator's SPI of the IKE SA concerned.
         spi_i: u64,
         /// Why.
         failure: Failure,
+    },
+    /// A CHILD_SA replaces another (make-before-break): install `new` in
+    /// both directions now, keep the old inbound SA until
+    /// [`Event::ChildSaDeleted`] names it.
+    ChildSaRekeyed {
+        /// Our inbound SPI of the SA being replaced.
+        old_inbound_spi: u32,
+        /// The new SA.
+        new: Box<ChildSa>,
+    },
+    /// A CHILD_SA is gone (deleted after a rekey, or by the peer):
+    /// uninstall both directions.
+    ChildSaDeleted {
+        /// The SPI we received on.
+        inbound_spi: u32,
+        /// The SPI we sent on.
+        outbound_spi: u32,
     },
     /// The peer deleted the IKE SA (its CHILD_SAs go with it).
     IkeSaDeleted {

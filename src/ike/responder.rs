@@ -9,6 +9,7 @@ use super::exchange::{
     push_nat_detection, ts_names,
 };
 use super::proposal::{proposal_names, select_esp, select_ike};
+use super::rekey::Child;
 use super::ts::narrow;
 use super::{Datagram, Event, Failure, Ike, IkeDrop, Output, child_sa};
 use crate::wire::ike::{
@@ -216,7 +217,7 @@ impl Ike {
     /// Chooses the CHILD_SA of IKE_AUTH; the error is the notify to send.
     pub(super) fn responder_child(
         &mut self,
-        sa: &IkeSa,
+        sa: &mut IkeSa,
         p: &Parsed,
         out: &mut Output,
     ) -> Result<(Proposal, Vec<TrafficSelector>, Vec<TrafficSelector>), u16> {
@@ -261,6 +262,8 @@ impl Ike {
                 )
             })
             .ok_or(notify::NO_PROPOSAL_CHOSEN)?;
+        // last_heard is now: the request just verified.
+        sa.children.push(Child::of(&child, sa.last_heard));
         out.events.push(Event::ChildSaInstalled(Box::new(child)));
         Ok((suite.to_proposal(number, spi_in), narrowed_i, narrowed_r))
     }

@@ -161,7 +161,7 @@ fn diffie_hellman_agrees_in_every_group() {
 const A: &str = "192.0.2.1:500";
 const B: &str = "192.0.2.2:500";
 
-fn pair(psk_b: &[u8]) -> (Ike, Ike) {
+pub(super) fn pair(psk_b: &[u8]) -> (Ike, Ike) {
     let a: SocketAddr = A.parse().unwrap();
     let b: SocketAddr = B.parse().unwrap();
     let mut ca = IkeConfig::new(a, b, Psk::new(b"correct horse"));
@@ -174,7 +174,7 @@ fn pair(psk_b: &[u8]) -> (Ike, Ike) {
 }
 
 /// Runs datagrams between the two until quiet; returns every event of each.
-fn exchange(a: &mut Ike, b: &mut Ike, first: Output) -> (Vec<Event>, Vec<Event>) {
+pub(super) fn exchange(a: &mut Ike, b: &mut Ike, first: Output) -> (Vec<Event>, Vec<Event>) {
     let (mut ev_a, mut ev_b) = (first.events, Vec::new());
     let mut to_b = first.datagrams;
     for _ in 0..10 {
@@ -213,14 +213,14 @@ fn child(events: &[Event]) -> Option<&ChildSa> {
     })
 }
 
-fn failure(events: &[Event]) -> Option<&Failure> {
+pub(super) fn failure(events: &[Event]) -> Option<&Failure> {
     events.iter().find_map(|e| match e {
         Event::Failed { failure, .. } => Some(failure),
         _ => None,
     })
 }
 
-fn ipv4_packet(src: [u8; 4], dst: [u8; 4]) -> Vec<u8> {
+pub(super) fn ipv4_packet(src: [u8; 4], dst: [u8; 4]) -> Vec<u8> {
     let builder = etherparse::PacketBuilder::ipv4(src, dst, 64).udp(1000, 2000);
     let mut v = Vec::new();
     builder.write(&mut v, b"through the tunnel").unwrap();
@@ -428,3 +428,27 @@ fn secrets_stay_out_of_debug() {
         "{text}"
     );
 }
+
+/// Hands `sent` to `to` at `now`, as the network would.
+pub(super) fn deliver(sent: Vec<Datagram>, to: &mut Ike, now: Duration) -> Output {
+    let mut out = Output::default();
+    for d in sent {
+        let rx = Datagram {
+            local: d.remote,
+            remote: d.local,
+            bytes: d.bytes,
+        };
+        to.handle(now, &rx, &mut out);
+    }
+    out
+}
+
+/// One poll of `ike` at `now`.
+pub(super) fn poll(ike: &mut Ike, now: Duration) -> Output {
+    let mut out = Output::default();
+    ike.poll(now, &mut out);
+    out
+}
+
+mod liveness;
+mod rekey;

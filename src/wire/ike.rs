@@ -1,6 +1,6 @@
 //! IKEv2 message format (RFC 7296 section 3): the header, the generic payload
 //! chain and the payloads erdp negotiates with (SA, KE, Nonce, Notify, ID,
-//! AUTH, TS, SK), parsed into owned values and written back.
+//! AUTH, TS, SK, Delete), parsed into owned values and written back.
 //!
 //! Parsing never panics: every length is checked against the bytes present
 //! and a failure is an [`IkeWireError`] naming the structure and offset.
@@ -10,6 +10,9 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use thiserror::Error;
+
+mod delete;
+pub use delete::{Delete, MAX_DELETED_SPIS};
 
 /// Length of the IKE header (RFC 7296 section 3.1).
 pub const IKE_HEADER_LEN: usize = 28;
@@ -96,6 +99,10 @@ pub mod notify {
     pub const TS_UNACCEPTABLE: u16 = 38;
     /// INITIAL_CONTACT.
     pub const INITIAL_CONTACT: u16 = 16384;
+    /// CHILD_SA_NOT_FOUND: a rekey or delete names an SA that does not exist.
+    pub const CHILD_SA_NOT_FOUND: u16 = 44;
+    /// REKEY_SA: the CHILD_SA this CREATE_CHILD_SA replaces (its SPI).
+    pub const REKEY_SA: u16 = 16393;
     /// NAT_DETECTION_SOURCE_IP.
     pub const NAT_DETECTION_SOURCE_IP: u16 = 16388;
     /// NAT_DETECTION_DESTINATION_IP.
