@@ -115,9 +115,14 @@ fn a_flapping_link_takes_its_session_down_each_time() {
         at_ms: 1000,
         kind: FaultKind::Flap,
         link: Some("er-secondary".into()),
-        down_ms: 500,
-        up_ms: 1000,
+        // Longer than BFD's 900 ms ("Configure BFD over ExpressRoute").
+        down_ms: 1200,
+        up_ms: 1200,
         count: 3,
+        from: None,
+        over: None,
+        prefixes: Vec::new(),
+        value: None,
     }];
     let report = go(&scenario);
     let downs = report
@@ -132,7 +137,7 @@ fn a_flapping_link_takes_its_session_down_each_time() {
         .count();
     assert_eq!((downs, ups), (3, 3), "{}", report.summary());
     // A flap shorter than the detection time goes unnoticed by BGP.
-    scenario.faults[0].down_ms = 200;
+    scenario.faults[0].down_ms = 600;
     let report = go(&scenario);
     assert!(
         !report

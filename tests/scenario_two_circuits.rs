@@ -222,11 +222,12 @@ fn circuit_two_fails_over_to_circuit_one_with_explicit_link_faults() {
     let probe = flow(&report, "probe");
     // Circuit 2's own detection time (1800 ms) applies: 900 probes lost.
     assert!(
-        probe.lost >= 880 && probe.lost <= 910,
+        probe.lost >= 880 && probe.lost <= 920,
         "{}: {summary}",
         probe.lost
     );
-    assert!(probe.forward.circuit_packets(0) > 1000, "{summary}");
+    // Circuit 1 carries the probe from 4.8 s to its end at 6 s.
+    assert!(probe.forward.circuit_packets(0) > 500, "{summary}");
     assert!(probe.forward.circuit_packets(1) > 1000, "{summary}");
     let bgp = report
         .faults
