@@ -78,7 +78,10 @@ fn bfd_defaults_are_the_msees_and_cannot_be_lowered() {
         err.contains(&format!("s.toml:{line}:")) && err.contains("circuit.bfd_interval_ms"),
         "{err}"
     );
-    assert!(err.contains("300 ms") && err.contains("cannot be lowered"), "{err}");
+    assert!(
+        err.contains("300 ms") && err.contains("cannot be lowered"),
+        "{err}"
+    );
     let line = line_of(&bad, "bfd_multiplier");
     assert!(
         err.contains(&format!("s.toml:{line}:")) && err.contains("circuit.bfd_multiplier"),
@@ -86,7 +89,10 @@ fn bfd_defaults_are_the_msees_and_cannot_be_lowered() {
     );
     let bad = text.replacen("bfd = true", "bfd = false\nhold_time_s = 3", 1);
     let err = file_error(&bad);
-    assert!(err.contains("circuit.hold_time_s") && err.contains("10"), "{err}");
+    assert!(
+        err.contains("circuit.hold_time_s") && err.contains("10"),
+        "{err}"
+    );
 }
 
 // "Configure BFD over ExpressRoute": without BFD, a link failure waits for
@@ -183,9 +189,10 @@ fn the_recursion_scenario_reports_the_design_error_and_its_prefix() {
     assert!(error.message.contains("Fix:"), "{summary}");
     assert!(report.failed(), "{summary}");
     let edge = &report.nodes[0];
-    let recursed = serde_json::to_value(edge).unwrap()["input"]["dropped_by_reason"]["tunnel_recursion"]
-        .as_u64()
-        .unwrap_or(0);
+    let recursed =
+        serde_json::to_value(edge).unwrap()["input"]["dropped_by_reason"]["tunnel_recursion"]
+            .as_u64()
+            .unwrap_or(0);
     assert!(recursed > 0, "the dataplane drops them too: {summary}");
     // The default import keeps the endpoint on ExpressRoute: no error.
     let mut fixed = load("recursion");
@@ -224,16 +231,28 @@ fn a_leak_begins_when_identical_prefixes_are_advertised() {
         .find(|f| f.event.starts_with("route change: on-premises advertises"))
         .unwrap_or_else(|| panic!("{summary}"));
     assert_eq!(advertised.at_ms, 1_000.0);
-    assert!(advertised.event.contains("10.0.128.0/17 over er"), "{summary}");
     assert!(
-        events(&report).contains(&(1_500.0, "route change: the edge gives routes over vpn LOCAL_PREF 50")),
+        advertised.event.contains("10.0.128.0/17 over er"),
+        "{summary}"
+    );
+    assert!(
+        events(&report).contains(&(
+            1_500.0,
+            "route change: the edge gives routes over vpn LOCAL_PREF 50"
+        )),
         "{summary}"
     );
     let probe = &report.flows[0];
     // Before 1 s the probe rode the tunnel; after, it left in plaintext.
-    assert!(probe.forward.encrypted.iter().sum::<u64>() > 300, "{summary}");
+    assert!(
+        probe.forward.encrypted.iter().sum::<u64>() > 300,
+        "{summary}"
+    );
     assert!(probe.forward.violations > 300, "{summary}");
-    assert!(report.verdicts.iter().any(|v| v.level == "leak"), "{summary}");
+    assert!(
+        report.verdicts.iter().any(|v| v.level == "leak"),
+        "{summary}"
+    );
 }
 
 #[test]
@@ -243,7 +262,10 @@ fn route_change_errors_name_the_file_line_and_field() {
         "{text}\n[[fault]]\nat_ms = 100\nkind = \"advertise\"\nfrom = \"azure\"\nover = \"vpn\"\nprefixes = [\"10.9.0.1/16\"]\n"
     );
     let err = file_error(&bad);
-    assert!(err.contains("fault[4].over") && err.contains("identically"), "{err}");
+    assert!(
+        err.contains("fault[4].over") && err.contains("identically"),
+        "{err}"
+    );
     let line = line_of(&bad, "10.9.0.1/16");
     assert!(
         err.contains(&format!("s.toml:{line}:")) && err.contains("fault[4].prefixes[0]"),
@@ -251,6 +273,9 @@ fn route_change_errors_name_the_file_line_and_field() {
     );
     let bad = format!("{text}\n[[fault]]\nat_ms = 100\nkind = \"local-pref\"\nover = \"er3\"\n");
     let err = file_error(&bad);
-    assert!(err.contains("fault[4].over") && err.contains("er3"), "{err}");
+    assert!(
+        err.contains("fault[4].over") && err.contains("er3"),
+        "{err}"
+    );
     assert!(err.contains("fault[4].value"), "{err}");
 }

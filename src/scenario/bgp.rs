@@ -360,8 +360,7 @@ impl ControlPlane {
             && let Some(vpn) = interface(node, "vpn")
         {
             for prefix in &self.azure {
-                if self.vpn_excludes_endpoint
-                    && prefix.contains(&IpAddr::V4(AZURE_TUNNEL_ENDPOINT))
+                if self.vpn_excludes_endpoint && prefix.contains(&IpAddr::V4(AZURE_TUNNEL_ENDPOINT))
                 {
                     continue;
                 }

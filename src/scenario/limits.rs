@@ -81,7 +81,13 @@ impl ControlPlane {
         let verdicts: Vec<_> = self
             .circuits
             .iter()
-            .map(|c| (c.layout.sessions, over_limit(&c.onprem, c.premium), c.onprem.len()))
+            .map(|c| {
+                (
+                    c.layout.sessions,
+                    over_limit(&c.onprem, c.premium),
+                    c.onprem.len(),
+                )
+            })
             .collect();
         for (sessions, why, count) in verdicts {
             for session in sessions {
@@ -132,7 +138,12 @@ mod tests {
     #[test]
     fn more_than_1000_vnet_prefixes_take_the_connection_down() {
         let prefixes: Vec<IpNet> = (0..1001u32)
-            .map(|i| IpNet::V4(ipnet::Ipv4Net::new_assert((0x0a00_0000 + (i << 8)).into(), 24)))
+            .map(|i| {
+                IpNet::V4(ipnet::Ipv4Net::new_assert(
+                    (0x0a00_0000 + (i << 8)).into(),
+                    24,
+                ))
+            })
             .collect();
         assert_eq!(connection_over_limit(&prefixes[..1000]), None);
         let why = connection_over_limit(&prefixes).unwrap();

@@ -146,7 +146,8 @@ impl Circuit {
     /// (also link up to session up).
     pub fn detection_ms(&self) -> u64 {
         if self.bfd {
-            self.bfd_interval_ms.saturating_mul(u64::from(self.bfd_multiplier))
+            self.bfd_interval_ms
+                .saturating_mul(u64::from(self.bfd_multiplier))
         } else {
             self.hold_time_s.saturating_mul(1000)
         }

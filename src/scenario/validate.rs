@@ -245,7 +245,10 @@ impl Checker {
         if hub.trunc() != hub {
             self.issue(
                 azure.key("hub_prefix"),
-                format!("prefix {hub} has host bits set (did you mean {}?)", hub.trunc()),
+                format!(
+                    "prefix {hub} has host bits set (did you mean {}?)",
+                    hub.trunc()
+                ),
             );
         } else if !hub.contains(&std::net::IpAddr::V4(topology::AZURE_TUNNEL_ENDPOINT)) {
             self.issue(
@@ -437,7 +440,11 @@ impl Checker {
             if fault.prefixes.is_empty() {
                 self.issue(at.key("prefixes"), "must name at least one prefix");
             }
-            self.at_most(at.key("prefixes"), fault.prefixes.len(), MAX_ROUTE_CHANGE_PREFIXES);
+            self.at_most(
+                at.key("prefixes"),
+                fault.prefixes.len(),
+                MAX_ROUTE_CHANGE_PREFIXES,
+            );
             for (k, prefix) in fault.prefixes.iter().enumerate() {
                 if prefix.trunc() != *prefix {
                     self.issue(
