@@ -279,3 +279,39 @@ fn route_change_errors_name_the_file_line_and_field() {
     );
     assert!(err.contains("fault[4].value"), "{err}");
 }
+
+// Virtual WAN "ExpressRoute encryption": Azure advertises a VNet address
+// space identically over ExpressRoute and the VPN, so one route change adds
+// it on both ER sessions and the VPN session at the edge; a prepend change
+// is recorded with its virtual time.
+#[test]
+fn an_azure_advertisement_reaches_the_edge_over_both_paths() {
+    let mut scenario = load("design1");
+    scenario.faults.clear();
+    scenario.flows.retain(|f| f.name == "ping");
+    let mut vnet = route_change(1_000, FaultKind::Advertise, Some(Side::Azure), "");
+    vnet.prefixes = vec!["10.3.0.0/16".parse().unwrap()];
+    let mut prepend = route_change(1_200, FaultKind::Prepend, None, "circuit-1");
+    prepend.value = Some(3);
+    scenario.faults = vec![vnet, prepend];
+    let report = go(&scenario);
+    let summary = report.summary();
+    let before = report.faults[0].routes.expect("counts").edge;
+    let change = report
+        .faults
+        .iter()
+        .find(|f| f.at_ms == 1_000.0)
+        .unwrap_or_else(|| panic!("{summary}"));
+    assert!(
+        change.event.contains("Azure advertises 10.3.0.0/16"),
+        "{summary}"
+    );
+    assert_eq!(change.routes.expect("counts").edge, before + 3, "{summary}");
+    assert!(
+        events(&report).contains(&(
+            1_200.0,
+            "route change: on-premises prepends its AS 3 times over circuit-1"
+        )),
+        "{summary}"
+    );
+}
