@@ -189,7 +189,19 @@ fn two_circuits_page_draws_the_second_circuit() {
 #[test]
 fn every_builtin_scenario_is_covered_here() {
     let names: Vec<&str> = BUILTIN.iter().map(|(n, _)| *n).collect();
-    assert_eq!(names, ["design1", "design2", "leak", "two-circuits"]);
+    assert_eq!(
+        names,
+        ["design1", "design2", "leak", "two-circuits", "recursion"]
+    );
+}
+
+#[test]
+fn the_recursion_page_shows_the_design_error() {
+    let (report, html) = check_run_page("recursion");
+    assert!(report.failed());
+    let page = html.root_element().html();
+    assert!(page.contains("design error"), "the verdict is on the page");
+    assert!(page.contains("10.100.255.0/27"), "with its prefix");
 }
 
 #[test]

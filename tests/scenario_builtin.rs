@@ -55,7 +55,9 @@ fn design1_steers_both_directions_into_the_tunnel_and_survives_faults() {
     let (expect, with, of) = ef.dscp.expect("dscp checked");
     assert_eq!((expect, with), (46, of), "{summary}");
     let ping = flow(&report, "ping");
-    assert!(ping.sent == 50 && ping.lost <= 5, "{summary}");
+    // Echoes hashed onto the primary are lost for BFD's 900 ms (300 ms x 3,
+    // "Configure BFD over ExpressRoute"): at 100 ms intervals, at most 10.
+    assert!(ping.sent == 50 && ping.lost <= 10, "{summary}");
     println!("{summary}");
 }
 

@@ -40,13 +40,15 @@ fn primary_failure_fails_over_within_the_detection_time() {
         lost > 0,
         "frames hashed onto the primary were lost: {summary}"
     );
+    // "Configure BFD over ExpressRoute": the MSEE's BFD runs at 300 ms
+    // intervals with multiplier 3, so a link failure is detected in 900 ms.
     assert!(
-        outage > 200.0 && outage <= 300.5,
-        "outage {outage} ms within 300 ms detection: {summary}"
+        outage > 800.0 && outage <= 900.5,
+        "outage {outage} ms within 900 ms detection: {summary}"
     );
     assert_eq!(down.lasted_ms, Some(1500.0));
     let bgp = fault(&report, "BGP er-primary DOWN");
-    assert_eq!(bgp.at_ms, 2300.0);
+    assert_eq!(bgp.at_ms, 2900.0);
     let routes = bgp.routes.expect("counts");
     assert!(
         routes.edge < report.faults[0].routes.expect("initial").edge,
@@ -113,9 +115,14 @@ fn a_flapping_link_takes_its_session_down_each_time() {
         at_ms: 1000,
         kind: FaultKind::Flap,
         link: Some("er-secondary".into()),
-        down_ms: 500,
-        up_ms: 1000,
+        // Longer than BFD's 900 ms ("Configure BFD over ExpressRoute").
+        down_ms: 1200,
+        up_ms: 1200,
         count: 3,
+        from: None,
+        over: None,
+        prefixes: Vec::new(),
+        value: None,
     }];
     let report = go(&scenario);
     let downs = report
@@ -130,7 +137,7 @@ fn a_flapping_link_takes_its_session_down_each_time() {
         .count();
     assert_eq!((downs, ups), (3, 3), "{}", report.summary());
     // A flap shorter than the detection time goes unnoticed by BGP.
-    scenario.faults[0].down_ms = 200;
+    scenario.faults[0].down_ms = 600;
     let report = go(&scenario);
     assert!(
         !report
@@ -171,21 +178,34 @@ fn too_many_onprem_prefixes_bring_private_peering_down() {
     assert!(report.faults[0].routes.expect("counts").msee > 8_000);
 }
 
+// ExpressRoute FAQ: advertising more than 1,000 VNet prefixes toward
+// on-premises drops the ExpressRoute connection between the circuit and the
+// gateway (not "the first 1,000 advertised").
 #[test]
-fn azure_advertises_at_most_1000_vnet_prefixes() {
+fn more_than_1000_vnet_prefixes_take_the_expressroute_connection_down() {
     let mut scenario = design1();
     scenario.faults.clear();
     scenario.flows.retain(|f| f.name == "ping");
     scenario.azure.extra_vnet_prefixes = 1_500;
     let report = go(&scenario);
+    let summary = report.summary();
+    let down = fault(&report, "ExpressRoute connection DOWN");
+    assert_eq!(down.at_ms, 0.0);
     assert!(
-        report.notes.iter().any(|n| n.contains("only 1000")),
-        "{:?}",
-        report.notes
+        down.effect.contains("1502") && down.effect.contains("1000"),
+        "{summary}"
     );
-    // Two ER sessions x (1000 VNet prefixes + gateway subnet) + VPN routes.
-    let edge = report.faults[0].routes.expect("counts").edge;
-    assert_eq!(edge, 2 * 1001 + 1, "{}", report.summary());
+    // Nothing crosses the connection: no ER route anywhere, the tunnel
+    // (which rides it) down too, every echo lost.
+    let routes = report.faults[0].routes.expect("counts");
+    assert_eq!((routes.edge, routes.hub), (0, 0), "{summary}");
+    assert!(report.sessions.iter().all(|s| !s.1), "{summary}");
+    assert_eq!(flow(&report, "ping").lost, 50, "{summary}");
+    // At exactly 1,000 (998 synthetic + the VNet + the hub) it stays up.
+    scenario.azure.extra_vnet_prefixes = 998;
+    let report = go(&scenario);
+    assert!(report.sessions.iter().all(|s| s.1), "{}", report.summary());
+    assert!(flow(&report, "ping").lost <= 1, "{}", report.summary());
 }
 
 #[test]
@@ -205,6 +225,10 @@ fn active_standby_keeps_traffic_on_the_primary_until_it_fails() {
         down_ms: 0,
         up_ms: 0,
         count: 0,
+        from: None,
+        over: None,
+        prefixes: Vec::new(),
+        value: None,
     }];
     let report = go(&scenario);
     let probe = flow(&report, "probe");

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job (issue 5): every built-in scenario through the release binary,
 # with the expected exit code (design1/design2/two-circuits: 0; leak: 1, the leak is
-# flagged), and tshark decrypting the ESP on the primary link's capture with
+# flagged; recursion: 1, the tunnel-recursion design error is reported with its prefix), and tshark decrypting the ESP on the primary link's capture with
 # the esp_sa lines `erdp run` prints (inner 10.0.1.10 <-> 10.1.0.10 visible).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -16,6 +16,12 @@ if "$bin" run leak --out-dir "$out/leak" >/dev/null; then
     exit 1
 fi
 [ -s "$out/leak/report.json" ]
+if "$bin" run recursion --out-dir "$out/recursion" >/dev/null; then
+    echo "erdp run recursion: expected exit code 1 (design error flagged)" >&2
+    exit 1
+fi
+grep -q '"design-error"' "$out/recursion/report.json"
+grep -q '10.100.255.0/27' "$out/recursion/report.json"
 
 if command -v tshark >/dev/null; then
     mapfile -t sas < <("$bin" run design1 --out-dir "$out/design1" | sed -n 's/^  \("IPv4".*\)$/\1/p')

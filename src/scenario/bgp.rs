@@ -5,18 +5,17 @@
 //! withdraws everything learned on it; the RIBs then select by their modes
 //! (the edge: BGP with LOCAL_PREF preferring the VPN; the MSEE: BGP, AS
 //! path prepending honoured; the hub: Azure's preference, connection
-//! weight). Private peering limits: more than 4,000 on-prem IPv4 prefixes
-//! (10,000 with Premium) bring the sessions down; Azure advertises at most
-//! 1,000 VNet prefixes.
+//! weight). Private peering limits are in `limits.rs`; route changes of the
+//! fault timeline in `changes.rs`.
 
 use std::net::{IpAddr, Ipv4Addr};
 
 use ipnet::{IpNet, Ipv4Net};
 use serde::Serialize;
 
-use super::model::{CircuitMode, Scenario};
+use super::model::{CircuitMode, Scenario, VpnImport};
 use super::topology::{
-    AZURE_TUNNEL_ENDPOINT, CIRCUITS, CircuitLayout, GATEWAY_SUBNET, Nodes, ONPREM_TUNNEL_ENDPOINT,
+    AZURE_TUNNEL_ENDPOINT, CIRCUITS, CircuitLayout, Nodes, ONPREM_TUNNEL_ENDPOINT,
 };
 use crate::dataplane::Node;
 use crate::fib::NextHop;
@@ -30,7 +29,10 @@ pub const AZURE_GATEWAY_ASN: u32 = 65515;
 pub const ONPREM_PREFIX_LIMIT: usize = 4_000;
 /// The same with the Premium add-on.
 pub const ONPREM_PREFIX_LIMIT_PREMIUM: usize = 10_000;
-/// VNet prefixes Azure advertises to on-prem at most.
+/// On-prem IPv6 prefixes accepted on private peering.
+pub const ONPREM_IPV6_PREFIX_LIMIT: usize = 100;
+/// VNet prefixes the gateway may advertise to on-prem: more take the
+/// ExpressRoute connection between circuit and gateway down.
 pub const AZURE_PREFIX_LIMIT: usize = 1_000;
 
 /// A BGP session of the scenario.
@@ -84,7 +86,7 @@ impl SessionId {
         .find(|s| s.as_str() == link)
     }
 
-    fn index(self) -> usize {
+    pub(super) fn index(self) -> usize {
         self as usize
     }
 }
@@ -105,38 +107,46 @@ pub struct RouteCounts {
 
 /// One circuit as the control plane sees it.
 #[derive(Debug, Clone)]
-struct CircuitControl {
-    mode: CircuitMode,
+pub(super) struct CircuitControl {
+    pub(super) mode: CircuitMode,
     /// The Premium add-on (the on-prem prefix limit).
-    premium: bool,
+    pub(super) premium: bool,
     /// Its sessions, ports and addresses.
-    layout: &'static CircuitLayout,
+    pub(super) layout: &'static CircuitLayout,
     /// Times on-prem prepends its AS on this circuit (all circuits' and
     /// this one's).
-    prepend: u8,
+    pub(super) prepend: u8,
     /// LOCAL_PREF the edge gives Azure's routes on this circuit.
-    local_pref: u32,
+    pub(super) local_pref: u32,
     /// The hub's connection weight for this circuit.
     connection_weight: u32,
     /// What on-prem advertises on each of its sessions.
-    onprem: Vec<IpNet>,
+    pub(super) onprem: Vec<IpNet>,
 }
 
 /// The sessions' state and the advertisements.
 #[derive(Debug, Clone)]
 pub struct ControlPlane {
     asn: u32,
-    vpn_local_pref: u32,
+    pub(super) vpn_local_pref: u32,
+    /// Whether the edge refuses VPN routes that hold Azure's tunnel
+    /// endpoint.
+    vpn_excludes_endpoint: bool,
     /// One or two circuits.
-    circuits: Vec<CircuitControl>,
-    onprem_vpn: Vec<IpNet>,
-    /// What Azure advertises on ExpressRoute (limited) and on the VPN.
-    azure_er: Vec<IpNet>,
-    azure_vpn: Vec<IpNet>,
+    pub(super) circuits: Vec<CircuitControl>,
+    pub(super) onprem_vpn: Vec<IpNet>,
+    /// Azure's address spaces (VNets, synthetic ones, the hub's), which it
+    /// advertises identically over ExpressRoute and over the VPN.
+    pub(super) azure: Vec<IpNet>,
+    /// Whether each session's transport is up (links, the tunnel).
     up: [bool; 5],
-    /// Sessions held down by a prefix limit (they do not come back).
-    held_down: [Option<String>; 5],
-    /// Warnings about the advertisements (prefixes Azure did not send).
+    /// Sessions reset by a prefix limit (Cease), and why; they come back
+    /// once the count is under the limit again.
+    pub(super) reset: [Option<String>; 5],
+    /// Why the ExpressRoute connection between the circuits and the
+    /// gateway is down (too many VNet prefixes), if it is.
+    pub(super) connection_down: Option<String>,
+    /// Warnings about the advertisements and the scenario's choices.
     pub notes: Vec<String>,
 }
 
@@ -160,46 +170,41 @@ fn host_route(address: Ipv4Addr) -> IpNet {
     IpNet::V4(Ipv4Net::new_assert(address, 32))
 }
 
-/// Why Azure resets a circuit's sessions, if on-prem advertises more IPv4
-/// prefixes than its private peering accepts.
-fn over_limit(prefixes: &[IpNet], premium: bool) -> Option<String> {
-    let limit = if premium {
-        ONPREM_PREFIX_LIMIT_PREMIUM
-    } else {
-        ONPREM_PREFIX_LIMIT
-    };
-    let v4 = prefixes
-        .iter()
-        .filter(|p| matches!(p, IpNet::V4(_)))
-        .count();
-    (v4 > limit).then(|| {
+/// Azure's address spaces: both VNet lists joined (in order, without
+/// repeats), the synthetic VNet prefixes and the hub's; and a note when the
+/// scenario's two lists differ.
+fn azure_address_spaces(scenario: &Scenario) -> (Vec<IpNet>, Option<String>) {
+    let azure = &scenario.azure;
+    let mut all: Vec<IpNet> = Vec::new();
+    for prefix in azure.advertise_er.iter().chain(&azure.advertise_vpn) {
+        if !all.contains(prefix) {
+            all.push(*prefix);
+        }
+    }
+    let differ = all.len() != azure.advertise_er.len() || all.len() != azure.advertise_vpn.len();
+    let note = differ.then(|| {
         format!(
-            "on-premises advertised {v4} IPv4 prefixes on private peering, over the limit of {limit}{}: Azure reset the session and withdrew every route learned on it",
-            if premium {
-                " (Premium)"
-            } else {
-                " (without Premium: 10,000 with it)"
-            }
+            "azure.advertise_er and azure.advertise_vpn differ; Azure advertises every VNet and hub address space identically over ExpressRoute and the VPN, so both carry {}",
+            all.iter().map(IpNet::to_string).collect::<Vec<_>>().join(", ")
         )
-    })
+    });
+    all.extend(synthetic_vnet(azure.extra_vnet_prefixes));
+    if !all.contains(&azure.hub_prefix) {
+        all.push(azure.hub_prefix);
+    }
+    (all, note)
 }
 
 impl ControlPlane {
-    /// The advertisements of `scenario`, every session up.
+    /// The advertisements of `scenario`, every session's transport up; the
+    /// prefix limits are applied by [`ControlPlane::check_limits`].
     pub fn new(scenario: &Scenario) -> Self {
-        let mut azure_er: Vec<IpNet> = scenario.azure.advertise_er.clone();
-        azure_er.extend(synthetic_vnet(scenario.azure.extra_vnet_prefixes));
-        let mut notes = Vec::new();
-        if azure_er.len() > AZURE_PREFIX_LIMIT {
-            notes.push(format!(
-                "Azure has {} VNet prefixes; it advertises only {AZURE_PREFIX_LIMIT} to on-premises over ExpressRoute ({} not advertised)",
-                azure_er.len(),
-                azure_er.len() - AZURE_PREFIX_LIMIT
-            ));
-            azure_er.truncate(AZURE_PREFIX_LIMIT);
-        }
-        if let Ok(gateway) = GATEWAY_SUBNET.parse::<IpNet>() {
-            azure_er.push(gateway);
+        let (azure, note) = azure_address_spaces(scenario);
+        let mut notes: Vec<String> = note.into_iter().collect();
+        for (circuit, layout) in scenario.circuits().zip(&CIRCUITS) {
+            if let Some(note) = circuit.detection_note() {
+                notes.push(format!("{}: {note}", layout.fault_name));
+            }
         }
         let circuits: Vec<CircuitControl> = scenario
             .circuits()
@@ -222,26 +227,18 @@ impl ControlPlane {
                 }
             })
             .collect();
-        let mut plane = Self {
+        Self {
             asn: scenario.onprem.asn,
             vpn_local_pref: scenario.onprem.vpn_local_pref,
+            vpn_excludes_endpoint: scenario.onprem.vpn_import == VpnImport::ExcludeTunnelEndpoint,
             circuits,
             onprem_vpn: scenario.onprem.advertise_vpn.clone(),
-            azure_er,
-            azure_vpn: scenario.azure.advertise_vpn.clone(),
+            azure,
             up: [true; 5],
-            held_down: Default::default(),
+            reset: Default::default(),
+            connection_down: None,
             notes,
-        };
-        for circuit in &plane.circuits {
-            if let Some(reason) = over_limit(&circuit.onprem, circuit.premium) {
-                for session in circuit.layout.sessions {
-                    plane.up[session.index()] = false;
-                    plane.held_down[session.index()] = Some(reason.clone());
-                }
-            }
         }
-        plane
     }
 
     /// The sessions of this topology, in report order.
@@ -253,30 +250,32 @@ impl ControlPlane {
         }
     }
 
-    /// Whether `session` is up.
+    /// Whether `session` is up: its transport is up, no prefix limit
+    /// reset it, and (for every session, the VPN's included: the tunnel
+    /// rides the circuit) the ExpressRoute connection is up.
     pub fn is_up(&self, session: SessionId) -> bool {
-        self.up.get(session.index()).copied().unwrap_or(false)
-    }
-
-    /// Why `session` is held down, if a limit did it.
-    pub fn held_down(&self, session: SessionId) -> Option<&str> {
-        self.held_down.get(session.index())?.as_deref()
-    }
-
-    /// Sets `session` up or down; false when nothing changed (or a prefix
-    /// limit holds it down).
-    pub fn set(&mut self, session: SessionId, up: bool) -> bool {
         let index = session.index();
-        if self.held_down.get(index).is_some_and(Option::is_some) && up {
-            return false;
+        self.up.get(index).copied().unwrap_or(false)
+            && self.reset.get(index).is_some_and(Option::is_none)
+            && self.connection_down.is_none()
+    }
+
+    /// Why `session` is down because of a limit, if one holds it down.
+    pub fn held_down(&self, session: SessionId) -> Option<&str> {
+        self.reset
+            .get(session.index())?
+            .as_deref()
+            .or(self.connection_down.as_deref())
+    }
+
+    /// Sets `session`'s transport up or down; false when the session's
+    /// state did not change (or a limit holds it down).
+    pub fn set(&mut self, session: SessionId, up: bool) -> bool {
+        let before = self.is_up(session);
+        if let Some(state) = self.up.get_mut(session.index()) {
+            *state = up;
         }
-        match self.up.get_mut(index) {
-            Some(state) if *state != up => {
-                *state = up;
-                true
-            }
-            _ => false,
-        }
+        self.is_up(session) != before
     }
 
     /// Prefixes on-prem advertises over the first circuit (with the tunnel
@@ -344,7 +343,7 @@ impl ControlPlane {
                 } else {
                     circuit.local_pref
                 };
-                for prefix in &self.azure_er {
+                for prefix in &self.azure {
                     routes.push(
                         Route::bgp(
                             *prefix,
@@ -360,7 +359,11 @@ impl ControlPlane {
         if self.is_up(SessionId::Vpn)
             && let Some(vpn) = interface(node, "vpn")
         {
-            for prefix in &self.azure_vpn {
+            for prefix in &self.azure {
+                if self.vpn_excludes_endpoint && prefix.contains(&IpAddr::V4(AZURE_TUNNEL_ENDPOINT))
+                {
+                    continue;
+                }
                 routes.push(
                     Route::bgp(*prefix, NextHop::direct(vpn), Session::Vpn)
                         .with_local_pref(self.vpn_local_pref)
@@ -393,9 +396,10 @@ impl ControlPlane {
                 );
             }
         }
-        if let Some(hub) = interface(node, "hub") {
-            let mut vnet = self.azure_er.clone();
-            vnet.extend(self.azure_vpn.iter().copied());
+        if let Some(hub) = interface(node, "hub")
+            && self.connection_down.is_none()
+        {
+            let mut vnet = self.azure.clone();
             vnet.push(host_route(AZURE_TUNNEL_ENDPOINT));
             vnet.sort();
             vnet.dedup();
@@ -419,7 +423,7 @@ impl ControlPlane {
             let Some(er) = interface(node, circuit.layout.hub_port) else {
                 continue;
             };
-            if self.er_sessions(circuit).next().is_none() {
+            if self.er_sessions(circuit).next().is_none() || self.connection_down.is_some() {
                 continue;
             }
             let standby_only = !self.is_up(circuit.layout.sessions[0]);

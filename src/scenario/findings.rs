@@ -209,6 +209,7 @@ pub(super) fn finish(
     flows: Vec<FlowReport>,
     faults: Vec<FaultRecord>,
     notes: Vec<String>,
+    design_errors: Vec<String>,
     captures: Vec<String>,
     started: Instant,
 ) -> RunReport {
@@ -263,6 +264,10 @@ pub(super) fn finish(
         }
     }
     verdicts.extend(overall_verdict(&policies, &verdicts));
+    verdicts.extend(design_errors.into_iter().map(|message| Verdict {
+        level: "design-error".into(),
+        message,
+    }));
     let sessions = plane
         .sessions()
         .iter()

@@ -9,8 +9,11 @@
 //! - [`run`]: builds, runs and returns a [`RunReport`].
 
 mod bgp;
+mod changes;
 mod findings;
+mod limits;
 mod model;
+mod recursion;
 mod report;
 mod runner;
 mod topology;
@@ -24,11 +27,13 @@ use crate::config::{ConfigError, ConfigIssue, SourceMap};
 use crate::output::OutputError;
 
 pub use bgp::{
-    AZURE_PREFIX_LIMIT, ControlPlane, ONPREM_PREFIX_LIMIT, ONPREM_PREFIX_LIMIT_PREMIUM,
-    RouteCounts, SessionId,
+    AZURE_PREFIX_LIMIT, ControlPlane, ONPREM_IPV6_PREFIX_LIMIT, ONPREM_PREFIX_LIMIT,
+    ONPREM_PREFIX_LIMIT_PREMIUM, RouteCounts, SessionId,
 };
+pub use changes::ROUTE_CHANGE_PATHS;
 pub use model::{
-    Azure, Circuit, CircuitMode, Fault, FaultKind, Flow, FlowKind, LinkSpec, OnPrem, Scenario, Side,
+    Azure, Circuit, CircuitMode, Fault, FaultKind, Flow, FlowKind, LinkSpec, MIN_HOLD_TIME_S,
+    MSEE_BFD_INTERVAL_MS, MSEE_BFD_MULTIPLIER, MSEE_HOLD_TIME_S, OnPrem, Scenario, Side, VpnImport,
 };
 pub use report::{DirectionPath, FaultRecord, FlowReport, NodePolicies, RunReport, Verdict};
 pub use runner::{PageRenderer, RunOptions, run};
@@ -110,7 +115,7 @@ impl ScenarioError {
 }
 
 /// The built-in scenarios: name and TOML text.
-pub const BUILTIN: [(&str, &str); 4] = [
+pub const BUILTIN: [(&str, &str); 5] = [
     ("design1", include_str!("../../scenarios/design1.toml")),
     ("design2", include_str!("../../scenarios/design2.toml")),
     ("leak", include_str!("../../scenarios/leak.toml")),
@@ -118,10 +123,11 @@ pub const BUILTIN: [(&str, &str); 4] = [
         "two-circuits",
         include_str!("../../scenarios/two-circuits.toml"),
     ),
+    ("recursion", include_str!("../../scenarios/recursion.toml")),
 ];
 
 /// The built-in scenario `name` (`design1`, `design2`, `leak`,
-/// `two-circuits`).
+/// `two-circuits`, `recursion`).
 pub fn builtin(name: &str) -> Option<Result<Scenario, ScenarioError>> {
     BUILTIN
         .iter()

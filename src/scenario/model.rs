@@ -74,10 +74,22 @@ pub struct Circuit {
     /// Active-active (ECMP) or active-standby.
     #[serde(default)]
     pub mode: CircuitMode,
-    /// Time from a link failure to its BGP session going down (BFD's
-    /// detection time; BGP hold time without BFD), in milliseconds.
-    #[serde(default = "default_detection_ms")]
-    pub detection_ms: u64,
+    /// BFD on both private peering sessions (Azure configures it on every
+    /// MSEE interface; a link failure is then detected in `bfd_interval_ms`
+    /// x `bfd_multiplier`). Off: the BGP hold time detects it.
+    #[serde(default = "default_bfd")]
+    pub bfd: bool,
+    /// BFD transmit and receive interval, in milliseconds: the MSEE's is
+    /// 300 ms and cannot be lowered (a slower customer side wins).
+    #[serde(default = "default_bfd_interval_ms")]
+    pub bfd_interval_ms: u64,
+    /// BFD detection multiplier: the MSEE's is 3 and cannot be lowered.
+    #[serde(default = "default_bfd_multiplier")]
+    pub bfd_multiplier: u32,
+    /// BGP hold time in seconds when BFD is off: the MSEE's is 180 s
+    /// (keepalive 60 s); a customer router may lower it to 10 s.
+    #[serde(default = "default_hold_time_s")]
+    pub hold_time_s: u64,
     /// The Premium add-on (10,000 instead of 4,000 on-prem prefixes).
     #[serde(default)]
     pub premium: bool,
@@ -107,15 +119,72 @@ pub struct Circuit {
     pub local_pref: u32,
 }
 
-fn default_detection_ms() -> u64 {
-    300
+fn default_bfd() -> bool {
+    true
+}
+/// The MSEE's BFD interval (Microsoft's "Configure BFD over ExpressRoute").
+pub const MSEE_BFD_INTERVAL_MS: u64 = 300;
+/// The MSEE's BFD multiplier.
+pub const MSEE_BFD_MULTIPLIER: u32 = 3;
+/// The MSEE's BGP hold time (keepalive 60 s).
+pub const MSEE_HOLD_TIME_S: u64 = 180;
+/// The lowest BGP hold time a customer router may set on ExpressRoute.
+pub const MIN_HOLD_TIME_S: u64 = 10;
+fn default_bfd_interval_ms() -> u64 {
+    MSEE_BFD_INTERVAL_MS
+}
+fn default_bfd_multiplier() -> u32 {
+    MSEE_BFD_MULTIPLIER
+}
+fn default_hold_time_s() -> u64 {
+    MSEE_HOLD_TIME_S
+}
+
+impl Circuit {
+    /// Time from a link failure to its BGP session going down, in
+    /// milliseconds: BFD's detection time, or the hold time without BFD
+    /// (also link up to session up).
+    pub fn detection_ms(&self) -> u64 {
+        if self.bfd {
+            self.bfd_interval_ms
+                .saturating_mul(u64::from(self.bfd_multiplier))
+        } else {
+            self.hold_time_s.saturating_mul(1000)
+        }
+    }
+
+    /// How this circuit's failure detection differs from Azure's default
+    /// (BFD 300 ms x 3), for the report; `None` when it does not.
+    pub fn detection_note(&self) -> Option<String> {
+        if !self.bfd {
+            return Some(format!(
+                "BFD off: a link failure is detected by the BGP hold time, {} s (the MSEE's: {MSEE_HOLD_TIME_S} s, keepalive 60 s), not by BFD's {} ms",
+                self.hold_time_s,
+                MSEE_BFD_INTERVAL_MS * u64::from(MSEE_BFD_MULTIPLIER)
+            ));
+        }
+        (self.bfd_interval_ms != MSEE_BFD_INTERVAL_MS
+            || self.bfd_multiplier != MSEE_BFD_MULTIPLIER)
+            .then(|| {
+                format!(
+                    "BFD {} ms x {} = {} ms detection, chosen by the scenario (Azure's MSEE: {MSEE_BFD_INTERVAL_MS} ms x {MSEE_BFD_MULTIPLIER} = {} ms)",
+                    self.bfd_interval_ms,
+                    self.bfd_multiplier,
+                    self.detection_ms(),
+                    MSEE_BFD_INTERVAL_MS * u64::from(MSEE_BFD_MULTIPLIER)
+                )
+            })
+    }
 }
 
 impl Default for Circuit {
     fn default() -> Self {
         Self {
             mode: CircuitMode::default(),
-            detection_ms: default_detection_ms(),
+            bfd: default_bfd(),
+            bfd_interval_ms: default_bfd_interval_ms(),
+            bfd_multiplier: default_bfd_multiplier(),
+            hold_time_s: default_hold_time_s(),
             premium: false,
             connection_weight: 0,
             primary: LinkSpec::circuit(),
@@ -216,6 +285,11 @@ pub struct OnPrem {
     /// LOCAL_PREF the edge gives routes learned over the VPN (ER: 100).
     #[serde(default = "default_vpn_local_pref")]
     pub vpn_local_pref: u32,
+    /// What the edge accepts from the VPN session: `all`, or everything
+    /// but prefixes that hold Azure's tunnel endpoint (the default: the
+    /// tunnel's own outer packets then stay on ExpressRoute).
+    #[serde(default)]
+    pub vpn_import: VpnImport,
     /// Times the edge prepends its AS on the ExpressRoute sessions.
     #[serde(default)]
     pub er_prepend: u8,
@@ -226,6 +300,19 @@ pub struct OnPrem {
     /// The LAN link.
     #[serde(default = "LinkSpec::lan")]
     pub lan: LinkSpec,
+}
+
+/// What the on-premises edge accepts from the VPN's BGP session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum VpnImport {
+    /// Every prefix Azure advertises over the VPN, the hub's address
+    /// space (which holds the VPN gateway's tunnel endpoint) included.
+    All,
+    /// Every prefix but those that contain Azure's tunnel endpoint: the
+    /// route to the endpoint stays on ExpressRoute.
+    #[default]
+    ExcludeTunnelEndpoint,
 }
 
 fn default_onprem_host() -> IpNet {
@@ -246,17 +333,24 @@ pub struct Azure {
     /// is the first address of that subnet.
     #[serde(default = "default_azure_host")]
     pub host: IpNet,
-    /// VNet prefixes Azure advertises over ExpressRoute (at most 1,000 go
-    /// out).
+    /// VNet address spaces. Azure advertises every VNet and hub address
+    /// space identically over ExpressRoute and over the VPN: the two lists
+    /// are joined and both sessions carry the union (a note says when they
+    /// differ). More than 1,000 take the ExpressRoute connection down.
     #[serde(default)]
     pub advertise_er: Vec<IpNet>,
-    /// VNet prefixes advertised over the VPN.
+    /// VNet address spaces (joined with `advertise_er`); the edge's
+    /// must-encrypt policy covers these.
     #[serde(default)]
     pub advertise_vpn: Vec<IpNet>,
     /// Extra synthetic VNet prefixes (from 10.200.0.0/16 as /28s), to
-    /// exercise the 1,000-prefix advertisement limit.
+    /// exercise the 1,000-prefix limit.
     #[serde(default)]
     pub extra_vnet_prefixes: u32,
+    /// The hub's address space, which holds the VPN gateway's private
+    /// tunnel endpoint (10.100.255.4); advertised over both paths.
+    #[serde(default = "default_hub_prefix")]
+    pub hub_prefix: IpNet,
     /// The hub's routing preference for identical prefixes.
     #[serde(default = "default_hub_preference")]
     pub hub_routing_preference: SelectionMode,
@@ -277,6 +371,9 @@ pub struct Azure {
 
 fn default_azure_host() -> IpNet {
     IpNet::V4(ipnet::Ipv4Net::new_assert([10, 1, 0, 10].into(), 16))
+}
+fn default_hub_prefix() -> IpNet {
+    IpNet::V4(ipnet::Ipv4Net::new_assert([10, 100, 255, 0].into(), 27))
 }
 fn default_hub_preference() -> SelectionMode {
     SelectionMode::ExpressRouteFirst
@@ -390,6 +487,28 @@ pub enum FaultKind {
     LinkUp,
     /// A link goes down and up `count` times (`down_ms` / `up_ms`).
     Flap,
+    /// `from` starts advertising `prefixes` (on-premises: `over` one
+    /// path; Azure: over both, as it always does).
+    Advertise,
+    /// `from` withdraws `prefixes`.
+    Withdraw,
+    /// On-premises prepends its AS `value` times on `over` (`er`: every
+    /// circuit, or `circuit-1` / `circuit-2`).
+    Prepend,
+    /// The edge gives routes learned on `over` (`vpn`, `er`, `circuit-1`,
+    /// `circuit-2`) LOCAL_PREF `value`.
+    LocalPref,
+}
+
+impl FaultKind {
+    /// Whether it changes what is advertised or preferred (rather than a
+    /// link or the tunnel).
+    pub fn is_route_change(self) -> bool {
+        matches!(
+            self,
+            FaultKind::Advertise | FaultKind::Withdraw | FaultKind::Prepend | FaultKind::LocalPref
+        )
+    }
 }
 
 /// One entry of the fault timeline.
@@ -415,6 +534,18 @@ pub struct Fault {
     /// Flap: cycles.
     #[serde(default = "default_flap_count")]
     pub count: u32,
+    /// Advertise / withdraw: who (`onprem` or `azure`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<Side>,
+    /// Route changes: the path (`er`, `vpn`, `circuit-1`, `circuit-2`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub over: Option<String>,
+    /// Advertise / withdraw: the prefixes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub prefixes: Vec<IpNet>,
+    /// Prepend: times; local-pref: the LOCAL_PREF.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<u32>,
 }
 
 fn default_flap_ms() -> u64 {

@@ -200,11 +200,11 @@ pub struct RunReport {
 
 impl RunReport {
     /// True when something must fail the run: a leak, a TCP transfer not
-    /// verified.
+    /// verified, a design error (the tunnel routed into itself).
     pub fn failed(&self) -> bool {
         self.verdicts
             .iter()
-            .any(|v| v.level == "leak" || v.level == "failed")
+            .any(|v| v.level == "leak" || v.level == "failed" || v.level == "design-error")
     }
 
     /// Simulated frames per second of wall time.

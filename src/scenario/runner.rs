@@ -15,6 +15,7 @@ use super::ScenarioError;
 use super::bgp::{ControlPlane, RouteCounts, SessionId};
 use super::findings::{finish, flow_report};
 use super::model::{FaultKind, Flow, FlowKind, Scenario, Side};
+use super::recursion::{Recursion, tunnel_recursions};
 use super::report::{FaultRecord, FlowReport, RunReport};
 use super::topology::{CIRCUITS, Topology, build};
 use crate::emu::app::{
@@ -91,6 +92,8 @@ enum Happening {
         needs: Option<(usize, bool)>,
         cause: String,
     },
+    /// A route change: the index of its `[[fault]]`.
+    Route(usize),
 }
 
 /// An open outage on a link.
@@ -130,8 +133,8 @@ fn detection_ms(scenario: &Scenario, link: &str) -> u64 {
         .circuits()
         .zip(&CIRCUITS)
         .find(|(_, layout)| layout.links.contains(&link))
-        .map_or(scenario.circuit.detection_ms, |(circuit, _)| {
-            circuit.detection_ms
+        .map_or(scenario.circuit.detection_ms(), |(circuit, _)| {
+            circuit.detection_ms()
         })
 }
 
@@ -181,9 +184,13 @@ fn timeline(
         }
         Ok(())
     };
-    for fault in &scenario.faults {
+    for (index, fault) in scenario.faults.iter().enumerate() {
         let link = fault.link.clone().unwrap_or_default();
         match fault.kind {
+            FaultKind::Advertise
+            | FaultKind::Withdraw
+            | FaultKind::Prepend
+            | FaultKind::LocalPref => out.push((ms(fault.at_ms), Happening::Route(index))),
             FaultKind::TunnelDown | FaultKind::TunnelUp => {
                 let up = fault.kind == FaultKind::TunnelUp;
                 out.push((
@@ -436,6 +443,7 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Result<RunReport, Scena
     let mut topo = build(scenario, seed)?;
     topo.sim.record_series(DEFAULT_BUCKET);
     let mut plane = ControlPlane::new(scenario);
+    let limited = plane.check_limits();
     let mut counts = plane.apply(&topo.nodes);
     let mut faults = vec![FaultRecord {
         at_ms: 0.0,
@@ -446,19 +454,13 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Result<RunReport, Scena
         outage_ms: None,
         lasted_ms: None,
     }];
-    for &session in plane.sessions() {
-        if let Some(why) = plane.held_down(session) {
-            faults.push(FaultRecord {
-                at_ms: 0.0,
-                event: format!("BGP {} DOWN", session.as_str()),
-                effect: why.to_string(),
-                routes: Some(counts),
-                frames_lost: None,
-                outage_ms: None,
-                lasted_ms: None,
-            });
-        }
+    for (event, effect) in limited {
+        let mut record = record_of(SimTime::ZERO, event, effect);
+        record.routes = Some(counts);
+        faults.push(record);
     }
+    let mut recursions = Recursions::default();
+    recursions.check(&topo, SimTime::ZERO);
     let mut out = match &options.out_dir {
         Some(dir) => Some(OutputDir::prepare(dir)?),
         None => None,
@@ -574,6 +576,7 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Result<RunReport, Scena
                         continue;
                     }
                     let after = plane.apply(&topo.nodes);
+                    recursions.check(&topo, now);
                     let state = if *up { "up" } else { "DOWN" };
                     let mut record = record_of(
                         now,
@@ -593,6 +596,28 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Result<RunReport, Scena
                         } else {
                             vpn_down = Some((faults.len() - 1, now));
                         }
+                    }
+                }
+                Happening::Route(index) => {
+                    let Some(fault) = scenario.faults.get(*index) else {
+                        continue;
+                    };
+                    let what = plane.change(fault);
+                    let limited = plane.check_limits();
+                    let after = plane.apply(&topo.nodes);
+                    recursions.check(&topo, now);
+                    let mut record = record_of(
+                        now,
+                        format!("route change: {what}"),
+                        counts_text(counts, after),
+                    );
+                    record.routes = Some(after);
+                    counts = after;
+                    faults.push(record);
+                    for (event, effect) in limited {
+                        let mut record = record_of(now, event, effect);
+                        record.routes = Some(after);
+                        faults.push(record);
                     }
                 }
             }
@@ -626,7 +651,16 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Result<RunReport, Scena
         .map(|(flow, plan)| flow_report(&topo, flow, plan))
         .collect();
     let report = finish(
-        scenario, seed, &topo, &plane, flows, faults, notes, captures, started,
+        scenario,
+        seed,
+        &topo,
+        &plane,
+        flows,
+        faults,
+        notes,
+        recursions.messages(),
+        captures,
+        started,
     );
     if let Some(mut out) = out {
         write_json(&mut out, &report)?;
@@ -640,6 +674,28 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Result<RunReport, Scena
         out.commit()?;
     }
     Ok(report)
+}
+
+/// Tunnel recursions found after each route installation, each with the
+/// virtual time it was first seen.
+#[derive(Debug, Default)]
+struct Recursions(Vec<(Recursion, SimTime)>);
+
+impl Recursions {
+    fn check(&mut self, topo: &Topology, now: SimTime) {
+        for found in tunnel_recursions(&topo.nodes) {
+            if !self.0.iter().any(|(r, _)| *r == found) {
+                self.0.push((found, now));
+            }
+        }
+    }
+
+    fn messages(&self) -> Vec<String> {
+        self.0
+            .iter()
+            .map(|(r, since)| r.message(to_ms(*since)))
+            .collect()
+    }
 }
 
 fn record_of(at: SimTime, event: String, effect: String) -> FaultRecord {

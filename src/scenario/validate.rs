@@ -9,7 +9,11 @@ use std::collections::HashMap;
 #[cfg(test)]
 use ipnet::IpNet;
 
-use super::model::{FaultKind, FlowKind, LinkSpec, Scenario};
+use super::changes::ROUTE_CHANGE_PATHS;
+use super::model::{
+    Circuit, Fault, FaultKind, FlowKind, LinkSpec, MIN_HOLD_TIME_S, MSEE_BFD_INTERVAL_MS,
+    MSEE_BFD_MULTIPLIER, Scenario, Side,
+};
 use super::topology::{self, CIRCUITS};
 use crate::config::{ConfigIssue, FieldPath, MAX_MTU, MIN_IPV6_MTU, MIN_MSS_CLAMP};
 
@@ -76,15 +80,7 @@ impl Checker {
         let names = ["circuit", "second_circuit"];
         for (circuit, name) in scenario.circuits().zip(names) {
             let at = root.key(name);
-            if circuit.detection_ms > MAX_DETECTION_MS {
-                self.issue(
-                    at.key("detection_ms"),
-                    format!(
-                        "{} is over BGP's largest hold time ({MAX_DETECTION_MS} ms)",
-                        circuit.detection_ms
-                    ),
-                );
-            }
+            self.detection(&at, circuit);
             self.link(at.key("primary"), &circuit.primary);
             self.link(at.key("secondary"), &circuit.secondary);
         }
@@ -105,6 +101,49 @@ impl Checker {
                 azure.key("mss_clamp"),
                 format!(
                     "{clamp} is outside {MIN_MSS_CLAMP}..={max_clamp} (tunnel_mtu less 40; 0: no clamping)"
+                ),
+            );
+        }
+    }
+
+    /// BFD and the hold time, as "Configure BFD over ExpressRoute"
+    /// documents them: the MSEE's BFD (300 ms x 3) cannot be lowered; a
+    /// customer router may lower the BGP hold time to 10 s.
+    fn detection(&mut self, at: &FieldPath, circuit: &Circuit) {
+        if circuit.bfd_interval_ms < MSEE_BFD_INTERVAL_MS {
+            self.issue(
+                at.key("bfd_interval_ms"),
+                format!(
+                    "{} ms is below the MSEE's BFD interval of {MSEE_BFD_INTERVAL_MS} ms, which cannot be lowered",
+                    circuit.bfd_interval_ms
+                ),
+            );
+        }
+        if circuit.bfd_multiplier < MSEE_BFD_MULTIPLIER {
+            self.issue(
+                at.key("bfd_multiplier"),
+                format!(
+                    "{} is below the MSEE's BFD multiplier of {MSEE_BFD_MULTIPLIER}, which cannot be lowered",
+                    circuit.bfd_multiplier
+                ),
+            );
+        }
+        let max_hold_s = MAX_DETECTION_MS / 1000;
+        if !(MIN_HOLD_TIME_S..=max_hold_s).contains(&circuit.hold_time_s) {
+            self.issue(
+                at.key("hold_time_s"),
+                format!(
+                    "{} is outside {MIN_HOLD_TIME_S}..={max_hold_s} s (ExpressRoute's lowest hold time is {MIN_HOLD_TIME_S} s)",
+                    circuit.hold_time_s
+                ),
+            );
+        }
+        if circuit.bfd && circuit.detection_ms() > MAX_DETECTION_MS {
+            self.issue(
+                at.key("bfd_multiplier"),
+                format!(
+                    "bfd_interval_ms x bfd_multiplier = {} ms is over BGP's largest hold time ({MAX_DETECTION_MS} ms)",
+                    circuit.detection_ms()
                 ),
             );
         }
@@ -201,6 +240,24 @@ impl Checker {
                     );
                 }
             }
+        }
+        let hub = scenario.azure.hub_prefix;
+        if hub.trunc() != hub {
+            self.issue(
+                azure.key("hub_prefix"),
+                format!(
+                    "prefix {hub} has host bits set (did you mean {}?)",
+                    hub.trunc()
+                ),
+            );
+        } else if !hub.contains(&std::net::IpAddr::V4(topology::AZURE_TUNNEL_ENDPOINT)) {
+            self.issue(
+                azure.key("hub_prefix"),
+                format!(
+                    "{hub} does not hold the VPN gateway's tunnel endpoint {}",
+                    topology::AZURE_TUNNEL_ENDPOINT
+                ),
+            );
         }
         if scenario.onprem.extra_er_prefixes > MAX_EXTRA_ER_PREFIXES {
             self.issue(
@@ -322,6 +379,9 @@ impl Checker {
                 }
                 _ => {}
             }
+            if fault.kind.is_route_change() {
+                self.route_change(&at, fault, scenario.circuits().count());
+            }
             if fault.kind == FaultKind::Flap {
                 if !(1..=MAX_FLAP_CYCLES).contains(&fault.count) {
                     self.issue(
@@ -341,6 +401,78 @@ impl Checker {
         }
     }
 }
+
+impl Checker {
+    /// A route change names what it needs: advertise / withdraw `from`
+    /// and `prefixes` (on-premises: `over` a path; Azure: no `over`, it
+    /// advertises over both), prepend and local-pref `over` and `value`.
+    fn route_change(&mut self, at: &FieldPath, fault: &Fault, circuits: usize) {
+        let paths: Vec<&str> = ROUTE_CHANGE_PATHS
+            .iter()
+            .copied()
+            .filter(|p| circuits > 1 || *p != "circuit-2")
+            .collect();
+        let advertise = matches!(fault.kind, FaultKind::Advertise | FaultKind::Withdraw);
+        let needs_over = !(advertise && fault.from == Some(Side::Azure));
+        match (&fault.over, needs_over) {
+            (None, true) => self.issue(
+                at.key("over"),
+                format!("this route change needs a path: {}", paths.join(", ")),
+            ),
+            (Some(_), false) => self.issue(
+                at.key("over"),
+                "Azure advertises its address spaces identically over ExpressRoute and the VPN: leave `over` out",
+            ),
+            (Some(over), true) if !paths.contains(&over.as_str()) => self.issue(
+                at.key("over"),
+                format!("unknown path {over:?}; paths: {}", paths.join(", ")),
+            ),
+            (Some(over), true) if fault.kind == FaultKind::Prepend && over == "vpn" => self.issue(
+                at.key("over"),
+                "prepending applies to ExpressRoute: er, circuit-1 or circuit-2",
+            ),
+            _ => {}
+        }
+        if advertise {
+            if fault.from.is_none() {
+                self.issue(at.key("from"), "who advertises: onprem or azure");
+            }
+            if fault.prefixes.is_empty() {
+                self.issue(at.key("prefixes"), "must name at least one prefix");
+            }
+            self.at_most(
+                at.key("prefixes"),
+                fault.prefixes.len(),
+                MAX_ROUTE_CHANGE_PREFIXES,
+            );
+            for (k, prefix) in fault.prefixes.iter().enumerate() {
+                if prefix.trunc() != *prefix {
+                    self.issue(
+                        at.key("prefixes").index(k),
+                        format!(
+                            "prefix {prefix} has host bits set (did you mean {}?)",
+                            prefix.trunc()
+                        ),
+                    );
+                }
+            }
+            return;
+        }
+        match (fault.kind, fault.value) {
+            (_, None) => self.issue(at.key("value"), "this route change needs a value"),
+            (FaultKind::Prepend, Some(times)) if times > MAX_PREPEND => self.issue(
+                at.key("value"),
+                format!("{times} prepends are over the limit of {MAX_PREPEND}"),
+            ),
+            _ => {}
+        }
+    }
+}
+
+/// Most prefixes one route change names.
+pub const MAX_ROUTE_CHANGE_PREFIXES: usize = 16_384;
+/// Most AS-path prepends a route change sets.
+pub const MAX_PREPEND: u32 = 255;
 
 #[cfg(test)]
 mod tests {
