@@ -12,8 +12,10 @@
 //!   (`node_only_1w`: frames preloaded in memory, copied into the node's
 //!   buffers and processed in batches of 64, fates counted, nothing
 //!   written: what `erdp bench` times with one worker; issue 19 asks replay
-//!   for >= 80 % of it) and against reading and writing the same pcap with
-//!   no forwarding.
+//!   for >= 80 % of it), against the same engine with its outputs off
+//!   (`replay_no_outputs_1w`: the capture read and fates ordered, no pcap
+//!   written, no flow table) and against reading and writing the same pcap
+//!   with no forwarding.
 //!
 //! Node configurations come from pcaps/corpus/ (the crate's own files).
 
@@ -245,6 +247,18 @@ fn replay_rate(c: &mut Criterion) {
         // One node for every run, as one replay uses it (a fresh node per
         // run would time the first touch of its FIB's pages); its counters
         // accumulate over runs, which the rate does not read.
+        group.bench_function("replay_no_outputs_1w", |b| {
+            b.iter(|| {
+                let reader = CaptureReader::from_reader("bench.pcap", Cursor::new(&pcap[..]), None)
+                    .expect("reader");
+                let sink = Sink::without_outputs(&node).expect("sink");
+                black_box(
+                    replay(&node, reader, sink, &options)
+                        .expect("replay")
+                        .packets_in,
+                )
+            })
+        });
         group.bench_function("replay_1w", |b| {
             b.iter(|| {
                 let reader = CaptureReader::from_reader("bench.pcap", Cursor::new(&pcap[..]), None)

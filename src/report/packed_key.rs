@@ -48,8 +48,7 @@ impl PackedFlowKey {
     /// Packs `key`; [`PackedFlowKey::unpack`] gives it back unchanged.
     pub(crate) fn pack(key: &FlowKey) -> Self {
         let (source_high, source_low, source_v4) = address_words(key.source);
-        let (destination_high, destination_low, destination_v4) =
-            address_words(key.destination);
+        let (destination_high, destination_low, destination_v4) = address_words(key.destination);
         let mut last = (u64::from(key.protocol.0) << 32)
             | (u64::from(key.source_port) << 16)
             | u64::from(key.destination_port);
@@ -70,7 +69,13 @@ impl PackedFlowKey {
 
     /// The key that was packed.
     pub(crate) fn unpack(&self) -> FlowKey {
-        let [source_high, source_low, destination_high, destination_low, last] = self.0;
+        let [
+            source_high,
+            source_low,
+            destination_high,
+            destination_low,
+            last,
+        ] = self.0;
         FlowKey {
             source: address(source_high, source_low, last & SOURCE_V4 != 0),
             destination: address(

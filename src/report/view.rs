@@ -4,6 +4,8 @@
 
 use std::collections::BTreeMap;
 
+use std::net::IpAddr;
+
 use etherparse::IpNumber;
 use serde::Serialize;
 
@@ -128,28 +130,31 @@ pub struct FlowId {
 }
 
 impl From<&FlowKey> for FlowId {
-    /// Formats each address once (the printed 5-tuple reuses them); the
-    /// 5-tuple reads as [`FlowKey`]'s `Display`.
+    /// Formats each address once (the printed 5-tuple copies them) with
+    /// no formatting machinery for IPv4 and the ports; the 5-tuple reads as
+    /// [`FlowKey`]'s `Display`.
     fn from(key: &FlowKey) -> Self {
-        use std::fmt::Write as _;
-        let source = key.source.to_string();
-        let destination = key.destination.to_string();
-        let number;
+        let source = address_text(key.source);
+        let destination = address_text(key.destination);
+        let mut number = String::new();
         let keyword = match key.protocol.keyword_str() {
             Some(keyword) => keyword,
             None => {
-                number = key.protocol.0.to_string();
+                push_decimal(&mut number, u16::from(key.protocol.0));
                 number.as_str()
             }
         };
-        let mut flow = String::with_capacity(keyword.len() + source.len() + destination.len() + 20);
         let v6 = key.source.is_ipv6() || key.destination.is_ipv6();
         let (open, close) = if v6 { ("[", "]") } else { ("", "") };
-        let _ = write!(
-            flow,
-            "{keyword} {open}{source}{close}:{} -> {open}{destination}{close}:{}",
-            key.source_port, key.destination_port
-        );
+        let mut flow = String::with_capacity(keyword.len() + source.len() + destination.len() + 24);
+        for part in [keyword, " ", open, &source, close, ":"] {
+            flow.push_str(part);
+        }
+        push_decimal(&mut flow, key.source_port);
+        for part in [" -> ", open, &destination, close, ":"] {
+            flow.push_str(part);
+        }
+        push_decimal(&mut flow, key.destination_port);
         Self {
             flow,
             source,
@@ -161,9 +166,45 @@ impl From<&FlowKey> for FlowId {
     }
 }
 
+/// An address as `Display` prints it; IPv4 digit by digit.
+fn address_text(address: IpAddr) -> String {
+    match address {
+        IpAddr::V4(v4) => {
+            let mut text = String::with_capacity(15);
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    text.push('.');
+                }
+                push_decimal(&mut text, u16::from(octet));
+            }
+            text
+        }
+        IpAddr::V6(v6) => v6.to_string(),
+    }
+}
+
+/// Appends `value` in decimal.
+fn push_decimal(out: &mut String, mut value: u16) {
+    let mut digits = [0u8; 5];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        if let Some(digit) = digits.get_mut(start) {
+            *digit = b'0' + (value % 10) as u8;
+        }
+        value /= 10;
+        if value == 0 || start == 0 {
+            break;
+        }
+    }
+    for digit in digits.iter().skip(start) {
+        out.push(char::from(*digit));
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+    use std::net::{Ipv4Addr, Ipv6Addr};
 
     use super::*;
 
@@ -187,7 +228,20 @@ mod tests {
             protocol: IpNumber(253),
             ..v4
         };
-        for key in [v4, v6, unknown] {
+        let edges = FlowKey {
+            source: IpAddr::V4(Ipv4Addr::new(0, 0, 0, 0)),
+            destination: IpAddr::V4(Ipv4Addr::new(255, 255, 255, 255)),
+            protocol: IpNumber(0),
+            source_port: 0,
+            destination_port: u16::MAX,
+        };
+        let mixed = FlowKey {
+            source: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 109)),
+            protocol: IpNumber(99),
+            destination_port: 10,
+            ..v6
+        };
+        for key in [v4, v6, unknown, edges, mixed] {
             let id = FlowId::from(&key);
             assert_eq!(id.flow, key.to_string());
             assert_eq!(id.source, key.source.to_string());
