@@ -8,8 +8,14 @@
 //!   place) and ESP encap alone (`OutboundSa::encapsulate` on the same inner
 //!   packets, also reloaded each time).
 //! - `replay/<size>`: `erdp replay`'s engine on an in-memory pcap (written
-//!   to `io::sink`) against reading and writing the same pcap with no
-//!   forwarding.
+//!   to `io::sink`, reports on) against the node alone on the same frames
+//!   (`node_only_1w`: frames preloaded in memory, copied into the node's
+//!   buffers and processed in batches of 64, fates counted, nothing
+//!   written: what `erdp bench` times with one worker; issue 19 asks replay
+//!   for >= 80 % of it), against the same engine with its outputs off
+//!   (`replay_no_outputs_1w`: the capture read and fates ordered, no pcap
+//!   written, no flow table) and against reading and writing the same pcap
+//!   with no forwarding.
 //!
 //! Node configurations come from pcaps/corpus/ (the crate's own files).
 
@@ -214,6 +220,26 @@ fn replay_rate(c: &mut Criterion) {
                 black_box(writer.finish().expect("finish"))
             })
         });
+        let lan = node.interface_id("lan").expect("lan");
+        let mut worker = node.worker();
+        let mut bufs: Vec<PacketBuf> = (0..BATCH).map(|_| PacketBuf::new()).collect();
+        let mut outputs = Outputs::with_capacity(BATCH);
+        group.bench_function("node_only_1w", |b| {
+            b.iter(|| {
+                let mut forwarded = 0usize;
+                for chunk in input.chunks(BATCH) {
+                    let batch = &mut bufs[..chunk.len()];
+                    load(batch, chunk);
+                    worker.process(lan, batch, &mut outputs);
+                    forwarded += outputs
+                        .fates()
+                        .iter()
+                        .filter(|f| f.egress().is_some())
+                        .count();
+                }
+                black_box(forwarded)
+            })
+        });
         let options = ReplayOptions {
             ingress: Some("lan".to_owned()),
             ..ReplayOptions::default()
@@ -221,6 +247,18 @@ fn replay_rate(c: &mut Criterion) {
         // One node for every run, as one replay uses it (a fresh node per
         // run would time the first touch of its FIB's pages); its counters
         // accumulate over runs, which the rate does not read.
+        group.bench_function("replay_no_outputs_1w", |b| {
+            b.iter(|| {
+                let reader = CaptureReader::from_reader("bench.pcap", Cursor::new(&pcap[..]), None)
+                    .expect("reader");
+                let sink = Sink::without_outputs(&node).expect("sink");
+                black_box(
+                    replay(&node, reader, sink, &options)
+                        .expect("replay")
+                        .packets_in,
+                )
+            })
+        });
         group.bench_function("replay_1w", |b| {
             b.iter(|| {
                 let reader = CaptureReader::from_reader("bench.pcap", Cursor::new(&pcap[..]), None)

@@ -4,10 +4,13 @@
 # must-encrypt and the plain-path prefixes, tshark on the circuit veth
 # (ESP only for the must-encrypt prefixes, every ICV good), then the tunnel
 # withdrawn (plaintext fallback flagged; fail-closed drop counted), then the
-# edge's LAN on a TAP device (`--tap`) carrying kernel pings. Runs
-# once per AF_PACKET backend (`--ignored`: a plain `cargo test` lists it as
-# ignored); fails when not root or when the test did not run. The test
-# removes what it makes (Drop guards); the trap removes whatever a killed
+# edge's LAN on a TAP device (`--tap`) carrying kernel pings. Then
+# tests/attach_flood.rs: a sender floods 64 B frames at a node with captures
+# on for ERDP_FLOOD_SECONDS (default 30); the node must keep its memory,
+# give every frame a fate and write whole captures and report on SIGTERM
+# mid-flood. Each runs once per AF_PACKET backend (`--ignored`: a plain
+# `cargo test` lists them as ignored); fails when not root or when a test
+# did not run. The tests remove what they make (Drop guards); the trap removes whatever a killed
 # run left behind, found by this run's tag.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -44,6 +47,10 @@ for backend in pnet mmsg; do
     log="$(mktemp)"
     ERDP_ATTACH_BACKEND=$backend timeout 600 \
         cargo test --locked --test attach_netns -- --ignored 2>&1 | tee "$log" | tail -n 20
+    bash .ci/steps/lib/all-ran.sh "$log" 1
+    echo "== erdp attach under a 64 B flood, $backend backend"
+    ERDP_ATTACH_BACKEND=$backend timeout 600 \
+        cargo test --locked --test attach_flood -- --ignored 2>&1 | tee "$log" | tail -n 20
     bash .ci/steps/lib/all-ran.sh "$log" 1
     rm -f "$log"
 done

@@ -1,12 +1,19 @@
 //! Per-flow accounting of a node's fates for reports: for each inner
 //! 5-tuple, its packets and bytes, the egress paths it took (plain, or
 //! encrypted in which tunnel and SA), its drops and its must-encrypt policy
-//! verdict; plus the list of policy violations. Shared by `erdp replay` and
-//! the emulator; [`FlowTable::observe`] allocates only for a new flow.
+//! verdict; plus the list of policy violations. Used by `erdp replay`;
+//! [`FlowTable::observe`] allocates nothing per packet (the table grows
+//! amortised, up to its cap) and names and 5-tuple strings are made once,
+//! when a report is built.
 
 mod flows;
+mod packed_key;
+mod tally;
+mod view;
 
-pub use flows::{
-    DEFAULT_FLOW_CAP, FlowId, FlowReport, FlowTable, FlowTotals, PathReport, UntrackedFlows,
-    UntrackedViolations, ViolationReport, protocol_name, verdict_rank,
+pub use flows::{DEFAULT_FLOW_CAP, FlowTable};
+pub use tally::verdict_rank;
+pub use view::{
+    FlowId, FlowReport, FlowTotals, PathReport, UntrackedFlows, UntrackedViolations,
+    ViolationReport, protocol_name,
 };

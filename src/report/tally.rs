@@ -1,0 +1,150 @@
+//! [`Tally`]: what the packets of one flow (or of every untracked flow)
+//! did, in a fixed-size record. The ways they left (egress, tunnel, SA) and
+//! their drop reasons live in one [`WayLog`] shared by the whole table, as
+//! a list per tally in first-seen order: a new flow allocates nothing of its
+//! own, and the log grows (amortised) only when a flow takes a way it has
+//! not taken before, which is bounded with the table.
+
+use crate::dataplane::{DropReason, Fate, Outcome, PolicyVerdict};
+use crate::fib::InterfaceId;
+
+/// End of a tally's list.
+const END: usize = usize::MAX;
+
+/// One way packets left the node, or why they did not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Way {
+    /// Forwarded on `egress`, inside ESP of (tunnel, SPI) when encrypted.
+    Path {
+        egress: InterfaceId,
+        encrypted: Option<(InterfaceId, u32)>,
+    },
+    /// Dropped for this reason.
+    Dropped(DropReason),
+}
+
+/// Packets (and bytes as sent) that took one way.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct WayCount {
+    pub(super) way: Way,
+    pub(super) packets: u64,
+    pub(super) bytes: u64,
+    next: usize,
+}
+
+/// The ways of every tally of a table.
+#[derive(Debug, Default)]
+pub(super) struct WayLog {
+    entries: Vec<WayCount>,
+}
+
+impl WayLog {
+    /// Counts one packet of `bytes` on `way` in `tally`'s list.
+    fn count(&mut self, tally: &mut Tally, way: Way, bytes: u64) {
+        let mut at = tally.first_way;
+        while let Some(entry) = self.entries.get_mut(at) {
+            if entry.way == way {
+                entry.packets += 1;
+                entry.bytes += bytes;
+                return;
+            }
+            at = entry.next;
+        }
+        let new = self.entries.len();
+        self.entries.push(WayCount {
+            way,
+            packets: 1,
+            bytes,
+            next: END,
+        });
+        match self.entries.get_mut(tally.last_way) {
+            Some(last) => last.next = new,
+            None => tally.first_way = new,
+        }
+        tally.last_way = new;
+    }
+
+    /// `tally`'s ways in first-seen order.
+    pub(super) fn ways<'a>(&'a self, tally: &Tally) -> impl Iterator<Item = &'a WayCount> + 'a {
+        let mut at = tally.first_way;
+        std::iter::from_fn(move || {
+            let entry = self.entries.get(at)?;
+            at = entry.next;
+            Some(entry)
+        })
+    }
+
+    /// Entries held (for the bound's test).
+    #[cfg(test)]
+    pub(super) fn len(&self) -> usize {
+        self.entries.len()
+    }
+}
+
+/// What some packets did; their ways are in the table's [`WayLog`].
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Tally {
+    pub(super) packets: u64,
+    pub(super) bytes: u64,
+    pub(super) delivered: u64,
+    /// The SPI it arrived under, when it arrived in ESP.
+    pub(super) decrypted_spi: Option<u32>,
+    pub(super) verdict: PolicyVerdict,
+    first_way: usize,
+    last_way: usize,
+}
+
+const _: () = assert!(size_of::<Tally>() <= 56);
+
+impl Default for Tally {
+    fn default() -> Self {
+        Self {
+            packets: 0,
+            bytes: 0,
+            delivered: 0,
+            decrypted_spi: None,
+            verdict: PolicyVerdict::Unchecked,
+            first_way: END,
+            last_way: END,
+        }
+    }
+}
+
+/// Orders verdicts so a flow keeps its worst: violation, then encrypted,
+/// then not covered, then unchecked.
+pub fn verdict_rank(verdict: PolicyVerdict) -> u8 {
+    match verdict {
+        PolicyVerdict::Unchecked => 0,
+        PolicyVerdict::NotCovered => 1,
+        PolicyVerdict::Encrypted(_) => 2,
+        PolicyVerdict::Violation(_) => 3,
+    }
+}
+
+impl Tally {
+    /// Folds one packet in: `bytes_in` as received, `bytes_out` as sent.
+    pub(super) fn observe(
+        &mut self,
+        log: &mut WayLog,
+        fate: &Fate,
+        bytes_in: usize,
+        bytes_out: usize,
+    ) {
+        self.packets += 1;
+        self.bytes += bytes_in as u64;
+        if let Some(sa) = fate.decrypted {
+            self.decrypted_spi = Some(sa.spi);
+        }
+        if verdict_rank(fate.policy) > verdict_rank(self.verdict) {
+            self.verdict = fate.policy;
+        }
+        match fate.outcome {
+            Outcome::Forwarded(egress) => {
+                let encrypted = fate.encrypted.map(|sa| (sa.tunnel, sa.spi));
+                log.count(self, Way::Path { egress, encrypted }, bytes_out as u64);
+            }
+            Outcome::Delivered(_) => self.delivered += 1,
+            Outcome::Dropped(reason) => log.count(self, Way::Dropped(reason), 0),
+        }
+    }
+}
