@@ -110,7 +110,7 @@ impl ScenarioError {
 }
 
 /// The built-in scenarios: name and TOML text.
-pub const BUILTIN: [(&str, &str); 4] = [
+pub const BUILTIN: [(&str, &str); 5] = [
     ("design1", include_str!("../../scenarios/design1.toml")),
     ("design2", include_str!("../../scenarios/design2.toml")),
     ("leak", include_str!("../../scenarios/leak.toml")),
@@ -118,10 +118,11 @@ pub const BUILTIN: [(&str, &str); 4] = [
         "two-circuits",
         include_str!("../../scenarios/two-circuits.toml"),
     ),
+    ("dmz", include_str!("../../scenarios/dmz.toml")),
 ];
 
 /// The built-in scenario `name` (`design1`, `design2`, `leak`,
-/// `two-circuits`).
+/// `two-circuits`, `dmz`).
 pub fn builtin(name: &str) -> Option<Result<Scenario, ScenarioError>> {
     BUILTIN
         .iter()

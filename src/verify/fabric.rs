@@ -1,0 +1,235 @@
+//! The probed network of one state: the scenario's real forwarding nodes
+//! (the same node configurations `erdp run` builds), the routes of the
+//! state's converged control plane, and the wiring between node
+//! interfaces. Hosts are not emulated: each prefix is reached through a
+//! static route to the host behind the edge (on-premises) or the hub
+//! (Azure), so a probe to any advertised prefix can be delivered.
+
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use ipnet::IpNet;
+
+use super::states::State;
+use crate::config::{InterfaceKind, NodeConfig};
+use crate::dataplane::{Node, Worker};
+use crate::fib::{InterfaceId, NextHop};
+use crate::rib::Route;
+use crate::scenario::{CIRCUITS, Nodes, Scenario, ScenarioError, Side, node_configs};
+
+/// Node indices in a fabric.
+pub(super) const EDGE: usize = 0;
+pub(super) const MSEE: usize = 1;
+pub(super) const HUB: usize = 2;
+pub(super) const MSEE2: usize = 3;
+
+/// One end of a wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum End {
+    /// A node's interface.
+    Node(usize, InterfaceId),
+    /// The host side of a LAN (on-premises or the VNet).
+    Host(Side),
+}
+
+/// A link between two ends.
+#[derive(Debug, Clone)]
+pub(super) struct Wire {
+    /// The link's name (`er-primary`, `msee-hub`, ...).
+    pub(super) name: &'static str,
+    /// An ExpressRoute circuit link (where encryption is judged).
+    pub(super) circuit: bool,
+    /// Up in this state.
+    pub(super) up: bool,
+    pub(super) ends: [End; 2],
+}
+
+/// The nodes, their workers and wiring of one state.
+pub(super) struct Fabric {
+    pub(super) nodes: Vec<Arc<Node>>,
+    pub(super) workers: Vec<Worker>,
+    pub(super) wires: Vec<Wire>,
+    /// Wire index of each node's interfaces: `attached[node][interface]`.
+    attached: Vec<Vec<Option<usize>>>,
+}
+
+fn build_node(text: &str, origin: &str) -> Result<Arc<Node>, ScenarioError> {
+    let config = NodeConfig::from_toml_str(text, Path::new(origin))
+        .map_err(|e| ScenarioError::invalid(origin, e.to_string()))?;
+    Node::new(config)
+        .map(Arc::new)
+        .map_err(|e| ScenarioError::invalid(origin, e.to_string()))
+}
+
+/// The interface named `name` of `node`.
+fn port(nodes: &[Arc<Node>], node: usize, name: &str) -> Result<End, ScenarioError> {
+    nodes
+        .get(node)
+        .and_then(|n| n.interface_id(name).map(|id| End::Node(node, id)))
+        .ok_or_else(|| ScenarioError::invalid(name, format!("node {node} has no interface {name}")))
+}
+
+/// The first address of `prefix` a probe uses: `host` itself when the
+/// prefix holds it, else the prefix's first host address.
+pub(super) fn probe_address(prefix: IpNet, host: IpAddr) -> IpAddr {
+    if prefix.contains(&host) {
+        return host;
+    }
+    match prefix.trunc() {
+        IpNet::V4(net) if net.prefix_len() < 31 => {
+            IpAddr::V4(u32::from(net.network()).wrapping_add(1).into())
+        }
+        IpNet::V6(net) if net.prefix_len() < 127 => {
+            IpAddr::V6(u128::from(net.network()).wrapping_add(1).into())
+        }
+        other => other.addr(),
+    }
+}
+
+impl Fabric {
+    /// Builds the nodes of `scenario`, installs the routes of `state` and
+    /// a route to each prefix of `onprem` and `azure` behind its host.
+    pub(super) fn new(
+        scenario: &Scenario,
+        state: &State,
+        onprem: &[IpNet],
+        azure: &[IpNet],
+    ) -> Result<Fabric, ScenarioError> {
+        let texts = node_configs(scenario)?;
+        let mut nodes = vec![
+            build_node(&texts.edge, "onprem-edge (generated)")?,
+            build_node(&texts.msee, "msee (generated)")?,
+            build_node(&texts.hub, "azure-hub (generated)")?,
+        ];
+        if let Some(text) = &texts.msee2 {
+            nodes.push(build_node(text, "msee2 (generated)")?);
+        }
+        let handles = Nodes {
+            edge: Arc::clone(&nodes[EDGE]),
+            msee: Arc::clone(&nodes[MSEE]),
+            hub: Arc::clone(&nodes[HUB]),
+            msee2: nodes.get(MSEE2).cloned(),
+        };
+        state.control_plane(scenario).apply(&handles);
+        behind(&nodes[EDGE], "lan", scenario.onprem.host.addr(), onprem);
+        behind(&nodes[HUB], "vnet", scenario.azure.host.addr(), azure);
+
+        let down = state.links_down();
+        let mut wires = vec![
+            (
+                "onprem-lan",
+                false,
+                End::Host(Side::Onprem),
+                port(&nodes, EDGE, "lan")?,
+            ),
+            (
+                "azure-vnet",
+                false,
+                port(&nodes, HUB, "vnet")?,
+                End::Host(Side::Azure),
+            ),
+        ];
+        let msees = [MSEE, MSEE2];
+        let hub_links = ["msee-hub", "msee2-hub"];
+        for ((layout, msee), hub_link) in CIRCUITS.iter().zip(msees).zip(hub_links) {
+            if msee >= nodes.len() {
+                break;
+            }
+            for (index, link) in layout.links.into_iter().enumerate() {
+                let msee_port = if index == 0 { "er1" } else { "er2" };
+                wires.push((
+                    link,
+                    true,
+                    port(&nodes, EDGE, layout.edge_ports[index])?,
+                    port(&nodes, msee, msee_port)?,
+                ));
+            }
+            wires.push((
+                hub_link,
+                false,
+                port(&nodes, msee, "hub")?,
+                port(&nodes, HUB, layout.hub_port)?,
+            ));
+        }
+        let wires: Vec<Wire> = wires
+            .into_iter()
+            .map(|(name, circuit, a, b)| Wire {
+                name,
+                circuit,
+                up: !down.contains(&name),
+                ends: [a, b],
+            })
+            .collect();
+        let mut attached: Vec<Vec<Option<usize>>> = nodes
+            .iter()
+            .map(|n| vec![None; n.interface_names().len()])
+            .collect();
+        for (index, wire) in wires.iter().enumerate() {
+            for end in wire.ends {
+                if let End::Node(node, id) = end
+                    && let Some(slot) = attached
+                        .get_mut(node)
+                        .and_then(|ports| ports.get_mut(id.0 as usize))
+                {
+                    *slot = Some(index);
+                }
+            }
+        }
+        let workers = nodes.iter().map(Node::worker).collect();
+        Ok(Fabric {
+            nodes,
+            workers,
+            wires,
+            attached,
+        })
+    }
+
+    /// The wire on `node`'s `interface`, and the other end.
+    pub(super) fn across(&self, node: usize, interface: InterfaceId) -> Option<(&Wire, End)> {
+        let index = (*self.attached.get(node)?.get(interface.0 as usize)?)?;
+        let wire = self.wires.get(index)?;
+        let other = if wire.ends[0] == End::Node(node, interface) {
+            wire.ends[1]
+        } else {
+            wire.ends[0]
+        };
+        Some((wire, other))
+    }
+
+    /// The name of the link on `node`'s `interface` (`vpn` for the tunnel).
+    pub(super) fn link_of(&self, node: usize, interface: InterfaceId) -> &'static str {
+        if self.nodes.get(node).is_some_and(|n| n.is_tunnel(interface)) {
+            return "vpn";
+        }
+        self.across(node, interface).map_or("-", |(wire, _)| wire.name)
+    }
+
+    /// The MAC of `node`'s Ethernet interface `name`.
+    pub(super) fn mac(&self, node: usize, name: &str) -> Option<[u8; 6]> {
+        let node = self.nodes.get(node)?;
+        node.config()
+            .interfaces
+            .iter()
+            .find(|i| i.name == name)
+            .and_then(|i| match &i.kind {
+                InterfaceKind::Ethernet(eth) => Some(eth.mac.0),
+                InterfaceKind::EspTunnel(_) => None,
+            })
+    }
+}
+
+/// Static routes on `node` to every prefix of `prefixes` that does not
+/// hold `host`, through `host` on `interface` (the site behind the host).
+fn behind(node: &Node, interface: &str, host: IpAddr, prefixes: &[IpNet]) {
+    let Some(id) = node.interface_id(interface) else {
+        return;
+    };
+    node.update_routes(|rib| {
+        for &prefix in prefixes {
+            if !prefix.contains(&host) && prefix.addr().is_ipv4() == host.is_ipv4() {
+                let _ = rib.add(Route::static_route(prefix, NextHop::via(id, host)));
+            }
+        }
+    });
+}
