@@ -165,3 +165,28 @@ fn effective_routes_say_why_the_edge_prefers_the_vpn() {
     assert_eq!(specific.next_hop_type, "VPN tunnel");
     assert!(specific.why.starts_with("longest prefix over 10.0.0.0/16"), "{}", specific.why);
 }
+
+#[test]
+fn synthetic_matrix_has_pairs_times_states_cells_all_encrypted_when_steady() {
+    let scenario = erdp::verify::synthetic(5, 4).expect("builds");
+    let report = verify(&scenario, &VerifyOptions::default()).expect("verifies");
+    assert_eq!(report.onprem_prefixes.len(), 5);
+    assert_eq!(report.azure_prefixes.len(), 4);
+    assert_eq!(report.states.len(), 10);
+    assert_matrix_is_complete(&report);
+    assert_eq!(report.probes, 5 * 4 * 2 * 10);
+    let steady = report.totals.first().expect("totals");
+    assert_eq!(steady.encrypted, 20, "{}", report.summary(100));
+}
+
+#[test]
+fn nothing_verified_never_reports_success() {
+    // Azure advertises only IPv6 to an IPv4 VNet host: no pair to probe.
+    let mut scenario = builtin("design1").expect("built-in").expect("parses");
+    scenario.azure.advertise_er = vec![net("fd00:1::/48")];
+    scenario.azure.advertise_vpn = vec![net("fd00:1::/48")];
+    let report = verify(&scenario, &VerifyOptions::default()).expect("verifies");
+    assert!(report.matrix.is_empty());
+    assert!(report.failed());
+    assert!(report.summary(10).contains("nothing verified"), "{}", report.summary(10));
+}

@@ -70,21 +70,34 @@ fn port(nodes: &[Arc<Node>], node: usize, name: &str) -> Result<End, ScenarioErr
         .ok_or_else(|| ScenarioError::invalid(name, format!("node {node} has no interface {name}")))
 }
 
-/// The first address of `prefix` a probe uses: `host` itself when the
-/// prefix holds it, else the prefix's first host address.
-pub(super) fn probe_address(prefix: IpNet, host: IpAddr) -> IpAddr {
+/// The address of `prefix` a probe uses: `host` itself when the prefix
+/// holds it, else the prefix's first host address that is not in `taken`
+/// (the routers' own addresses: a probe to them would be delivered to the
+/// router).
+pub(super) fn probe_address(prefix: IpNet, host: IpAddr, taken: &[IpAddr]) -> IpAddr {
     if prefix.contains(&host) {
         return host;
     }
-    match prefix.trunc() {
-        IpNet::V4(net) if net.prefix_len() < 31 => {
-            IpAddr::V4(u32::from(net.network()).wrapping_add(1).into())
+    let candidates: Box<dyn Iterator<Item = IpAddr>> = match prefix.trunc() {
+        IpNet::V4(net) if net.prefix_len() < 31 => Box::new(
+            (1..4u32).map(move |k| IpAddr::V4(u32::from(net.network()).wrapping_add(k).into())),
+        ),
+        IpNet::V6(net) if net.prefix_len() < 127 => Box::new(
+            (1..4u128).map(move |k| IpAddr::V6(u128::from(net.network()).wrapping_add(k).into())),
+        ),
+        other => Box::new(std::iter::once(other.addr())),
+    };
+    let mut first = None;
+    for address in candidates {
+        if !prefix.contains(&address) {
+            break;
         }
-        IpNet::V6(net) if net.prefix_len() < 127 => {
-            IpAddr::V6(u128::from(net.network()).wrapping_add(1).into())
+        first.get_or_insert(address);
+        if !taken.contains(&address) {
+            return address;
         }
-        other => other.addr(),
     }
+    first.unwrap_or(prefix.addr())
 }
 
 impl Fabric {
@@ -203,6 +216,22 @@ impl Fabric {
             return "vpn";
         }
         self.across(node, interface).map_or("-", |(wire, _)| wire.name)
+    }
+
+    /// Every address of every node (interfaces and tunnel endpoints).
+    pub(super) fn router_addresses(&self) -> Vec<IpAddr> {
+        let mut taken = Vec::new();
+        for node in &self.nodes {
+            for interface in &node.config().interfaces {
+                match &interface.kind {
+                    InterfaceKind::Ethernet(eth) => {
+                        taken.extend(eth.addresses.iter().map(IpNet::addr));
+                    }
+                    InterfaceKind::EspTunnel(tunnel) => taken.push(tunnel.local),
+                }
+            }
+        }
+        taken
     }
 
     /// The MAC of `node`'s Ethernet interface `name`.

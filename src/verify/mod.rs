@@ -15,6 +15,7 @@ mod matrix;
 mod probe;
 mod routes;
 mod states;
+mod synthetic;
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -34,6 +35,7 @@ pub use matrix::{PairResult, StateTotals, Verdict};
 pub use probe::{Crossing, Trip};
 pub use routes::{NodeRoutes, RouteRow};
 pub use states::{Failure, State, states};
+pub use synthetic::synthetic;
 
 /// The report in the output directory.
 pub const REPORT_FILE: &str = "report.json";
@@ -196,11 +198,12 @@ fn run_state(
     let routes = routes::effective_routes(&fabric, &state.name);
     let mut prober = Prober::new();
     let (onprem_host, azure_host) = (scenario.onprem.host.addr(), scenario.azure.host.addr());
+    let taken = fabric.router_addresses();
     let mut cells = Vec::with_capacity(onprem.len() * azure.len());
     for &local in onprem {
-        let from = probe_address(local, onprem_host);
+        let from = probe_address(local, onprem_host, &taken);
         for &remote in azure {
-            let to = probe_address(remote, azure_host);
+            let to = probe_address(remote, azure_host, &taken);
             let port = 49152 + (cells.len() % 16384) as u16;
             let forward = prober.send(&mut fabric, Side::Onprem, from, to, port);
             let reverse = prober.send(&mut fabric, Side::Azure, to, from, port);
