@@ -26,7 +26,10 @@ fn bench(c: &mut Criterion) {
     group.warm_up_time(Duration::from_secs(1));
     group.measurement_time(Duration::from_secs(10));
     group.throughput(Throughput::Elements(probes));
-    for (name, threads) in [("100x100x10_all_cores", None), ("100x100x10_one_thread", Some(1))] {
+    for (name, threads) in [
+        ("100x100x10_all_cores", None),
+        ("100x100x10_one_thread", Some(1)),
+    ] {
         let options = VerifyOptions {
             threads,
             ..VerifyOptions::default()

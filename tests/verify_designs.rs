@@ -7,7 +7,7 @@
 //! asymmetric, as Azure routes it.
 
 use erdp::scenario::builtin;
-use erdp::verify::{Failure, VerifyOptions, VerifyReport, Verdict, verify};
+use erdp::verify::{Failure, Verdict, VerifyOptions, VerifyReport, verify};
 use ipnet::IpNet;
 
 fn verify_builtin(name: &str) -> VerifyReport {
@@ -68,9 +68,17 @@ fn design1_is_encrypted_both_ways_steady_and_with_either_link_down() {
         }
     }
     // With er-primary down, nothing crosses it.
-    for cell in report.matrix.iter().filter(|c| c.state == "er-primary down") {
+    for cell in report
+        .matrix
+        .iter()
+        .filter(|c| c.state == "er-primary down")
+    {
         for trip in [&cell.onprem_to_azure, &cell.azure_to_onprem] {
-            assert!(trip.crossings.iter().all(|c| c.link == "er-secondary"), "{}", cell.line());
+            assert!(
+                trip.crossings.iter().all(|c| c.link == "er-secondary"),
+                "{}",
+                cell.line()
+            );
         }
     }
 }
@@ -85,7 +93,10 @@ fn a_failure_state_that_blackholes_is_reported_as_blackholed() {
         .expect("cell");
     assert_eq!(cell.verdict, Verdict::Blackholed, "{}", cell.line());
     let dropped = cell.onprem_to_azure.dropped.as_deref().unwrap_or("");
-    assert!(dropped.contains("policy_violation at onprem-edge"), "{dropped}");
+    assert!(
+        dropped.contains("policy_violation at onprem-edge"),
+        "{dropped}"
+    );
     assert!(!cell.onprem_to_azure.arrived);
     // One circuit down takes the tunnel's underlay with it: no route at all.
     let circuit = report
@@ -126,7 +137,12 @@ fn two_circuits_survive_each_circuit_failure_encrypted() {
     let report = verify_builtin("two-circuits");
     assert_eq!(report.states.len(), 10);
     assert_matrix_is_complete(&report);
-    for state in ["steady", "circuit-1 down", "circuit-2 down", "er-primary down"] {
+    for state in [
+        "steady",
+        "circuit-1 down",
+        "circuit-2 down",
+        "er-primary down",
+    ] {
         for cell in report.matrix.iter().filter(|c| c.state == state) {
             assert_eq!(cell.verdict, Verdict::Encrypted, "{state}: {}", cell.line());
         }
@@ -151,7 +167,10 @@ fn effective_routes_say_why_the_edge_prefers_the_vpn() {
     assert_eq!(active[0].next_hop_type, "VPN tunnel");
     assert_eq!(active[0].session, "vpn");
     assert_eq!(active[0].why, "LOCAL_PREF 200");
-    assert!(vnet.iter().any(|r| r.state == "Invalid" && r.session == "er-primary"));
+    assert!(
+        vnet.iter()
+            .any(|r| r.state == "Invalid" && r.session == "er-primary")
+    );
     let hub = report
         .effective_routes
         .iter()
@@ -163,7 +182,11 @@ fn effective_routes_say_why_the_edge_prefers_the_vpn() {
         .find(|r| r.address_prefix == net("10.0.0.0/17") && r.state == "Active")
         .expect("hub route");
     assert_eq!(specific.next_hop_type, "VPN tunnel");
-    assert!(specific.why.starts_with("longest prefix over 10.0.0.0/16"), "{}", specific.why);
+    assert!(
+        specific.why.starts_with("longest prefix over 10.0.0.0/16"),
+        "{}",
+        specific.why
+    );
 }
 
 #[test]
@@ -188,5 +211,9 @@ fn nothing_verified_never_reports_success() {
     let report = verify(&scenario, &VerifyOptions::default()).expect("verifies");
     assert!(report.matrix.is_empty());
     assert!(report.failed());
-    assert!(report.summary(10).contains("nothing verified"), "{}", report.summary(10));
+    assert!(
+        report.summary(10).contains("nothing verified"),
+        "{}",
+        report.summary(10)
+    );
 }

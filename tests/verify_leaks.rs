@@ -7,7 +7,7 @@
 use std::process::Command;
 
 use erdp::scenario::builtin;
-use erdp::verify::{VerifyOptions, Verdict, verify};
+use erdp::verify::{Verdict, VerifyOptions, verify};
 use ipnet::IpNet;
 
 fn net(text: &str) -> IpNet {
@@ -60,11 +60,16 @@ fn dmz_pair_is_asymmetric_and_the_lan_pairs_are_encrypted() {
     assert!(dmz.onprem_to_azure.encrypted());
     assert!(dmz.azure_to_onprem.arrived && !dmz.azure_to_onprem.encrypted());
     for lan in ["10.0.0.0/17", "10.0.128.0/17"] {
-        let cell = report.cell("steady", net(lan), net("10.1.0.0/16")).expect("cell");
+        let cell = report
+            .cell("steady", net(lan), net("10.1.0.0/16"))
+            .expect("cell");
         assert_eq!(cell.verdict, Verdict::Encrypted, "{}", cell.line());
     }
     let steady = report.totals.first().expect("steady totals");
-    assert_eq!((steady.asymmetric, steady.leak, steady.blackholed), (1, 0, 0));
+    assert_eq!(
+        (steady.asymmetric, steady.leak, steady.blackholed),
+        (1, 0, 0)
+    );
 }
 
 #[test]
@@ -90,7 +95,10 @@ fn cli_exits_1_for_the_dmz_and_writes_the_matrix() {
     let pairs = report["onprem_prefixes"].as_array().unwrap().len()
         * report["azure_prefixes"].as_array().unwrap().len();
     assert_eq!(report["matrix"].as_array().unwrap().len(), pairs * states);
-    assert_eq!(report["probes"].as_u64().unwrap() as usize, pairs * 2 * states);
+    assert_eq!(
+        report["probes"].as_u64().unwrap() as usize,
+        pairs * 2 * states
+    );
     assert!(!report["effective_routes"].as_array().unwrap().is_empty());
 }
 

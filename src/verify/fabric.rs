@@ -215,7 +215,8 @@ impl Fabric {
         if self.nodes.get(node).is_some_and(|n| n.is_tunnel(interface)) {
             return "vpn";
         }
-        self.across(node, interface).map_or("-", |(wire, _)| wire.name)
+        self.across(node, interface)
+            .map_or("-", |(wire, _)| wire.name)
     }
 
     /// Every address of every node (interfaces and tunnel endpoints).

@@ -118,7 +118,10 @@ impl Prober {
         };
         let (Some(gateway_mac), Some(ingress)) = (
             fabric.mac(node, interface),
-            fabric.nodes.get(node).and_then(|n| n.interface_id(interface)),
+            fabric
+                .nodes
+                .get(node)
+                .and_then(|n| n.interface_id(interface)),
         ) else {
             trip.dropped = Some(format!("no {interface} interface"));
             return trip;
@@ -152,7 +155,11 @@ impl Prober {
             let Some(worker) = fabric.workers.get_mut(node) else {
                 break;
             };
-            worker.process(ingress, std::slice::from_mut(&mut self.buf), &mut self.outputs);
+            worker.process(
+                ingress,
+                std::slice::from_mut(&mut self.buf),
+                &mut self.outputs,
+            );
             let name = fabric.nodes.get(node).map_or("?", |n| n.name());
             let Some(fate) = self.outputs.fates().first().copied() else {
                 trip.dropped = Some(format!("no fate at {name}"));

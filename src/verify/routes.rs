@@ -129,7 +129,9 @@ impl NodeRoutes {
             "Source", "State", "Address prefixes", "Next hop type", "Next hop IP", "Session"
         );
         for r in &self.routes {
-            let ip = r.next_hop_ip.map_or_else(|| "-".to_string(), |ip| ip.to_string());
+            let ip = r
+                .next_hop_ip
+                .map_or_else(|| "-".to_string(), |ip| ip.to_string());
             let _ = writeln!(
                 out,
                 "  {:<24} {:<8} {:<20} {:<13} {:<16} {:<13} {}",

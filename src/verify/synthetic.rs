@@ -22,7 +22,12 @@ fn slash24(base: [u8; 2], index: usize) -> IpNet {
 pub fn synthetic(onprem: usize, azure: usize) -> Result<Scenario, ScenarioError> {
     let mut scenario = match builtin("two-circuits") {
         Some(result) => result?,
-        None => return Err(ScenarioError::invalid("two-circuits", "not built in".into())),
+        None => {
+            return Err(ScenarioError::invalid(
+                "two-circuits",
+                "not built in".into(),
+            ));
+        }
     };
     scenario.name = format!("synthetic: {onprem} x {azure} prefixes, two circuits");
     scenario.flows.clear();
