@@ -1,22 +1,21 @@
 //! The probed network of one state: the scenario's real forwarding nodes
-//! (the same node configurations `erdp run` builds), the routes of the
+//! (built as `erdp run` builds them), the routes of the
 //! state's converged control plane, and the wiring between node
 //! interfaces. Hosts are not emulated: each prefix is reached through a
 //! static route to the host behind the edge (on-premises) or the hub
 //! (Azure), so a probe to any advertised prefix can be delivered.
 
 use std::net::IpAddr;
-use std::path::Path;
 use std::sync::Arc;
 
 use ipnet::IpNet;
 
 use super::states::State;
-use crate::config::{InterfaceKind, NodeConfig};
+use crate::config::InterfaceKind;
 use crate::dataplane::{Node, Worker};
 use crate::fib::{InterfaceId, NextHop};
 use crate::rib::Route;
-use crate::scenario::{CIRCUITS, Nodes, Scenario, ScenarioError, Side, node_configs};
+use crate::scenario::{CIRCUITS, Scenario, ScenarioError, Side, build};
 
 /// Node indices in a fabric.
 pub(super) const EDGE: usize = 0;
@@ -52,14 +51,6 @@ pub(super) struct Fabric {
     pub(super) wires: Vec<Wire>,
     /// Wire index of each node's interfaces: `attached[node][interface]`.
     attached: Vec<Vec<Option<usize>>>,
-}
-
-fn build_node(text: &str, origin: &str) -> Result<Arc<Node>, ScenarioError> {
-    let config = NodeConfig::from_toml_str(text, Path::new(origin))
-        .map_err(|e| ScenarioError::invalid(origin, e.to_string()))?;
-    Node::new(config)
-        .map(Arc::new)
-        .map_err(|e| ScenarioError::invalid(origin, e.to_string()))
 }
 
 /// The interface named `name` of `node`.
@@ -109,21 +100,15 @@ impl Fabric {
         onprem: &[IpNet],
         azure: &[IpNet],
     ) -> Result<Fabric, ScenarioError> {
-        let texts = node_configs(scenario)?;
+        // The nodes exactly as `erdp run` builds them (the simulator, its
+        // hosts and links are dropped: probes go straight to the workers).
+        let handles = build(scenario, scenario.seed)?.nodes;
         let mut nodes = vec![
-            build_node(&texts.edge, "onprem-edge (generated)")?,
-            build_node(&texts.msee, "msee (generated)")?,
-            build_node(&texts.hub, "azure-hub (generated)")?,
+            Arc::clone(&handles.edge),
+            Arc::clone(&handles.msee),
+            Arc::clone(&handles.hub),
         ];
-        if let Some(text) = &texts.msee2 {
-            nodes.push(build_node(text, "msee2 (generated)")?);
-        }
-        let handles = Nodes {
-            edge: Arc::clone(&nodes[EDGE]),
-            msee: Arc::clone(&nodes[MSEE]),
-            hub: Arc::clone(&nodes[HUB]),
-            msee2: nodes.get(MSEE2).cloned(),
-        };
+        nodes.extend(handles.msee2.iter().cloned());
         state.control_plane(scenario).apply(&handles);
         behind(&nodes[EDGE], "lan", scenario.onprem.host.addr(), onprem);
         behind(&nodes[HUB], "vnet", scenario.azure.host.addr(), azure);

@@ -289,7 +289,9 @@ pub fn verify(scenario: &Scenario, options: &VerifyOptions) -> Result<VerifyRepo
     let mut matrix = Vec::with_capacity(probes / 2);
     let mut effective_routes = Vec::new();
     let mut totals = Vec::with_capacity(states.len());
-    let slots = results.into_inner().unwrap_or_default();
+    let slots = results
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     for (state, slot) in states.iter().zip(slots) {
         let result = slot.unwrap_or_else(|| {
             Err(ScenarioError::invalid(
