@@ -71,7 +71,7 @@ pub fn run(args: VerifyArgs) -> ExitCode {
     };
     let steady = report.states.first().map(|s| s.name.as_str());
     for table in &report.effective_routes {
-        let wanted = args.effective_routes || args.routes.iter().any(|n| *n == table.node);
+        let wanted = args.effective_routes || args.routes.contains(&table.node);
         if wanted && Some(table.state.as_str()) == steady {
             outln!("{}", table.table());
         }
