@@ -248,3 +248,38 @@ fn behind(node: &Node, interface: &str, host: IpAddr, prefixes: &[IpNet]) {
         }
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn probe_address_is_the_host_in_its_prefix_else_the_first_free_address() {
+        let host = ip("10.0.1.10");
+        assert_eq!(
+            probe_address("10.0.0.0/16".parse().unwrap(), host, &[]),
+            host
+        );
+        let taken = [ip("10.0.0.1")];
+        assert_eq!(
+            probe_address("10.0.0.0/24".parse().unwrap(), host, &taken),
+            ip("10.0.0.2")
+        );
+        assert_eq!(
+            probe_address("10.9.0.0/24".parse().unwrap(), host, &taken),
+            ip("10.9.0.1")
+        );
+        assert_eq!(
+            probe_address("10.9.0.7/32".parse().unwrap(), host, &[]),
+            ip("10.9.0.7")
+        );
+        assert_eq!(
+            probe_address("fd00::/64".parse().unwrap(), host, &[]),
+            ip("fd00::1")
+        );
+    }
+}
