@@ -20,6 +20,7 @@
 //! - [`config`]: the node configuration (TOML), checked with file, line and field in errors.
 //! - [`dataplane`]: the forwarding node: frames in, one fate each out, ESP tunnels, worker pool.
 //! - [`scenario`]: `erdp run`: the emulated ExpressRoute + IPsec topology, BGP, faults, reports.
+//! - [`verify`]: `erdp verify`: probes for every prefix pair, both ways, in every single-failure state.
 //! - [`output`]: output directories written all or nothing (temporary names, a manifest).
 //! - [`report`]: per-flow paths and must-encrypt verdicts; [`replay`]: captures through a node.
 //! - [`html`]: report.html, the page a person opens (topology, timelines, flows, verdicts).
@@ -44,4 +45,5 @@ pub mod replay;
 pub mod report;
 pub mod rib;
 pub mod scenario;
+pub mod verify;
 pub mod wire;

@@ -191,7 +191,7 @@ fn every_builtin_scenario_is_covered_here() {
     let names: Vec<&str> = BUILTIN.iter().map(|(n, _)| *n).collect();
     assert_eq!(
         names,
-        ["design1", "design2", "leak", "two-circuits", "recursion"]
+        ["design1", "design2", "leak", "two-circuits", "recursion", "dmz"]
     );
 }
 
@@ -289,4 +289,13 @@ fn replay_writes_its_page_with_interfaces_drops_and_flows() {
             .contains("tr class=\"flow")
     );
     let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn dmz_page_is_clean_because_the_dmz_host_sends_nothing() {
+    // The run's flows are between the LAN host and the VNet only: clean.
+    // `erdp verify dmz` finds the DMZ's asymmetric pair (tests/verify_dmz.rs).
+    let (report, html) = check_run_page("dmz");
+    assert!(!report.failed());
+    assert!(select(&html, "tr.flow.leak").is_empty());
 }

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # The main job (issue 5): every built-in scenario through the release binary,
-# with the expected exit code (design1/design2/two-circuits: 0; leak: 1, the leak is
-# flagged; recursion: 1, the tunnel-recursion design error is reported with its prefix), and tshark decrypting the ESP on the primary link's capture with
+# with the expected exit code (design1/design2/two-circuits/dmz: 0; leak: 1, the leak is
+# flagged; recursion: 1, the tunnel-recursion design error is reported with its
+# prefix), and tshark decrypting the ESP on the primary link's capture with
 # the esp_sa lines `erdp run` prints (inner 10.0.1.10 <-> 10.1.0.10 visible).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 bin=${ERDP_BIN:-target/release/erdp}
 out=target/ci-scenarios
-for name in design1 design2 two-circuits; do
+for name in design1 design2 two-circuits dmz; do
     "$bin" run "$name" --out-dir "$out/$name" >/dev/null
 done
 if "$bin" run leak --out-dir "$out/leak" >/dev/null; then
@@ -22,6 +23,37 @@ if "$bin" run recursion --out-dir "$out/recursion" >/dev/null; then
 fi
 grep -q '"design-error"' "$out/recursion/report.json"
 grep -q '10.100.255.0/27' "$out/recursion/report.json"
+
+# erdp verify (issue 16): every built-in's matrix through the release binary.
+# Each exits 1 with what it really has (docs/verify.md): design1, design2,
+# leak and two-circuits blackhole when the tunnel fails (fail-closed or no
+# route), design2 and dmz have an asymmetric DMZ pair, leak leaks. The
+# steady-state lines say which verdict each pair got.
+verify() { # NAME EXPECTED-LINE...
+    local name=$1 text code=0
+    shift
+    text=$("$bin" verify "$name" --out-dir "$out/verify-$name") || code=$?
+    if [ "$code" -ne 1 ]; then
+        echo "erdp verify $name: exit code $code, expected 1" >&2
+        exit 1
+    fi
+    [ -s "$out/verify-$name/report.json" ]
+    for line in "$@"; do
+        if ! grep -qE -- "$line" <<<"$text"; then
+            echo "erdp verify $name: no line matching: $line" >&2
+            echo "$text" >&2
+            exit 1
+        fi
+    done
+}
+verify design1 '^\[steady\] encrypted 3, plain 0, asymmetric 0, leak 0, blackholed 0' \
+    '^\[er-primary down\] encrypted 3,' '^\[tunnel down\] encrypted 0, .* blackholed 3'
+verify design2 '^10\.2\.0\.0/16 +10\.1\.0\.0/16 .*ASYMMETRIC'
+verify leak '^\[steady\] encrypted 0, plain 0, asymmetric 0, leak 1, blackholed 0'
+verify dmz '^\[steady\] encrypted 3, plain 0, asymmetric 1, leak 0, blackholed 0' \
+    '^10\.9\.0\.0/24 +10\.1\.0\.0/16 +er-[a-z]+ ESP +er-[a-z]+ plain +ASYMMETRIC'
+verify two-circuits '^\[circuit-1 down\] encrypted 3, plain 0, asymmetric 0, leak 0, blackholed 0' \
+    '^\[circuit-2 down\] encrypted 3,'
 
 if command -v tshark >/dev/null; then
     mapfile -t sas < <("$bin" run design1 --out-dir "$out/design1" | sed -n 's/^  \("IPv4".*\)$/\1/p')

@@ -20,6 +20,7 @@ mod fib;
 mod replay;
 mod run;
 pub mod stdout;
+mod verify;
 
 /// erdp: prove where every packet goes in an ExpressRoute + IPsec network,
 /// and whether it leaves encrypted.
@@ -56,6 +57,8 @@ pub enum Command {
     Bgp(bgp::BgpArgs),
     /// Replay a capture through a node: outputs per interface, drops with reasons, report.json, --expect checks.
     Replay(replay::ReplayArgs),
+    /// The verdict: every on-prem x Azure prefix pair probed both ways, steady and under each single failure.
+    Verify(verify::VerifyArgs),
 }
 
 /// Exit code for usage and configuration errors.
@@ -80,6 +83,7 @@ pub fn main() -> ExitCode {
         Some(Command::Attach(args)) => attach::run(args),
         Some(Command::Replay(args)) => replay::run(args),
         Some(Command::Bgp(args)) => bgp::run(args),
+        Some(Command::Verify(args)) => verify::run(args),
     };
     stdout::finish(code)
 }

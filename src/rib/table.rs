@@ -159,6 +159,12 @@ impl Rib {
         select(self.mode, self.candidates(prefix), self.max_paths)
     }
 
+    /// Every prefix with at least one route, in no particular order (the
+    /// effective-routes view of `erdp verify` sorts them).
+    pub fn prefixes(&self) -> impl Iterator<Item = IpNet> + '_ {
+        self.prefixes.keys().copied()
+    }
+
     /// Prefixes with at least one route.
     pub fn len(&self) -> usize {
         self.prefixes.len()

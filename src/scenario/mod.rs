@@ -115,7 +115,7 @@ impl ScenarioError {
 }
 
 /// The built-in scenarios: name and TOML text.
-pub const BUILTIN: [(&str, &str); 5] = [
+pub const BUILTIN: [(&str, &str); 6] = [
     ("design1", include_str!("../../scenarios/design1.toml")),
     ("design2", include_str!("../../scenarios/design2.toml")),
     ("leak", include_str!("../../scenarios/leak.toml")),
@@ -124,10 +124,11 @@ pub const BUILTIN: [(&str, &str); 5] = [
         include_str!("../../scenarios/two-circuits.toml"),
     ),
     ("recursion", include_str!("../../scenarios/recursion.toml")),
+    ("dmz", include_str!("../../scenarios/dmz.toml")),
 ];
 
 /// The built-in scenario `name` (`design1`, `design2`, `leak`,
-/// `two-circuits`, `recursion`).
+/// `two-circuits`, `recursion`, `dmz`).
 pub fn builtin(name: &str) -> Option<Result<Scenario, ScenarioError>> {
     BUILTIN
         .iter()

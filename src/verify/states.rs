@@ -1,0 +1,131 @@
+//! The states `erdp verify` probes: the steady state and each single
+//! failure the topology allows (each ExpressRoute link, each circuit, the
+//! VPN tunnel, a withdrawn route), each described as what the control
+//! plane and the links look like once BGP has converged.
+
+use ipnet::IpNet;
+use serde::Serialize;
+
+use crate::scenario::{CIRCUITS, ControlPlane, Scenario, SessionId};
+
+/// What a failure state takes away.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Failure {
+    /// Nothing: every session up.
+    Steady,
+    /// One ExpressRoute link is down, and the BGP session riding it.
+    Link {
+        /// The link's name (`er-primary`, ...).
+        link: &'static str,
+    },
+    /// Both links of a circuit are down.
+    Circuit {
+        /// `circuit-1` or `circuit-2`.
+        circuit: &'static str,
+    },
+    /// The VPN tunnel is down: its BGP session and routes are withdrawn.
+    Tunnel,
+    /// One prefix is no longer advertised over the VPN by one side.
+    Withdrawn {
+        /// `onprem` or `azure`.
+        side: &'static str,
+        /// The prefix withdrawn.
+        prefix: IpNet,
+    },
+}
+
+/// One state of the matrix.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct State {
+    /// Its name in the matrix (`steady`, `er-primary down`, ...).
+    pub name: String,
+    /// What failed.
+    pub failure: Failure,
+}
+
+impl State {
+    fn new(name: String, failure: Failure) -> Self {
+        Self { name, failure }
+    }
+
+    /// The circuit links this state takes down.
+    pub fn links_down(&self) -> Vec<&'static str> {
+        match &self.failure {
+            Failure::Link { link } => vec![*link],
+            Failure::Circuit { circuit } => CIRCUITS
+                .iter()
+                .find(|c| c.fault_name == *circuit)
+                .map_or_else(Vec::new, |c| c.links.to_vec()),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The scenario whose advertisements this state has (a withdrawn
+    /// prefix removed; the nodes keep the original's policies).
+    pub fn advertisements(&self, scenario: &Scenario) -> Scenario {
+        let mut changed = scenario.clone();
+        if let Failure::Withdrawn { side, prefix } = &self.failure {
+            let list = if *side == "onprem" {
+                &mut changed.onprem.advertise_vpn
+            } else {
+                &mut changed.azure.advertise_vpn
+            };
+            list.retain(|p| p != prefix);
+        }
+        changed
+    }
+
+    /// The converged control plane of this state: the sessions riding
+    /// failed links are down; so is the VPN's when the tunnel failed or
+    /// no ExpressRoute session is left to carry it.
+    pub fn control_plane(&self, scenario: &Scenario) -> ControlPlane {
+        let mut plane = ControlPlane::new(&self.advertisements(scenario));
+        for link in self.links_down() {
+            if let Some(session) = SessionId::of_link(link) {
+                plane.set(session, false);
+            }
+        }
+        let underlay = plane
+            .sessions()
+            .iter()
+            .any(|&s| s != SessionId::Vpn && plane.is_up(s));
+        if self.failure == Failure::Tunnel || !underlay {
+            plane.set(SessionId::Vpn, false);
+        }
+        plane
+    }
+}
+
+/// The states of `scenario`: steady, each circuit link, each circuit, the
+/// tunnel, and one withdrawn VPN prefix per side (its first).
+pub fn states(scenario: &Scenario) -> Vec<State> {
+    let mut out = vec![State::new("steady".into(), Failure::Steady)];
+    let circuits = &CIRCUITS[..scenario.circuits().count()];
+    for circuit in circuits {
+        for link in circuit.links {
+            out.push(State::new(format!("{link} down"), Failure::Link { link }));
+        }
+    }
+    for circuit in circuits {
+        out.push(State::new(
+            format!("{} down", circuit.fault_name),
+            Failure::Circuit {
+                circuit: circuit.fault_name,
+            },
+        ));
+    }
+    out.push(State::new("tunnel down".into(), Failure::Tunnel));
+    for (side, list) in [
+        ("onprem", &scenario.onprem.advertise_vpn),
+        ("azure", &scenario.azure.advertise_vpn),
+    ] {
+        if let Some(&prefix) = list.first() {
+            out.push(State::new(
+                format!("{side} withdraws {prefix} from the VPN"),
+                Failure::Withdrawn { side, prefix },
+            ));
+        }
+    }
+    out
+}
