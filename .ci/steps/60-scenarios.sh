@@ -52,6 +52,7 @@ verify design2 '^10\.2\.0\.0/16 +10\.1\.0\.0/16 .*ASYMMETRIC'
 verify leak '^\[steady\] encrypted 0, plain 0, asymmetric 0, leak 1, blackholed 0'
 verify dmz '^\[steady\] encrypted 3, plain 0, asymmetric 1, leak 0, blackholed 0' \
     '^10\.9\.0\.0/24 +10\.1\.0\.0/16 +er-[a-z]+ ESP +er-[a-z]+ plain +ASYMMETRIC'
+verify recursion '^\[steady\] encrypted 0, plain 0, asymmetric 0, leak 0, blackholed 3'
 verify two-circuits '^\[circuit-1 down\] encrypted 3, plain 0, asymmetric 0, leak 0, blackholed 0' \
     '^\[circuit-2 down\] encrypted 3,'
 
