@@ -95,7 +95,7 @@ fn onprem_small_underlay(df: &str) -> Harness {
             "addresses = [\"172.16.0.1/30\", \"fd00:172:16::1/126\"]",
             "addresses = [\"172.16.0.1/30\", \"fd00:172:16::1/126\"]\nmtu = 1400",
         )
-        .replace("esn = false }", &format!("esn = false, df = \"{df}\" }}"));
+        .replace("sa_out = { ", &format!("sa_out = {{ df = \"{df}\", "));
     Harness::toml(&text)
 }
 
