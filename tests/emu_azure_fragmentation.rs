@@ -27,7 +27,10 @@ impl Device for Sender {
     fn poll(&mut self, _now: SimTime, tx: &mut TxQueue<'_>) {
         while let Some(bytes) = self.0.pop_front() {
             let mut frame = tx.frame();
-            frame.push_back(bytes.len()).unwrap().copy_from_slice(&bytes);
+            frame
+                .push_back(bytes.len())
+                .unwrap()
+                .copy_from_slice(&bytes);
             tx.send(PortId(0), frame);
         }
     }
@@ -103,13 +106,24 @@ fn azure_fragments_packets_over_1400_bytes_unless_df() {
     let big = ipv4_frame(1500, 1, false);
     let df = ipv4_frame(1500, 2, true);
     let small = ipv4_frame(1400, 3, false);
-    let (got, sim, link) = run(vec![big.clone(), df.clone(), small.clone()], AzureFragmentation::default());
-    assert_eq!(got.len(), 4, "two fragments, then the DF and the small packet");
+    let (got, sim, link) = run(
+        vec![big.clone(), df.clone(), small.clone()],
+        AzureFragmentation::default(),
+    );
+    assert_eq!(
+        got.len(),
+        4,
+        "two fragments, then the DF and the small packet"
+    );
     let first = Ipv4HeaderSlice::from_slice(&got[0][14..]).unwrap();
     let second = Ipv4HeaderSlice::from_slice(&got[1][14..]).unwrap();
     assert_eq!((first.total_len(), first.more_fragments()), (1396, true));
     assert_eq!(
-        (second.total_len(), second.fragments_offset().value(), second.more_fragments()),
+        (
+            second.total_len(),
+            second.fragments_offset().value(),
+            second.more_fragments()
+        ),
         (124, 172, false)
     );
     let mut data = got[0][34..].to_vec();

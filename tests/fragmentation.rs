@@ -40,7 +40,11 @@ fn a_4000_byte_packet_leaves_a_1500_mtu_port_in_three_fragments() {
     let batch = h.one("lan", frame.clone());
     let er = h.id("er");
     assert_eq!(batch.fates[0].outcome, Outcome::Forwarded(er));
-    assert_eq!(batch.generated.len(), 2, "the two fragments after the first");
+    assert_eq!(
+        batch.generated.len(),
+        2,
+        "the two fragments after the first"
+    );
     let mut all = vec![batch.frames[0].clone()];
     for (generated, fate, cause) in &batch.generated {
         assert_eq!((fate.outcome, *cause), (Outcome::Forwarded(er), 0));
@@ -113,7 +117,13 @@ fn an_outer_esp_packet_is_fragmented_and_reassembled_before_decryption() {
     assert!(first.len() - 14 <= 1400 && second.len() - 14 <= 1400);
     let (_, offset, more, _) = fragment_fields(&first);
     assert_eq!((offset, more), (0, true));
-    assert_eq!(Ipv4HeaderSlice::from_slice(&first[14..]).unwrap().protocol().0, 50);
+    assert_eq!(
+        Ipv4HeaderSlice::from_slice(&first[14..])
+            .unwrap()
+            .protocol()
+            .0,
+        50
+    );
     // The last fragment first: held; the first completes the datagram,
     // which is decrypted and forwarded to the VNet.
     let held = azure.one("er", second);
@@ -126,7 +136,11 @@ fn an_outer_esp_packet_is_fragmented_and_reassembled_before_decryption() {
     assert!(done.fates[0].decrypted.is_some());
     let out = &done.frames[0];
     assert_eq!(ttl4(out), 62, "two hops");
-    assert_eq!(&out[14 + 20..], &inner[14 + 20..], "the inner packet intact");
+    assert_eq!(
+        &out[14 + 20..],
+        &inner[14 + 20..],
+        "the inner packet intact"
+    );
 }
 
 #[test]
@@ -155,7 +169,9 @@ fn overlapping_fragments_for_the_tunnel_endpoint_are_counted_drops() {
     let offset = u16::from_be_bytes([forged[14 + 6], forged[14 + 7]]) & 0x1fff;
     forged[14 + 6..14 + 8].copy_from_slice(&(offset - 1).to_be_bytes());
     forged[14 + 10..14 + 12].copy_from_slice(&[0, 0]);
-    let header = Ipv4HeaderSlice::from_slice(&forged[14..]).unwrap().to_header();
+    let header = Ipv4HeaderSlice::from_slice(&forged[14..])
+        .unwrap()
+        .to_header();
     forged[14 + 10..14 + 12].copy_from_slice(&header.calc_header_checksum().to_be_bytes());
     let batch = azure.run("er", &[first, forged]);
     assert_eq!(
@@ -170,7 +186,11 @@ fn overlapping_fragments_for_the_tunnel_endpoint_are_counted_drops() {
     assert_eq!((stats.discarded, stats.completed), (1, 0));
     let counters = azure.node.counters();
     assert_eq!(
-        counters.input.dropped_by_reason.get("fragment_overlap").copied(),
+        counters
+            .input
+            .dropped_by_reason
+            .get("fragment_overlap")
+            .copied(),
         Some(1)
     );
 }

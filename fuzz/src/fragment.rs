@@ -194,15 +194,25 @@ pub fn check(originals: &[Vec<u8>], pieces: &[Vec<Vec<u8>>], steps: &[Step]) -> 
         completed += 1;
         let whole = out.as_slice();
         let datagram = Ipv4Packet::new_checked(whole).expect("a completed datagram is valid IPv4");
-        assert!(!datagram.is_fragment(), "a completed datagram is no fragment");
+        assert!(
+            !datagram.is_fragment(),
+            "a completed datagram is no fragment"
+        );
         if !tainted[usize::from(id)] {
-            assert_eq!(whole, &originals[usize::from(id)][..], "datagram {id} changed");
+            assert_eq!(
+                whole,
+                &originals[usize::from(id)][..],
+                "datagram {id} changed"
+            );
         }
         for (at, byte) in datagram.payload().iter().enumerate() {
             let vouched = accepted.iter().any(|(from, start, data)| {
                 *from == id && at >= *start && data.get(at - start) == Some(byte)
             });
-            assert!(vouched, "datagram {id}: byte {at} came from no accepted fragment");
+            assert!(
+                vouched,
+                "datagram {id}: byte {at} came from no accepted fragment"
+            );
         }
     }
     completed

@@ -10,8 +10,8 @@ use ipnet::IpNet;
 use serde::{Serialize, Serializer};
 
 use crate::esp::EspDrop;
-use crate::frag::FragmentDrop;
 use crate::fib::{InterfaceId, NextHop};
+use crate::frag::FragmentDrop;
 use crate::wire::{DropReason as WireDrop, FlowKey};
 
 /// The fate of one frame (an input, or a packet the node generated).
@@ -336,8 +336,7 @@ const ESP_NAMES: [&str; EspDrop::COUNT] = [
 
 impl DropReason {
     /// Number of reasons (the size of a counter array).
-    pub const COUNT: usize =
-        WIRE_COUNT + EspDrop::COUNT + FragmentDrop::COUNT + NODE_REASONS.len();
+    pub const COUNT: usize = WIRE_COUNT + EspDrop::COUNT + FragmentDrop::COUNT + NODE_REASONS.len();
 
     /// Counter index: wire reasons, then ESP reasons, then the node's.
     pub fn index(self) -> usize {

@@ -16,8 +16,8 @@ use etherparse::{EtherType, IpNumber};
 
 use super::counters::CounterSlot;
 use super::fastpath;
-use super::fragment::{Reassembly, is_ipv4_fragment};
 use super::fate::{Delivery, DropReason, Fate, Outcome, RouteHit, SaUse};
+use super::fragment::{Reassembly, is_ipv4_fragment};
 use super::node::{Interface, Node, Port, Tunnel};
 use super::outputs::GeneratedFrames;
 use crate::esp::PacketClass;

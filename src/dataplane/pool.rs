@@ -453,7 +453,9 @@ impl WorkerPool {
                 let (mine, rest): (Vec<_>, Vec<_>) =
                     more.drain(..).partition(|(cause, _, _)| *cause == position);
                 more = rest;
-                mine.into_iter().map(|(_, frame, fate)| (frame, fate)).collect()
+                mine.into_iter()
+                    .map(|(_, frame, fate)| (frame, fate))
+                    .collect()
             };
             let item = Item {
                 ingress: batch.ingress,

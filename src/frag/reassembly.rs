@@ -119,9 +119,10 @@ impl Reassembler {
     pub fn expire(&mut self, now: Duration) {
         let timeout = self.limits.timeout;
         for index in 0..self.slots.len() {
-            let expired = self.slots.get(index).is_some_and(|s| {
-                s.key.is_some() && now.saturating_sub(s.started) >= timeout
-            });
+            let expired = self
+                .slots
+                .get(index)
+                .is_some_and(|s| s.key.is_some() && now.saturating_sub(s.started) >= timeout);
             if expired {
                 self.stats.timed_out += 1;
                 self.free(index);

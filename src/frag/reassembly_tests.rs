@@ -71,10 +71,19 @@ fn three_fragments_in_any_order_make_the_datagram() {
     let mut out = PacketBuf::new();
     let mut r = reassembler();
     let t = Duration::ZERO;
-    assert_eq!(insert(&mut r, t, &parts[2], &mut out), Ok(Reassembled::Held));
-    assert_eq!(insert(&mut r, t, &parts[0], &mut out), Ok(Reassembled::Held));
+    assert_eq!(
+        insert(&mut r, t, &parts[2], &mut out),
+        Ok(Reassembled::Held)
+    );
+    assert_eq!(
+        insert(&mut r, t, &parts[0], &mut out),
+        Ok(Reassembled::Held)
+    );
     assert_eq!(r.held_bytes(), 1480 + 1020);
-    assert_eq!(insert(&mut r, t, &parts[1], &mut out), Ok(Reassembled::Complete));
+    assert_eq!(
+        insert(&mut r, t, &parts[1], &mut out),
+        Ok(Reassembled::Complete)
+    );
     assert_eq!(out.as_slice(), &original[..]);
     assert_eq!((r.held_bytes(), r.in_progress()), (0, 0));
     assert_eq!(r.stats().completed, 1);

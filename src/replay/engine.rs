@@ -254,7 +254,10 @@ fn run_pool<R: Read, W: Write>(
         |done| {
             let mut state = shared.borrow_mut();
             let (input, sink) = &mut *state;
-            let more = done.more_generated.iter().map(|(frame, fate)| (frame, fate));
+            let more = done
+                .more_generated
+                .iter()
+                .map(|(frame, fate)| (frame, fate));
             let made = done.generated.into_iter().chain(more);
             if let Err(error) = emit(*sink, *input, done.frame, done.fate, made) {
                 failure.borrow_mut().get_or_insert(error);

@@ -253,9 +253,7 @@ pub fn finish_header(
     })?;
     let units = offset / FRAGMENT_UNIT;
     if offset % FRAGMENT_UNIT != 0 || units > usize::from(flags::FRAGMENT_OFFSET) {
-        return Err(WireError::Fragmented {
-            layer: Layer::Ipv4,
-        });
+        return Err(WireError::Fragmented { layer: Layer::Ipv4 });
     }
     let mut word = units as u16;
     if more {

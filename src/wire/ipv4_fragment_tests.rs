@@ -44,11 +44,7 @@ fn a_4000_byte_datagram_at_mtu_1500_makes_three_fragments() {
     let pieces = fragments(&packet, 1500);
     // (total length, offset in 8-byte units, MF): 3980
     // data bytes as 1480 + 1480 + 1020, offsets 0, 185, 370.
-    let expected = [
-        (1500u16, 0u16, true),
-        (1500, 185, true),
-        (1040, 370, false),
-    ];
+    let expected = [(1500u16, 0u16, true), (1500, 185, true), (1040, 370, false)];
     assert_eq!(pieces.len(), 3);
     let mut data = Vec::new();
     for (bytes, (total, offset, more)) in pieces.iter().zip(expected) {
@@ -85,7 +81,11 @@ fn only_options_with_the_copy_flag_reach_later_fragments() {
     let options = [7, 7, 4, 0, 0, 0, 0, 1, 130, 4, 0xaa, 0xbb];
     let packet = datagram(200, &options);
     let pieces = fragments(&packet, 100);
-    assert_eq!(pieces[0][0] & 0x0f, 8, "the first keeps all 32 header bytes");
+    assert_eq!(
+        pieces[0][0] & 0x0f,
+        8,
+        "the first keeps all 32 header bytes"
+    );
     assert_eq!(&pieces[0][20..32], &options);
     for later in &pieces[1..] {
         assert_eq!(later[0] & 0x0f, 6, "20 + 4 copied bytes");
@@ -123,11 +123,32 @@ fn a_fragment_refragmented_keeps_its_offset_and_its_more_flag() {
 fn refuses_an_mtu_below_68_or_without_room_for_eight_bytes() {
     let packet = datagram(200, &[]);
     assert!(Ipv4Fragmenter::new(&packet, 67).is_err());
-    let long_options = [130u8, 40 - 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
-        .iter()
-        .chain(&[0u8; 20])
-        .copied()
-        .collect::<Vec<u8>>();
+    let long_options = [
+        130u8,
+        40 - 2,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+    ]
+    .iter()
+    .chain(&[0u8; 20])
+    .copied()
+    .collect::<Vec<u8>>();
     let packet = datagram(200, &long_options);
     // A 60-byte header whose 40 option bytes are all copied: every piece
     // carries 8 bytes at MTU 68, so 140 data bytes make 18 pieces.

@@ -52,7 +52,12 @@ fn ipv4(frame: &[u8]) -> Option<Ipv4Packet<&[u8]>> {
 impl AzureFragmentation {
     /// Cuts `frame` into fragments from `pool` appended to `out` when it is
     /// IPv4 without DF over the limit; false (nothing appended) otherwise.
-    pub(crate) fn split(&self, frame: &[u8], pool: &mut FramePool, out: &mut Vec<PacketBuf>) -> bool {
+    pub(crate) fn split(
+        &self,
+        frame: &[u8],
+        pool: &mut FramePool,
+        out: &mut Vec<PacketBuf>,
+    ) -> bool {
         let Some(packet) = ipv4(frame) else {
             return false;
         };
