@@ -164,7 +164,7 @@ impl Reassembler {
         self.expire(now);
         let fields = Ipv4FragmentFields::of(packet);
         let data = packet.payload();
-        if data.is_empty() || (fields.more && data.len() % FRAGMENT_UNIT != 0) {
+        if data.is_empty() || (fields.more && !data.len().is_multiple_of(FRAGMENT_UNIT)) {
             return Err(FragmentDrop::BadLength);
         }
         let key = DatagramKey {

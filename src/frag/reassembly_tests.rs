@@ -7,38 +7,13 @@ use std::time::Duration;
 use proptest::prelude::*;
 
 use super::*;
-use crate::wire::{Ipv4Fragmenter, checksum::internet_checksum};
+use crate::wire::ipv4_fragment::tests::{datagram_with, fragments};
 
 const HEADROOM: usize = PacketBuf::DEFAULT_HEADROOM;
 
 /// An ESP datagram (protocol 50) of `total` bytes, id `id`.
 fn datagram(total: usize, id: u16) -> Vec<u8> {
-    let mut bytes = vec![0u8; total];
-    bytes[0] = 0x45;
-    bytes[2..4].copy_from_slice(&(total as u16).to_be_bytes());
-    bytes[4..6].copy_from_slice(&id.to_be_bytes());
-    bytes[8] = 64;
-    bytes[9] = 50;
-    bytes[12..16].copy_from_slice(&[192, 0, 2, 1]);
-    bytes[16..20].copy_from_slice(&[192, 0, 2, 2]);
-    for (i, b) in bytes[20..].iter_mut().enumerate() {
-        *b = (i * 7 % 256) as u8;
-    }
-    let sum = internet_checksum(&bytes[..20]);
-    bytes[10..12].copy_from_slice(&sum.to_be_bytes());
-    bytes
-}
-
-fn fragments(packet: &[u8], mtu: usize) -> Vec<Vec<u8>> {
-    let plan = Ipv4Fragmenter::new(packet, mtu).unwrap();
-    plan.clone()
-        .map(|piece| {
-            let mut out = vec![0u8; mtu];
-            let len = plan.write(&piece, &mut out).unwrap();
-            out.truncate(len);
-            out
-        })
-        .collect()
+    datagram_with(total, id, 50, &[])
 }
 
 /// A fragment written by hand: `data_len` bytes of `fill` at byte `offset`.

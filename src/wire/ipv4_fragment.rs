@@ -252,7 +252,7 @@ pub fn finish_header(
         available: IPV4_MAX_DATAGRAM_LEN,
     })?;
     let units = offset / FRAGMENT_UNIT;
-    if offset % FRAGMENT_UNIT != 0 || units > usize::from(flags::FRAGMENT_OFFSET) {
+    if !offset.is_multiple_of(FRAGMENT_UNIT) || units > usize::from(flags::FRAGMENT_OFFSET) {
         return Err(WireError::Fragmented { layer: Layer::Ipv4 });
     }
     let mut word = units as u16;
@@ -280,4 +280,4 @@ pub fn finish_header(
 
 #[cfg(test)]
 #[path = "ipv4_fragment_tests.rs"]
-mod tests;
+pub(crate) mod tests;

@@ -5,16 +5,22 @@ use etherparse::Ipv4HeaderSlice;
 
 use super::*;
 
-/// A 4000-byte UDP datagram, 192.0.2.1 -> 198.51.100.2, id 0x1234, TTL 64,
-/// with `options` (a multiple of 4 bytes) after the fixed header.
+/// A UDP datagram of `total` bytes, 192.0.2.1 -> 198.51.100.2, id 0x1234,
+/// TTL 64, with `options` (a multiple of 4 bytes) after the fixed header.
 fn datagram(total: usize, options: &[u8]) -> Vec<u8> {
+    datagram_with(total, 0x1234, 17, options)
+}
+
+/// A datagram of `total` bytes with identification `id` and `protocol`
+/// (for the reassembly tests too).
+pub(crate) fn datagram_with(total: usize, id: u16, protocol: u8, options: &[u8]) -> Vec<u8> {
     let header_len = IPV4_MIN_HEADER_LEN + options.len();
     let mut bytes = vec![0u8; total];
     bytes[0] = 0x40 | (header_len / 4) as u8;
     bytes[2..4].copy_from_slice(&(total as u16).to_be_bytes());
-    bytes[4..6].copy_from_slice(&0x1234u16.to_be_bytes());
+    bytes[4..6].copy_from_slice(&id.to_be_bytes());
     bytes[8] = 64;
-    bytes[9] = 17;
+    bytes[9] = protocol;
     bytes[12..16].copy_from_slice(&[192, 0, 2, 1]);
     bytes[16..20].copy_from_slice(&[198, 51, 100, 2]);
     bytes[20..header_len].copy_from_slice(options);
@@ -26,7 +32,8 @@ fn datagram(total: usize, options: &[u8]) -> Vec<u8> {
     bytes
 }
 
-fn fragments(packet: &[u8], mtu: usize) -> Vec<Vec<u8>> {
+/// The fragments of `packet` at `mtu`, each in its own vector.
+pub(crate) fn fragments(packet: &[u8], mtu: usize) -> Vec<Vec<u8>> {
     let plan = Ipv4Fragmenter::new(packet, mtu).unwrap();
     plan.clone()
         .map(|piece| {
@@ -165,6 +172,6 @@ fn hostile_option_lists_never_panic() {
         [1, 1, 1, 0x83],
     ] {
         let (_, len) = copied_options(&options);
-        assert!(len <= 40 && len % 4 == 0);
+        assert!(len <= 40 && len.is_multiple_of(4));
     }
 }

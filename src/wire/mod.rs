@@ -21,7 +21,7 @@ mod icmp_error;
 pub mod ike;
 mod ip;
 mod ipv4;
-mod ipv4_fragment;
+pub(crate) mod ipv4_fragment;
 mod ipv6;
 mod mss;
 mod ndp;
