@@ -15,6 +15,7 @@
 //! - [`port`]: frame I/O endpoints (AF_PACKET, TAP, channels, pcap capture) and the attach loop.
 //! - [`cli`]: the `erdp` command line.
 //! - [`fib`]: the compressed-trie FIB (Poptrie) with lock-free published versions.
+//! - [`frag`]: IPv4 reassembly state, bounded against hostile fragments (RFC 791, RFC 5722).
 //! - [`bgp`]: the BGP-4 speaker (sans-I/O sessions, Adj-RIB-In, policy) feeding the RIB.
 //! - [`rib`]: routes, BGP and Azure route selection, "which route and why".
 //! - [`config`]: the node configuration (TOML), checked with file, line and field in errors.
@@ -36,6 +37,7 @@ pub mod dataplane;
 pub mod emu;
 pub mod esp;
 pub mod fib;
+pub mod frag;
 pub mod html;
 pub mod ike;
 pub mod output;

@@ -370,17 +370,18 @@ fn oversized_packets_get_fragmentation_needed_or_packet_too_big() {
     let exact = from_onprem_host("10.100.255.9", 1472);
     let batch = h.run("lan", &[df, no_df, exact]);
     assert_eq!(batch.fates[0].outcome, dropped(DropReason::PacketTooBig));
-    assert_eq!(
-        batch.fates[1].outcome,
-        dropped(DropReason::FragmentationUnsupported)
-    );
+    // Without DF it leaves in two fragments (tests/fragmentation.rs has
+    // the fragments' fields).
+    assert_eq!(batch.fates[1].outcome, Outcome::Forwarded(h.id("er")));
     assert_eq!(
         batch.fates[2].outcome,
         Outcome::Forwarded(h.id("er")),
         "1500 fits"
     );
-    let (error, _) = batch.generated_one();
-    match icmp4(error) {
+    let errors: Vec<_> = batch.generated.iter().filter(|g| g.2 == 0).collect();
+    assert_eq!(errors.len(), 1, "one ICMP error, about the DF packet");
+    assert_eq!(batch.generated.iter().filter(|g| g.2 == 1).count(), 1);
+    match icmp4(&errors[0].0) {
         Icmpv4Type::DestinationUnreachable(
             etherparse::icmpv4::DestUnreachableHeader::FragmentationNeeded { next_hop_mtu },
         ) => assert_eq!(next_hop_mtu, 1500),

@@ -23,6 +23,7 @@ pub mod esp_model;
 pub mod fib;
 pub mod forward;
 pub mod forward_frames;
+pub mod fragment;
 pub mod ike;
 pub mod pcap_replay;
 

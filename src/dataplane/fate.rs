@@ -11,6 +11,7 @@ use serde::{Serialize, Serializer};
 
 use crate::esp::EspDrop;
 use crate::fib::{InterfaceId, NextHop};
+use crate::frag::FragmentDrop;
 use crate::wire::{DropReason as WireDrop, FlowKey};
 
 /// The fate of one frame (an input, or a packet the node generated).
@@ -110,16 +111,21 @@ pub enum Delivery {
     /// Any other packet to our addresses (other ICMP, TCP, UDP, IKE, NAT-T
     /// keepalives): the node has no local stack to hand it to.
     Other,
+    /// An IPv4 fragment for us, held for reassembly (RFC 4303 3.4.1: ESP
+    /// is reassembled before decapsulation); the fragment that completes a
+    /// datagram takes the datagram's fate instead.
+    FragmentHeld,
 }
 
 impl Delivery {
     /// Every kind, in counter order.
-    pub const ALL: [Delivery; 5] = [
+    pub const ALL: [Delivery; 6] = [
         Delivery::ArpRequest,
         Delivery::ArpOther,
         Delivery::NeighborSolicitation,
         Delivery::EchoRequest,
         Delivery::Other,
+        Delivery::FragmentHeld,
     ];
     /// Number of kinds.
     pub const COUNT: usize = Self::ALL.len();
@@ -132,6 +138,7 @@ impl Delivery {
             Delivery::NeighborSolicitation => "neighbor_solicitation",
             Delivery::EchoRequest => "echo_request",
             Delivery::Other => "other",
+            Delivery::FragmentHeld => "fragment_held",
         }
     }
 
@@ -225,6 +232,9 @@ pub enum DropReason {
     Wire(WireDrop),
     /// The ESP tunnel refused the packet (`esp_` + the [`EspDrop`] name).
     Esp(EspDrop),
+    /// Reassembly refused a fragment for us (`fragment_` + the
+    /// [`FragmentDrop`] name).
+    Fragment(FragmentDrop),
     /// The ingress interface id is not an interface of this node.
     UnknownInterface,
     /// Frames arrive on Ethernet interfaces; the id named a tunnel.
@@ -250,8 +260,9 @@ pub enum DropReason {
     /// Larger than the egress or tunnel MTU with DF set, or IPv6: ICMP
     /// fragmentation needed / packet too big generated (RFC 1191, 8201).
     PacketTooBig,
-    /// Larger than the egress or tunnel MTU without DF: this node does not
-    /// fragment.
+    /// Larger than a tunnel's MTU without DF (the node fragments outer
+    /// packets and plain egress, not inner packets before ESP), or a packet
+    /// the node made itself, or an MTU too small to fragment to.
     FragmentationUnsupported,
     /// A must-encrypt policy that fails closed: the packet would have left
     /// in plaintext.
@@ -286,6 +297,20 @@ const NODE_REASONS: [DropReason; 16] = [
 
 const WIRE_COUNT: usize = WireDrop::ALL.len();
 
+/// Report names of the reassembly reasons: `fragment_` and
+/// [`FragmentDrop::as_str`] (a test keeps the two lists in step).
+const FRAGMENT_NAMES: [&str; FragmentDrop::COUNT] = [
+    "fragment_overlap",
+    "fragment_duplicate",
+    "fragment_too_large",
+    "fragment_inconsistent_end",
+    "fragment_bad_length",
+    "fragment_memory_cap",
+    "fragment_table_full",
+    "fragment_too_many_fragments",
+    "fragment_buffer_too_small",
+];
+
 /// Report names of the ESP reasons: `esp_` and [`EspDrop::as_str`] (a test
 /// keeps the two lists in step).
 const ESP_NAMES: [&str; EspDrop::COUNT] = [
@@ -311,16 +336,18 @@ const ESP_NAMES: [&str; EspDrop::COUNT] = [
 
 impl DropReason {
     /// Number of reasons (the size of a counter array).
-    pub const COUNT: usize = WIRE_COUNT + EspDrop::COUNT + NODE_REASONS.len();
+    pub const COUNT: usize = WIRE_COUNT + EspDrop::COUNT + FragmentDrop::COUNT + NODE_REASONS.len();
 
     /// Counter index: wire reasons, then ESP reasons, then the node's.
     pub fn index(self) -> usize {
         match self {
             DropReason::Wire(reason) => reason as usize,
             DropReason::Esp(reason) => WIRE_COUNT + reason as usize,
+            DropReason::Fragment(reason) => WIRE_COUNT + EspDrop::COUNT + reason as usize,
             own => {
                 WIRE_COUNT
                     + EspDrop::COUNT
+                    + FragmentDrop::COUNT
                     + NODE_REASONS.iter().position(|r| *r == own).unwrap_or(0)
             }
         }
@@ -332,6 +359,7 @@ impl DropReason {
             .into_iter()
             .map(DropReason::Wire)
             .chain(EspDrop::ALL.into_iter().map(DropReason::Esp))
+            .chain(FragmentDrop::ALL.into_iter().map(DropReason::Fragment))
             .chain(NODE_REASONS)
     }
 
@@ -340,6 +368,10 @@ impl DropReason {
         match self {
             DropReason::Wire(reason) => reason.as_str(),
             DropReason::Esp(reason) => ESP_NAMES.get(reason as usize).copied().unwrap_or("esp"),
+            DropReason::Fragment(reason) => FRAGMENT_NAMES
+                .get(reason as usize)
+                .copied()
+                .unwrap_or("fragment"),
             DropReason::UnknownInterface => "unknown_interface",
             DropReason::IngressNotEthernet => "ingress_not_ethernet",
             DropReason::NotOurMac => "not_our_mac",
@@ -389,6 +421,12 @@ impl From<EspDrop> for DropReason {
     }
 }
 
+impl From<FragmentDrop> for DropReason {
+    fn from(reason: FragmentDrop) -> Self {
+        DropReason::Fragment(reason)
+    }
+}
+
 impl From<crate::wire::WireError> for DropReason {
     fn from(error: crate::wire::WireError) -> Self {
         DropReason::Wire(error.drop_reason())
@@ -425,6 +463,17 @@ mod tests {
             assert_eq!(
                 DropReason::Esp(reason).as_str(),
                 format!("esp_{}", reason.as_str())
+            );
+        }
+    }
+
+    #[test]
+    fn fragment_names_follow_the_frag_module() {
+        for (i, reason) in FragmentDrop::ALL.into_iter().enumerate() {
+            assert_eq!(reason as usize, i);
+            assert_eq!(
+                DropReason::Fragment(reason).as_str(),
+                format!("fragment_{}", reason.as_str())
             );
         }
     }

@@ -3,6 +3,8 @@
 //! (RFC 1812 5.3.1), longest-prefix match, ECMP by flow hash, MTU check, and
 //! either plain egress with L2 rewrite or the tunnel: MSS clamp, ESP
 //! encapsulation (RFC 4303) and a second lookup for the outer packet.
+//! IPv4 packets over the egress MTU without DF are fragmented after that
+//! (`fragment.rs`), and fragments for us reassembled before the local path.
 //!
 //! Invariant: a stop that asks for an ICMP error leaves the buffer as it
 //! arrived, so the error can quote it.
@@ -15,6 +17,7 @@ use etherparse::{EtherType, IpNumber};
 use super::counters::CounterSlot;
 use super::fastpath;
 use super::fate::{Delivery, DropReason, Fate, Outcome, RouteHit, SaUse};
+use super::fragment::{Reassembly, is_ipv4_fragment};
 use super::node::{Interface, Node, Port, Tunnel};
 use super::outputs::GeneratedFrames;
 use crate::esp::PacketClass;
@@ -30,6 +33,8 @@ pub(crate) struct Pipeline<'a> {
     pub(crate) node: &'a Node,
     pub(crate) fib: &'a Fib,
     pub(crate) slot: &'a CounterSlot,
+    /// The worker's reassembly state and clock.
+    pub(crate) reassembly: &'a Reassembly,
     /// The last neighbour looked up (the table is static, so an answer
     /// holds for the node's life; consecutive packets mostly share a hop).
     neighbor_memo: Cell<Option<(InterfaceId, IpAddr, Option<MacAddr>)>>,
@@ -103,6 +108,16 @@ impl Meta {
             v6: found == 6,
         })
     }
+}
+
+/// Where a forwarded packet leaves.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Egress {
+    /// The Ethernet port.
+    pub(crate) interface: InterfaceId,
+    /// The port's MTU when the (outer) IPv4 packet may be larger and may
+    /// be fragmented: the caller cuts it (`Pipeline::fragment_egress`).
+    pub(crate) fragment_to: Option<usize>,
 }
 
 /// An ICMP error a refusal calls for.
@@ -192,11 +207,17 @@ fn push_l2(buf: &mut PacketBuf, port: &Port, destination: MacAddr, v6: bool) -> 
 
 impl<'a> Pipeline<'a> {
     /// The view of `node` for one batch, forwarding with `fib`.
-    pub(crate) fn new(node: &'a Node, fib: &'a Fib, slot: &'a CounterSlot) -> Self {
+    pub(crate) fn new(
+        node: &'a Node,
+        fib: &'a Fib,
+        slot: &'a CounterSlot,
+        reassembly: &'a Reassembly,
+    ) -> Self {
         Self {
             node,
             fib,
             slot,
+            reassembly,
             neighbor_memo: Cell::new(None),
             underlay_memo: Cell::new(None),
         }
@@ -274,6 +295,9 @@ impl<'a> Pipeline<'a> {
         fate.flow = Some(meta.flow);
         let destination = meta.flow.destination;
         if self.node.is_local(destination) {
+            if !meta.v6 && is_ipv4_fragment(buf.as_slice()) {
+                return self.reassemble(buf, arrival, fate, generated, index);
+            }
             return self.local(buf, &meta, arrival, fate, generated, index);
         }
         let refused = if is_group_address(destination) {
@@ -290,7 +314,14 @@ impl<'a> Pipeline<'a> {
             return;
         }
         match self.forward(buf, &meta, true, fate) {
-            Ok(interface) => fate.outcome = Outcome::Forwarded(interface),
+            Ok(egress) => {
+                fate.outcome = Outcome::Forwarded(egress.interface);
+                if let Some(mtu) = egress.fragment_to
+                    && let Err(reason) = self.fragment_egress(buf, mtu, fate, generated, index)
+                {
+                    fate.outcome = Outcome::Dropped(reason);
+                }
+            }
             Err(stop) => {
                 fate.outcome = Outcome::Dropped(stop.reason);
                 if let Some(kind) = stop.icmp {
@@ -301,7 +332,7 @@ impl<'a> Pipeline<'a> {
     }
 
     /// A packet for one of the node's addresses.
-    fn local(
+    pub(crate) fn local(
         &self,
         buf: &mut PacketBuf,
         meta: &Meta,
@@ -394,7 +425,7 @@ impl<'a> Pipeline<'a> {
         meta: &Meta,
         transit: bool,
         fate: &mut Fate,
-    ) -> Result<InterfaceId, Stop> {
+    ) -> Result<Egress, Stop> {
         if transit && meta.ttl <= 1 {
             let expired = DropReason::Wire(crate::wire::DropReason::TtlExpired);
             return Err(Stop::with_icmp(expired, IcmpKind::TimeExceeded));
@@ -434,10 +465,11 @@ impl<'a> Pipeline<'a> {
         }
     }
 
-    /// The MTU check shared by ports and tunnels.
-    fn fits(meta: &Meta, mtu: usize) -> Result<(), Stop> {
+    /// The MTU check shared by ports and tunnels: true when the packet is
+    /// larger but may be fragmented (IPv4 without DF).
+    fn fits(meta: &Meta, mtu: usize) -> Result<bool, Stop> {
         if meta.total_len <= mtu {
-            Ok(())
+            Ok(false)
         } else if meta.v6 || meta.dont_fragment {
             let mtu = mtu.min(usize::from(u16::MAX)) as u16;
             Err(Stop::with_icmp(
@@ -445,7 +477,7 @@ impl<'a> Pipeline<'a> {
                 IcmpKind::TooBig(mtu),
             ))
         } else {
-            Err(DropReason::FragmentationUnsupported.into())
+            Ok(true)
         }
     }
 
@@ -458,8 +490,8 @@ impl<'a> Pipeline<'a> {
         port: &Port,
         next: IpAddr,
         fate: &mut Fate,
-    ) -> Result<InterfaceId, Stop> {
-        Self::fits(meta, port.mtu)?;
+    ) -> Result<Egress, Stop> {
+        let fragment = Self::fits(meta, port.mtu)?;
         let mac = self.neighbor(port.id, next).ok_or(Stop::with_icmp(
             DropReason::NoNeighbor,
             IcmpKind::NoNeighbor,
@@ -474,11 +506,16 @@ impl<'a> Pipeline<'a> {
                 .map_err(|e| Stop::new(e.into()))?;
         }
         push_l2(buf, port, mac, meta.v6)?;
-        Ok(port.id)
+        Ok(Egress {
+            interface: port.id,
+            fragment_to: fragment.then_some(port.mtu),
+        })
     }
 
     /// Tunnel egress: MTU, underlay route and neighbour, MSS clamp, TTL,
-    /// ESP encapsulation, then the outer packet's L2 header.
+    /// ESP encapsulation, then the outer packet's L2 header. An outer IPv4
+    /// packet over the underlay MTU is fragmented when the SA leaves DF
+    /// clear on it (RFC 4303 3.3.5), refused otherwise.
     fn to_tunnel(
         &self,
         buf: &mut PacketBuf,
@@ -486,13 +523,18 @@ impl<'a> Pipeline<'a> {
         transit: bool,
         tunnel: &Tunnel,
         fate: &mut Fate,
-    ) -> Result<InterfaceId, Stop> {
-        Self::fits(meta, tunnel.mtu)?;
+    ) -> Result<Egress, Stop> {
+        if Self::fits(meta, tunnel.mtu)? {
+            return Err(DropReason::FragmentationUnsupported.into());
+        }
         let (port, mac) = self.underlay(tunnel)?;
         let sa = &tunnel.sa_out;
         let outer_len_max =
             meta.total_len + sa.headroom_needed() + sa.tailroom_needed(meta.total_len);
-        if outer_len_max > port.mtu {
+        let outer_fragments = outer_len_max > port.mtu;
+        if outer_fragments
+            && (tunnel.remote.is_ipv6() || sa.outer_dont_fragment(meta.dont_fragment, meta.v6))
+        {
             return Err(DropReason::TunnelOuterTooBig.into());
         }
         let mac = mac.ok_or(DropReason::NoNeighbor)?;
@@ -513,6 +555,9 @@ impl<'a> Pipeline<'a> {
         });
         fate.policy = self.node.policies.encrypted(&meta.flow);
         push_l2(buf, port, mac, tunnel.remote.is_ipv6())?;
-        Ok(port.id)
+        Ok(Egress {
+            interface: port.id,
+            fragment_to: outer_fragments.then_some(port.mtu),
+        })
     }
 }

@@ -122,8 +122,13 @@ impl Pipeline<'_> {
         match Meta::parse(buf.as_slice(), None) {
             Ok(meta) => {
                 fate.flow = Some(meta.flow);
+                // A packet the node made is not fragmented (its buffer is
+                // itself a generated one): oversize is refused.
                 fate.outcome = match self.forward(buf, &meta, false, &mut fate) {
-                    Ok(interface) => Outcome::Forwarded(interface),
+                    Ok(egress) if egress.fragment_to.is_some_and(|mtu| meta.total_len > mtu) => {
+                        Outcome::Dropped(DropReason::FragmentationUnsupported)
+                    }
+                    Ok(egress) => Outcome::Forwarded(egress.interface),
                     Err(stop) => Outcome::Dropped(stop.reason),
                 };
             }

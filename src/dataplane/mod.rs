@@ -19,6 +19,7 @@ mod counters;
 mod fastpath;
 mod fate;
 mod forward;
+mod fragment;
 mod generate;
 mod node;
 mod outputs;

@@ -1,7 +1,8 @@
 //! [`Outputs`]: what one batch produced, in caller-owned storage reused
 //! batch after batch: one [`Fate`] per input frame, and the packets the node
 //! generated (ARP replies, neighbour advertisements, echo replies, ICMP
-//! errors), each with its own fate and the index of the input that caused it.
+//! errors, and the fragments after the first of a fragmented packet), each
+//! with its own fate and the index of the input that caused it.
 
 use super::fate::Fate;
 use crate::packet::PacketBuf;
@@ -43,7 +44,8 @@ impl Outputs {
     }
 
     /// Outputs with room for `batch` inputs and as many generated packets
-    /// (each input generates at most one).
+    /// (an input generates at most one reply or error, or the fragments of
+    /// a fragmented packet: storage grows once for those).
     pub fn with_capacity(batch: usize) -> Self {
         Self {
             fates: Vec::with_capacity(batch),
@@ -145,10 +147,6 @@ impl GeneratedFrames {
 
     /// Makes the reserved buffer a generated packet with `fate`.
     pub(crate) fn commit(&mut self, fate: Fate, cause: usize) {
-        debug_assert!(
-            self.causes.last() != Some(&cause),
-            "an input generates at most one packet"
-        );
         if self.len < self.frames.len() {
             self.fates.push(fate);
             self.causes.push(cause);

@@ -128,9 +128,11 @@ pub struct Ordered<'a> {
     pub frame: &'a PacketBuf,
     /// Its fate.
     pub fate: &'a Fate,
-    /// The packet the node generated because of it, if any (each input
-    /// generates at most one: a reply or an ICMP error).
+    /// The packet the node generated because of it, if any: a reply, an
+    /// ICMP error, or the second fragment of a fragmented packet.
     pub generated: Option<(&'a PacketBuf, &'a Fate)>,
+    /// The fragments after the second, if it was cut into more than two.
+    pub more_generated: &'a [(PacketBuf, Fate)],
 }
 
 /// Worker threads sharing a node. Dropping the pool stops them.
@@ -394,8 +396,11 @@ impl WorkerPool {
                     frame: &item.frame,
                     fate: &item.fate,
                     generated: item.generated.as_ref().map(|(f, fate)| (f, fate)),
+                    more_generated: &item.more_generated,
                 });
                 self.spare_frames.push(item.frame);
+                let more = item.more_generated.into_iter().map(|(frame, _)| frame);
+                self.spare_frames.extend(more);
                 if let Some((frame, _)) = item.generated {
                     self.spare_frames.push(frame);
                 }
@@ -414,6 +419,9 @@ impl WorkerPool {
         let mut generated = std::mem::take(&mut self.scratch);
         generated.clear();
         generated.resize_with(batch.indices.len(), || None);
+        // Fragments after the second by cause (allocated only when a batch
+        // fragments into more than two).
+        let mut more: Vec<(usize, PacketBuf, Fate)> = Vec::new();
         for k in 0..batch.outputs.generated_len() {
             let Some((cause, fate)) = batch.outputs.generated_at(k).map(|g| (g.cause, *g.fate))
             else {
@@ -423,7 +431,11 @@ impl WorkerPool {
             if batch.outputs.swap_generated(k, &mut frame)
                 && let Some(slot) = generated.get_mut(cause)
             {
-                *slot = Some((frame, fate));
+                if slot.is_some() {
+                    more.push((cause, frame, fate));
+                } else {
+                    *slot = Some((frame, fate));
+                }
             }
         }
         let fates = batch.outputs.fates();
@@ -434,12 +446,23 @@ impl WorkerPool {
             .zip(batch.frames.drain(..))
             .zip(fates.iter().copied())
             .zip(generated.drain(..));
-        for (((index, frame), fate), generated) in items {
+        for (position, (((index, frame), fate), generated)) in items.enumerate() {
+            let more_generated = if more.is_empty() {
+                Vec::new()
+            } else {
+                let (mine, rest): (Vec<_>, Vec<_>) =
+                    more.drain(..).partition(|(cause, _, _)| *cause == position);
+                more = rest;
+                mine.into_iter()
+                    .map(|(_, frame, fate)| (frame, fate))
+                    .collect()
+            };
             let item = Item {
                 ingress: batch.ingress,
                 frame,
                 fate,
                 generated,
+                more_generated,
             };
             if let Err(item) = reorder.insert(index, item) {
                 self.spare_frames.push(item.frame);
@@ -466,6 +489,7 @@ struct Item {
     frame: PacketBuf,
     fate: Fate,
     generated: Option<(PacketBuf, Fate)>,
+    more_generated: Vec<(PacketBuf, Fate)>,
 }
 
 /// Restores input order: items go in by index, in any order, and come out

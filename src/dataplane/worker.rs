@@ -2,18 +2,23 @@
 //! in caller-owned buffers, on one thread. Per frame: the L2 destination
 //! check, the ARP (RFC 826) and Neighbor Discovery (RFC 4861) responders for
 //! the node's addresses, then the IP path (`forward.rs`). No I/O, no
-//! allocation per packet.
+//! allocation per packet. Each worker keeps its own IPv4 reassembly state
+//! (flows, and so a datagram's fragments, stay on one worker).
 
+use std::cell::RefCell;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use etherparse::{EtherType, IpNumber, icmpv6};
 
 use super::counters::{BatchTally, CounterSlot};
 use super::fate::{Delivery, DropReason, Fate, Outcome, PolicyVerdict};
 use super::forward::{Arrival, Pipeline};
+use super::fragment::Reassembly;
 use super::node::{Interface, Node, Port};
 use super::outputs::{GeneratedFrames, Outputs};
 use crate::fib::InterfaceId;
+use crate::frag::{Reassembler, ReassemblyLimits, ReassemblyStats};
 use crate::packet::PacketBuf;
 use crate::wire::{
     ArpOutcome, ETHERNET_HEADER_LEN, EthernetHeader, FlowKey, IPV6_HEADER_LEN, L2Destination,
@@ -33,12 +38,44 @@ pub struct Worker {
     node: Arc<Node>,
     slot: Arc<CounterSlot>,
     tally: BatchTally,
+    reassembly: Reassembly,
+    /// Real time since this instant, until [`Worker::set_time`] gives a
+    /// virtual clock.
+    started: Option<Instant>,
 }
 
 impl Worker {
     pub(crate) fn new(node: Arc<Node>, slot: Arc<CounterSlot>) -> Self {
         let tally = BatchTally::new(node.interfaces.len());
-        Self { node, slot, tally }
+        let reassembly = Reassembly {
+            state: RefCell::new(Reassembler::new(ReassemblyLimits::default())),
+            spare: RefCell::new(PacketBuf::new()),
+            now: Duration::ZERO,
+        };
+        Self {
+            node,
+            slot,
+            tally,
+            reassembly,
+            started: Some(Instant::now()),
+        }
+    }
+
+    /// Puts this worker on a virtual clock at `now` (the emulator's time):
+    /// reassembly timeouts follow it instead of real time.
+    pub fn set_time(&mut self, now: Duration) {
+        self.started = None;
+        self.reassembly.now = now;
+    }
+
+    /// Replaces the reassembly bounds (datagrams in progress are dropped).
+    pub fn set_reassembly_limits(&mut self, limits: ReassemblyLimits) {
+        self.reassembly.state = RefCell::new(Reassembler::new(limits));
+    }
+
+    /// What this worker's reassembly did so far.
+    pub fn reassembly_stats(&self) -> ReassemblyStats {
+        self.reassembly.state.borrow().stats()
     }
 
     /// The node this worker forwards for.
@@ -55,7 +92,10 @@ impl Worker {
     pub fn process(&mut self, ingress: InterfaceId, frames: &mut [PacketBuf], out: &mut Outputs) {
         out.clear();
         let fib = self.node.fib().load();
-        let pipeline = Pipeline::new(&self.node, &fib, &self.slot);
+        if let Some(started) = self.started {
+            self.reassembly.now = started.elapsed();
+        }
+        let pipeline = Pipeline::new(&self.node, &fib, &self.slot, &self.reassembly);
         let port = match self.node.interface(ingress) {
             Some(Interface::Port(port)) => Ok(port),
             Some(Interface::Tunnel(_)) => Err(DropReason::IngressNotEthernet),

@@ -255,6 +255,8 @@ impl NodeDevice {
         };
         self.run_lens.clear();
         self.run_lens.extend(self.run.iter().map(PacketBuf::len));
+        // Reassembly timeouts run on the emulator's virtual clock.
+        self.worker.set_time(now.since_start());
         self.worker
             .process(ingress, &mut self.run, &mut self.outputs);
         let mut run = std::mem::take(&mut self.run);

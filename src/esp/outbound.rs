@@ -260,6 +260,18 @@ impl OutboundSa {
         })
     }
 
+    /// DF on the outer IPv4 header for an inner packet with DF
+    /// `inner_dont_fragment` (or IPv6): the SA's DF setting (RFC 4301
+    /// 8.1: copy, set or clear). A caller fragments an outer packet after
+    /// ESP processing only when this is false (RFC 4303 3.3.5).
+    pub fn outer_dont_fragment(&self, inner_dont_fragment: bool, inner_ipv6: bool) -> bool {
+        match self.df {
+            DfMode::Copy => inner_dont_fragment || inner_ipv6,
+            DfMode::Set => true,
+            DfMode::Clear => false,
+        }
+    }
+
     /// The SPI.
     pub fn spi(&self) -> u32 {
         self.spi
@@ -470,11 +482,7 @@ impl OutboundSa {
             DscpMode::Copy => inner.tos >> 2,
             DscpMode::Set(v) => v,
         };
-        let dont_fragment = match self.df {
-            DfMode::Copy => inner.dont_fragment || inner.version == 6,
-            DfMode::Set => true,
-            DfMode::Clear => false,
-        };
+        let dont_fragment = self.outer_dont_fragment(inner.dont_fragment, inner.version == 6);
         Ok(Prepared {
             inner_len,
             trailer_len,

@@ -158,12 +158,12 @@ fn emit_capture_drop<R: Read, W: Write>(
 
 /// Hands one processed frame (and what it generated) to the sink, after
 /// the capture drops that came before it.
-fn emit<R: Read, W: Write>(
+fn emit<'g, R: Read, W: Write>(
     sink: &mut Sink<W>,
     input: &mut Input<'_, R>,
     frame: &PacketBuf,
     fate: &Fate,
-    generated: Option<(&PacketBuf, &Fate)>,
+    generated: impl IntoIterator<Item = (&'g PacketBuf, &'g Fate)>,
 ) -> Result<(), ReplayError> {
     while let Some(record) = input.pop_capture_drop() {
         emit_capture_drop(sink, input, record)?;
@@ -172,7 +172,7 @@ fn emit<R: Read, W: Write>(
         return Ok(());
     };
     sink.input(&record, frame, fate)?;
-    if let Some((frame, fate)) = generated {
+    for (frame, fate) in generated {
         sink.generated(&record, frame, fate)?;
     }
     input.recycle(record);
@@ -203,10 +203,15 @@ fn run_inline<R: Read, W: Write>(
             worker.process(batch_ingress, batch, &mut outputs);
             let mut generated = 0usize;
             for (index, (frame, fate)) in batch.iter().zip(outputs.fates()).enumerate() {
-                let made = outputs.generated_at(generated).filter(|g| g.cause == index);
-                if made.is_some() {
+                // A reply or error, or the fragments after the first.
+                let first = generated;
+                while outputs
+                    .generated_at(generated)
+                    .is_some_and(|g| g.cause == index)
+                {
                     generated += 1;
                 }
+                let made = (first..generated).filter_map(|k| outputs.generated_at(k));
                 emit(sink, input, frame, fate, made.map(|g| (g.frame, g.fate)))?;
             }
             if next.is_some() {
@@ -249,7 +254,12 @@ fn run_pool<R: Read, W: Write>(
         |done| {
             let mut state = shared.borrow_mut();
             let (input, sink) = &mut *state;
-            if let Err(error) = emit(*sink, *input, done.frame, done.fate, done.generated) {
+            let more = done
+                .more_generated
+                .iter()
+                .map(|(frame, fate)| (frame, fate));
+            let made = done.generated.into_iter().chain(more);
+            if let Err(error) = emit(*sink, *input, done.frame, done.fate, made) {
                 failure.borrow_mut().get_or_insert(error);
             }
         },

@@ -367,6 +367,12 @@ pub struct Azure {
     /// The VNet link.
     #[serde(default = "LinkSpec::lan")]
     pub vnet: LinkSpec,
+    /// The VNet fragments IPv4 packets over 1,400 bytes and drops
+    /// out-of-order fragments (Microsoft's "Virtual network TCP/IP
+    /// performance tuning"); `true` turns on the opt-in reassembly of
+    /// out-of-order fragments, so they are delivered.
+    #[serde(default)]
+    pub reassemble_out_of_order_fragments: bool,
 }
 
 fn default_azure_host() -> IpNet {

@@ -32,6 +32,7 @@ use super::bgp::SessionId;
 use super::model::{LinkSpec, Scenario};
 use crate::config::{NodeConfig, PolicyAction};
 use crate::dataplane::Node;
+use crate::emu::link::AzureFragmentation;
 use crate::emu::{
     ChannelConfig, DeviceId, Host, HostConfig, LinkConfig, LinkId, NodeDevice, PortId, Simulator,
 };
@@ -161,6 +162,9 @@ pub const LINK_NAMES_TWO_CIRCUITS: [&str; 8] = [
     "er2-secondary",
     "msee2-hub",
 ];
+
+/// The VNet link: Azure's network, where Azure's fragmentation applies.
+const VNET_LINK: &str = "azure-vnet";
 
 /// The circuit links in the order of the edge's ports 1.. (both circuits).
 pub fn circuit_link_names() -> impl Iterator<Item = &'static str> {
@@ -640,8 +644,17 @@ pub fn build(scenario: &Scenario, seed: u64) -> Result<Topology, ScenarioError> 
     }
     let link_names = link_names(scenario);
     let mut links = Vec::with_capacity(specs.len());
+    let azure = AzureFragmentation {
+        reassemble_out_of_order: scenario.azure.reassemble_out_of_order_fragments,
+        ..AzureFragmentation::default()
+    };
     for ((spec, a, b), &name) in specs.into_iter().zip(link_names) {
-        let config = LinkConfig::symmetric(name, channel(spec));
+        let mut channel = channel(spec);
+        if name == VNET_LINK {
+            // The VNet is Azure's network: its fragmentation rules apply.
+            channel = channel.azure_fragmentation(azure);
+        }
+        let config = LinkConfig::symmetric(name, channel);
         links.push(
             sim.connect((a.0, PortId(a.1)), (b.0, PortId(b.1)), &config)
                 .map_err(|e| ScenarioError::invalid(name, e.to_string()))?,

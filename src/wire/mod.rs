@@ -21,6 +21,7 @@ mod icmp_error;
 pub mod ike;
 mod ip;
 mod ipv4;
+pub(crate) mod ipv4_fragment;
 mod ipv6;
 mod mss;
 mod ndp;
@@ -48,6 +49,10 @@ pub use ip::{IpPacket, TransportLocation};
 pub(crate) use ipv4::field as ipv4_field;
 pub(crate) use ipv4::flags as ipv4_flags;
 pub use ipv4::{IPV4_MIN_HEADER_LEN, Ipv4Packet, is_invalid_ipv4_source};
+pub use ipv4_fragment::{
+    FRAGMENT_UNIT, FragmentPiece, IPV4_MAX_DATAGRAM_LEN, IPV4_MAX_HEADER_LEN, IPV4_MIN_MTU,
+    Ipv4FragmentFields, Ipv4Fragmenter, copied_options, finish_header as finish_fragment_header,
+};
 pub(crate) use ipv6::field as ipv6_field;
 pub use ipv6::{
     IPV6_HEADER_LEN, IPV6_MIN_MTU, Ipv6Fragment, Ipv6Packet, UpperLayer, is_invalid_ipv6_source,

@@ -25,8 +25,35 @@ pub(super) struct Held {
 }
 
 impl Simulator {
-    /// Puts a frame from `device` on the link at its port.
+    /// Puts a frame from `device` on the link at its port; an Azure-side
+    /// link may first cut it into fragments (`link/azure_frag.rs`).
     pub(super) fn transmit(&mut self, device: usize, departure: Departure) {
+        let entry = &self.devices[device];
+        let azure = (departure.port.0 < entry.ports)
+            .then(|| self.port_links[entry.port_base + usize::from(departure.port.0)])
+            .flatten()
+            .and_then(|(link, channel)| {
+                let link = self.links.get(link as usize)?;
+                link.channels.get(usize::from(channel))?.azure().copied()
+            });
+        let mut fragments = std::mem::take(&mut self.fragments);
+        let split = azure.is_some_and(|azure| {
+            azure.split(departure.frame.as_slice(), &mut self.pool, &mut fragments)
+        });
+        if !split {
+            self.fragments = fragments;
+            return self.transmit_whole(device, departure);
+        }
+        self.pool.give(departure.frame);
+        let port = departure.port;
+        for frame in fragments.drain(..) {
+            self.transmit_whole(device, Departure { port, frame });
+        }
+        self.fragments = fragments;
+    }
+
+    /// Puts a frame from `device` on the link at its port, as it is.
+    fn transmit_whole(&mut self, device: usize, departure: Departure) {
         let Departure { port, frame } = departure;
         let entry = &mut self.devices[device];
         let linked = (port.0 < entry.ports)
@@ -183,7 +210,10 @@ impl Simulator {
             EventKind::Wake { .. } | EventKind::Action { .. } => return None,
         };
         let link = &mut self.links[link_index];
-        link.channels[channel].land(frame.len(), true);
+        if !link.channels[channel].land_in_order(frame.as_slice()) {
+            self.pool.give(frame);
+            return None;
+        }
         if let Some(capture) = link.capture.as_mut()
             && capture.point() == CapturePoint::Receive
         {

@@ -110,6 +110,8 @@ pub struct Simulator {
     free_held: Vec<u32>,
     pool: FramePool,
     departures: Vec<Departure>,
+    /// Fragments of a frame an Azure-side link cuts, reused.
+    fragments: Vec<crate::packet::PacketBuf>,
     batch: Vec<Arrival>,
     actions: Vec<(SimTime, Action)>,
     action_log: Vec<ActionRecord>,
@@ -142,6 +144,7 @@ impl Simulator {
             held: Vec::new(),
             free_held: Vec::new(),
             pool: FramePool::new(),
+            fragments: Vec::new(),
             departures: Vec::new(),
             batch: Vec::new(),
             actions: Vec::new(),

@@ -7,6 +7,7 @@
 
 use std::collections::VecDeque;
 
+use super::azure_frag::{AzureFragmentation, FragmentOrder};
 use super::config::ChannelConfig;
 use super::stats::{ChannelStats, LinkDrop};
 use crate::emu::rng::{Chance, SimRng};
@@ -43,6 +44,8 @@ pub struct Channel {
     reorder: Chance,
     reorder_delay_ns: u64,
     mtu: usize,
+    azure: Option<AzureFragmentation>,
+    order: FragmentOrder,
     /// When the transmitter finishes the last accepted frame.
     busy_until_ns: u64,
     /// Finish times of accepted frames still queued or being serialised.
@@ -64,6 +67,8 @@ impl Channel {
             reorder: chance(config.reorder),
             reorder_delay_ns: duration_nanos(config.reorder_delay),
             mtu: config.mtu,
+            azure: config.azure_fragmentation,
+            order: FragmentOrder::default(),
             busy_until_ns: 0,
             backlog: VecDeque::new(),
             rng,
@@ -127,6 +132,26 @@ impl Channel {
             arrival_ns,
             reordered,
         })
+    }
+
+    /// Azure's fragmentation on this channel, if on.
+    pub(crate) fn azure(&self) -> Option<&AzureFragmentation> {
+        self.azure.as_ref()
+    }
+
+    /// Lands a frame like [`Self::land`] unless it is an out-of-order
+    /// fragment Azure drops: then counts that drop and returns false.
+    pub(crate) fn land_in_order(&mut self, frame: &[u8]) -> bool {
+        let drops = self
+            .azure
+            .is_some_and(|azure| !azure.reassemble_out_of_order);
+        if drops && !self.order.in_order(frame) {
+            self.stats.in_flight = self.stats.in_flight.saturating_sub(1);
+            self.stats.dropped.count(LinkDrop::OutOfOrderFragment);
+            return false;
+        }
+        self.land(frame.len(), true);
+        true
     }
 
     /// Counts a frame refused because the link is down.

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use thiserror::Error;
 
+use super::azure_frag::AzureFragmentation;
+
 /// One direction of a link (a "channel").
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChannelConfig {
@@ -26,6 +28,9 @@ pub struct ChannelConfig {
     /// Largest Ethernet payload (the IP MTU) in bytes; bigger frames are
     /// dropped and counted.
     pub mtu: usize,
+    /// Azure's VNet fragmentation (fragment above 1,400 bytes, drop
+    /// out-of-order fragments), on Azure-side links; none by default.
+    pub azure_fragmentation: Option<AzureFragmentation>,
 }
 
 impl Default for ChannelConfig {
@@ -40,6 +45,7 @@ impl Default for ChannelConfig {
             reorder: 0.0,
             reorder_delay: Duration::ZERO,
             mtu: 1500,
+            azure_fragmentation: None,
         }
     }
 }
@@ -73,6 +79,12 @@ impl ChannelConfig {
     pub fn reorder(mut self, probability: f64, extra_delay: Duration) -> Self {
         self.reorder = probability;
         self.reorder_delay = extra_delay;
+        self
+    }
+
+    /// Turns on Azure's VNet fragmentation (see [`AzureFragmentation`]).
+    pub fn azure_fragmentation(mut self, azure: AzureFragmentation) -> Self {
+        self.azure_fragmentation = Some(azure);
         self
     }
 

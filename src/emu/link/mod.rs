@@ -2,6 +2,7 @@
 //! direction), an up/down state with its history, counters and an optional
 //! pcap capture.
 
+mod azure_frag;
 mod capture;
 mod channel;
 mod config;
@@ -13,6 +14,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+pub use azure_frag::{AZURE_FRAGMENT_ABOVE, AzureFragmentation};
 pub use capture::{CaptureError, CapturePoint, LinkCapture, SNAPLEN};
 pub use channel::{Admitted, Channel, Offer};
 pub use config::{ChannelConfig, LinkConfig, LinkConfigError};

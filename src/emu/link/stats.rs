@@ -15,6 +15,9 @@ pub enum LinkDrop {
     Oversize,
     /// The link was down when the frame was sent or while it was in flight.
     LinkDown,
+    /// An IPv4 fragment that arrived out of order on an Azure-side link
+    /// (dropped unless reassembly of out-of-order fragments is on).
+    OutOfOrderFragment,
 }
 
 /// Drop counters, one per [`LinkDrop`] reason.
@@ -28,6 +31,8 @@ pub struct LinkDrops {
     pub oversize: u64,
     /// [`LinkDrop::LinkDown`].
     pub link_down: u64,
+    /// [`LinkDrop::OutOfOrderFragment`].
+    pub out_of_order_fragment: u64,
 }
 
 impl LinkDrops {
@@ -38,13 +43,18 @@ impl LinkDrops {
             LinkDrop::RandomLoss => &mut self.random_loss,
             LinkDrop::Oversize => &mut self.oversize,
             LinkDrop::LinkDown => &mut self.link_down,
+            LinkDrop::OutOfOrderFragment => &mut self.out_of_order_fragment,
         };
         *counter += 1;
     }
 
     /// Drops for every reason together.
     pub fn total(&self) -> u64 {
-        self.queue_full + self.random_loss + self.oversize + self.link_down
+        self.queue_full
+            + self.random_loss
+            + self.oversize
+            + self.link_down
+            + self.out_of_order_fragment
     }
 }
 
