@@ -28,6 +28,7 @@
 #![deny(unsafe_code)]
 
 pub mod bgp;
+pub mod bench;
 pub mod capture;
 pub mod cli;
 pub mod config;

@@ -117,6 +117,58 @@ impl Completed {
     }
 }
 
+/// Which worker a frame goes to: the hash of its flow (the 5-tuple; ESP
+/// for the node hashes by its outer addresses, since the inner 5-tuple is
+/// encrypted), so each flow stays on one worker and in order.
+#[derive(Debug, Clone)]
+pub struct FlowAffinity {
+    hasher: FlowHasher,
+    workers: u32,
+}
+
+impl FlowAffinity {
+    /// Affinity over `workers` workers (at least 1) of `node`.
+    pub fn new(node: &Node, workers: usize) -> Self {
+        let seed = node.config().flow_hash_seed ^ AFFINITY_SEED_MIX;
+        Self {
+            hasher: FlowHasher::with_seed(seed),
+            workers: u32::try_from(workers.max(1)).unwrap_or(u32::MAX),
+        }
+    }
+
+    /// Number of workers.
+    pub fn workers(&self) -> usize {
+        self.workers as usize
+    }
+
+    /// The worker a frame belongs to: its flow's hash, or worker 0 for
+    /// frames without an IP flow (ARP, malformed).
+    pub fn worker_for(&self, frame: &[u8]) -> usize {
+        // Only the EtherType is needed here (a tagged or short frame is
+        // not IPv4/IPv6 and goes to worker 0, as the node drops it anyway);
+        // the node parses and checks the whole header itself.
+        let ether_type = frame
+            .get(ETHER_TYPE)
+            .and_then(|b| b.first_chunk::<2>())
+            .map(|b| EtherType(u16::from_be_bytes(*b)));
+        let flow = match ether_type {
+            Some(EtherType::IPV4 | EtherType::IPV6) => {
+                frame.get(ETHERNET_HEADER_LEN..).and_then(|ip| {
+                    // The node's own fast path first (same key, a
+                    // differential test holds them equal), then the rest.
+                    fastpath::ipv4_meta(ip)
+                        .map(|meta| meta.flow)
+                        .or_else(|| FlowKey::parse(ip).ok())
+                })
+            }
+            _ => None,
+        };
+        flow.map_or(0, |flow| {
+            FlowHasher::bucket(self.hasher.hash(&flow), self.workers) as usize
+        })
+    }
+}
+
 /// One frame back in input order, from [`WorkerPool::run_ordered`].
 #[derive(Debug, Clone, Copy)]
 pub struct Ordered<'a> {
@@ -146,7 +198,7 @@ pub struct WorkerPool {
     scratch: Vec<Option<(PacketBuf, Fate)>>,
     batch_size: usize,
     in_flight: usize,
-    affinity: FlowHasher,
+    affinity: FlowAffinity,
 }
 
 impl WorkerPool {
@@ -174,7 +226,7 @@ impl WorkerPool {
             jobs.push(job_tx);
             handles.push(handle);
         }
-        let seed = node.config().flow_hash_seed ^ AFFINITY_SEED_MIX;
+        let affinity = FlowAffinity::new(&node, workers);
         Ok(Self {
             pending: (0..workers)
                 .map(|worker| Batch {
@@ -190,7 +242,7 @@ impl WorkerPool {
             scratch: Vec::new(),
             batch_size: batch_size.max(1),
             in_flight: 0,
-            affinity: FlowHasher::with_seed(seed),
+            affinity,
         })
     }
 
@@ -210,31 +262,9 @@ impl WorkerPool {
         self.spare_frames.pop().unwrap_or_default()
     }
 
-    /// The worker a frame belongs to: its flow's hash, or worker 0 for
-    /// frames without an IP flow (ARP, malformed).
+    /// The worker a frame belongs to (see [`FlowAffinity::worker_for`]).
     pub fn worker_for(&self, frame: &[u8]) -> usize {
-        // Only the EtherType is needed here (a tagged or short frame is
-        // not IPv4/IPv6 and goes to worker 0, as the node drops it anyway);
-        // the node parses and checks the whole header itself.
-        let ether_type = frame
-            .get(ETHER_TYPE)
-            .and_then(|b| b.first_chunk::<2>())
-            .map(|b| EtherType(u16::from_be_bytes(*b)));
-        let flow = match ether_type {
-            Some(EtherType::IPV4 | EtherType::IPV6) => {
-                frame.get(ETHERNET_HEADER_LEN..).and_then(|ip| {
-                    // The node's own fast path first (same key, a
-                    // differential test holds them equal), then the rest.
-                    fastpath::ipv4_meta(ip)
-                        .map(|meta| meta.flow)
-                        .or_else(|| FlowKey::parse(ip).ok())
-                })
-            }
-            _ => None,
-        };
-        flow.map_or(0, |flow| {
-            FlowHasher::bucket(self.affinity.hash(&flow), self.jobs.len() as u32) as usize
-        })
+        self.affinity.worker_for(frame)
     }
 
     /// Queues one frame that arrived on `ingress`; `index` comes back with

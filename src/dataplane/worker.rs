@@ -13,6 +13,7 @@ use super::fate::{Delivery, DropReason, Fate, Outcome, PolicyVerdict};
 use super::forward::{Arrival, Pipeline};
 use super::node::{Interface, Node, Port};
 use super::outputs::{GeneratedFrames, Outputs};
+use super::prefetch::RoutePrefetch;
 use crate::fib::InterfaceId;
 use crate::packet::PacketBuf;
 use crate::wire::{
@@ -33,12 +34,28 @@ pub struct Worker {
     node: Arc<Node>,
     slot: Arc<CounterSlot>,
     tally: BatchTally,
+    prefetch: RoutePrefetch,
+    batch_lookup: bool,
 }
 
 impl Worker {
     pub(crate) fn new(node: Arc<Node>, slot: Arc<CounterSlot>) -> Self {
         let tally = BatchTally::new(node.interfaces.len());
-        Self { node, slot, tally }
+        Self {
+            node,
+            slot,
+            tally,
+            prefetch: RoutePrefetch::default(),
+            batch_lookup: true,
+        }
+    }
+
+    /// Whether a batch's IPv4 routes are looked up together before the
+    /// per-frame pass (the default) or one by one during it. Same fates
+    /// either way; the switch exists to measure the difference
+    /// (`benches/forward.rs`).
+    pub fn set_batch_lookup(&mut self, on: bool) {
+        self.batch_lookup = on;
     }
 
     /// The node this worker forwards for.
@@ -61,6 +78,9 @@ impl Worker {
             Some(Interface::Tunnel(_)) => Err(DropReason::IngressNotEthernet),
             None => Err(DropReason::UnknownInterface),
         };
+        if self.batch_lookup && port.is_ok() {
+            self.prefetch.fill(&fib, frames);
+        }
         // Received frames and bytes, counted once per batch.
         let (mut received, mut received_bytes) = (0, 0);
         for (index, frame) in frames.iter_mut().enumerate() {
@@ -70,6 +90,9 @@ impl Worker {
                 Ok(port) => {
                     received += 1;
                     received_bytes += len;
+                    if self.batch_lookup {
+                        pipeline.set_route_hint(self.prefetch.hint(index));
+                    }
                     pipeline.frame(port, frame, fate, generated, index);
                 }
                 Err(reason) => fate.outcome = Outcome::Dropped(reason),
