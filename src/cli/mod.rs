@@ -13,6 +13,7 @@ use clap::{ArgAction, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 mod attach;
+mod bench;
 mod bgp;
 mod demo;
 mod esp;
@@ -56,6 +57,8 @@ pub enum Command {
     Bgp(bgp::BgpArgs),
     /// Replay a capture through a node: outputs per interface, drops with reasons, report.json, --expect checks.
     Replay(replay::ReplayArgs),
+    /// Packets/s of a node on a capture, per worker count, beside the copy and ESP ceilings.
+    Bench(bench::BenchArgs),
 }
 
 /// Exit code for usage and configuration errors.
@@ -78,6 +81,7 @@ pub fn main() -> ExitCode {
         Some(Command::Fib(args)) => fib::run(args),
         Some(Command::Esp(args)) => esp::run(args),
         Some(Command::Attach(args)) => attach::run(args),
+        Some(Command::Bench(args)) => bench::run(args),
         Some(Command::Replay(args)) => replay::run(args),
         Some(Command::Bgp(args)) => bgp::run(args),
     };
