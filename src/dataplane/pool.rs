@@ -1,5 +1,5 @@
-//! [`WorkerPool`]: N worker threads sharing one [`Node`], fed batches over
-//! bounded crossbeam channels. A frame goes to the worker its flow hashes
+//! [`WorkerPool`]: N workers sharing one [`Node`], worker 0 on the caller's
+//! thread and the others fed batches over bounded crossbeam channels. A frame goes to the worker its flow hashes
 //! to (the 5-tuple; ESP for the node hashes by its outer addresses, since
 //! the inner 5-tuple is encrypted), so every flow is processed in order and
 //! an SA's sequence numbers follow each flow's packet order. Results carry
@@ -19,6 +19,7 @@ use super::fastpath;
 use super::fate::Fate;
 use super::node::Node;
 use super::outputs::Outputs;
+use super::worker::Worker;
 use crate::fib::InterfaceId;
 use crate::packet::PacketBuf;
 use crate::wire::{ETHERNET_HEADER_LEN, FlowHasher, FlowKey};
@@ -188,6 +189,13 @@ pub struct Ordered<'a> {
 /// Worker threads sharing a node. Dropping the pool stops them.
 #[derive(Debug)]
 pub struct WorkerPool {
+    /// Worker 0, run on the caller's thread inside [`Self::submit`] and
+    /// [`Self::flush`]: with N workers the pool uses N threads, not N + 1
+    /// (a feeding thread competing with every worker for the cores).
+    inline: Worker,
+    /// Batches worker 0 processed, waiting for [`Self::recv`].
+    ready: VecDeque<Batch>,
+    /// Queues of workers 1.. (index 0 is worker 1).
     jobs: Vec<Sender<Batch>>,
     results: Receiver<Batch>,
     handles: Vec<JoinHandle<()>>,
@@ -202,14 +210,15 @@ pub struct WorkerPool {
 }
 
 impl WorkerPool {
-    /// Starts `workers` threads (at least 1) on `node`, taking batches of
-    /// up to `batch_size` frames (at least 1).
+    /// Starts `workers` workers (at least 1) on `node`, taking batches of
+    /// up to `batch_size` frames (at least 1): worker 0 on the caller's
+    /// thread, the others on threads of their own.
     pub fn new(node: Arc<Node>, workers: usize, batch_size: usize) -> Result<Self, PoolError> {
         let workers = workers.max(1);
         let (result_tx, results) = unbounded();
         let mut jobs = Vec::with_capacity(workers);
         let mut handles = Vec::with_capacity(workers);
-        for id in 0..workers {
+        for id in 1..workers {
             let (job_tx, job_rx) = bounded::<Batch>(QUEUED_BATCHES);
             let mut worker = node.worker();
             let result_tx = result_tx.clone();
@@ -228,6 +237,8 @@ impl WorkerPool {
         }
         let affinity = FlowAffinity::new(&node, workers);
         Ok(Self {
+            inline: node.worker(),
+            ready: VecDeque::new(),
             pending: (0..workers)
                 .map(|worker| Batch {
                     worker,
@@ -246,9 +257,9 @@ impl WorkerPool {
         })
     }
 
-    /// Number of worker threads.
+    /// Number of workers (worker 0 runs on the caller's thread).
     pub fn workers(&self) -> usize {
-        self.jobs.len()
+        self.jobs.len() + 1
     }
 
     /// Batches sent and not yet received back.
@@ -316,7 +327,15 @@ impl WorkerPool {
             return Ok(());
         };
         let mut batch = std::mem::replace(slot, fresh);
-        let Some(jobs) = self.jobs.get(worker) else {
+        self.in_flight += 1;
+        if worker == 0 {
+            self.inline
+                .process(batch.ingress, &mut batch.frames, &mut batch.outputs);
+            self.ready.push_back(batch);
+            return Ok(());
+        }
+        let Some(jobs) = self.jobs.get(worker - 1) else {
+            self.in_flight -= 1;
             return Ok(());
         };
         loop {
@@ -328,7 +347,7 @@ impl WorkerPool {
                     batch = back;
                     if self
                         .handles
-                        .get(worker)
+                        .get(worker - 1)
                         .is_some_and(JoinHandle::is_finished)
                     {
                         return Err(PoolError::WorkerStopped(self.in_flight));
@@ -339,13 +358,15 @@ impl WorkerPool {
                 }
             }
         }
-        self.in_flight += 1;
         Ok(())
     }
 
     /// A processed batch if one is ready.
     pub fn try_recv(&mut self) -> Option<Completed> {
-        let batch = self.results.try_recv().ok()?;
+        let batch = match self.ready.pop_front() {
+            Some(batch) => batch,
+            None => self.results.try_recv().ok()?,
+        };
         self.in_flight = self.in_flight.saturating_sub(1);
         Some(Completed(batch))
     }
@@ -353,6 +374,10 @@ impl WorkerPool {
     /// Waits for a processed batch; `Ok(None)` when none is in flight (call
     /// [`Self::flush`] first to send partial batches).
     pub fn recv(&mut self) -> Result<Option<Completed>, PoolError> {
+        if let Some(batch) = self.ready.pop_front() {
+            self.in_flight = self.in_flight.saturating_sub(1);
+            return Ok(Some(Completed(batch)));
+        }
         while self.in_flight > 0 {
             match self.results.recv_timeout(LIVENESS_CHECK) {
                 Ok(batch) => {
