@@ -27,8 +27,8 @@
 // its `#[target_feature]` copies in two `#[allow(unsafe_code)]` blocks.
 #![deny(unsafe_code)]
 
-pub mod bgp;
 pub mod bench;
+pub mod bgp;
 pub mod capture;
 pub mod cli;
 pub mod config;

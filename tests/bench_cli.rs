@@ -153,7 +153,12 @@ fn json_has_every_figure_and_the_counts_are_conserved() {
     assert_eq!(report["copy_ceiling"]["frames"], frames);
     assert!(report["copy_ceiling"]["node_ratio"].as_f64().is_some());
     assert_eq!(report["esp_ceiling"]["frames"], tunnel_bound);
-    assert!(report["esp_ceiling"]["packets_per_second"].as_f64().unwrap() > 0.0);
+    assert!(
+        report["esp_ceiling"]["packets_per_second"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
 }
 
 #[test]

@@ -24,7 +24,14 @@ fn frames(capture: &str) -> Vec<Vec<u8>> {
     let mut buf = PacketBuf::new();
     let mut out = Vec::new();
     while let Ok(Some(meta)) = reader.next_frame(&mut buf) {
-        if to_ethernet(&mut buf, meta.link_type, MacAddr::BROADCAST, MacAddr::BROADCAST).is_ok() {
+        if to_ethernet(
+            &mut buf,
+            meta.link_type,
+            MacAddr::BROADCAST,
+            MacAddr::BROADCAST,
+        )
+        .is_ok()
+        {
             out.push(buf.as_slice().to_vec());
         }
     }
@@ -34,10 +41,26 @@ fn frames(capture: &str) -> Vec<Vec<u8>> {
 #[test]
 fn batch_and_single_lookups_give_the_same_fates_and_bytes() {
     let cases = [
-        ("design1-onprem-to-azure.pcap", "design1-onprem-edge.toml", "lan"),
-        ("design1-azure-to-onprem.pcap", "design1-azure-gateway.toml", "vnet"),
-        ("design2-onprem-to-azure.pcap", "design2-onprem-edge.toml", "lan"),
-        ("design2-azure-to-onprem.pcap", "design2-azure-gateway.toml", "vnet"),
+        (
+            "design1-onprem-to-azure.pcap",
+            "design1-onprem-edge.toml",
+            "lan",
+        ),
+        (
+            "design1-azure-to-onprem.pcap",
+            "design1-azure-gateway.toml",
+            "vnet",
+        ),
+        (
+            "design2-onprem-to-azure.pcap",
+            "design2-onprem-edge.toml",
+            "lan",
+        ),
+        (
+            "design2-azure-to-onprem.pcap",
+            "design2-azure-gateway.toml",
+            "vnet",
+        ),
         ("esp-inbound.pcap", "design1-onprem-edge.toml", "er"),
         ("malformed.pcap", "design1-onprem-edge.toml", "lan"),
     ];

@@ -56,8 +56,13 @@ impl LoadedCapture {
             let ingress = named
                 .or(default_ingress)
                 .ok_or(BenchError::NoIngress(meta.number))?;
-            if to_ethernet(&mut buf, meta.link_type, port_mac(node, ingress), RAW_IP_SOURCE_MAC)
-                .is_err()
+            if to_ethernet(
+                &mut buf,
+                meta.link_type,
+                port_mac(node, ingress),
+                RAW_IP_SOURCE_MAC,
+            )
+            .is_err()
             {
                 loaded.skipped += 1;
                 continue;

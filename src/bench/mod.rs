@@ -49,7 +49,9 @@ pub enum BenchError {
     #[error("--ingress {0:?}: not an Ethernet interface of the node")]
     UnknownIngress(String),
     /// A frame's capture interface names no node interface.
-    #[error("frame {0}: its capture interface names no Ethernet interface of the node; give --ingress")]
+    #[error(
+        "frame {0}: its capture interface names no Ethernet interface of the node; give --ingress"
+    )]
     NoIngress(u64),
     /// Nothing to loop.
     #[error("the capture has no frame the node can take")]
@@ -291,7 +293,8 @@ fn measure(
     WorkerRun {
         workers,
         rate,
-        gbit_per_second: counts.bytes as f64 * BITS_PER_BYTE / elapsed.as_secs_f64().max(1e-9)
+        gbit_per_second: counts.bytes as f64 * BITS_PER_BYTE
+            / elapsed.as_secs_f64().max(1e-9)
             / 1e9,
         speedup: 1.0,
         shares: Shares::of(&counts),

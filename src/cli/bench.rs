@@ -166,7 +166,10 @@ mod tests {
     #[test]
     fn worker_lists_parse_and_bad_counts_are_named() {
         assert_eq!(parse_workers("1,2,4"), Ok(vec![1, 2, 4]));
-        assert_eq!(parse_workers("all").map(|w| w.first().copied()), Ok(Some(1)));
+        assert_eq!(
+            parse_workers("all").map(|w| w.first().copied()),
+            Ok(Some(1))
+        );
         let error = parse_workers("1,0").unwrap_err();
         assert!(error.contains("\"0\""), "{error}");
         assert!(parse_workers("two").is_err());
