@@ -123,6 +123,10 @@ fn json_has_every_figure_and_the_counts_are_conserved() {
         ] {
             assert!(run[field].as_f64().is_some(), "{field} in {run}");
         }
+        // CPU time comes from /proc in ticks of 10 ms: null when unknown.
+        for field in ["cpu_busy", "packets_per_cpu_second"] {
+            assert!(run[field].is_f64() || run[field].is_null(), "{field} in {run}");
+        }
         let packets = count(run, "packets");
         // At least one pass over the capture (every worker loops its share).
         assert!(packets >= frames as u64 / 2, "{run}");

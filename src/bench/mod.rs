@@ -158,6 +158,27 @@ pub struct WorkerRun {
     /// The node's own input counter agrees with `counts.packets`, and
     /// every input has one outcome.
     pub conserved: bool,
+    /// CPU seconds the process used during the run over its wall time
+    /// (Linux `/proc/self/stat`; absent elsewhere): below the worker
+    /// count, the scheduler did not give the run its cores (a shared
+    /// machine), and `speedup` says more about the machine than the node.
+    pub cpu_busy: Option<f64>,
+    /// Packets per CPU-second: flat across worker counts when the workers
+    /// do not slow each other down.
+    pub packets_per_cpu_second: Option<f64>,
+}
+
+/// CPU time of this process so far (user + system), from
+/// `/proc/self/stat` (fields 14 and 15, in USER_HZ = 100 ticks per second
+/// on Linux), or `None` where that file does not exist.
+fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name (field 2) may hold spaces: count after its ')'.
+    let after = stat.get(stat.rfind(')')? + 1..)?;
+    let mut fields = after.split_whitespace().skip(11);
+    let user: u64 = fields.next()?.parse().ok()?;
+    let system: u64 = fields.next()?.parse().ok()?;
+    Some((user + system) as f64 / 100.0)
 }
 
 /// A ceiling and how the node compares with it.
@@ -267,6 +288,7 @@ fn measure(
 ) -> WorkerRun {
     let shards = shard(node, capture.shard_frames(), workers);
     let time = options.time;
+    let cpu_start = process_cpu_seconds();
     let start = Instant::now();
     let mut last_draw = start;
     let tallies = run_sharded(node, &shards, BATCH_SIZE, |done| {
@@ -285,6 +307,10 @@ fn measure(
         now.duration_since(start) < time
     });
     let elapsed = start.elapsed();
+    let cpu = process_cpu_seconds()
+        .zip(cpu_start)
+        .map(|(end, begin)| end - begin)
+        .filter(|cpu| *cpu > 0.0);
     let counts = tallies
         .iter()
         .fold(FateTally::default(), |sum, t| sum.plus(*t));
@@ -301,6 +327,8 @@ fn measure(
         counts,
         per_worker: tallies.iter().map(|t| t.packets).collect(),
         conserved: counts.is_conserved() && node_counted == counts.packets,
+        cpu_busy: cpu.map(|cpu| cpu / elapsed.as_secs_f64().max(1e-9)),
+        packets_per_cpu_second: cpu.map(|cpu| counts.packets as f64 / cpu),
     }
 }
 

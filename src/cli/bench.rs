@@ -115,7 +115,7 @@ fn print_table(report: &BenchReport) {
         report.cores
     );
     outln!(
-        "{:>7} {:>12} {:>8} {:>8} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "{:>7} {:>12} {:>8} {:>8} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>12}",
         "workers",
         "packets/s",
         "Gbit/s",
@@ -125,11 +125,13 @@ fn print_table(report: &BenchReport) {
         "encrypted",
         "decrypted",
         "dropped",
-        "conserved"
+        "conserved",
+        "cpu busy",
+        "pkts/cpu-s"
     );
     for run in &report.runs {
         outln!(
-            "{:>7} {:>12.0} {:>8.2} {:>8.1} {:>7.2}x {:>8.1}% {:>8.1}% {:>8.1}% {:>8.1}% {:>9}",
+            "{:>7} {:>12.0} {:>8.2} {:>8.1} {:>7.2}x {:>8.1}% {:>8.1}% {:>8.1}% {:>8.1}% {:>9} {:>8} {:>12}",
             run.workers,
             run.rate.packets_per_second,
             run.gbit_per_second,
@@ -139,7 +141,11 @@ fn print_table(report: &BenchReport) {
             run.shares.encrypted * 100.0,
             run.shares.decrypted * 100.0,
             run.shares.dropped * 100.0,
-            if run.conserved { "yes" } else { "NO" }
+            if run.conserved { "yes" } else { "NO" },
+            run.cpu_busy
+                .map_or_else(|| "-".to_owned(), |c| format!("{c:.2}")),
+            run.packets_per_cpu_second
+                .map_or_else(|| "-".to_owned(), |p| format!("{p:.0}")),
         );
     }
     let ceiling = |name: &str, c: &Ceiling| {
