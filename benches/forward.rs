@@ -3,6 +3,8 @@
 //! - `forward/<size>`: 64 B and 1400 B frames (UDP/IPv4, 256 flows), the
 //!   plain path (design 2's shared services over ExpressRoute) and the ESP
 //!   path (design 1's VNet through the tunnel), with 1 worker on this thread
+//!   (plain also with the batch's routes looked up one by one, the
+//!   worker's path before it used the FIB's batch lookup)
 //!   and with the 2-thread worker pool; baselines: copying the frames alone
 //!   (every node run starts with that copy, since the node rewrites in
 //!   place) and ESP encap alone (`OutboundSa::encapsulate` on the same inner
@@ -119,11 +121,13 @@ fn forward(c: &mut Criterion) {
             })
         });
         let mut outputs = Outputs::with_capacity(BATCH);
-        for (name, node, input) in [
-            ("plain_1w", &plain_node, &plain),
-            ("esp_1w", &esp_node, &esp),
+        for (name, node, input, batch_lookup) in [
+            ("plain_1w", &plain_node, &plain, true),
+            ("plain_1w_single_lookups", &plain_node, &plain, false),
+            ("esp_1w", &esp_node, &esp, true),
         ] {
             let mut worker = node.worker();
+            worker.set_batch_lookup(batch_lookup);
             group.bench_function(name, |b| {
                 b.iter(|| {
                     load(&mut bufs, input);

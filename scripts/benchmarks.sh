@@ -52,5 +52,27 @@ for arg in "${args[@]}"; do
     echo "bench=$arg" >>"$run_dir/run.txt"
 done
 
+# `erdp bench` on the forward bench's traffic: the worker-count curve.
+if [ -z "${ERDP_SKIP_ERDP_BENCH:-}" ]; then
+    cargo build --release --quiet --bin erdp
+    traffic=$run_dir/traffic
+    mkdir -p "$traffic"
+    for case in "plain 64 10.3.0.10 design2-onprem-edge" "esp 1400 10.1.0.10 design1-onprem-edge"; do
+        read -r name size dest config <<<"$case"
+        python3 scripts/bench-traffic.py "$size" "$dest" 2048 "$traffic/$name$size.pcap"
+        run=(target/release/erdp bench --config "pcaps/corpus/$config.toml"
+            --input "$traffic/$name$size.pcap" --ingress lan --workers all --seconds 3)
+        if [ -n "${ERDP_BENCH_LOCK:-}" ]; then
+            run=(flock "$ERDP_BENCH_LOCK" "${run[@]}")
+        fi
+        echo "== ${run[*]}" >&2
+        {
+            echo "\$ erdp bench --config pcaps/corpus/$config.toml --input $name$size.pcap --ingress lan --workers all --seconds 3  # load $(cut -d' ' -f1-3 /proc/loadavg)"
+            "${run[@]}"
+            echo
+        } >>"$run_dir/erdp-bench.txt"
+    done
+fi
+
 cargo run --quiet --example benchmarks_md -- "$run_dir" BENCHMARKS.md
 echo "BENCHMARKS.md rewritten from $run_dir" >&2

@@ -29,6 +29,7 @@
 // its `#[target_feature]` copies in two `#[allow(unsafe_code)]` blocks.
 #![deny(unsafe_code)]
 
+pub mod bench;
 pub mod bgp;
 pub mod capture;
 pub mod cli;

@@ -191,7 +191,14 @@ fn every_builtin_scenario_is_covered_here() {
     let names: Vec<&str> = BUILTIN.iter().map(|(n, _)| *n).collect();
     assert_eq!(
         names,
-        ["design1", "design2", "leak", "two-circuits", "recursion", "dmz"]
+        [
+            "design1",
+            "design2",
+            "leak",
+            "two-circuits",
+            "recursion",
+            "dmz"
+        ]
     );
 }
 

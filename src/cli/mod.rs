@@ -13,6 +13,7 @@ use clap::{ArgAction, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 mod attach;
+mod bench;
 mod bgp;
 mod demo;
 mod esp;
@@ -59,6 +60,8 @@ pub enum Command {
     Replay(replay::ReplayArgs),
     /// The verdict: every on-prem x Azure prefix pair probed both ways, steady and under each single failure.
     Verify(verify::VerifyArgs),
+    /// Packets/s of a node on a capture, per worker count, beside the copy and ESP ceilings.
+    Bench(bench::BenchArgs),
 }
 
 /// Exit code for usage and configuration errors.
@@ -81,6 +84,7 @@ pub fn main() -> ExitCode {
         Some(Command::Fib(args)) => fib::run(args),
         Some(Command::Esp(args)) => esp::run(args),
         Some(Command::Attach(args)) => attach::run(args),
+        Some(Command::Bench(args)) => bench::run(args),
         Some(Command::Replay(args)) => replay::run(args),
         Some(Command::Bgp(args)) => bgp::run(args),
         Some(Command::Verify(args)) => verify::run(args),

@@ -109,8 +109,12 @@ impl PacketsBytes {
     }
 }
 
-/// One worker's counters.
+/// One worker's counters. Aligned to 128 bytes (two cache lines, the
+/// adjacent-line prefetcher's pair) so two workers' slots never share a
+/// line (false sharing); the per-interface arrays are allocations of their
+/// own.
 #[derive(Debug)]
+#[repr(align(128))]
 pub(crate) struct CounterSlot {
     input: TrafficCells,
     generated: TrafficCells,

@@ -20,6 +20,7 @@ use super::fate::{Delivery, DropReason, Fate, Outcome, RouteHit, SaUse};
 use super::fragment::{Reassembly, is_ipv4_fragment};
 use super::node::{Interface, Node, Port, Tunnel};
 use super::outputs::GeneratedFrames;
+use super::prefetch::HintCell;
 use crate::esp::PacketClass;
 use crate::fib::{Fib, InterfaceId, NextHop};
 use crate::packet::PacketBuf;
@@ -42,6 +43,8 @@ pub(crate) struct Pipeline<'a> {
     /// leave on and the next hop's MAC, or why there is none. The FIB is
     /// fixed for the batch, so it holds for the batch.
     underlay_memo: Cell<Option<(InterfaceId, Underlay<'a>)>>,
+    /// The current frame's route from the batch lookup (`prefetch.rs`).
+    pub(crate) route_hint: HintCell,
 }
 
 /// Where a tunnel's outer packets go: the port and the next hop's MAC (a
@@ -220,6 +223,7 @@ impl<'a> Pipeline<'a> {
             reassembly,
             neighbor_memo: Cell::new(None),
             underlay_memo: Cell::new(None),
+            route_hint: Cell::new(None),
         }
     }
 
@@ -432,7 +436,7 @@ impl<'a> Pipeline<'a> {
         }
         const NO_ROUTE: Stop = Stop::with_icmp(DropReason::NoRoute, IcmpKind::NoRoute);
         let destination = meta.flow.destination;
-        let hit = self.fib.lookup(destination).ok_or(NO_ROUTE)?;
+        let hit = self.route(destination).ok_or(NO_ROUTE)?;
         let hop = self
             .select(hit.group, || self.node.hasher.hash(&meta.flow))
             .ok_or(NO_ROUTE)?;

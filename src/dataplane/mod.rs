@@ -14,6 +14,9 @@
 //! - [`WorkerPool`] runs N workers fed over crossbeam channels, flows pinned
 //!   to workers by their 5-tuple so each stays in order; results carry the
 //!   frame's index so callers restore order ([`Reorder`]).
+//! - [`run_sharded`] runs N workers to completion on inputs split by flow
+//!   ([`shard`]), worker 0 on the caller's thread: the design that scales
+//!   (`erdp bench`).
 
 mod counters;
 mod fastpath;
@@ -25,11 +28,14 @@ mod node;
 mod outputs;
 mod policy;
 mod pool;
+mod prefetch;
+mod shards;
 mod worker;
 
 pub use counters::{InterfaceCounters, NodeCounters, PolicyCounters, TrafficCounters, Volume};
 pub use fate::{Delivery, DropReason, Fate, Outcome, PolicyId, PolicyVerdict, RouteHit, SaUse};
 pub use node::{Node, NodeError};
 pub use outputs::{Generated, Outputs};
-pub use pool::{Completed, PoolError, Processed, Reorder, WorkerPool};
+pub use pool::{Completed, FlowAffinity, PoolError, Processed, Reorder, WorkerPool};
+pub use shards::{FateTally, ShardFrame, run_sharded, shard};
 pub use worker::Worker;

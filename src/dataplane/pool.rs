@@ -1,5 +1,5 @@
-//! [`WorkerPool`]: N worker threads sharing one [`Node`], fed batches over
-//! bounded crossbeam channels. A frame goes to the worker its flow hashes
+//! [`WorkerPool`]: N workers sharing one [`Node`], worker 0 on the caller's
+//! thread and the others fed batches over bounded crossbeam channels. A frame goes to the worker its flow hashes
 //! to (the 5-tuple; ESP for the node hashes by its outer addresses, since
 //! the inner 5-tuple is encrypted), so every flow is processed in order and
 //! an SA's sequence numbers follow each flow's packet order. Results carry
@@ -19,6 +19,7 @@ use super::fastpath;
 use super::fate::Fate;
 use super::node::Node;
 use super::outputs::Outputs;
+use super::worker::Worker;
 use crate::fib::InterfaceId;
 use crate::packet::PacketBuf;
 use crate::wire::{ETHERNET_HEADER_LEN, FlowHasher, FlowKey};
@@ -117,99 +118,28 @@ impl Completed {
     }
 }
 
-/// One frame back in input order, from [`WorkerPool::run_ordered`].
-#[derive(Debug, Clone, Copy)]
-pub struct Ordered<'a> {
-    /// Position in the input (0, 1, 2, ...).
-    pub index: u64,
-    /// The interface it arrived on.
-    pub ingress: InterfaceId,
-    /// The frame as sent when forwarded.
-    pub frame: &'a PacketBuf,
-    /// Its fate.
-    pub fate: &'a Fate,
-    /// The packet the node generated because of it, if any: a reply, an
-    /// ICMP error, or the second fragment of a fragmented packet.
-    pub generated: Option<(&'a PacketBuf, &'a Fate)>,
-    /// The fragments after the second, if it was cut into more than two.
-    pub more_generated: &'a [(PacketBuf, Fate)],
+/// Which worker a frame goes to: the hash of its flow (the 5-tuple; ESP
+/// for the node hashes by its outer addresses, since the inner 5-tuple is
+/// encrypted), so each flow stays on one worker and in order.
+#[derive(Debug, Clone)]
+pub struct FlowAffinity {
+    hasher: FlowHasher,
+    workers: u32,
 }
 
-/// Worker threads sharing a node. Dropping the pool stops them.
-#[derive(Debug)]
-pub struct WorkerPool {
-    jobs: Vec<Sender<Batch>>,
-    results: Receiver<Batch>,
-    handles: Vec<JoinHandle<()>>,
-    pending: Vec<Batch>,
-    spare: Vec<Batch>,
-    spare_frames: Vec<PacketBuf>,
-    /// Generated packets of a batch by cause, while it is unpacked.
-    scratch: Vec<Option<(PacketBuf, Fate)>>,
-    batch_size: usize,
-    in_flight: usize,
-    affinity: FlowHasher,
-}
-
-impl WorkerPool {
-    /// Starts `workers` threads (at least 1) on `node`, taking batches of
-    /// up to `batch_size` frames (at least 1).
-    pub fn new(node: Arc<Node>, workers: usize, batch_size: usize) -> Result<Self, PoolError> {
-        let workers = workers.max(1);
-        let (result_tx, results) = unbounded();
-        let mut jobs = Vec::with_capacity(workers);
-        let mut handles = Vec::with_capacity(workers);
-        for id in 0..workers {
-            let (job_tx, job_rx) = bounded::<Batch>(QUEUED_BATCHES);
-            let mut worker = node.worker();
-            let result_tx = result_tx.clone();
-            let handle = std::thread::Builder::new()
-                .name(format!("erdp-worker-{id}"))
-                .spawn(move || {
-                    for mut batch in job_rx.iter() {
-                        worker.process(batch.ingress, &mut batch.frames, &mut batch.outputs);
-                        if result_tx.send(batch).is_err() {
-                            break;
-                        }
-                    }
-                })?;
-            jobs.push(job_tx);
-            handles.push(handle);
-        }
+impl FlowAffinity {
+    /// Affinity over `workers` workers (at least 1) of `node`.
+    pub fn new(node: &Node, workers: usize) -> Self {
         let seed = node.config().flow_hash_seed ^ AFFINITY_SEED_MIX;
-        Ok(Self {
-            pending: (0..workers)
-                .map(|worker| Batch {
-                    worker,
-                    ..Batch::default()
-                })
-                .collect(),
-            jobs,
-            results,
-            handles,
-            spare: Vec::new(),
-            spare_frames: Vec::new(),
-            scratch: Vec::new(),
-            batch_size: batch_size.max(1),
-            in_flight: 0,
-            affinity: FlowHasher::with_seed(seed),
-        })
+        Self {
+            hasher: FlowHasher::with_seed(seed),
+            workers: u32::try_from(workers.max(1)).unwrap_or(u32::MAX),
+        }
     }
 
-    /// Number of worker threads.
+    /// Number of workers.
     pub fn workers(&self) -> usize {
-        self.jobs.len()
-    }
-
-    /// Batches sent and not yet received back.
-    pub fn in_flight(&self) -> usize {
-        self.in_flight
-    }
-
-    /// An empty frame buffer (recycled when possible) to load a frame into
-    /// with [`PacketBuf::DEFAULT_HEADROOM`] before [`Self::submit`].
-    pub fn buffer(&mut self) -> PacketBuf {
-        self.spare_frames.pop().unwrap_or_default()
+        self.workers as usize
     }
 
     /// The worker a frame belongs to: its flow's hash, or worker 0 for
@@ -235,8 +165,119 @@ impl WorkerPool {
             _ => None,
         };
         flow.map_or(0, |flow| {
-            FlowHasher::bucket(self.affinity.hash(&flow), self.jobs.len() as u32) as usize
+            FlowHasher::bucket(self.hasher.hash(&flow), self.workers) as usize
         })
+    }
+}
+
+/// One frame back in input order, from [`WorkerPool::run_ordered`].
+#[derive(Debug, Clone, Copy)]
+pub struct Ordered<'a> {
+    /// Position in the input (0, 1, 2, ...).
+    pub index: u64,
+    /// The interface it arrived on.
+    pub ingress: InterfaceId,
+    /// The frame as sent when forwarded.
+    pub frame: &'a PacketBuf,
+    /// Its fate.
+    pub fate: &'a Fate,
+    /// The packet the node generated because of it, if any: a reply, an
+    /// ICMP error, or the second fragment of a fragmented packet.
+    pub generated: Option<(&'a PacketBuf, &'a Fate)>,
+    /// The fragments after the second, if it was cut into more than two.
+    pub more_generated: &'a [(PacketBuf, Fate)],
+}
+
+/// Worker threads sharing a node. Dropping the pool stops them.
+#[derive(Debug)]
+pub struct WorkerPool {
+    /// Worker 0, run on the caller's thread inside [`Self::submit`] and
+    /// [`Self::flush`]: with N workers the pool uses N threads, not N + 1
+    /// (a feeding thread competing with every worker for the cores).
+    inline: Worker,
+    /// Batches worker 0 processed, waiting for [`Self::recv`].
+    ready: VecDeque<Batch>,
+    /// Queues of workers 1.. (index 0 is worker 1).
+    jobs: Vec<Sender<Batch>>,
+    results: Receiver<Batch>,
+    handles: Vec<JoinHandle<()>>,
+    pending: Vec<Batch>,
+    spare: Vec<Batch>,
+    spare_frames: Vec<PacketBuf>,
+    /// Generated packets of a batch by cause, while it is unpacked.
+    scratch: Vec<Option<(PacketBuf, Fate)>>,
+    batch_size: usize,
+    in_flight: usize,
+    affinity: FlowAffinity,
+}
+
+impl WorkerPool {
+    /// Starts `workers` workers (at least 1) on `node`, taking batches of
+    /// up to `batch_size` frames (at least 1): worker 0 on the caller's
+    /// thread, the others on threads of their own.
+    pub fn new(node: Arc<Node>, workers: usize, batch_size: usize) -> Result<Self, PoolError> {
+        let workers = workers.max(1);
+        let (result_tx, results) = unbounded();
+        let mut jobs = Vec::with_capacity(workers);
+        let mut handles = Vec::with_capacity(workers);
+        for id in 1..workers {
+            let (job_tx, job_rx) = bounded::<Batch>(QUEUED_BATCHES);
+            let mut worker = node.worker();
+            let result_tx = result_tx.clone();
+            let handle = std::thread::Builder::new()
+                .name(format!("erdp-worker-{id}"))
+                .spawn(move || {
+                    for mut batch in job_rx.iter() {
+                        worker.process(batch.ingress, &mut batch.frames, &mut batch.outputs);
+                        if result_tx.send(batch).is_err() {
+                            break;
+                        }
+                    }
+                })?;
+            jobs.push(job_tx);
+            handles.push(handle);
+        }
+        let affinity = FlowAffinity::new(&node, workers);
+        Ok(Self {
+            inline: node.worker(),
+            ready: VecDeque::new(),
+            pending: (0..workers)
+                .map(|worker| Batch {
+                    worker,
+                    ..Batch::default()
+                })
+                .collect(),
+            jobs,
+            results,
+            handles,
+            spare: Vec::new(),
+            spare_frames: Vec::new(),
+            scratch: Vec::new(),
+            batch_size: batch_size.max(1),
+            in_flight: 0,
+            affinity,
+        })
+    }
+
+    /// Number of workers (worker 0 runs on the caller's thread).
+    pub fn workers(&self) -> usize {
+        self.jobs.len() + 1
+    }
+
+    /// Batches sent and not yet received back.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight
+    }
+
+    /// An empty frame buffer (recycled when possible) to load a frame into
+    /// with [`PacketBuf::DEFAULT_HEADROOM`] before [`Self::submit`].
+    pub fn buffer(&mut self) -> PacketBuf {
+        self.spare_frames.pop().unwrap_or_default()
+    }
+
+    /// The worker a frame belongs to (see [`FlowAffinity::worker_for`]).
+    pub fn worker_for(&self, frame: &[u8]) -> usize {
+        self.affinity.worker_for(frame)
     }
 
     /// Queues one frame that arrived on `ingress`; `index` comes back with
@@ -288,7 +329,15 @@ impl WorkerPool {
             return Ok(());
         };
         let mut batch = std::mem::replace(slot, fresh);
-        let Some(jobs) = self.jobs.get(worker) else {
+        self.in_flight += 1;
+        if worker == 0 {
+            self.inline
+                .process(batch.ingress, &mut batch.frames, &mut batch.outputs);
+            self.ready.push_back(batch);
+            return Ok(());
+        }
+        let Some(jobs) = self.jobs.get(worker - 1) else {
+            self.in_flight -= 1;
             return Ok(());
         };
         loop {
@@ -300,7 +349,7 @@ impl WorkerPool {
                     batch = back;
                     if self
                         .handles
-                        .get(worker)
+                        .get(worker - 1)
                         .is_some_and(JoinHandle::is_finished)
                     {
                         return Err(PoolError::WorkerStopped(self.in_flight));
@@ -311,13 +360,15 @@ impl WorkerPool {
                 }
             }
         }
-        self.in_flight += 1;
         Ok(())
     }
 
     /// A processed batch if one is ready.
     pub fn try_recv(&mut self) -> Option<Completed> {
-        let batch = self.results.try_recv().ok()?;
+        let batch = match self.ready.pop_front() {
+            Some(batch) => batch,
+            None => self.results.try_recv().ok()?,
+        };
         self.in_flight = self.in_flight.saturating_sub(1);
         Some(Completed(batch))
     }
@@ -325,6 +376,10 @@ impl WorkerPool {
     /// Waits for a processed batch; `Ok(None)` when none is in flight (call
     /// [`Self::flush`] first to send partial batches).
     pub fn recv(&mut self) -> Result<Option<Completed>, PoolError> {
+        if let Some(batch) = self.ready.pop_front() {
+            self.in_flight = self.in_flight.saturating_sub(1);
+            return Ok(Some(Completed(batch)));
+        }
         while self.in_flight > 0 {
             match self.results.recv_timeout(LIVENESS_CHECK) {
                 Ok(batch) => {

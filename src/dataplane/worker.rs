@@ -17,6 +17,7 @@ use super::forward::{Arrival, Pipeline};
 use super::fragment::Reassembly;
 use super::node::{Interface, Node, Port};
 use super::outputs::{GeneratedFrames, Outputs};
+use super::prefetch::RoutePrefetch;
 use crate::fib::InterfaceId;
 use crate::frag::{Reassembler, ReassemblyLimits, ReassemblyStats};
 use crate::packet::PacketBuf;
@@ -42,6 +43,8 @@ pub struct Worker {
     /// Real time since this instant, until [`Worker::set_time`] gives a
     /// virtual clock.
     started: Option<Instant>,
+    prefetch: RoutePrefetch,
+    batch_lookup: bool,
 }
 
 impl Worker {
@@ -58,6 +61,8 @@ impl Worker {
             tally,
             reassembly,
             started: Some(Instant::now()),
+            prefetch: RoutePrefetch::default(),
+            batch_lookup: true,
         }
     }
 
@@ -76,6 +81,14 @@ impl Worker {
     /// What this worker's reassembly did so far.
     pub fn reassembly_stats(&self) -> ReassemblyStats {
         self.reassembly.state.borrow().stats()
+    }
+
+    /// Whether a batch's IPv4 routes are looked up together before the
+    /// per-frame pass (the default) or one by one during it. Same fates
+    /// either way; the switch exists to measure the difference
+    /// (`benches/forward.rs`).
+    pub fn set_batch_lookup(&mut self, on: bool) {
+        self.batch_lookup = on;
     }
 
     /// The node this worker forwards for.
@@ -101,6 +114,9 @@ impl Worker {
             Some(Interface::Tunnel(_)) => Err(DropReason::IngressNotEthernet),
             None => Err(DropReason::UnknownInterface),
         };
+        if self.batch_lookup && port.is_ok() {
+            self.prefetch.fill(&fib, frames);
+        }
         // Received frames and bytes, counted once per batch.
         let (mut received, mut received_bytes) = (0, 0);
         for (index, frame) in frames.iter_mut().enumerate() {
@@ -110,6 +126,9 @@ impl Worker {
                 Ok(port) => {
                     received += 1;
                     received_bytes += len;
+                    if self.batch_lookup {
+                        pipeline.set_route_hint(self.prefetch.hint(index));
+                    }
                     pipeline.frame(port, frame, fate, generated, index);
                 }
                 Err(reason) => fate.outcome = Outcome::Dropped(reason),

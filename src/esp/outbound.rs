@@ -193,12 +193,8 @@ impl OuterTemplate {
 /// an `Arc` and call [`OutboundSa::encapsulate`] concurrently.
 pub struct OutboundSa {
     aead: EspAead,
-    /// Serialises the send state: `last_seq` and the usage in `counters`
-    /// change together, under it, with plain stores.
-    send: ShortLock,
-    /// The last sequence number handed out (0: none yet).
-    last_seq: AtomicU64,
-    counters: SaCounters,
+    /// What every packet writes, on cache lines of its own.
+    send_state: SendState,
     seq_limit: u64,
     spi: u32,
     esn: bool,
@@ -209,6 +205,20 @@ pub struct OutboundSa {
     tfc_pad_to: u16,
     limits: Limits,
     selectors: Selectors,
+}
+
+/// The per-packet writes of an SA, apart from the read-only rest (key
+/// schedule, header template) that every worker reads per packet: on
+/// lines of its own, one worker's sequence number update does not evict
+/// the other worker's copy of the key schedule (false sharing).
+#[repr(align(128))]
+struct SendState {
+    /// Serialises the send state: `last_seq` and the usage in `counters`
+    /// change together, under it, with plain stores.
+    lock: ShortLock,
+    /// The last sequence number handed out (0: none yet).
+    last_seq: AtomicU64,
+    counters: SaCounters,
 }
 
 impl OutboundSa {
@@ -240,9 +250,11 @@ impl OutboundSa {
         let nat_t = config.nat_t.map(|n| (n.local_port, n.remote_port));
         Ok(OutboundSa {
             aead,
-            send: ShortLock::default(),
-            last_seq: AtomicU64::new(0),
-            counters: SaCounters::new(),
+            send_state: SendState {
+                lock: ShortLock::default(),
+                last_seq: AtomicU64::new(0),
+                counters: SaCounters::new(),
+            },
             seq_limit: if config.esn {
                 u64::MAX
             } else {
@@ -294,22 +306,22 @@ impl OutboundSa {
 
     /// The last sequence number handed out (0 before the first packet).
     pub fn last_sequence(&self) -> u64 {
-        self.last_seq.load(Ordering::Relaxed)
+        self.send_state.last_seq.load(Ordering::Relaxed)
     }
 
     /// Continues an SA's sequence after `last_sent` (state restore, tests of
     /// the 2^32 boundary). Never moves the counter backwards, so a nonce is
     /// never reused.
     pub fn resume_after(&self, last_sent: u64) {
-        let _held = self.send.lock();
-        if last_sent > self.last_seq.load(Ordering::Relaxed) {
-            self.last_seq.store(last_sent, Ordering::Relaxed);
+        let _held = self.send_state.lock.lock();
+        if last_sent > self.send_state.last_seq.load(Ordering::Relaxed) {
+            self.send_state.last_seq.store(last_sent, Ordering::Relaxed);
         }
     }
 
     /// Counters and lifetime state.
     pub fn stats(&self) -> SaStats {
-        self.counters.snapshot(&self.limits)
+        self.send_state.counters.snapshot(&self.limits)
     }
 
     /// Encapsulates the inner IP packet in `buf` (starting at its IP header)
@@ -318,7 +330,7 @@ impl OutboundSa {
     /// after encryption started (never for a validated SA).
     pub fn encapsulate(&self, buf: &mut PacketBuf) -> Result<EncapOutcome, EspDrop> {
         self.encapsulate_counted(buf)
-            .map_err(|reason| self.counters.drop(reason))
+            .map_err(|reason| self.send_state.counters.drop(reason))
     }
 
     #[inline]
@@ -327,8 +339,9 @@ impl OutboundSa {
         let bytes = prepared.inner_len as u64;
         let (seq, lifetime_event) = self.take_sequence(bytes)?;
         let outer_len = self.seal_and_frame(buf, &prepared, seq).inspect_err(|_| {
-            let held = self.send.lock();
-            self.counters
+            let held = self.send_state.lock.lock();
+            self.send_state
+                .counters
                 .take_back_locked(Usage { packets: 1, bytes }, &held);
         })?;
         if let Some(event) = lifetime_event {
@@ -347,16 +360,17 @@ impl OutboundSa {
     /// `prepare`; if it did, the count is taken back).
     #[inline]
     fn take_sequence(&self, bytes: u64) -> Result<(u64, Option<LifetimeEvent>), EspDrop> {
-        let held = self.send.lock();
-        if self.counters.hard_limit_reached(&self.limits) {
+        let held = self.send_state.lock.lock();
+        if self.send_state.counters.hard_limit_reached(&self.limits) {
             return Err(EspDrop::SaExpired);
         }
-        let last = self.last_seq.load(Ordering::Relaxed);
+        let last = self.send_state.last_seq.load(Ordering::Relaxed);
         if last >= self.seq_limit {
             return Err(EspDrop::SequenceCycled);
         }
-        self.last_seq.store(last + 1, Ordering::Relaxed);
+        self.send_state.last_seq.store(last + 1, Ordering::Relaxed);
         let event = self
+            .send_state
             .counters
             .count_packet_locked(bytes, &self.limits, &held);
         Ok((last + 1, event))
@@ -418,16 +432,16 @@ impl OutboundSa {
                         lifetime_event: None,
                     })
                 })
-                .map_err(|reason| self.counters.drop(reason));
+                .map_err(|reason| self.send_state.counters.drop(reason));
         }
         let before = {
-            let held = self.send.lock();
+            let held = self.send_state.lock.lock();
             // Unused numbers go back if no other worker took numbers since
             // (none is ever handed out twice); else they are skipped.
-            if seq < end_seq && self.last_seq.load(Ordering::Relaxed) == end_seq - 1 {
-                self.last_seq.store(seq - 1, Ordering::Relaxed);
+            if seq < end_seq && self.send_state.last_seq.load(Ordering::Relaxed) == end_seq - 1 {
+                self.send_state.last_seq.store(seq - 1, Ordering::Relaxed);
             }
-            self.counters.add_locked(done, &held)
+            self.send_state.counters.add_locked(done, &held)
         };
         if self.limits.may_cross(before, done) {
             let sizes = results
@@ -568,11 +582,13 @@ impl OutboundSa {
     /// space) and the usage so far.
     #[inline]
     fn reserve_sequences(&self, wanted: u64) -> (u64, u64, Usage) {
-        let _held = self.send.lock();
-        let last = self.last_seq.load(Ordering::Relaxed);
+        let _held = self.send_state.lock.lock();
+        let last = self.send_state.last_seq.load(Ordering::Relaxed);
         let granted = wanted.min(self.seq_limit.saturating_sub(last));
-        self.last_seq.store(last + granted, Ordering::Relaxed);
-        (last + 1, granted, self.counters.usage())
+        self.send_state
+            .last_seq
+            .store(last + granted, Ordering::Relaxed);
+        (last + 1, granted, self.send_state.counters.usage())
     }
 }
 
