@@ -2,19 +2,9 @@
 //! leak is flagged, 2 for a bad file), the summary, report.json and one pcap
 //! per link in the output directory, and a scenario read from a file.
 
-use std::process::Command;
+mod cli_support;
 
-fn erdp(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_erdp"))
-        .args(args)
-        .output()
-        .expect("runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use cli_support::erdp;
 
 #[test]
 fn run_writes_the_summary_report_and_pcaps_with_exit_codes() {

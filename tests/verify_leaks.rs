@@ -4,7 +4,9 @@
 //! sends nothing. The CLI exits 1 on either and writes the whole matrix to
 //! report.json.
 
-use std::process::Command;
+mod cli_support;
+
+use cli_support::erdp;
 
 use erdp::scenario::builtin;
 use erdp::verify::{Verdict, VerifyOptions, verify};
@@ -12,18 +14,6 @@ use ipnet::IpNet;
 
 fn net(text: &str) -> IpNet {
     text.parse().expect("prefix")
-}
-
-fn erdp(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_erdp"))
-        .args(args)
-        .output()
-        .expect("runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 #[test]
