@@ -9,7 +9,7 @@
 //! table in `../shared/data/fib/`, else a synthetic 1,042,325-prefix table.
 //! Run: `cargo bench --bench bgp -- --warm-up-time 1 --measurement-time 10`.
 
-#[path = "../tests/fib_support/mod.rs"]
+#[path = "../tests/support/fib.rs"]
 mod fib_support;
 
 use std::alloc::{GlobalAlloc, Layout, System};

@@ -10,7 +10,7 @@
 //!
 //! Run: `cargo bench --bench fib -- --warm-up-time 1 --measurement-time 3`.
 
-#[path = "../tests/fib_support/mod.rs"]
+#[path = "../tests/support/fib.rs"]
 mod fib_support;
 
 use std::hint::black_box;

@@ -8,7 +8,7 @@
 //! `callgrind_annotate --inclusive=yes`: divide `lookup_batch`'s inclusive
 //! count by `ROUNDS * KEYS`.
 
-#[path = "../tests/fib_support/mod.rs"]
+#[path = "../tests/support/fib.rs"]
 mod fib_support;
 
 use std::hint::black_box;

@@ -98,7 +98,7 @@ ip netns del "$ns_host"
 ip netns del "$ns_node"
 
 echo "== root tests with ping and ethtool present"
-timeout 900 cargo test --locked --test port_afpacket --test port_tap -- --ignored 2>&1 \
+timeout 900 cargo test --locked --test port -- --ignored afpacket:: tap:: 2>&1 \
     | tee "$work/root-tests.log" | tail -n 30
 bash .ci/steps/lib/all-ran.sh "$work/root-tests.log" 13
 

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Root-only: `erdp attach` between network namespaces with kernel traffic
-# (tests/attach_netns.rs): two design-1 nodes, ping and HTTP over the
+# (tests/attach/netns.rs): two design-1 nodes, ping and HTTP over the
 # must-encrypt and the plain-path prefixes, tshark on the circuit veth
 # (ESP only for the must-encrypt prefixes, every ICV good), then the tunnel
 # withdrawn (plaintext fallback flagged; fail-closed drop counted), then the
 # edge's LAN on a TAP device (`--tap`) carrying kernel pings. Then
-# tests/attach_flood.rs: a sender floods 64 B frames at a node with captures
+# tests/attach/flood.rs: a sender floods 64 B frames at a node with captures
 # on for ERDP_FLOOD_SECONDS (default 30); the node must keep its memory,
 # give every frame a fate and write whole captures and report on SIGTERM
 # mid-flood. Each runs once per AF_PACKET backend (`--ignored`: a plain
@@ -46,11 +46,11 @@ for backend in pnet mmsg; do
     echo "== erdp attach between namespaces, $backend backend"
     log="$(mktemp)"
     ERDP_ATTACH_BACKEND=$backend timeout 600 \
-        cargo test --locked --test attach_netns -- --ignored 2>&1 | tee "$log" | tail -n 20
+        cargo test --locked --test attach -- --ignored netns:: 2>&1 | tee "$log" | tail -n 20
     bash .ci/steps/lib/all-ran.sh "$log" 1
     echo "== erdp attach under a 64 B flood, $backend backend"
     ERDP_ATTACH_BACKEND=$backend timeout 600 \
-        cargo test --locked --test attach_flood -- --ignored 2>&1 | tee "$log" | tail -n 20
+        cargo test --locked --test attach -- --ignored flood:: 2>&1 | tee "$log" | tail -n 20
     bash .ci/steps/lib/all-ran.sh "$log" 1
     rm -f "$log"
 done

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Root-only: `erdp bgp` against BIRD 2 between network namespaces over real
-# TCP (tests/bgp_interop.rs, #[ignore]d in plain `cargo test`): IPv4 and
+# TCP (tests/bgp/interop.rs, #[ignore]d in plain `cargo test`): IPv4 and
 # IPv6 routes learned both ways (erdp's FIB, `birdc show route`),
 # withdrawals seen on both sides, a prefix-limit breach ending the session
 # with Cease 6/1 that BIRD logs. Installs bird2; fails (never skips) when
@@ -24,7 +24,7 @@ fi
 # its own in a namespace.
 bird --version 2>&1 | head -n 1
 
-out=$(timeout 600 cargo test --locked --test bgp_interop -- --ignored --nocapture 2>&1) || {
+out=$(timeout 600 cargo test --locked --test bgp -- --ignored --nocapture 2>&1) || {
     echo "$out" | tail -n 60
     exit 1
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# IKEv2 interop with strongSwan (issue 18, tests/ike_interop.rs): charon with
+# IKEv2 interop with strongSwan (issue 18, tests/ike/interop.rs): charon with
 # kernel-libipsec (userspace ESP, always UDP 4500) in a network namespace
 # negotiates with erdp's IKE core on real UDP 500/4500 sockets in another,
 # erdp as responder (ECP-256, Curve25519, ECP-384) and as initiator; kernel
@@ -30,7 +30,7 @@ fi
 /usr/lib/ipsec/charon --version 2>/dev/null | head -1 || true
 
 # The test's guards stop charon and delete its namespaces, also on failure.
-out=$(cargo test --locked --test ike_interop -- --ignored --nocapture 2>&1) || {
+out=$(cargo test --locked --test ike -- --ignored --nocapture 2>&1) || {
     echo "$out" | tail -n 80
     exit 1
 }

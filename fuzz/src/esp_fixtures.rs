@@ -80,7 +80,7 @@ fn load(name: &'static str, sa: &str, esp: &[u8], inner: &[u8]) -> Fixture {
     );
     // The full sequence numbers (ESN high halves are not on the wire), as
     // a receiver taking the packets in capture order infers them;
-    // tests/esp_scapy_fixtures.rs checks them against Scapy's bytes.
+    // tests/esp/scapy_fixtures.rs checks them against Scapy's bytes.
     let receiver = InboundSa::new(&config).unwrap_or_else(|e| panic!("{name}: {e}"));
     let mut buf = PacketBuf::new();
     let sealed = frames

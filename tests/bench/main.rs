@@ -1,0 +1,3 @@
+//! Tests of erdp bench: one test binary, a module per concern.
+
+mod cli;

@@ -1,0 +1,3 @@
+//! Tests of BGP interop with real daemons (root): one test binary, a module per concern.
+
+mod interop;

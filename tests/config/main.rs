@@ -1,0 +1,4 @@
+//! Tests of node configuration files: one test binary, a module per concern.
+
+mod errors;
+mod samples;

@@ -1,0 +1,12 @@
+//! Tests of ESP: vectors, round trips, hostile input, the CLI: one test binary, a module per
+//! concern.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod batch;
+mod cli;
+mod hostile;
+mod roundtrip;
+mod scapy_fixtures;
+mod vectors;
