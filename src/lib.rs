@@ -13,7 +13,7 @@
 //! - [`esp`]: the ESP tunnel interface (RFC 4303 with AEAD suites via `ring`).
 //! - [`ike`]: IKEv2 (RFC 7296) as a sans-I/O core that negotiates `esp` SAs.
 //! - [`port`]: frame I/O endpoints (AF_PACKET, TAP, channels, pcap capture) and the attach loop.
-//! - [`cli`]: the `erdp` command line.
+//! - `cli` (private): the `erdp` command line, entered by [`run_command_line`].
 //! - [`fib`]: the compressed-trie FIB (Poptrie) with lock-free published versions.
 //! - [`frag`]: IPv4 reassembly state, bounded against hostile fragments (RFC 791, RFC 5722).
 //! - [`bgp`]: the BGP-4 speaker (sans-I/O sessions, Adj-RIB-In, policy) feeding the RIB.
@@ -32,7 +32,7 @@
 pub mod bench;
 pub mod bgp;
 pub mod capture;
-pub mod cli;
+mod cli;
 pub mod config;
 pub mod dataplane;
 pub mod emu;
@@ -50,3 +50,8 @@ pub mod rib;
 pub mod scenario;
 pub mod verify;
 pub mod wire;
+
+/// The `erdp` command line, the binary's whole `main`: parses the arguments
+/// and runs the chosen subcommand (its modules are private: the library's
+/// surface is the packet, routing and emulation API, not the CLI).
+pub use cli::main as run_command_line;

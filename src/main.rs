@@ -1,5 +1,5 @@
 //! The `erdp` binary: parses the command line and runs the chosen subcommand.
 
 fn main() -> std::process::ExitCode {
-    erdp::cli::main()
+    erdp::run_command_line()
 }
