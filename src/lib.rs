@@ -22,14 +22,15 @@
 //! - [`dataplane`]: the forwarding node: frames in, one fate each out, ESP tunnels, worker pool.
 //! - [`scenario`]: `erdp run`: the emulated ExpressRoute + IPsec topology, BGP, faults, reports.
 //! - [`verify`]: `erdp verify`: probes for every prefix pair, both ways, in every single-failure state.
-//! - [`output`]: output directories written all or nothing (temporary names, a manifest).
+//! - `output` (private): output directories written all or nothing (temporary names, a manifest).
+//! - `bench` (private): `erdp bench`, a capture looped through the node at each worker count.
 //! - [`report`]: per-flow paths and must-encrypt verdicts; [`replay`]: captures through a node.
 //! - [`html`]: report.html, the page a person opens (topology, timelines, flows, verdicts).
 // `deny`, not `forbid`: the FIB's runtime CPU dispatch (`fib/cpu.rs`) calls
 // its `#[target_feature]` copies in two `#[allow(unsafe_code)]` blocks.
 #![deny(unsafe_code)]
 
-pub mod bench;
+mod bench;
 pub mod bgp;
 pub mod capture;
 mod cli;
@@ -41,7 +42,7 @@ pub mod fib;
 pub mod frag;
 pub mod html;
 pub mod ike;
-pub mod output;
+mod output;
 pub mod packet;
 pub mod port;
 pub mod replay;
