@@ -70,7 +70,7 @@ pub const EXIT_USAGE: u8 = 2;
 pub const EXIT_CHECK_FAILED: u8 = 1;
 
 /// Parses the command line and runs it; a closed stdout ends the output
-/// quietly ([`stdout`]).
+/// quietly (`stdout`).
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     install_logging(cli.verbose);

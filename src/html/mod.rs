@@ -22,7 +22,7 @@ pub const HTML_FILE: &str = "report.html";
 
 /// Writes a rendered page to a path of the user's choice (`--html FILE`),
 /// all or nothing: under a temporary name beside it, then renamed. A page
-/// in the output directory goes through [`crate::output::OutputDir`].
+/// in the output directory goes through `output::OutputDir`.
 pub fn write_html(path: &Path, html: &str) -> Result<(), HtmlError> {
     let error = |e: std::io::Error| HtmlError::Write {
         path: path.display().to_string(),

@@ -36,7 +36,7 @@ pub struct RunOptions {
     /// Overrides the scenario's seed.
     pub seed: Option<u64>,
     /// Where `report.json` and the pcaps go (`None`: nowhere); written
-    /// all or nothing ([`OutputDir`]).
+    /// all or nothing (`OutputDir`).
     pub out_dir: Option<PathBuf>,
     /// Show a progress bar on stderr.
     pub progress: bool,
