@@ -98,7 +98,8 @@ impl State {
 }
 
 /// The states of `scenario`: steady, each circuit link, each circuit, the
-/// tunnel, and one withdrawn VPN prefix per side (its first).
+/// tunnel, and each VPN prefix withdrawn by the side that advertises it
+/// (one at a time: a single failure each).
 pub fn states(scenario: &Scenario) -> Vec<State> {
     let mut out = vec![State::new("steady".into(), Failure::Steady)];
     let circuits = &CIRCUITS[..scenario.circuits().count()];
@@ -120,7 +121,7 @@ pub fn states(scenario: &Scenario) -> Vec<State> {
         ("onprem", &scenario.onprem.advertise_vpn),
         ("azure", &scenario.azure.advertise_vpn),
     ] {
-        if let Some(&prefix) = list.first() {
+        for &prefix in list {
             out.push(State::new(
                 format!("{side} withdraws {prefix} from the VPN"),
                 Failure::Withdrawn { side, prefix },

@@ -43,6 +43,7 @@ fn design1_states_are_every_single_failure_of_one_circuit() {
             "circuit-1 down",
             "tunnel down",
             "onprem withdraws 10.0.0.0/17 from the VPN",
+            "onprem withdraws 10.0.128.0/17 from the VPN",
             "azure withdraws 10.1.0.0/16 from the VPN",
         ]
     );
@@ -135,7 +136,9 @@ fn design2_dmz_pair_is_asymmetric() {
 #[test]
 fn two_circuits_survive_each_circuit_failure_encrypted() {
     let report = verify_builtin("two-circuits");
-    assert_eq!(report.states.len(), 10);
+    // Steady, four links, two circuits, the tunnel, and each of the two
+    // on-prem and one Azure VPN prefixes withdrawn.
+    assert_eq!(report.states.len(), 11);
     assert_matrix_is_complete(&report);
     for state in [
         "steady",
@@ -195,9 +198,11 @@ fn synthetic_matrix_has_pairs_times_states_cells_all_encrypted_when_steady() {
     let report = verify(&scenario, &VerifyOptions::default()).expect("verifies");
     assert_eq!(report.onprem_prefixes.len(), 5);
     assert_eq!(report.azure_prefixes.len(), 4);
-    assert_eq!(report.states.len(), 10);
+    // Steady, four links, two circuits, the tunnel (8), and each VPN prefix
+    // withdrawn: on-prem's 4 more specifics and Azure's 4 VNet prefixes.
+    assert_eq!(report.states.len(), 16);
     assert_matrix_is_complete(&report);
-    assert_eq!(report.probes, 5 * 4 * 2 * 10);
+    assert_eq!(report.probes, 5 * 4 * 2 * 16);
     let steady = report.totals.first().expect("totals");
     assert_eq!(steady.encrypted, 20, "{}", report.summary(100));
 }
