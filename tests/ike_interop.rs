@@ -2,7 +2,8 @@
 //! .ci/steps/55-ike-interop.sh). charon (kernel-libipsec: ESP in userspace,
 //! always in UDP 4500) runs in one network namespace, erdp's IKE core on
 //! real UDP 500/4500 sockets in another, joined by a veth. For each role
-//! (erdp responder, erdp initiator) and DH group: IKE_SA_INIT and IKE_AUTH
+//! (erdp responder, erdp initiator), DH group and suite (AES-GCM, and
+//! AES-CBC with HMAC-SHA2 in the SK payload and in ESP): IKE_SA_INIT and IKE_AUTH
 //! complete, a CHILD_SA is installed, and kernel pings from charon's side
 //! cross it: each echo request that charon's ESP sealed opens with erdp's
 //! `esp` module under the negotiated keys, and the echo reply that erdp seals
