@@ -2,7 +2,8 @@
 # IKEv2 interop with strongSwan (issue 18, tests/ike/interop.rs): charon with
 # kernel-libipsec (userspace ESP, always UDP 4500) in a network namespace
 # negotiates with erdp's IKE core on real UDP 500/4500 sockets in another,
-# erdp as responder (ECP-256, Curve25519, ECP-384) and as initiator; kernel
+# erdp as responder (ECP-256, Curve25519, ECP-384) and as initiator, with
+# AES-GCM and with AES-CBC + HMAC-SHA2-256/384 (SK payload and ESP); kernel
 # pings from charon's side cross the CHILD_SA (erdp opens charon's ESP and
 # seals the replies with its `esp` module); the CHILD_SA is rekeyed by each
 # side and pings cross the new SA; erdp's Dead Peer Detection declares charon

@@ -16,8 +16,8 @@ use crate::capture::{
     CaptureError, CaptureReader, LinkType, PcapFileWriter, frame_ip_into, split_ip,
 };
 use crate::esp::{
-    Algorithm, EspDrop, InboundSa, LifetimeEvent, OutboundSa, SALT_LEN, SaConfig, SaStats,
-    SecretKey, wireshark_esp_sa_line,
+    Algorithm, EspDrop, InboundSa, LifetimeEvent, OutboundSa, SaConfig, SaStats, SecretKey,
+    wireshark_esp_sa_line,
 };
 use crate::packet::PacketBuf;
 
@@ -536,7 +536,7 @@ fn wireshark(args: &WiresharkArgs) -> Result<ExitCode, String> {
 }
 
 fn new_key(algorithm: Algorithm) -> Result<ExitCode, String> {
-    let mut bytes = zeroize::Zeroizing::new(vec![0u8; algorithm.key_len() + SALT_LEN]);
+    let mut bytes = zeroize::Zeroizing::new(vec![0u8; algorithm.keymat_len()]);
     SystemRandom::new()
         .fill(&mut bytes)
         .map_err(|_| "the system random generator failed".to_owned())?;

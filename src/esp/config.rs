@@ -22,8 +22,10 @@ pub const MIN_REPLAY_WINDOW: u32 = 64;
 /// Largest accepted anti-replay window, in packets.
 pub const MAX_REPLAY_WINDOW: u32 = 65_536;
 
-/// The AEAD suites (ESP combined-mode algorithms), each with a 16-octet ICV
-/// and an 8-octet explicit IV.
+/// The ESP suites: the AEAD (combined-mode) ones, each with a 16-octet ICV
+/// and an 8-octet explicit IV, and AES-CBC (RFC 3602) with
+/// HMAC-SHA2-256-128 (RFC 4868) integrity, with a 16-octet IV and a
+/// 16-octet ICV.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
 #[serde(try_from = "String", into = "String")]
 pub enum Algorithm {
@@ -33,14 +35,22 @@ pub enum Algorithm {
     Aes256Gcm,
     /// ChaCha20-Poly1305, RFC 7634 (`chacha20-poly1305`).
     ChaCha20Poly1305,
+    /// AES-128-CBC (RFC 3602) with HMAC-SHA2-256-128 (RFC 4868)
+    /// (`aes-128-cbc-hmac-sha256`).
+    Aes128CbcHmacSha256,
+    /// AES-256-CBC (RFC 3602) with HMAC-SHA2-256-128 (RFC 4868)
+    /// (`aes-256-cbc-hmac-sha256`).
+    Aes256CbcHmacSha256,
 }
 
 impl Algorithm {
     /// Every supported suite.
-    pub const ALL: [Algorithm; 3] = [
+    pub const ALL: [Algorithm; 5] = [
         Algorithm::Aes128Gcm,
         Algorithm::Aes256Gcm,
         Algorithm::ChaCha20Poly1305,
+        Algorithm::Aes128CbcHmacSha256,
+        Algorithm::Aes256CbcHmacSha256,
     ];
 
     /// The name used in configuration files and reports.
@@ -49,15 +59,58 @@ impl Algorithm {
             Algorithm::Aes128Gcm => "aes-128-gcm",
             Algorithm::Aes256Gcm => "aes-256-gcm",
             Algorithm::ChaCha20Poly1305 => "chacha20-poly1305",
+            Algorithm::Aes128CbcHmacSha256 => "aes-128-cbc-hmac-sha256",
+            Algorithm::Aes256CbcHmacSha256 => "aes-256-cbc-hmac-sha256",
         }
     }
 
-    /// Key length without the salt, in bytes.
+    /// Encryption key length without the salt or integrity key, in bytes.
     pub fn key_len(self) -> usize {
         match self {
-            Algorithm::Aes128Gcm => 16,
-            Algorithm::Aes256Gcm | Algorithm::ChaCha20Poly1305 => 32,
+            Algorithm::Aes128Gcm | Algorithm::Aes128CbcHmacSha256 => 16,
+            Algorithm::Aes256Gcm | Algorithm::ChaCha20Poly1305 | Algorithm::Aes256CbcHmacSha256 => {
+                32
+            }
         }
+    }
+
+    /// True for the combined-mode suites (a salt after the key, no
+    /// separate integrity key).
+    pub fn is_aead(self) -> bool {
+        matches!(
+            self,
+            Algorithm::Aes128Gcm | Algorithm::Aes256Gcm | Algorithm::ChaCha20Poly1305
+        )
+    }
+
+    /// Length of the salt after the encryption key ([`SALT_LEN`] for the
+    /// AEAD suites, none for CBC).
+    pub fn salt_len(self) -> usize {
+        if self.is_aead() { SALT_LEN } else { 0 }
+    }
+
+    /// Length of the integrity key after the encryption key (RFC 4868
+    /// section 2.1.1: HMAC-SHA2-256 keys are 32 bytes; none for AEAD).
+    pub fn integrity_key_len(self) -> usize {
+        if self.is_aead() { 0 } else { 32 }
+    }
+
+    /// Length of the whole key material in `key`: encryption key and salt
+    /// (AEAD), or encryption key and integrity key (CBC, in the order of
+    /// RFC 7296 section 2.17).
+    pub fn keymat_len(self) -> usize {
+        self.key_len() + self.salt_len() + self.integrity_key_len()
+    }
+
+    /// Length of the IV carried after the ESP header.
+    pub fn iv_len(self) -> usize {
+        if self.is_aead() { 8 } else { 16 }
+    }
+
+    /// The integrity algorithm's name in Wireshark's ESP SA table, for
+    /// suites with a separate one.
+    pub fn wireshark_integrity_name(self) -> Option<&'static str> {
+        (!self.is_aead()).then_some("HMAC-SHA-256-128 [RFC4868]")
     }
 
     /// The algorithm's name in Wireshark's ESP SA table (`esp_sa`).
@@ -65,6 +118,7 @@ impl Algorithm {
         match self {
             Algorithm::Aes128Gcm | Algorithm::Aes256Gcm => "AES-GCM with 16 octet ICV [RFC4106]",
             Algorithm::ChaCha20Poly1305 => "ChaCha20 with Poly1305 [RFC7634]",
+            Algorithm::Aes128CbcHmacSha256 | Algorithm::Aes256CbcHmacSha256 => "AES-CBC [RFC3602]",
         }
     }
 }
@@ -77,7 +131,10 @@ impl fmt::Display for Algorithm {
 
 /// An algorithm name that erdp does not know.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error("unknown ESP algorithm {0:?}: expected aes-128-gcm, aes-256-gcm or chacha20-poly1305")]
+#[error(
+    "unknown ESP algorithm {0:?}: expected aes-128-gcm, aes-256-gcm, chacha20-poly1305, \
+     aes-128-cbc-hmac-sha256 or aes-256-cbc-hmac-sha256"
+)]
 pub struct UnknownAlgorithm(pub String);
 
 impl FromStr for Algorithm {
@@ -335,10 +392,11 @@ pub struct TrafficSelectors {
 pub struct SaConfig {
     /// Security Parameters Index (RFC 4303 section 2.1); 1..=255 are reserved.
     pub spi: u32,
-    /// The AEAD suite.
+    /// The suite.
     pub algorithm: Algorithm,
     /// `key||salt` in hex: 16+4 bytes (AES-128-GCM) or 32+4 (AES-256-GCM,
-    /// ChaCha20-Poly1305).
+    /// ChaCha20-Poly1305); for CBC `encryption key||integrity key`: 16+32
+    /// (AES-128-CBC) or 32+32 bytes (AES-256-CBC), HMAC-SHA2-256.
     pub key: SecretKey,
     /// 64-bit Extended Sequence Numbers (RFC 4303 section 2.2.1).
     #[serde(default)]
@@ -452,14 +510,22 @@ impl SaConfig {
         if self.spi < 256 {
             return fail("spi", "0..=255 are reserved (RFC 4303 section 2.1)".into());
         }
-        let want = self.algorithm.key_len() + SALT_LEN;
+        let want = self.algorithm.keymat_len();
         if self.key.len() != want {
+            let parts = if self.algorithm.is_aead() {
+                format!("key {} + salt {SALT_LEN}", self.algorithm.key_len())
+            } else {
+                format!(
+                    "encryption key {} + integrity key {}",
+                    self.algorithm.key_len(),
+                    self.algorithm.integrity_key_len()
+                )
+            };
             return fail(
                 "key",
                 format!(
-                    "{} needs {want} bytes (key {} + salt {SALT_LEN}), got {}",
+                    "{} needs {want} bytes ({parts}), got {}",
                     self.algorithm,
-                    self.algorithm.key_len(),
                     self.key.len()
                 ),
             );

@@ -19,7 +19,7 @@ use super::drop::EspDrop;
 use super::ecn::decapsulated_ecn;
 use super::replay::{Pending, ReplayVerdict, ReplayWindow};
 use super::selectors::Selectors;
-use super::suite::{ESP_PREFIX_LEN, EspAad, EspAead, ICV_LEN, IV_LEN, IcvMismatch};
+use super::suite::{EspCipher, ICV_LEN, OpenError};
 use crate::packet::PacketBuf;
 use crate::wire::{ESP_HEADER_LEN, ESP_TRAILER_LEN, EspPacket, EspTrailer, EspTrailerError};
 
@@ -60,7 +60,7 @@ const _: () = assert!(size_of::<Opened>() <= 32);
 /// call [`InboundSa::decapsulate`] concurrently; every packet is accepted at
 /// most once.
 pub struct InboundSa {
-    aead: EspAead,
+    cipher: EspCipher,
     window: ReplayWindow,
     counters: SaCounters,
     consecutive_icv_failures: AtomicU32,
@@ -78,13 +78,14 @@ impl InboundSa {
     /// Builds the runtime SA from a configuration (validated here).
     pub fn new(config: &SaConfig) -> Result<Self, SaConfigError> {
         config.validate()?;
-        let aead = EspAead::new(config.algorithm, &config.key).ok_or_else(|| SaConfigError {
-            spi: config.spi,
-            field: "key",
-            reason: "rejected by the cipher".into(),
-        })?;
+        let cipher =
+            EspCipher::new(config.algorithm, &config.key).ok_or_else(|| SaConfigError {
+                spi: config.spi,
+                field: "key",
+                reason: "rejected by the cipher".into(),
+            })?;
         Ok(InboundSa {
-            aead,
+            cipher,
             window: ReplayWindow::new(config.replay_window),
             counters: SaCounters::new(),
             consecutive_icv_failures: AtomicU32::new(0),
@@ -332,7 +333,8 @@ impl InboundSa {
         if buf.len() != outer.total_len {
             return Err(EspDrop::Truncated);
         }
-        let ct_start = outer.esp_offset + ESP_PREFIX_LEN;
+        let prefix_len = self.cipher.prefix_len();
+        let ct_start = outer.esp_offset + prefix_len;
         let ct_end = outer
             .total_len
             .checked_sub(ICV_LEN)
@@ -343,7 +345,7 @@ impl InboundSa {
             .get_mut(outer.esp_offset..)
             .ok_or(EspDrop::Truncated)?;
         let (header, rest) = esp
-            .split_first_chunk_mut::<ESP_PREFIX_LEN>()
+            .split_at_mut_checked(prefix_len)
             .ok_or(EspDrop::Truncated)?;
         let (ciphertext, icv) = rest
             .split_last_chunk_mut::<ICV_LEN>()
@@ -352,8 +354,7 @@ impl InboundSa {
         let seq_low = EspPacket::new_checked(&header[..])
             .map_err(|_| EspDrop::Truncated)?
             .sequence_number();
-        let mut iv = [0u8; IV_LEN];
-        iv.copy_from_slice(&header[ESP_HEADER_LEN..]);
+        let iv = header.get(ESP_HEADER_LEN..).unwrap_or_default();
         let mut seq = self
             .window
             .check_with_pending(seq_low, self.esn, pending)
@@ -373,14 +374,13 @@ impl InboundSa {
                     resynchronised = found != seq;
                     seq = found;
                 }
-                Err(IcvMismatch) => return Err(self.icv_failed()),
+                Err(error) => return Err(self.open_failed(error)),
             }
-        } else if self
-            .aead
-            .open(iv, &EspAad::new(self.spi, seq, self.esn), ciphertext, icv)
-            .is_err()
+        } else if let Err(error) = self
+            .cipher
+            .open(self.spi, seq, self.esn, iv, ciphertext, icv)
         {
-            return Err(self.icv_failed());
+            return Err(self.open_failed(error));
         }
         if failures != 0 {
             self.consecutive_icv_failures.store(0, Ordering::Relaxed);
@@ -430,29 +430,35 @@ impl InboundSa {
         tracing::info!(spi = self.spi, ?event, "inbound SA lifetime");
     }
 
-    fn icv_failed(&self) -> EspDrop {
-        self.consecutive_icv_failures
-            .fetch_add(1, Ordering::Relaxed);
-        EspDrop::IcvFailed
+    fn open_failed(&self, error: OpenError) -> EspDrop {
+        match error {
+            OpenError::IcvMismatch => {
+                self.consecutive_icv_failures
+                    .fetch_add(1, Ordering::Relaxed);
+                EspDrop::IcvFailed
+            }
+            // Authentic but not block-aligned: the padding is wrong.
+            OpenError::Misaligned => EspDrop::BadPadding,
+        }
     }
 
     /// RFC 4303 Appendix A3.2: after a run of consecutive ICV failures, one
     /// bad packet is retried with successively larger high halves of the
     /// sequence number. Keeps a stack copy of the ciphertext, since a failed
-    /// open zeroes it.
+    /// AEAD open zeroes it.
     #[cold]
     fn open_with_resync(
         &self,
         seq: u64,
-        iv: [u8; IV_LEN],
+        iv: &[u8],
         icv: [u8; ICV_LEN],
         ciphertext: &mut [u8],
-    ) -> Result<u64, IcvMismatch> {
+    ) -> Result<u64, OpenError> {
         let mut copy = [0u8; RESYNC_MAX_CIPHERTEXT];
         let Some(saved) = copy.get_mut(..ciphertext.len()) else {
             return self
-                .aead
-                .open(iv, &EspAad::new(self.spi, seq, true), ciphertext, icv)
+                .cipher
+                .open(self.spi, seq, true, iv, ciphertext, icv)
                 .map(|()| seq);
         };
         saved.copy_from_slice(ciphertext);
@@ -467,12 +473,16 @@ impl InboundSa {
             if step > 0 {
                 ciphertext.copy_from_slice(saved);
             }
-            let aad = EspAad::new(self.spi, candidate, true);
-            if self.aead.open(iv, &aad, ciphertext, icv).is_ok() {
-                return Ok(candidate);
+            match self
+                .cipher
+                .open(self.spi, candidate, true, iv, ciphertext, icv)
+            {
+                Ok(()) => return Ok(candidate),
+                Err(OpenError::Misaligned) => return Err(OpenError::Misaligned),
+                Err(OpenError::IcvMismatch) => {}
             }
         }
-        Err(IcvMismatch)
+        Err(OpenError::IcvMismatch)
     }
 }
 
@@ -503,7 +513,7 @@ impl std::fmt::Debug for InboundSa {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("InboundSa")
             .field("spi", &format_args!("0x{:08x}", self.spi))
-            .field("algorithm", &self.aead.algorithm())
+            .field("algorithm", &self.cipher.algorithm())
             .field("esn", &self.esn)
             .field("window", &self.window)
             .finish_non_exhaustive()

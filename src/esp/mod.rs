@@ -1,6 +1,7 @@
 //! The ESP tunnel interface: RFC 4303 tunnel-mode encapsulation and
 //! decapsulation with AEAD suites through `ring` (AES-GCM RFC 4106,
-//! ChaCha20-Poly1305 RFC 7634), ESN, anti-replay, NAT-T (RFC 3948) and
+//! ChaCha20-Poly1305 RFC 7634) and AES-CBC with HMAC-SHA2-256-128 (RFC 3602,
+//! RFC 4868), ESN, anti-replay, NAT-T (RFC 3948) and
 //! RFC 6040 ECN.
 //!
 //! [`SaConfig`] is plain configuration; [`OutboundSa`] and [`InboundSa`] are
@@ -9,6 +10,7 @@
 //! the inbound SA of an arriving packet. Neither side allocates per packet.
 
 mod batch;
+mod cbc;
 mod classify;
 mod config;
 mod counters;
@@ -24,6 +26,7 @@ mod suite;
 mod wireshark;
 
 pub use batch::MAX_BATCH;
+pub use cbc::{CBC_BLOCK_LEN, CbcOpenError, EspCbcHmac, HMAC_SHA256_128_LEN};
 pub use classify::{InnerHeader, OuterEsp, PacketClass, classify, outer_destination, parse_inner};
 pub use config::{
     Algorithm, DfMode, DscpMode, EcnMode, KeyHexError, Lifetime, MAX_REPLAY_WINDOW,
@@ -37,7 +40,9 @@ pub use inbound::{DecapOutcome, InboundSa};
 pub use outbound::{EncapOutcome, OutboundSa};
 pub use replay::{ReplayVerdict, ReplayWindow, WindowWriter, infer_sequence};
 pub use sadb::{SaDatabase, SaDbError};
-pub use suite::{ESP_PREFIX_LEN, EspAad, EspAead, ICV_LEN, IV_LEN, IcvMismatch};
+pub use suite::{
+    ESP_PREFIX_LEN, EspAad, EspAead, ICV_LEN, IV_LEN, IcvMismatch, MAX_ESP_PREFIX_LEN, MAX_IV_LEN,
+};
 pub use wireshark::wireshark_esp_sa_line;
 
 /// Worker threads share SAs and the database by reference.

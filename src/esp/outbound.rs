@@ -18,7 +18,7 @@ use super::drop::EspDrop;
 use super::ecn::outer_ecn;
 use super::lock::ShortLock;
 use super::selectors::Selectors;
-use super::suite::{ESP_PREFIX_LEN, EspAad, EspAead, ICV_LEN};
+use super::suite::{EspAad, EspCipher, ICV_LEN, MAX_ESP_PREFIX_LEN, MAX_IV_LEN};
 use crate::packet::PacketBuf;
 use crate::wire::checksum::ChecksumSum;
 use crate::wire::{
@@ -27,9 +27,6 @@ use crate::wire::{
     udp_field as udp, udp_ipv6_checksum,
 };
 
-/// ESP payloads are padded to a multiple of 4 bytes (RFC 4303 section 2.4;
-/// the AEAD suites have a block size of 1).
-const PAYLOAD_ALIGN: usize = 4;
 /// Longest outer prefix: IPv6 + UDP.
 const MAX_TEMPLATE_LEN: usize = IPV6_HEADER_LEN + UDP_HEADER_LEN;
 
@@ -192,7 +189,7 @@ impl OuterTemplate {
 /// An outbound (sending) SA. `Send + Sync`: worker threads share one through
 /// an `Arc` and call [`OutboundSa::encapsulate`] concurrently.
 pub struct OutboundSa {
-    aead: EspAead,
+    cipher: EspCipher,
     /// What every packet writes, on cache lines of its own.
     send_state: SendState,
     seq_limit: u64,
@@ -242,14 +239,15 @@ impl OutboundSa {
         let mut checked = config.clone();
         checked.tunnel = Some(tunnel);
         checked.validate()?;
-        let aead = EspAead::new(config.algorithm, &config.key).ok_or_else(|| SaConfigError {
-            spi: config.spi,
-            field: "key",
-            reason: "rejected by the cipher".into(),
-        })?;
+        let cipher =
+            EspCipher::new(config.algorithm, &config.key).ok_or_else(|| SaConfigError {
+                spi: config.spi,
+                field: "key",
+                reason: "rejected by the cipher".into(),
+            })?;
         let nat_t = config.nat_t.map(|n| (n.local_port, n.remote_port));
         Ok(OutboundSa {
-            aead,
+            cipher,
             send_state: SendState {
                 lock: ShortLock::default(),
                 last_seq: AtomicU64::new(0),
@@ -292,14 +290,14 @@ impl OutboundSa {
     /// Bytes this SA adds in front of the inner packet (outer header, UDP,
     /// ESP header and IV): the headroom a buffer needs.
     pub fn headroom_needed(&self) -> usize {
-        self.template.len + ESP_PREFIX_LEN
+        self.template.len + self.cipher.prefix_len()
     }
 
     /// Most bytes this SA adds after an inner packet of `inner_len` bytes
     /// (TFC padding, ESP padding and trailer, ICV): the tailroom it needs.
     pub fn tailroom_needed(&self, inner_len: usize) -> usize {
         usize::from(self.tfc_pad_to).saturating_sub(inner_len)
-            + (PAYLOAD_ALIGN - 1)
+            + (self.cipher.payload_align() - 1)
             + ESP_TRAILER_LEN
             + ICV_LEN
     }
@@ -478,8 +476,10 @@ impl OutboundSa {
         let inner_len = inner.total_len;
         // TFC padding, then ESP padding to the alignment with the trailer.
         let tfc = usize::from(self.tfc_pad_to).saturating_sub(inner_len);
-        let pad =
-            (PAYLOAD_ALIGN - (inner_len + tfc + ESP_TRAILER_LEN) % PAYLOAD_ALIGN) % PAYLOAD_ALIGN;
+        // ESP payloads are padded to a multiple of 4 bytes, or of the
+        // cipher's block (RFC 4303 section 2.4).
+        let align = self.cipher.payload_align();
+        let pad = (align - (inner_len + tfc + ESP_TRAILER_LEN) % align) % align;
         let trailer_len = tfc + pad + ESP_TRAILER_LEN;
         if buf.headroom() < self.headroom_needed() || buf.tailroom() < trailer_len + ICV_LEN {
             return Err(EspDrop::BufferTooSmall);
@@ -487,7 +487,7 @@ impl OutboundSa {
         // The IPv4 total length counts its header, the IPv6 payload length
         // does not.
         let t = &self.template;
-        let outer_len = t.len + ESP_PREFIX_LEN + inner_len + trailer_len + ICV_LEN;
+        let outer_len = t.len + self.cipher.prefix_len() + inner_len + trailer_len + ICV_LEN;
         let length_field = outer_len - if t.ipv6 { IPV6_HEADER_LEN } else { 0 };
         if length_field > usize::from(u16::MAX) {
             return Err(EspDrop::Oversize);
@@ -527,23 +527,35 @@ impl OutboundSa {
         if !trailer.emit(tail.get_mut(..p.trailer_len).unwrap_or_default()) {
             return Err(EspDrop::BufferTooSmall);
         }
-        let iv = seq.to_be_bytes();
-        let aad = EspAad::new(self.spi, seq, self.esn);
         let (plaintext, _) = buf
             .as_mut_slice()
             .split_last_chunk_mut::<ICV_LEN>()
             .ok_or(EspDrop::BufferTooSmall)?;
+        let mut iv = [0u8; MAX_IV_LEN];
+        let iv_len = self.cipher.iv_len();
         // The ICV is looked at last: read right away, it would wait for the
         // cipher's stores to reach the cache (a store-forwarding stall).
-        let sealed = self.aead.seal_detached(iv, &aad, plaintext);
+        let sealed = match &self.cipher {
+            EspCipher::Aead(aead) => {
+                let explicit = seq.to_be_bytes();
+                iv[..explicit.len()].copy_from_slice(&explicit);
+                let aad = EspAad::new(self.spi, seq, self.esn);
+                Sealed::Aead(aead.seal_detached(explicit, &aad, plaintext))
+            }
+            EspCipher::CbcHmac(cbc) => {
+                iv = cbc.iv_for(seq);
+                Sealed::CbcHmac(cbc.seal(self.spi, seq, self.esn, &iv, plaintext))
+            }
+        };
 
-        let esp_len = ESP_PREFIX_LEN + buf.len();
+        let prefix_len = self.cipher.prefix_len();
+        let esp_len = prefix_len + buf.len();
         let t = &self.template;
         let outer_len = t.len + esp_len;
         let prefix = buf
-            .push_front(t.len + ESP_PREFIX_LEN)
+            .push_front(t.len + prefix_len)
             .map_err(|_| EspDrop::BufferTooSmall)?;
-        let mut esp_header = [0u8; ESP_PREFIX_LEN];
+        let mut esp_header = [0u8; MAX_ESP_PREFIX_LEN];
         if let Some((header, iv_slot)) = esp_header.split_first_chunk_mut::<ESP_HEADER_LEN>() {
             let repr = EspRepr {
                 spi: self.spi,
@@ -555,11 +567,17 @@ impl OutboundSa {
         let Some((outer, esp)) = prefix.split_at_mut_checked(t.len) else {
             return Err(EspDrop::BufferTooSmall);
         };
-        esp.copy_from_slice(&esp_header);
+        esp.copy_from_slice(esp_header.get(..prefix_len).unwrap_or_default());
+        debug_assert_eq!(prefix_len, ESP_HEADER_LEN + iv_len);
         t.write(outer, p, seq, outer_len);
-        let icv = sealed.map_err(|_| EspDrop::BufferTooSmall)?;
         if let Some(slot) = buf.as_mut_slice().last_chunk_mut::<ICV_LEN>() {
-            slot.copy_from_slice(icv.as_ref());
+            match &sealed {
+                Sealed::Aead(Ok(tag)) => slot.copy_from_slice(tag.as_ref()),
+                Sealed::CbcHmac(Some(icv)) => slot.copy_from_slice(icv),
+                Sealed::Aead(Err(_)) | Sealed::CbcHmac(None) => {
+                    return Err(EspDrop::BufferTooSmall);
+                }
+            }
         }
         if t.udp && t.ipv6 {
             let ip_len = t.ip_len();
@@ -592,6 +610,13 @@ impl OutboundSa {
     }
 }
 
+/// What sealing handed back: `ring`'s tag (copied into the packet last), or
+/// the CBC suite's ICV.
+enum Sealed {
+    Aead(Result<ring::aead::Tag, super::suite::InputTooLong>),
+    CbcHmac(Option<[u8; ICV_LEN]>),
+}
+
 fn ipv6_pair(header: &[u8]) -> (std::net::Ipv6Addr, std::net::Ipv6Addr) {
     let addr = |at: usize| {
         let mut b = [0u8; 16];
@@ -607,7 +632,7 @@ impl std::fmt::Debug for OutboundSa {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OutboundSa")
             .field("spi", &format_args!("0x{:08x}", self.spi))
-            .field("algorithm", &self.aead.algorithm())
+            .field("algorithm", &self.cipher.algorithm())
             .field("esn", &self.esn)
             .field("last_seq", &self.last_sequence())
             .finish_non_exhaustive()

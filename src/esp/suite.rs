@@ -1,9 +1,12 @@
 //! The ESP AEAD transform through `ring`: AES-GCM (RFC 4106) and
 //! ChaCha20-Poly1305 (RFC 7634). Nonce = salt || explicit IV; AAD = SPI ||
 //! sequence number (32-bit) or SPI || high || low (ESN, RFC 4106 section 5).
+//! [`EspCipher`] is an SA's transform: one of these, or AES-CBC with
+//! HMAC-SHA2-256-128 (`super::cbc`).
 
 use ring::aead::{self, Aad, LessSafeKey, Nonce, Tag, UnboundKey};
 
+use super::cbc::{CBC_BLOCK_LEN, CbcOpenError, EspCbcHmac};
 use super::config::{Algorithm, SALT_LEN, SecretKey};
 use crate::wire::ESP_HEADER_LEN;
 
@@ -12,8 +15,13 @@ use crate::wire::ESP_HEADER_LEN;
 pub const IV_LEN: usize = 8;
 /// Length of the ICV (the AEAD tag), 16 octets for every supported suite.
 pub const ICV_LEN: usize = 16;
-/// Bytes before the ciphertext: the ESP header and the explicit IV.
+/// Bytes before the ciphertext: the ESP header and the explicit IV (AEAD
+/// suites; CBC carries a 16-byte IV, see [`EspCipher::prefix_len`]).
 pub const ESP_PREFIX_LEN: usize = ESP_HEADER_LEN + IV_LEN;
+/// The longest IV of any suite (AES-CBC's block).
+pub const MAX_IV_LEN: usize = CBC_BLOCK_LEN;
+/// The longest ESP header plus IV of any suite.
+pub const MAX_ESP_PREFIX_LEN: usize = ESP_HEADER_LEN + MAX_IV_LEN;
 
 /// The Additional Authenticated Data of one ESP packet: 8 bytes, or 12 with
 /// ESN (RFC 4106 section 5, RFC 7634 section 2.1).
@@ -74,6 +82,7 @@ impl EspAead {
             Algorithm::Aes128Gcm => &aead::AES_128_GCM,
             Algorithm::Aes256Gcm => &aead::AES_256_GCM,
             Algorithm::ChaCha20Poly1305 => &aead::CHACHA20_POLY1305,
+            Algorithm::Aes128CbcHmacSha256 | Algorithm::Aes256CbcHmacSha256 => return None,
         };
         let key = LessSafeKey::new(UnboundKey::new(ring_algorithm, key).ok()?);
         Some(EspAead {
@@ -160,5 +169,97 @@ impl std::fmt::Debug for EspAead {
         f.debug_struct("EspAead")
             .field("algorithm", &self.algorithm)
             .finish_non_exhaustive()
+    }
+}
+
+/// An SA's transform: an AEAD, or AES-CBC with HMAC-SHA2-256-128. Both
+/// have a 16-byte ICV; the IV length and the payload alignment differ.
+#[derive(Debug)]
+pub(crate) enum EspCipher {
+    Aead(EspAead),
+    CbcHmac(EspCbcHmac),
+}
+
+/// Why an SA's transform refused an arriving packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OpenError {
+    /// The ICV did not verify.
+    IcvMismatch,
+    /// The ICV verified, but the ciphertext is not a whole number of cipher
+    /// blocks (RFC 4303 section 2.4: padding aligns it).
+    Misaligned,
+}
+
+impl EspCipher {
+    /// The transform of `algorithm` keyed with `key` (see
+    /// [`Algorithm::keymat_len`]); `None` for a wrong length.
+    pub(crate) fn new(algorithm: Algorithm, key: &SecretKey) -> Option<Self> {
+        if algorithm.is_aead() {
+            EspAead::new(algorithm, key).map(EspCipher::Aead)
+        } else {
+            EspCbcHmac::new(algorithm, key).map(EspCipher::CbcHmac)
+        }
+    }
+
+    /// The suite.
+    pub(crate) fn algorithm(&self) -> Algorithm {
+        match self {
+            EspCipher::Aead(a) => a.algorithm(),
+            EspCipher::CbcHmac(c) => c.algorithm(),
+        }
+    }
+
+    /// Length of the IV after the ESP header.
+    #[inline]
+    pub(crate) fn iv_len(&self) -> usize {
+        match self {
+            EspCipher::Aead(_) => IV_LEN,
+            EspCipher::CbcHmac(_) => CBC_BLOCK_LEN,
+        }
+    }
+
+    /// The ESP header and IV.
+    #[inline]
+    pub(crate) fn prefix_len(&self) -> usize {
+        ESP_HEADER_LEN + self.iv_len()
+    }
+
+    /// What the payload, padding and trailer are padded to a multiple of
+    /// (RFC 4303 section 2.4): 4 bytes for the AEAD suites (block size 1),
+    /// the AES block for CBC.
+    #[inline]
+    pub(crate) fn payload_align(&self) -> usize {
+        match self {
+            EspCipher::Aead(_) => 4,
+            EspCipher::CbcHmac(_) => CBC_BLOCK_LEN,
+        }
+    }
+
+    /// Verifies `icv` and decrypts `in_out` in place; `iv` is the IV the
+    /// packet carries (its length is [`Self::iv_len`]).
+    #[inline]
+    pub(crate) fn open(
+        &self,
+        spi: u32,
+        seq: u64,
+        esn: bool,
+        iv: &[u8],
+        in_out: &mut [u8],
+        icv: [u8; ICV_LEN],
+    ) -> Result<(), OpenError> {
+        match self {
+            EspCipher::Aead(aead) => {
+                let iv: [u8; IV_LEN] = iv.try_into().map_err(|_| OpenError::IcvMismatch)?;
+                aead.open(iv, &EspAad::new(spi, seq, esn), in_out, icv)
+                    .map_err(|IcvMismatch| OpenError::IcvMismatch)
+            }
+            EspCipher::CbcHmac(cbc) => {
+                cbc.open(spi, seq, esn, iv, in_out, &icv)
+                    .map_err(|e| match e {
+                        CbcOpenError::IcvMismatch => OpenError::IcvMismatch,
+                        CbcOpenError::BadLength => OpenError::Misaligned,
+                    })
+            }
+        }
     }
 }

@@ -16,11 +16,25 @@ pub fn wireshark_esp_sa_line(config: &SaConfig) -> Option<String> {
         Some(t) if t.local.is_ipv6() => "IPv6",
         _ => "IPv4",
     };
+    let key = config.key.expose_hex();
+    // CBC keys are `encryption key || integrity key`: Wireshark takes
+    // them apart (two hex digits a byte).
+    let (encryption, integrity) = key.split_at(config.algorithm.key_len() * 2);
+    let (integrity_name, integrity_key) = match config.algorithm.wireshark_integrity_name() {
+        Some(name) => (name, format!("0x{integrity}")),
+        None => ("NULL", String::new()),
+    };
+    let integrity_key = zeroize::Zeroizing::new(integrity_key);
     Some(format!(
-        "\"{protocol}\",\"*\",\"*\",\"0x{:08x}\",\"{}\",\"0x{}\",\"NULL\",\"\"",
+        "\"{protocol}\",\"*\",\"*\",\"0x{:08x}\",\"{}\",\"0x{}\",\"{integrity_name}\",\"{}\"",
         config.spi,
         config.algorithm.wireshark_name(),
-        config.key.expose_hex().as_str()
+        if integrity_name == "NULL" {
+            key.as_str()
+        } else {
+            encryption
+        },
+        integrity_key.as_str()
     ))
 }
 
@@ -48,5 +62,24 @@ mod tests {
         );
         c.algorithm = Algorithm::ChaCha20Poly1305;
         assert_eq!(wireshark_esp_sa_line(&c), None);
+    }
+
+    #[test]
+    fn cbc_line_splits_the_encryption_and_integrity_keys() {
+        let key: String = (0u8..48).map(|b| format!("{b:02x}")).collect();
+        let c = SaConfig::new(
+            0x2002,
+            Algorithm::Aes128CbcHmacSha256,
+            SecretKey::from_hex(&key).unwrap(),
+        );
+        assert_eq!(
+            wireshark_esp_sa_line(&c).unwrap(),
+            format!(
+                "\"IPv4\",\"*\",\"*\",\"0x00002002\",\"AES-CBC [RFC3602]\",\"0x{}\",\
+                 \"HMAC-SHA-256-128 [RFC4868]\",\"0x{}\"",
+                &key[..32],
+                &key[32..]
+            )
+        );
     }
 }

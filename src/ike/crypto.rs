@@ -1,6 +1,8 @@
 //! IKEv2 primitives through `ring`: the PRFs and prf+ (RFC 7296 section
 //! 2.13, RFC 4868), Diffie-Hellman over ECP-256/384 (RFC 5903) and
-//! Curve25519 (RFC 8031), and the SK payload's AES-GCM (RFC 5282).
+//! Curve25519 (RFC 8031), and the SK payload's AES-GCM (RFC 5282) or
+//! AES-CBC (RFC 3602, through RustCrypto's `aes` + `cbc`) with HMAC-SHA2
+//! integrity (RFC 4868).
 
 use ring::aead::{self, Aad, LessSafeKey, Nonce, UnboundKey};
 use ring::agreement::{self, EphemeralPrivateKey, UnparsedPublicKey};
@@ -214,14 +216,20 @@ impl DhPrivate {
     }
 }
 
-/// The SK payload's encryption (RFC 5282: AES-GCM with a 16-octet ICV, an
-/// 8-octet explicit IV and a 4-octet salt after the key).
+/// The SK payload's encryption: AES-GCM (RFC 5282: a 16-octet ICV, an
+/// 8-octet explicit IV and a 4-octet salt after the key), or AES-CBC (RFC
+/// 3602, a 16-octet random IV) with a separate [`IkeInteg`] (RFC 7296
+/// section 3.14).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum IkeEncr {
     /// ENCR_AES_GCM_16 with a 128-bit key.
     AesGcm128,
     /// ENCR_AES_GCM_16 with a 256-bit key.
     AesGcm256,
+    /// ENCR_AES_CBC with a 128-bit key.
+    AesCbc128,
+    /// ENCR_AES_CBC with a 256-bit key.
+    AesCbc256,
 }
 
 /// Length of the SK payload's explicit IV (RFC 5282 section 3.1).
@@ -241,6 +249,8 @@ impl IkeEncr {
         match self {
             IkeEncr::AesGcm128 => (transform::ENCR_AES_GCM_16, 128),
             IkeEncr::AesGcm256 => (transform::ENCR_AES_GCM_16, 256),
+            IkeEncr::AesCbc128 => (transform::ENCR_AES_CBC, 128),
+            IkeEncr::AesCbc256 => (transform::ENCR_AES_CBC, 256),
         }
     }
 
@@ -249,15 +259,65 @@ impl IkeEncr {
         match (id, key_bits) {
             (transform::ENCR_AES_GCM_16, Some(128)) => Some(IkeEncr::AesGcm128),
             (transform::ENCR_AES_GCM_16, Some(256)) => Some(IkeEncr::AesGcm256),
+            (transform::ENCR_AES_CBC, Some(128)) => Some(IkeEncr::AesCbc128),
+            (transform::ENCR_AES_CBC, Some(256)) => Some(IkeEncr::AesCbc256),
             _ => None,
         }
     }
 
-    /// Length of SK_ei/SK_er: key and salt.
+    /// True for AES-GCM (no separate integrity transform).
+    pub fn is_aead(self) -> bool {
+        matches!(self, IkeEncr::AesGcm128 | IkeEncr::AesGcm256)
+    }
+
+    /// Length of SK_ei/SK_er: key and salt (GCM), key (CBC).
     pub fn key_material_len(self) -> usize {
         match self {
             IkeEncr::AesGcm128 => 16 + SK_SALT_LEN,
             IkeEncr::AesGcm256 => 32 + SK_SALT_LEN,
+            IkeEncr::AesCbc128 => 16,
+            IkeEncr::AesCbc256 => 32,
+        }
+    }
+
+    /// CBC: encrypts `data` (whole blocks) in place under `key` and `iv`.
+    /// `None` for GCM, a wrong key length or a partial block.
+    pub fn cbc_encrypt(self, key: &[u8], iv: &[u8; CBC_IV_LEN], data: &mut [u8]) -> Option<()> {
+        use aes::cipher::block_padding::NoPadding;
+        use aes::cipher::{BlockEncryptMut, KeyIvInit};
+        let len = data.len();
+        match self {
+            IkeEncr::AesCbc128 => cbc::Encryptor::<aes::Aes128>::new_from_slices(key, iv)
+                .ok()?
+                .encrypt_padded_mut::<NoPadding>(data, len)
+                .ok()
+                .map(drop),
+            IkeEncr::AesCbc256 => cbc::Encryptor::<aes::Aes256>::new_from_slices(key, iv)
+                .ok()?
+                .encrypt_padded_mut::<NoPadding>(data, len)
+                .ok()
+                .map(drop),
+            IkeEncr::AesGcm128 | IkeEncr::AesGcm256 => None,
+        }
+    }
+
+    /// CBC: decrypts `data` (whole blocks) in place; see
+    /// [`Self::cbc_encrypt`].
+    pub fn cbc_decrypt(self, key: &[u8], iv: &[u8], data: &mut [u8]) -> Option<()> {
+        use aes::cipher::block_padding::NoPadding;
+        use aes::cipher::{BlockDecryptMut, KeyIvInit};
+        match self {
+            IkeEncr::AesCbc128 => cbc::Decryptor::<aes::Aes128>::new_from_slices(key, iv)
+                .ok()?
+                .decrypt_padded_mut::<NoPadding>(data)
+                .ok()
+                .map(drop),
+            IkeEncr::AesCbc256 => cbc::Decryptor::<aes::Aes256>::new_from_slices(key, iv)
+                .ok()?
+                .decrypt_padded_mut::<NoPadding>(data)
+                .ok()
+                .map(drop),
+            IkeEncr::AesGcm128 | IkeEncr::AesGcm256 => None,
         }
     }
 
@@ -267,6 +327,7 @@ impl IkeEncr {
         let algorithm = match self {
             IkeEncr::AesGcm128 => &aead::AES_128_GCM,
             IkeEncr::AesGcm256 => &aead::AES_256_GCM,
+            IkeEncr::AesCbc128 | IkeEncr::AesCbc256 => return None,
         };
         let key = LessSafeKey::new(UnboundKey::new(algorithm, key).ok()?);
         Some((key, salt.try_into().ok()?))
@@ -312,6 +373,74 @@ impl IkeEncr {
             .len();
         buf.truncate(len);
         Ok(buf)
+    }
+}
+
+/// Length of the SK payload's IV with AES-CBC (RFC 3602 section 3).
+pub const CBC_IV_LEN: usize = 16;
+
+/// The SK payload's integrity transform beside AES-CBC (RFC 4868): HMAC
+/// truncated to half its output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IkeInteg {
+    /// AUTH_HMAC_SHA2_256_128.
+    HmacSha256_128,
+    /// AUTH_HMAC_SHA2_384_192.
+    HmacSha384_192,
+}
+
+impl IkeInteg {
+    /// The IANA transform ID.
+    pub fn id(self) -> u16 {
+        match self {
+            IkeInteg::HmacSha256_128 => transform::AUTH_HMAC_SHA2_256_128,
+            IkeInteg::HmacSha384_192 => transform::AUTH_HMAC_SHA2_384_192,
+        }
+    }
+
+    /// The transform for an ID.
+    pub fn from_id(id: u16) -> Option<Self> {
+        match id {
+            transform::AUTH_HMAC_SHA2_256_128 => Some(IkeInteg::HmacSha256_128),
+            transform::AUTH_HMAC_SHA2_384_192 => Some(IkeInteg::HmacSha384_192),
+            _ => None,
+        }
+    }
+
+    /// Length of SK_ai/SK_ar (RFC 4868 section 2.1.1: the hash's output).
+    pub fn key_len(self) -> usize {
+        match self {
+            IkeInteg::HmacSha256_128 => 32,
+            IkeInteg::HmacSha384_192 => 48,
+        }
+    }
+
+    /// Length of the truncated ICV (RFC 4868 section 2.6).
+    pub fn icv_len(self) -> usize {
+        match self {
+            IkeInteg::HmacSha256_128 => 16,
+            IkeInteg::HmacSha384_192 => 24,
+        }
+    }
+
+    /// The truncated HMAC of `data` under `key`.
+    pub fn icv(self, key: &[u8], data: &[u8]) -> Vec<u8> {
+        let algorithm = match self {
+            IkeInteg::HmacSha256_128 => hmac::HMAC_SHA256,
+            IkeInteg::HmacSha384_192 => hmac::HMAC_SHA384,
+        };
+        let tag = hmac::sign(&hmac::Key::new(algorithm, key), data);
+        tag.as_ref()
+            .get(..self.icv_len())
+            .unwrap_or_default()
+            .to_vec()
+    }
+
+    /// Checks `icv` against `data` in constant time.
+    pub fn verify(self, key: &[u8], data: &[u8], icv: &[u8]) -> bool {
+        use subtle::ConstantTimeEq;
+        let expected = self.icv(key, data);
+        expected.len() == icv.len() && bool::from(expected.ct_eq(icv))
     }
 }
 

@@ -10,7 +10,9 @@ use std::time::Duration;
 use ring::rand::{SecureRandom, SystemRandom};
 use zeroize::Zeroizing;
 
-use super::crypto::{DhPrivate, SK_ICV_LEN, SK_IV_LEN, nat_detection_hash};
+use super::crypto::{
+    CBC_IV_LEN, DhPrivate, IkeEncr, IkeInteg, SK_ICV_LEN, SK_IV_LEN, nat_detection_hash,
+};
 use super::keys::{IkeKeys, KeyInputs, auth_matches, derive_child_keys, derive_ike_keys, psk_auth};
 pub(super) use super::parsed::Parsed;
 use super::proposal::{EspSuite, IkeSuite};
@@ -631,10 +633,27 @@ impl Ike {
             &keys.sk_ei
         };
         let aad_end = sk.offset + PAYLOAD_HEADER_LEN;
-        let plain = suite
-            .encr
-            .open(key, &message[..aad_end], sk.body)
-            .map_err(|_| IkeDrop::IntegrityFailed)?;
+        let plain = match suite.integ {
+            None => suite
+                .encr
+                .open(key, &message[..aad_end], sk.body)
+                .map_err(|_| IkeDrop::IntegrityFailed)?,
+            Some(integ) => {
+                let integ_key = if sa.initiator {
+                    &keys.sk_ar
+                } else {
+                    &keys.sk_ai
+                };
+                open_cbc(
+                    suite.encr,
+                    integ,
+                    (key, integ_key),
+                    message,
+                    aad_end,
+                    sk.body,
+                )?
+            }
+        };
         let pad = usize::from(*plain.last().ok_or(IkeDrop::Malformed)?);
         let inner_len = plain.len().checked_sub(pad + 1).ok_or(IkeDrop::Malformed)?;
         let inner = &plain[..inner_len];
@@ -657,8 +676,18 @@ impl Ike {
         let suite = sa.suite?;
         let keys = sa.keys.as_ref()?;
         let mut plain = Zeroizing::new(chain.bytes().to_vec());
-        plain.push(0); // pad length: AES-GCM needs no padding
-        let sk_len = PAYLOAD_HEADER_LEN + SK_IV_LEN + plain.len() + SK_ICV_LEN;
+        // Padding to the cipher's block (AES-GCM: none), then its length
+        // (RFC 7296 section 3.14).
+        let (iv_len, icv_len) = match suite.integ {
+            None => (SK_IV_LEN, SK_ICV_LEN),
+            Some(integ) => (CBC_IV_LEN, integ.icv_len()),
+        };
+        let block = if suite.integ.is_some() { CBC_IV_LEN } else { 1 };
+        let pad = (block - (plain.len() + 1) % block) % block;
+        let padded_len = plain.len() + pad;
+        plain.resize(padded_len, 0);
+        plain.push(pad as u8);
+        let sk_len = PAYLOAD_HEADER_LEN + iv_len + plain.len() + icv_len;
         let total = IKE_HEADER_LEN + sk_len;
         let mut hdr = header(
             sa.spi_i,
@@ -681,12 +710,28 @@ impl Ike {
         message.push(chain.first());
         message.push(0);
         message.extend_from_slice(&u16::try_from(sk_len).ok()?.to_be_bytes());
-        sa.iv_counter += 1;
         let key = if sa.initiator {
             &keys.sk_ei
         } else {
             &keys.sk_er
         };
+        if let Some(integ) = suite.integ {
+            let integ_key = if sa.initiator {
+                &keys.sk_ai
+            } else {
+                &keys.sk_ar
+            };
+            // RFC 7296 section 3.14: a random IV per message.
+            let mut iv = [0u8; CBC_IV_LEN];
+            self.rng.fill(&mut iv).ok()?;
+            suite.encr.cbc_encrypt(key, &iv, &mut plain)?;
+            message.extend_from_slice(&iv);
+            message.extend_from_slice(&plain);
+            let icv = integ.icv(integ_key, &message[aad_start..]);
+            message.extend_from_slice(&icv);
+            return Some(message);
+        }
+        sa.iv_counter += 1;
         let body = suite.encr.seal(
             key,
             sa.iv_counter.to_be_bytes(),
@@ -780,7 +825,42 @@ pub(super) fn ike_keys(
         nr,
         spi_i,
         spi_r,
-        integ_len: 0,
+        integ_len: suite.integ.map_or(0, |i| i.key_len()),
         encr_len: suite.encr.key_material_len(),
     })
+}
+
+/// Verifies and decrypts an AES-CBC SK payload (RFC 7296 section 3.14):
+/// the ICV covers the message from the IKE header to the end of the
+/// ciphertext and is checked before anything is decrypted.
+fn open_cbc(
+    encr: IkeEncr,
+    integ: IkeInteg,
+    (key, integ_key): (&[u8], &[u8]),
+    message: &[u8],
+    body_start: usize,
+    body: &[u8],
+) -> Result<Secret, IkeDrop> {
+    let icv_len = integ.icv_len();
+    let ciphertext_len = body
+        .len()
+        .checked_sub(CBC_IV_LEN + icv_len)
+        .ok_or(IkeDrop::IntegrityFailed)?;
+    let signed_end = body_start + CBC_IV_LEN + ciphertext_len;
+    let signed = message.get(..signed_end).ok_or(IkeDrop::Malformed)?;
+    let icv = body
+        .get(CBC_IV_LEN + ciphertext_len..)
+        .ok_or(IkeDrop::Malformed)?;
+    if !integ.verify(integ_key, signed, icv) {
+        return Err(IkeDrop::IntegrityFailed);
+    }
+    let iv = body.get(..CBC_IV_LEN).ok_or(IkeDrop::Malformed)?;
+    let mut plain: Secret = Zeroizing::new(
+        body.get(CBC_IV_LEN..CBC_IV_LEN + ciphertext_len)
+            .ok_or(IkeDrop::Malformed)?
+            .to_vec(),
+    );
+    encr.cbc_decrypt(key, iv, &mut plain)
+        .ok_or(IkeDrop::Malformed)?;
+    Ok(plain)
 }

@@ -25,7 +25,7 @@ use std::time::Duration;
 use ipnet::IpNet;
 use zeroize::Zeroizing;
 
-pub use crypto::{DhError, DhGroup, DhPrivate, IkeEncr, IntegrityFailure, Prf, Secret};
+pub use crypto::{DhError, DhGroup, DhPrivate, IkeEncr, IkeInteg, IntegrityFailure, Prf, Secret};
 pub use exchange::Ike;
 pub use keys::{IkeKeys, KEY_PAD, KeyInputs, derive_child_keys, derive_ike_keys, psk_auth};
 pub use proposal::{EspSuite, IkeSuite, ProposalName, proposal_names, select_esp, select_ike};
@@ -174,6 +174,7 @@ impl IkeConfig {
     pub fn new(local: SocketAddr, remote: SocketAddr, psk: Psk) -> Self {
         let ike = |dh| IkeSuite {
             encr: IkeEncr::AesGcm256,
+            integ: None,
             prf: Prf::HmacSha256,
             dh,
         };

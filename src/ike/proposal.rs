@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use super::crypto::{DhGroup, IkeEncr, Prf};
+use super::crypto::{DhGroup, IkeEncr, IkeInteg, Prf};
 use crate::esp::Algorithm;
 use crate::wire::ike::{Proposal, Transform, protocol, transform};
 
@@ -14,6 +14,8 @@ use crate::wire::ike::{Proposal, Transform, protocol, transform};
 pub struct IkeSuite {
     /// SK payload encryption.
     pub encr: IkeEncr,
+    /// SK payload integrity: `None` with AES-GCM, required with AES-CBC.
+    pub integ: Option<IkeInteg>,
     /// The PRF.
     pub prf: Prf,
     /// The Diffie-Hellman group.
@@ -33,28 +35,40 @@ impl IkeSuite {
     /// The proposal for this suite.
     pub fn to_proposal(self, number: u8) -> Proposal {
         let (id, bits) = self.encr.transform();
+        let mut transforms = vec![Transform {
+            kind: transform::ENCR,
+            id,
+            key_bits: Some(bits),
+        }];
+        if let Some(integ) = self.integ {
+            transforms.push(Transform {
+                kind: transform::INTEG,
+                id: integ.id(),
+                key_bits: None,
+            });
+        }
+        transforms.push(Transform {
+            kind: transform::PRF,
+            id: self.prf.id(),
+            key_bits: None,
+        });
+        transforms.push(Transform {
+            kind: transform::DH,
+            id: self.dh.id(),
+            key_bits: None,
+        });
         Proposal {
             number,
             protocol: protocol::IKE,
             spi: Vec::new(),
-            transforms: vec![
-                Transform {
-                    kind: transform::ENCR,
-                    id,
-                    key_bits: Some(bits),
-                },
-                Transform {
-                    kind: transform::PRF,
-                    id: self.prf.id(),
-                    key_bits: None,
-                },
-                Transform {
-                    kind: transform::DH,
-                    id: self.dh.id(),
-                    key_bits: None,
-                },
-            ],
+            transforms,
         }
+    }
+
+    /// True when the suite is usable: AES-GCM without integrity, AES-CBC
+    /// with it.
+    pub fn is_consistent(self) -> bool {
+        self.encr.is_aead() == self.integ.is_none()
     }
 
     /// The suite a peer's proposal offers that equals this one, if any.
@@ -68,11 +82,15 @@ impl IkeSuite {
                 .iter()
                 .any(|t| t.kind == kind && t.id == id && t.key_bits == key_bits)
         };
-        // An AEAD proposal may list no integrity or INTEG NONE (0) only.
-        let integ_ok = p
-            .transforms
-            .iter()
-            .all(|t| t.kind != transform::INTEG || t.id == 0);
+        // An AEAD proposal may list no integrity or INTEG NONE (0) only; a
+        // CBC one must offer our integrity transform.
+        let integ_ok = match self.integ {
+            None => p
+                .transforms
+                .iter()
+                .all(|t| t.kind != transform::INTEG || t.id == 0),
+            Some(integ) => has(transform::INTEG, integ.id(), None),
+        };
         has(transform::ENCR, id, Some(bits))
             && has(transform::PRF, self.prf.id(), None)
             && has(transform::DH, self.dh.id(), None)
@@ -87,32 +105,50 @@ impl EspSuite {
             Algorithm::Aes128Gcm => (transform::ENCR_AES_GCM_16, Some(128)),
             Algorithm::Aes256Gcm => (transform::ENCR_AES_GCM_16, Some(256)),
             Algorithm::ChaCha20Poly1305 => (transform::ENCR_CHACHA20_POLY1305, None),
+            Algorithm::Aes128CbcHmacSha256 => (transform::ENCR_AES_CBC, Some(128)),
+            Algorithm::Aes256CbcHmacSha256 => (transform::ENCR_AES_CBC, Some(256)),
+        }
+    }
+
+    /// The integrity transform: AUTH_HMAC_SHA2_256_128 for CBC, none (0)
+    /// for the AEAD suites.
+    fn integ(self) -> u16 {
+        if self.algorithm.is_aead() {
+            0
+        } else {
+            transform::AUTH_HMAC_SHA2_256_128
         }
     }
 
     /// The proposal for this suite with our inbound SPI.
     pub fn to_proposal(self, number: u8, spi: u32) -> Proposal {
         let (id, key_bits) = self.encr();
+        let mut transforms = vec![Transform {
+            kind: transform::ENCR,
+            id,
+            key_bits,
+        }];
+        if self.integ() != 0 {
+            transforms.push(Transform {
+                kind: transform::INTEG,
+                id: self.integ(),
+                key_bits: None,
+            });
+        }
+        transforms.push(Transform {
+            kind: transform::ESN,
+            id: if self.esn {
+                transform::ESN_YES
+            } else {
+                transform::ESN_NO
+            },
+            key_bits: None,
+        });
         Proposal {
             number,
             protocol: protocol::ESP,
             spi: spi.to_be_bytes().to_vec(),
-            transforms: vec![
-                Transform {
-                    kind: transform::ENCR,
-                    id,
-                    key_bits,
-                },
-                Transform {
-                    kind: transform::ESN,
-                    id: if self.esn {
-                        transform::ESN_YES
-                    } else {
-                        transform::ESN_NO
-                    },
-                    key_bits: None,
-                },
-            ],
+            transforms,
         }
     }
 
@@ -131,18 +167,32 @@ impl EspSuite {
             && p.transforms
                 .iter()
                 .any(|t| t.kind == transform::ESN && t.id == esn)
-            && p.transforms
-                .iter()
-                .all(|t| t.kind != transform::INTEG || t.id == 0)
+            && self.integ_offered_in(p)
             && p.transforms
                 .iter()
                 .all(|t| t.kind != transform::DH || t.id == 0)
             && only_known_types(p)
     }
 
-    /// Length of each direction's KEYMAT: key and salt.
+    /// An AEAD suite takes no integrity transform (or INTEG NONE only); a
+    /// CBC suite needs its HMAC among the proposal's INTEG transforms.
+    fn integ_offered_in(self, p: &Proposal) -> bool {
+        let integ = self.integ();
+        if integ == 0 {
+            p.transforms
+                .iter()
+                .all(|t| t.kind != transform::INTEG || t.id == 0)
+        } else {
+            p.transforms
+                .iter()
+                .any(|t| t.kind == transform::INTEG && t.id == integ)
+        }
+    }
+
+    /// Length of each direction's KEYMAT: encryption key and salt (AEAD),
+    /// or encryption key and integrity key (CBC), RFC 7296 section 2.17.
     pub fn keymat_len(self) -> usize {
-        self.algorithm.key_len() + crate::esp::SALT_LEN
+        self.algorithm.keymat_len()
     }
 }
 

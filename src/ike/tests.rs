@@ -289,6 +289,7 @@ fn no_proposal_chosen_lists_both_sides() {
     let mut cb = b.config().clone();
     cb.ike_suites = vec![IkeSuite {
         encr: IkeEncr::AesGcm128,
+        integ: None,
         prf: Prf::HmacSha384,
         dh: DhGroup::Ecp384,
     }];

@@ -2,7 +2,8 @@
 //! .ci/steps/55-ike-interop.sh). charon (kernel-libipsec: ESP in userspace,
 //! always in UDP 4500) runs in one network namespace, erdp's IKE core on
 //! real UDP 500/4500 sockets in another, joined by a veth. For each role
-//! (erdp responder, erdp initiator) and DH group: IKE_SA_INIT and IKE_AUTH
+//! (erdp responder, erdp initiator), DH group and suite (AES-GCM, and
+//! AES-CBC with HMAC-SHA2 in the SK payload and in ESP): IKE_SA_INIT and IKE_AUTH
 //! complete, a CHILD_SA is installed, and kernel pings from charon's side
 //! cross it: each echo request that charon's ESP sealed opens with erdp's
 //! `esp` module under the negotiated keys, and the echo reply that erdp seals
@@ -56,20 +57,30 @@ fn strongswan_conf(dir: &TempDir) -> String {
     )
 }
 
-fn swanctl_conf(ike_proposal: &str, psk: &str) -> String {
+fn swanctl_conf(ike_proposal: &str, esp_proposal: &str, psk: &str) -> String {
     format!(
         "connections {{\n erdp {{\n  version = 2\n  local_addrs = {CHARON}\n  remote_addrs = \
          {ERDP}\n  proposals = {ike_proposal}\n  local {{\n   auth = psk\n   id = {CHARON}\n  }}\n  \
          remote {{\n   auth = psk\n   id = {ERDP}\n  }}\n  children {{\n   net {{\n    local_ts \
-         = 10.2.0.1/32\n    remote_ts = 10.1.0.0/24\n    esp_proposals = aes256gcm16\n    \
+         = 10.2.0.1/32\n    remote_ts = 10.1.0.0/24\n    esp_proposals = {esp_proposal}\n    \
          start_action = none\n   }}\n  }}\n }}\n}}\nsecrets {{\n ike-erdp {{\n  id-1 = {ERDP}\n  \
          id-2 = {CHARON}\n  secret = \"{psk}\"\n }}\n}}\n"
     )
 }
 
 /// Starts charon in a fresh namespace joined to `erdp_ns` and loads a
-/// connection with `ike_proposal` and `psk`.
+/// connection with `ike_proposal`, ESP AES-256-GCM and `psk`.
 fn start_charon(erdp_ns: &Netns, tag: &str, ike_proposal: &str, psk: &str) -> Charon {
+    start_charon_with(erdp_ns, tag, (ike_proposal, "aes256gcm16"), psk)
+}
+
+/// [`start_charon`] with the IKE and ESP proposals.
+fn start_charon_with(
+    erdp_ns: &Netns,
+    tag: &str,
+    (ike_proposal, esp_proposal): (&str, &str),
+    psk: &str,
+) -> Charon {
     let ns = Netns::create("ike-swan").unwrap();
     veth_pair(erdp_ns, "ike-e", &ns, "ike-s").unwrap();
     ns.ip(&["addr", "add", &format!("{CHARON}/24"), "dev", "ike-s"])
@@ -78,7 +89,11 @@ fn start_charon(erdp_ns: &Netns, tag: &str, ike_proposal: &str, psk: &str) -> Ch
     let dir = TempDir::new(&format!("ike-interop-{tag}"));
     std::fs::create_dir_all(dir.path("run")).unwrap();
     std::fs::write(dir.path("strongswan.conf"), strongswan_conf(&dir)).unwrap();
-    std::fs::write(dir.path("swanctl.conf"), swanctl_conf(ike_proposal, psk)).unwrap();
+    std::fs::write(
+        dir.path("swanctl.conf"),
+        swanctl_conf(ike_proposal, esp_proposal, psk),
+    )
+    .unwrap();
     // charon's pid file path is compiled in (/run/charon.pid): a private
     // /run in the mount namespace `ip netns exec` makes.
     let script = format!(
@@ -459,29 +474,50 @@ fn ike_interop_with_strongswan() {
         (
             "ecp256",
             DhGroup::Ecp256,
-            "aes256gcm16-prfsha256-ecp256",
+            ("aes256gcm16-prfsha256-ecp256", "aes256gcm16"),
             false,
         ),
         (
             "x25519",
             DhGroup::Curve25519,
-            "aes128gcm16-prfsha256-x25519",
+            ("aes128gcm16-prfsha256-x25519", "aes256gcm16"),
             true,
         ),
         (
             "ecp384",
             DhGroup::Ecp384,
-            "aes256gcm16-prfsha384-ecp384",
+            ("aes256gcm16-prfsha384-ecp384", "aes256gcm16"),
             false,
         ),
         (
             "ecp256-init",
             DhGroup::Ecp256,
-            "aes256gcm16-prfsha256-ecp256",
+            ("aes256gcm16-prfsha256-ecp256", "aes256gcm16"),
             true,
         ),
+        // AES-CBC + HMAC-SHA2 in the SK payload and in ESP: Azure's most
+        // common non-GCM policy ("About cryptographic requirements and
+        // Azure VPN gateways": AES256, SHA256).
+        (
+            "cbc-sha256",
+            DhGroup::Ecp256,
+            ("aes256-sha256-ecp256", "aes256-sha256"),
+            false,
+        ),
+        (
+            "cbc-sha256-init",
+            DhGroup::Curve25519,
+            ("aes128-sha256-x25519", "aes128-sha256"),
+            true,
+        ),
+        (
+            "cbc-sha384",
+            DhGroup::Ecp384,
+            ("aes256-sha384-ecp384", "aes256-sha256"),
+            false,
+        ),
     ];
-    for (tag, group, proposal, erdp_initiates) in cases {
+    for (tag, group, (proposal, esp_proposal), erdp_initiates) in cases {
         let what = format!(
             "{tag}: erdp {}",
             if erdp_initiates {
@@ -491,10 +527,11 @@ fn ike_interop_with_strongswan() {
             }
         );
         let ns = erdp_namespace();
-        let charon = start_charon(&ns, tag, proposal, PSK);
+        let charon = start_charon_with(&ns, tag, (proposal, esp_proposal), PSK);
         setup_erdp_side(&ns);
         let mut config = erdp_config(group, PSK);
         config.ike_suites = vec![suite_for(proposal, group)];
+        config.esp_suites = vec![esp_suite_for(esp_proposal)];
         let run = drive(&ns, &charon, config, erdp_initiates);
         assert_tunnel_works(&run, &charon, &what);
         eprintln!(
@@ -620,19 +657,46 @@ fn ike_interop_with_strongswan() {
     );
 }
 
+/// erdp's IKE suite for a strongSwan proposal: `aesNNNgcm16-prfsha...`,
+/// or `aesNNN-sha256|sha384-...` (AES-CBC, where the hash names both the
+/// integrity transform and the PRF).
 fn suite_for(proposal: &str, group: DhGroup) -> erdp::ike::IkeSuite {
-    use erdp::ike::{IkeEncr, Prf};
+    use erdp::ike::{IkeEncr, IkeInteg, Prf};
+    let gcm = proposal.contains("gcm");
+    let aes128 = proposal.starts_with("aes128");
+    let sha384 = proposal.contains("sha384");
     erdp::ike::IkeSuite {
-        encr: if proposal.starts_with("aes128") {
-            IkeEncr::AesGcm128
-        } else {
-            IkeEncr::AesGcm256
+        encr: match (gcm, aes128) {
+            (true, true) => IkeEncr::AesGcm128,
+            (true, false) => IkeEncr::AesGcm256,
+            (false, true) => IkeEncr::AesCbc128,
+            (false, false) => IkeEncr::AesCbc256,
         },
-        prf: if proposal.contains("prfsha384") {
+        integ: match (gcm, sha384) {
+            (true, _) => None,
+            (false, false) => Some(IkeInteg::HmacSha256_128),
+            (false, true) => Some(IkeInteg::HmacSha384_192),
+        },
+        prf: if sha384 {
             Prf::HmacSha384
         } else {
             Prf::HmacSha256
         },
         dh: group,
+    }
+}
+
+/// erdp's ESP suite for a strongSwan ESP proposal.
+fn esp_suite_for(proposal: &str) -> erdp::ike::EspSuite {
+    use erdp::esp::Algorithm;
+    erdp::ike::EspSuite {
+        algorithm: match proposal {
+            "aes128gcm16" => Algorithm::Aes128Gcm,
+            "aes256gcm16" => Algorithm::Aes256Gcm,
+            "aes128-sha256" => Algorithm::Aes128CbcHmacSha256,
+            "aes256-sha256" => Algorithm::Aes256CbcHmacSha256,
+            other => panic!("no ESP suite for {other}"),
+        },
+        esn: false,
     }
 }

@@ -9,7 +9,7 @@ use etherparse::PacketBuilder;
 
 /// A deterministic key||salt of the right length for `algorithm`.
 pub fn key_for(algorithm: Algorithm, seed: u8) -> SecretKey {
-    let bytes: Vec<u8> = (0..algorithm.key_len() + 4)
+    let bytes: Vec<u8> = (0..algorithm.keymat_len())
         .map(|i| seed.wrapping_mul(31).wrapping_add(i as u8))
         .collect();
     SecretKey::from_bytes(&bytes)
