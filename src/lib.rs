@@ -30,6 +30,7 @@
 #![deny(unsafe_code)]
 
 pub mod bench;
+pub mod bfd;
 pub mod bgp;
 pub mod capture;
 pub mod cli;
