@@ -13,6 +13,8 @@ fuzz/seeds/<target>/. Deterministic; standard library only.
 - config: every sample in pcaps/configs/ as text, and edited samples.
 - bgp: UPDATE (IPv4, MP_REACH IPv6, withdrawals), KEEPALIVE, ROUTE-REFRESH,
   NOTIFICATION streams for an established session, and an OPEN.
+- bfd: a peer's datagrams (records of gap, TTL, length, packet) taking a
+  session up, polling it, and letting it down.
 - every target: the hand-picked seeds in fuzz/seeds/<target>/ and the kept
   crash inputs in tests/fuzz_inputs/<target>/.
 
@@ -179,6 +181,28 @@ def forward_seeds(out):
     return 16
 
 
+def bfd_packet(state, your, poll=False, final=False, mult=3, interval=300000):
+    flags = (state << 6) | (0x20 if poll else 0) | (0x10 if final else 0)
+    return bytes([0x20, flags, mult, 24]) + struct.pack(">IIIII", 0x55, your, interval, interval, 0)
+
+
+def bfd_seeds(out):
+    """The peer's side of a handshake, a Poll and Final, and a Down."""
+    def record(gap, packet, ttl=0):
+        return bytes([gap, ttl, len(packet)]) + packet
+    ours = 0x0BFD
+    up = record(0, bfd_packet(1, 0)) + record(30, bfd_packet(3, ours)) + record(10, bfd_packet(3, ours, final=True))
+    seeds = {
+        "handshake": up,
+        "poll": up + record(25, bfd_packet(3, ours, poll=True)) + record(28, bfd_packet(3, ours)),
+        "down": up + record(28, bfd_packet(1, ours)) + record(40, bfd_packet(0, 0)),
+        "ttl": up + record(5, bfd_packet(3, ours), ttl=1),
+    }
+    for name, data in seeds.items():
+        write(out, name, data)
+    return len(seeds)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "fuzz/corpus")
@@ -190,6 +214,7 @@ def main():
         "config": config_seeds,
         "forward": forward_seeds,
         "bgp": bgp_seeds,
+        "bfd": bfd_seeds,
     }
     for target, build in builders.items():
         out = args.out / target

@@ -31,6 +31,7 @@
 #![deny(unsafe_code)]
 
 mod bench;
+pub mod bfd;
 pub mod bgp;
 pub mod capture;
 mod cli;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Fuzzing (issue 7): builds every cargo-fuzz target in fuzz/ (bgp, config,
+# Fuzzing (issue 7): builds every cargo-fuzz target in fuzz/ (bfd, bgp, config,
 # esp_decap, fib, forward, fragment, ike, pcap_replay: whatever `cargo fuzz
-# list` shows) and runs each for FUZZ_SECONDS (default 60; eight targets: about 8
+# list` shows) and runs each for FUZZ_SECONDS (default 60; nine targets: about 9
 # minutes plus the build, well under 15) from seeds made out of pcaps/, on stable Rust
 # without a sanitizer (`-s none`) and with debug assertions and overflow
 # checks on (`-a`). Any crash, oracle failure, timeout or

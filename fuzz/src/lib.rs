@@ -15,6 +15,7 @@
 //! `cargo fuzz list` shows.
 #![forbid(unsafe_code)]
 
+pub mod bfd;
 pub mod bgp;
 pub mod config;
 pub mod esp_decap;

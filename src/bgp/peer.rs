@@ -271,6 +271,21 @@ impl Peer {
         }
     }
 
+    /// The BFD session protecting this one went down (RFC 5882 4.3): the
+    /// session ends at once, without waiting for the hold timer. Like FRR,
+    /// we send Cease "BFD Down" (RFC 9384, 6/10) in case the path still
+    /// carries it one way, withdraw the routes and restart after the idle
+    /// hold time. Nothing happens outside OpenSent, OpenConfirm and
+    /// Established.
+    pub fn bfd_down(&mut self, now: Duration, rib: &mut Rib) -> Result<(), RibError> {
+        if !self.is_connected() {
+            return Ok(());
+        }
+        let notification = Notification::new(code::CEASE, cease::BFD_DOWN);
+        let restart = self.config.idle_hold;
+        self.go_down(now, Some(notification), restart, rib)
+    }
+
     /// The TCP connection closed under us: routes withdrawn, restart later.
     pub fn connection_closed(&mut self, now: Duration, rib: &mut Rib) -> Result<(), RibError> {
         if self.state == State::Idle {

@@ -362,3 +362,91 @@ fn route_refresh_resends_the_family() {
     let update = bgp::Update::decode(&sent[0].1, true).unwrap();
     assert_eq!(update.nlri.count(), 1);
 }
+
+/// A BFD session (300 ms x 3, Microsoft's "Configure BFD over ExpressRoute")
+/// beside a BGP session with hold time 9 s; the peer goes silent at 2 s.
+/// With BFD, the session ends 900 ms later with Cease 6/10 (RFC 9384);
+/// without it, at the hold timer's expiry with 4/0.
+#[test]
+fn bfd_down_ends_the_session_at_once_and_the_hold_timer_decides_without_it() {
+    use crate::bfd::{BfdConfig, BfdEvent, Session};
+    use crate::wire::bfd::{BFD_CONTROL_LEN, BfdControl, BfdPacket, BfdState};
+
+    let ms = Duration::from_millis;
+    let silent_from = 2 * SECOND;
+    for with_bfd in [true, false] {
+        let mut rib = Rib::default();
+        let mut peer = established(config(), 9, &mut rib);
+        peer.receive(Duration::ZERO, &announce(&["10.1.0.0/16"]), &mut rib)
+            .unwrap();
+        peer.take_events();
+        let mut bfd = Session::new(BfdConfig::new(ms(300), 3, 1), Duration::ZERO);
+        let mut now = Duration::ZERO;
+        let mut down_at = None;
+        while now < 20 * SECOND && down_at.is_none() {
+            // The peer's BFD answers ours (state and discriminator) until silent.
+            while let Some(ours) = bfd.transmit() {
+                let ours = BfdControl::parse(&BfdPacket::new_checked(&ours[..]).unwrap());
+                if now < silent_from {
+                    let state = match ours.state {
+                        BfdState::Down => BfdState::Init,
+                        _ => BfdState::Up,
+                    };
+                    let answer = BfdControl {
+                        state,
+                        final_: ours.poll,
+                        detect_mult: 3,
+                        my_discriminator: 2,
+                        your_discriminator: ours.my_discriminator,
+                        desired_min_tx_us: 300_000,
+                        required_min_rx_us: 300_000,
+                        ..BfdControl::default()
+                    };
+                    let mut bytes = [0u8; BFD_CONTROL_LEN];
+                    answer.emit(&mut bytes);
+                    bfd.receive(now, 255, &bytes).unwrap();
+                }
+            }
+            if now < silent_from && now.as_millis() % 3000 == 0 {
+                peer.receive(now, &keepalive(), &mut rib).unwrap();
+            }
+            if with_bfd {
+                bfd.poll(now);
+                for BfdEvent::StateChanged { from, to, .. } in bfd.take_events() {
+                    if from == BfdState::Up && to == BfdState::Down {
+                        peer.bfd_down(now, &mut rib).unwrap();
+                    }
+                }
+            }
+            peer.poll(now, &mut rib).unwrap();
+            if peer.state() == State::Idle {
+                down_at = Some(now);
+            }
+            now += ms(1);
+        }
+        let down_at = down_at.expect("the session went down");
+        let sent = sent_notification(&mut peer).unwrap();
+        assert!(rib.is_empty(), "routes withdrawn");
+        let last = messages(&peer.take_output()).pop().unwrap();
+        assert_eq!(last.0, bgp::message_type::NOTIFICATION);
+        if with_bfd {
+            assert_eq!((sent.code, sent.subcode), (6, 10));
+            assert_eq!(sent.describe(), "Cease: BFD Down");
+            // The last BFD packet came in just before 2 s; 3 x 300 ms later.
+            assert!(down_at > silent_from && down_at <= silent_from + ms(900));
+        } else {
+            assert_eq!((sent.code, sent.subcode), (4, 0));
+            // The last KEEPALIVE came at 0 s: expiry at 9 s.
+            assert_eq!(down_at, 9 * SECOND);
+        }
+    }
+}
+
+#[test]
+fn bfd_down_outside_a_session_changes_nothing() {
+    let mut rib = Rib::default();
+    let mut peer = Peer::new(config());
+    peer.bfd_down(SECOND, &mut rib).unwrap();
+    assert_eq!(peer.state(), State::Idle);
+    assert!(peer.take_output().is_empty());
+}

@@ -1,7 +1,9 @@
 //! `erdp bgp`: one BGP session over a real TCP connection (std sockets),
 //! driving the sans-I/O [`crate::bgp::Peer`] with the wall clock. Learned
 //! routes go through the node's RIB into a FIB. Commands on stdin
-//! (`announce P`, `withdraw P`, `routes`, `stop`), one event a line on stdout.
+//! (`announce P`, `withdraw P`, `routes`, `time`, `stop`), one event a line
+//! on stdout. With `--bfd`, a [`crate::bfd::Session`] runs over UDP beside
+//! it (RFC 5881) and its going down ends the BGP session at once.
 
 use std::io::{BufRead, ErrorKind, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
@@ -14,9 +16,14 @@ use ipnet::IpNet;
 
 use super::EXIT_USAGE;
 use super::stdout::outln;
+use crate::bfd::{BfdConfig, BfdEvent};
 use crate::bgp::{Event, MaxPrefix, Peer, PeerConfig, State};
 use crate::rib::Rib;
+use crate::wire::bfd::BfdState;
 use crate::wire::bgp::{BGP_PORT, Family};
+
+mod bfd_link;
+use bfd_link::BfdLink;
 
 /// How long one turn waits for bytes from the peer.
 const TURN: Duration = Duration::from_millis(20);
@@ -26,8 +33,10 @@ const TURN: Duration = Duration::from_millis(20);
 #[command(
     after_help = "Stdin commands: `announce PREFIX`, `withdraw PREFIX`, `routes` (prints \
 `route PREFIX via NEXT-HOP path [..] fib PREFIX` for each learned route, then `routes-end N`), \
-`stop` (Cease, Administrative Shutdown). Stdout: `state S`, `notification sent|received C/S (..)`, \
-`update +A -W`, `end-of-rib FAMILY`. Run inside a namespace with `ip netns exec`."
+`time` (prints `time SECONDS`, erdp's clock), `stop` (Cease, Administrative Shutdown). \
+Stdout: `state S at SECONDS`, `notification sent|received C/S (..)`, \
+`update +A -W`, `end-of-rib FAMILY`, with --bfd `bfd state S diag D (..) at SECONDS`. \
+Run inside a namespace with `ip netns exec`."
 )]
 pub struct BgpArgs {
     /// Our AS.
@@ -69,6 +78,17 @@ pub struct BgpArgs {
     /// Prefixes to advertise from the start (repeat).
     #[arg(long = "announce", value_name = "PREFIX")]
     pub announce: Vec<IpNet>,
+    /// Run BFD to the peer (RFC 5880 asynchronous mode, RFC 5881 single hop:
+    /// UDP 3784, TTL 255); BFD going down ends the session at once with
+    /// Cease 6/10 (BFD Down, RFC 9384) instead of waiting for the hold timer.
+    #[arg(long)]
+    pub bfd: bool,
+    /// BFD interval both ways, milliseconds (Azure's MSEE: 300).
+    #[arg(long, default_value_t = 300, value_name = "MS")]
+    pub bfd_interval: u64,
+    /// BFD detection multiplier (Azure's MSEE: 3).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(1..))]
+    pub bfd_multiplier: u8,
 }
 
 /// Runs the session until `stop` or end of stdin.
@@ -100,13 +120,29 @@ pub fn run(args: BgpArgs) -> ExitCode {
     } else {
         None
     };
+    let start = Instant::now();
+    let bfd = if args.bfd {
+        let interval = Duration::from_millis(args.bfd_interval.max(1));
+        let discriminator = std::process::id().max(1);
+        let config = BfdConfig::new(interval, args.bfd_multiplier, discriminator);
+        match BfdLink::open(config, args.peer, Duration::ZERO) {
+            Ok(link) => Some(link),
+            Err(error) => {
+                eprintln!("erdp bgp: --bfd: {error}");
+                return ExitCode::from(EXIT_USAGE);
+            }
+        }
+    } else {
+        None
+    };
     let mut driver = Driver {
         peer: Peer::new(config),
+        bfd,
         rib: Rib::default(),
         stream: None,
         listener,
         remote: SocketAddr::new(args.peer, BGP_PORT),
-        start: Instant::now(),
+        start,
     };
     driver.peer.announce(&args.announce);
     let commands = stdin_lines();
@@ -143,6 +179,7 @@ fn stdin_lines() -> mpsc::Receiver<String> {
 
 struct Driver {
     peer: Peer,
+    bfd: Option<BfdLink>,
     rib: Rib,
     stream: Option<TcpStream>,
     listener: Option<TcpListener>,
@@ -163,6 +200,7 @@ impl Driver {
             ("announce", Ok(prefix)) => self.peer.announce(&[prefix.trunc()]),
             ("withdraw", Ok(prefix)) => self.peer.withdraw(&[prefix.trunc()]),
             ("routes", _) => self.print_routes(),
+            ("time", _) => outln!("time {:.3}", self.now().as_secs_f64()),
             ("stop", _) => {
                 let now = self.now();
                 if let Err(error) = self.peer.stop(now, &mut self.rib) {
@@ -243,12 +281,42 @@ impl Driver {
                 let _ = self.peer.connection_closed(now, &mut self.rib);
             }
         }
+        self.run_bfd();
         let now = self.now();
         if let Err(error) = self.peer.poll(now, &mut self.rib) {
             outln!("error {error}");
         }
         self.rib.publish();
         self.flush_and_handle_events();
+    }
+
+    /// BFD's packets in and out; a session that was Up going down takes
+    /// BGP down, unless the peer turned BFD off (AdminDown, RFC 5882 3.2).
+    fn run_bfd(&mut self) {
+        let now = self.now();
+        let Some(link) = self.bfd.as_mut() else {
+            return;
+        };
+        link.turn(now);
+        for BfdEvent::StateChanged {
+            from,
+            to,
+            diagnostic,
+            remote_state,
+            at,
+        } in link.session.take_events()
+        {
+            outln!(
+                "bfd state {to} diag {diagnostic} at {:.3}",
+                at.as_secs_f64()
+            );
+            if (from, to) == (BfdState::Up, BfdState::Down) && remote_state != BfdState::AdminDown {
+                if let Err(error) = self.peer.bfd_down(at, &mut self.rib) {
+                    outln!("error {error}");
+                }
+                self.flush_and_handle_events();
+            }
+        }
     }
 
     fn flush_and_handle_events(&mut self) {
@@ -269,7 +337,9 @@ impl Driver {
                         let _ = stream.shutdown(std::net::Shutdown::Both);
                     }
                 }
-                Event::StateChanged { to, .. } => outln!("state {to}"),
+                Event::StateChanged { to, at, .. } => {
+                    outln!("state {to} at {:.3}", at.as_secs_f64())
+                }
                 Event::NotificationSent(n) => outln!("notification sent {n}"),
                 Event::NotificationReceived(n) => outln!("notification received {n}"),
                 Event::Updated {

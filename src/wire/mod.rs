@@ -10,6 +10,7 @@
 //! counter it belongs to.
 
 mod arp;
+pub mod bfd;
 pub mod bgp;
 pub mod checksum;
 mod echo;

@@ -73,7 +73,7 @@ pub mod update_error {
     pub const MALFORMED_AS_PATH: u8 = 11;
 }
 
-/// Cease subcodes (RFC 4486 4).
+/// Cease subcodes (RFC 4486 4, RFC 9384).
 pub mod cease {
     /// Maximum Number of Prefixes Reached (data: AFI, SAFI, limit).
     pub const MAX_PREFIXES: u8 = 1;
@@ -91,6 +91,8 @@ pub mod cease {
     pub const CONNECTION_COLLISION: u8 = 7;
     /// Out of Resources.
     pub const OUT_OF_RESOURCES: u8 = 8;
+    /// BFD Down (RFC 9384): the BFD session protecting it went down.
+    pub const BFD_DOWN: u8 = 10;
 }
 
 /// Most data a NOTIFICATION can carry in a 4,096-byte message.
@@ -182,6 +184,7 @@ impl Notification {
             (6, 6) => "Cease: Other Configuration Change",
             (6, 7) => "Cease: Connection Collision Resolution",
             (6, 8) => "Cease: Out of Resources",
+            (6, 10) => "Cease: BFD Down",
             (6, _) => "Cease",
             (7, _) => "ROUTE-REFRESH Message Error",
             _ => "unknown error code",
