@@ -5,6 +5,7 @@
 mod support;
 
 mod batch;
+mod cbc_vectors;
 mod cli;
 mod hostile;
 mod roundtrip;

@@ -5,6 +5,7 @@
 #[path = "../../fuzz/src/lib.rs"]
 mod harness;
 
+mod bfd;
 mod bgp;
 mod config;
 mod esp_decap;

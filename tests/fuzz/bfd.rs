@@ -3,9 +3,7 @@
 //! (handshake, Poll and Final, silence) with bytes overwritten or cut, and
 //! every kept input.
 
-#[allow(dead_code)]
-#[path = "../fuzz/src/lib.rs"]
-mod harness;
+use crate::harness;
 
 use std::path::Path;
 

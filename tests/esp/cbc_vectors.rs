@@ -5,11 +5,11 @@
 //! `pcaps/esp/make_cbc_vector.py` (Python `cryptography` + `hmac`), checked
 //! through the transform and through full decapsulation.
 
-mod esp_common;
+use crate::support;
 
 use erdp::esp::{Algorithm, CbcOpenError, EspCbcHmac, EspDrop, InboundSa, SaConfig, SecretKey};
 use erdp::packet::PacketBuf;
-use esp_common::esp_in_ipv4;
+use support::esp::esp_in_ipv4;
 
 fn hex(s: &str) -> Vec<u8> {
     hex::decode(s).unwrap()
