@@ -10,13 +10,14 @@
 //! - [`wire`]: packet formats and in-place operations (checksums, ICMP, ARP/NDP, MSS, flow keys).
 //! - [`capture`]: pcap/pcapng reading and pcap writing (`pcap-file`).
 //! - [`emu`]: the network emulator: virtual time, links, smoltcp hosts, traffic.
-//! - [`esp`]: the ESP tunnel interface (RFC 4303 with AEAD suites via `ring`).
+//! - [`esp`]: the ESP tunnel interface (RFC 4303: AEAD suites via `ring`, AES-CBC + HMAC-SHA2).
 //! - [`ike`]: IKEv2 (RFC 7296) as a sans-I/O core that negotiates `esp` SAs.
 //! - [`port`]: frame I/O endpoints (AF_PACKET, TAP, channels, pcap capture) and the attach loop.
 //! - `cli` (private): the `erdp` command line, entered by [`run_command_line`].
 //! - [`fib`]: the compressed-trie FIB (Poptrie) with lock-free published versions.
 //! - [`frag`]: IPv4 reassembly state, bounded against hostile fragments (RFC 791, RFC 5722).
 //! - [`bgp`]: the BGP-4 speaker (sans-I/O sessions, Adj-RIB-In, policy) feeding the RIB.
+//! - [`bfd`]: Bidirectional Forwarding Detection (RFC 5880/5881) sessions that take BGP down fast.
 //! - [`rib`]: routes, BGP and Azure route selection, "which route and why".
 //! - [`config`]: the node configuration (TOML), checked with file, line and field in errors.
 //! - [`dataplane`]: the forwarding node: frames in, one fate each out, ESP tunnels, worker pool.
