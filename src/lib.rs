@@ -44,6 +44,7 @@ pub mod ike;
 pub mod output;
 pub mod packet;
 pub mod port;
+mod reason;
 pub mod replay;
 pub mod report;
 pub mod rib;

@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 
 use dataplane_support::*;
 use erdp::dataplane::{Delivery, DropReason, Outcome, PolicyVerdict};
-use erdp::wire::DropReason as WireDrop;
+use erdp::wire::WireDrop;
 use etherparse::{Icmpv4Type, Icmpv6Type, InternetSlice, TransportSlice};
 
 const ONPREM: &str = "design1-onprem-edge.toml";

@@ -16,7 +16,7 @@ use super::bgp::{ControlPlane, RouteCounts, SessionId};
 use super::findings::{finish, flow_report};
 use super::model::{FaultKind, Flow, FlowKind, Scenario, Side};
 use super::recursion::{Recursion, tunnel_recursions};
-use super::report::{FaultRecord, FlowReport, RunReport};
+use super::report::{FaultRecord, FlowResult, RunReport};
 use super::topology::{CIRCUITS, Topology, build};
 use crate::emu::app::{
     Ping, PingConfig, TcpBulk, TcpBulkConfig, UdpReceiver, UdpReceiverConfig, UdpSender,
@@ -644,7 +644,7 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Result<RunReport, Scena
         });
     }
     let notes = plane.notes.clone();
-    let flows: Vec<FlowReport> = scenario
+    let flows: Vec<FlowResult> = scenario
         .flows
         .iter()
         .zip(&plans)
