@@ -135,7 +135,9 @@ impl FlowTable {
     }
 
     /// [`FlowTable::observe`] with the outer DSCP of the frame as sent,
-    /// when it left encrypted (kept per path: [`super::WayCount::outer_dscp`]).
+    /// given only when it left encrypted (kept per path:
+    /// [`super::WayCount::outer_dscp`]).
+    #[inline]
     pub fn observe_marked(
         &mut self,
         fate: &Fate,

@@ -45,35 +45,34 @@ pub(super) struct WayLog {
 }
 
 impl WayLog {
-    /// Counts one packet of `bytes` on `way` in `tally`'s list; gives the
-    /// way's entry.
-    fn count(&mut self, tally: &mut Tally, way: Way, bytes: u64) -> Option<&mut WayCount> {
+    /// Counts one packet of `bytes` on `way` in `tally`'s list, keeping
+    /// `outer_dscp` when given.
+    fn count(&mut self, tally: &mut Tally, way: Way, bytes: u64, outer_dscp: Option<u8>) {
         let mut at = tally.first_way;
-        while let Some(entry) = self.entries.get(at) {
+        while let Some(entry) = self.entries.get_mut(at) {
             if entry.way == way {
-                break;
+                entry.packets += 1;
+                entry.bytes += bytes;
+                if outer_dscp.is_some() {
+                    entry.outer_dscp = outer_dscp;
+                }
+                return;
             }
             at = entry.next;
         }
-        if at == END {
-            at = self.entries.len();
-            self.entries.push(WayCount {
-                way,
-                packets: 0,
-                bytes: 0,
-                outer_dscp: None,
-                next: END,
-            });
-            match self.entries.get_mut(tally.last_way) {
-                Some(last) => last.next = at,
-                None => tally.first_way = at,
-            }
-            tally.last_way = at;
+        let new = self.entries.len();
+        self.entries.push(WayCount {
+            way,
+            packets: 1,
+            bytes,
+            outer_dscp,
+            next: END,
+        });
+        match self.entries.get_mut(tally.last_way) {
+            Some(last) => last.next = new,
+            None => tally.first_way = new,
         }
-        let entry = self.entries.get_mut(at)?;
-        entry.packets += 1;
-        entry.bytes += bytes;
-        Some(entry)
+        tally.last_way = new;
     }
 
     /// `tally`'s ways in first-seen order.
@@ -138,7 +137,8 @@ pub fn verdict_rank(verdict: PolicyVerdict) -> u8 {
 
 impl Tally {
     /// Folds one packet in: `bytes_in` as received, `bytes_out` as sent,
-    /// `outer_dscp` read from the frame as sent when it left encrypted.
+    /// `outer_dscp` read from the frame as sent (callers give it only for
+    /// packets that left encrypted).
     pub(super) fn observe(
         &mut self,
         log: &mut WayLog,
@@ -160,17 +160,10 @@ impl Tally {
             Outcome::Forwarded(egress) => {
                 let encrypted = fate.encrypted.map(|sa| (sa.tunnel, sa.spi));
                 let way = Way::Path { egress, encrypted };
-                if let Some(count) = log.count(self, way, bytes_out as u64)
-                    && encrypted.is_some()
-                    && outer_dscp.is_some()
-                {
-                    count.outer_dscp = outer_dscp;
-                }
+                log.count(self, way, bytes_out as u64, outer_dscp);
             }
             Outcome::Delivered(_) => self.delivered += 1,
-            Outcome::Dropped(reason) => {
-                log.count(self, Way::Dropped(reason), 0);
-            }
+            Outcome::Dropped(reason) => log.count(self, Way::Dropped(reason), 0, None),
         }
     }
 }
