@@ -174,3 +174,30 @@ macro_rules! node_drop_enum {
 }
 
 pub(crate) use node_drop_enum;
+
+#[cfg(test)]
+mod tests {
+    reason_enum! {
+        /// A list to test the declaration with.
+        pub enum Sample (prefix "sample_") {
+            /// First.
+            First = "first",
+            /// Second.
+            Second = "second_one",
+            /// Third.
+            Third = "third",
+        }
+    }
+
+    #[test]
+    fn one_declaration_gives_all_count_index_and_names() {
+        assert_eq!(Sample::COUNT, 3);
+        assert_eq!(Sample::ALL, [Sample::First, Sample::Second, Sample::Third]);
+        for (i, reason) in Sample::ALL.into_iter().enumerate() {
+            assert_eq!(reason.index(), i);
+            assert_eq!(reason.report_name(), format!("sample_{}", reason.as_str()));
+        }
+        assert_eq!(Sample::Second.as_str(), "second_one");
+        assert_eq!(Sample::Third.report_name(), "sample_third");
+    }
+}
