@@ -47,6 +47,7 @@ pub mod ike;
 mod output;
 pub mod packet;
 pub mod port;
+mod reason;
 pub mod replay;
 pub mod report;
 pub mod rib;

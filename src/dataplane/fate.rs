@@ -12,7 +12,8 @@ use serde::{Serialize, Serializer};
 use crate::esp::EspDrop;
 use crate::fib::{InterfaceId, NextHop};
 use crate::frag::FragmentDrop;
-use crate::wire::{DropReason as WireDrop, FlowKey};
+use crate::reason::{node_drop_enum, reason_enum};
+use crate::wire::{FlowKey, WireDrop};
 
 /// The fate of one frame (an input, or a packet the node generated).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,56 +95,27 @@ pub enum Outcome {
     Dropped(DropReason),
 }
 
-/// What the node did with a frame addressed to itself.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[repr(u8)]
-pub enum Delivery {
-    /// An ARP request for one of our addresses: answered (RFC 826).
-    ArpRequest,
-    /// Another ARP message for us (a reply, an announcement): neighbours
-    /// are static, nothing is learned.
-    ArpOther,
-    /// A Neighbor Solicitation for one of our addresses: answered with an
-    /// advertisement (RFC 4861).
-    NeighborSolicitation,
-    /// An ICMP or ICMPv6 echo request to one of our addresses: answered.
-    EchoRequest,
-    /// Any other packet to our addresses (other ICMP, TCP, UDP, IKE, NAT-T
-    /// keepalives): the node has no local stack to hand it to.
-    Other,
-    /// An IPv4 fragment for us, held for reassembly (RFC 4303 3.4.1: ESP
-    /// is reassembled before decapsulation); the fragment that completes a
-    /// datagram takes the datagram's fate instead.
-    FragmentHeld,
-}
-
-impl Delivery {
-    /// Every kind, in counter order.
-    pub const ALL: [Delivery; 6] = [
-        Delivery::ArpRequest,
-        Delivery::ArpOther,
-        Delivery::NeighborSolicitation,
-        Delivery::EchoRequest,
-        Delivery::Other,
-        Delivery::FragmentHeld,
-    ];
-    /// Number of kinds.
-    pub const COUNT: usize = Self::ALL.len();
-
-    /// Stable snake_case name for reports.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Delivery::ArpRequest => "arp_request",
-            Delivery::ArpOther => "arp_other",
-            Delivery::NeighborSolicitation => "neighbor_solicitation",
-            Delivery::EchoRequest => "echo_request",
-            Delivery::Other => "other",
-            Delivery::FragmentHeld => "fragment_held",
-        }
-    }
-
-    pub(crate) const fn index(self) -> usize {
-        self as usize
+reason_enum! {
+    /// What the node did with a frame addressed to itself.
+    #[derive(PartialOrd, Ord)]
+    pub enum Delivery (prefix "") {
+        /// An ARP request for one of our addresses: answered (RFC 826).
+        ArpRequest = "arp_request",
+        /// Another ARP message for us (a reply, an announcement): neighbours
+        /// are static, nothing is learned.
+        ArpOther = "arp_other",
+        /// A Neighbor Solicitation for one of our addresses: answered with an
+        /// advertisement (RFC 4861).
+        NeighborSolicitation = "neighbor_solicitation",
+        /// An ICMP or ICMPv6 echo request to one of our addresses: answered.
+        EchoRequest = "echo_request",
+        /// Any other packet to our addresses (other ICMP, TCP, UDP, IKE, NAT-T
+        /// keepalives): the node has no local stack to hand it to.
+        Other = "other",
+        /// An IPv4 fragment for us, held for reassembly (RFC 4303 3.4.1: ESP
+        /// is reassembled before decapsulation); the fragment that completes a
+        /// datagram takes the datagram's fate instead.
+        FragmentHeld = "fragment_held",
     }
 }
 
@@ -223,174 +195,65 @@ impl PolicyVerdict {
     }
 }
 
-/// Why a frame was dropped: a wire check, the ESP tunnel, or a forwarding
-/// decision. One counter per reason; [`DropReason::as_str`] names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum DropReason {
-    /// A parse or validation failure of the frame or its packet (Ethernet,
-    /// ARP, IPv4/IPv6 headers and checksums, ICMP, Neighbor Discovery).
-    Wire(WireDrop),
-    /// The ESP tunnel refused the packet (`esp_` + the [`EspDrop`] name).
-    Esp(EspDrop),
-    /// Reassembly refused a fragment for us (`fragment_` + the
-    /// [`FragmentDrop`] name).
-    Fragment(FragmentDrop),
-    /// The ingress interface id is not an interface of this node.
-    UnknownInterface,
-    /// Frames arrive on Ethernet interfaces; the id named a tunnel.
-    IngressNotEthernet,
-    /// The destination MAC is another host's unicast address.
-    NotOurMac,
-    /// An ARP request for an address that is not ours (or an announcement).
-    ArpNotForUs,
-    /// A Neighbor Solicitation for a target that is not ours.
-    NdNotForUs,
-    /// The destination is a multicast or broadcast IP address: no
-    /// multicast routing here.
-    MulticastNotForwarded,
-    /// A unicast IP packet that arrived in a link-layer broadcast or
-    /// multicast frame (RFC 1812 5.3.4).
-    LinkBroadcast,
-    /// The source address cannot be a host's (RFC 1812 5.3.7, RFC 4443).
-    InvalidSource,
-    /// No route to the destination (an ICMP unreachable was generated).
-    NoRoute,
-    /// No static neighbour for the next hop (host unreachable generated).
-    NoNeighbor,
-    /// Larger than the egress or tunnel MTU with DF set, or IPv6: ICMP
-    /// fragmentation needed / packet too big generated (RFC 1191, 8201).
-    PacketTooBig,
-    /// Larger than a tunnel's MTU without DF (the node fragments outer
-    /// packets and plain egress, not inner packets before ESP), or a packet
-    /// the node made itself, or an MTU too small to fragment to.
-    FragmentationUnsupported,
-    /// A must-encrypt policy that fails closed: the packet would have left
-    /// in plaintext.
-    PolicyViolation,
-    /// A tunnel's outer packet routed into a tunnel, or ESP inside ESP.
-    TunnelRecursion,
-    /// No route to a tunnel's remote endpoint.
-    TunnelNoRoute,
-    /// The encapsulated packet would exceed the underlay interface's MTU.
-    TunnelOuterTooBig,
+node_drop_enum! {
+    /// Why a frame was dropped: a wire check, the ESP tunnel, reassembly,
+    /// or a forwarding decision. One counter per reason; [`DropReason::as_str`]
+    /// names it (a layer's reasons under its prefix: `esp_`, `fragment_`).
+    pub enum DropReason {
+        layers {
+            /// A parse or validation failure of the frame or its packet (Ethernet,
+            /// ARP, IPv4/IPv6 headers and checksums, ICMP, Neighbor Discovery).
+            Wire(WireDrop),
+            /// The ESP tunnel refused the packet (`esp_` + the [`EspDrop`] name).
+            Esp(EspDrop),
+            /// Reassembly refused a fragment for us (`fragment_` + the
+            /// [`FragmentDrop`] name).
+            Fragment(FragmentDrop),
+        }
+        own {
+            /// The ingress interface id is not an interface of this node.
+            UnknownInterface = "unknown_interface",
+            /// Frames arrive on Ethernet interfaces; the id named a tunnel.
+            IngressNotEthernet = "ingress_not_ethernet",
+            /// The destination MAC is another host's unicast address.
+            NotOurMac = "not_our_mac",
+            /// An ARP request for an address that is not ours (or an announcement).
+            ArpNotForUs = "arp_not_for_us",
+            /// A Neighbor Solicitation for a target that is not ours.
+            NdNotForUs = "nd_not_for_us",
+            /// The destination is a multicast or broadcast IP address: no
+            /// multicast routing here.
+            MulticastNotForwarded = "multicast_not_forwarded",
+            /// A unicast IP packet that arrived in a link-layer broadcast or
+            /// multicast frame (RFC 1812 5.3.4).
+            LinkBroadcast = "link_broadcast",
+            /// The source address cannot be a host's (RFC 1812 5.3.7, RFC 4443).
+            InvalidSource = "invalid_source",
+            /// No route to the destination (an ICMP unreachable was generated).
+            NoRoute = "no_route",
+            /// No static neighbour for the next hop (host unreachable generated).
+            NoNeighbor = "no_neighbor",
+            /// Larger than the egress or tunnel MTU with DF set, or IPv6: ICMP
+            /// fragmentation needed / packet too big generated (RFC 1191, 8201).
+            PacketTooBig = "packet_too_big",
+            /// Larger than a tunnel's MTU without DF (the node fragments outer
+            /// packets and plain egress, not inner packets before ESP), or a packet
+            /// the node made itself, or an MTU too small to fragment to.
+            FragmentationUnsupported = "fragmentation_unsupported",
+            /// A must-encrypt policy that fails closed: the packet would have left
+            /// in plaintext.
+            PolicyViolation = "policy_violation",
+            /// A tunnel's outer packet routed into a tunnel, or ESP inside ESP.
+            TunnelRecursion = "tunnel_recursion",
+            /// No route to a tunnel's remote endpoint.
+            TunnelNoRoute = "tunnel_no_route",
+            /// The encapsulated packet would exceed the underlay interface's MTU.
+            TunnelOuterTooBig = "tunnel_outer_too_big",
+        }
+    }
 }
 
-/// The node's own reasons, in counter order after the wire and ESP ones.
-const NODE_REASONS: [DropReason; 16] = [
-    DropReason::UnknownInterface,
-    DropReason::IngressNotEthernet,
-    DropReason::NotOurMac,
-    DropReason::ArpNotForUs,
-    DropReason::NdNotForUs,
-    DropReason::MulticastNotForwarded,
-    DropReason::LinkBroadcast,
-    DropReason::InvalidSource,
-    DropReason::NoRoute,
-    DropReason::NoNeighbor,
-    DropReason::PacketTooBig,
-    DropReason::FragmentationUnsupported,
-    DropReason::PolicyViolation,
-    DropReason::TunnelRecursion,
-    DropReason::TunnelNoRoute,
-    DropReason::TunnelOuterTooBig,
-];
-
-const WIRE_COUNT: usize = WireDrop::ALL.len();
-
-/// Report names of the reassembly reasons: `fragment_` and
-/// [`FragmentDrop::as_str`] (a test keeps the two lists in step).
-const FRAGMENT_NAMES: [&str; FragmentDrop::COUNT] = [
-    "fragment_overlap",
-    "fragment_duplicate",
-    "fragment_too_large",
-    "fragment_inconsistent_end",
-    "fragment_bad_length",
-    "fragment_memory_cap",
-    "fragment_table_full",
-    "fragment_too_many_fragments",
-    "fragment_buffer_too_small",
-];
-
-/// Report names of the ESP reasons: `esp_` and [`EspDrop::as_str`] (a test
-/// keeps the two lists in step).
-const ESP_NAMES: [&str; EspDrop::COUNT] = [
-    "esp_unknown_spi",
-    "esp_not_esp",
-    "esp_replayed",
-    "esp_outside_window",
-    "esp_icv_failed",
-    "esp_bad_padding",
-    "esp_next_header_mismatch",
-    "esp_truncated",
-    "esp_bad_outer_header",
-    "esp_fragment",
-    "esp_bad_inner_packet",
-    "esp_dummy_packet",
-    "esp_sequence_cycled",
-    "esp_sa_expired",
-    "esp_traffic_selector_mismatch",
-    "esp_ecn_ce_on_not_ect",
-    "esp_buffer_too_small",
-    "esp_oversize",
-];
-
 impl DropReason {
-    /// Number of reasons (the size of a counter array).
-    pub const COUNT: usize = WIRE_COUNT + EspDrop::COUNT + FragmentDrop::COUNT + NODE_REASONS.len();
-
-    /// Counter index: wire reasons, then ESP reasons, then the node's.
-    pub fn index(self) -> usize {
-        match self {
-            DropReason::Wire(reason) => reason as usize,
-            DropReason::Esp(reason) => WIRE_COUNT + reason as usize,
-            DropReason::Fragment(reason) => WIRE_COUNT + EspDrop::COUNT + reason as usize,
-            own => {
-                WIRE_COUNT
-                    + EspDrop::COUNT
-                    + FragmentDrop::COUNT
-                    + NODE_REASONS.iter().position(|r| *r == own).unwrap_or(0)
-            }
-        }
-    }
-
-    /// Every reason, in counter order.
-    pub fn all() -> impl Iterator<Item = DropReason> {
-        WireDrop::ALL
-            .into_iter()
-            .map(DropReason::Wire)
-            .chain(EspDrop::ALL.into_iter().map(DropReason::Esp))
-            .chain(FragmentDrop::ALL.into_iter().map(DropReason::Fragment))
-            .chain(NODE_REASONS)
-    }
-
-    /// Stable snake_case name for reports and counters.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DropReason::Wire(reason) => reason.as_str(),
-            DropReason::Esp(reason) => ESP_NAMES.get(reason as usize).copied().unwrap_or("esp"),
-            DropReason::Fragment(reason) => FRAGMENT_NAMES
-                .get(reason as usize)
-                .copied()
-                .unwrap_or("fragment"),
-            DropReason::UnknownInterface => "unknown_interface",
-            DropReason::IngressNotEthernet => "ingress_not_ethernet",
-            DropReason::NotOurMac => "not_our_mac",
-            DropReason::ArpNotForUs => "arp_not_for_us",
-            DropReason::NdNotForUs => "nd_not_for_us",
-            DropReason::MulticastNotForwarded => "multicast_not_forwarded",
-            DropReason::LinkBroadcast => "link_broadcast",
-            DropReason::InvalidSource => "invalid_source",
-            DropReason::NoRoute => "no_route",
-            DropReason::NoNeighbor => "no_neighbor",
-            DropReason::PacketTooBig => "packet_too_big",
-            DropReason::FragmentationUnsupported => "fragmentation_unsupported",
-            DropReason::PolicyViolation => "policy_violation",
-            DropReason::TunnelRecursion => "tunnel_recursion",
-            DropReason::TunnelNoRoute => "tunnel_no_route",
-            DropReason::TunnelOuterTooBig => "tunnel_outer_too_big",
-        }
-    }
-
     /// The reason named `name` by [`DropReason::as_str`].
     pub fn from_name(name: &str) -> Option<DropReason> {
         Self::all().find(|r| r.as_str() == name)
@@ -437,6 +300,33 @@ impl From<crate::wire::WireError> for DropReason {
 mod tests {
     use super::*;
 
+    /// The names report.json and expectation files use, in counter order:
+    /// pinned, so a change to a declaration cannot rename or reorder them.
+    const NAMES: &str = "truncated ip_version ipv4_header_length ipv4_total_length \
+        ipv4_checksum ipv6_payload_length ipv6_jumbogram ipv6_extensions ttl_expired \
+        vlan_tagged unsupported_ethertype arp_unsupported sender_mac_not_unicast \
+        icmp_checksum icmp_type fragmented ipv6_extensions_unsupported \
+        destination_not_unicast ndp_invalid icmp_suppressed_about_icmp_error \
+        icmp_suppressed_about_non_first_fragment icmp_suppressed_about_multicast \
+        icmp_suppressed_source_not_unicast buffer_too_small unexpected_protocol \
+        esp_unknown_spi esp_not_esp esp_replayed esp_outside_window esp_icv_failed \
+        esp_bad_padding esp_next_header_mismatch esp_truncated esp_bad_outer_header \
+        esp_fragment esp_bad_inner_packet esp_dummy_packet esp_sequence_cycled \
+        esp_sa_expired esp_traffic_selector_mismatch esp_ecn_ce_on_not_ect \
+        esp_buffer_too_small esp_oversize fragment_overlap fragment_duplicate \
+        fragment_too_large fragment_inconsistent_end fragment_bad_length \
+        fragment_memory_cap fragment_table_full fragment_too_many_fragments \
+        fragment_buffer_too_small unknown_interface ingress_not_ethernet not_our_mac \
+        arp_not_for_us nd_not_for_us multicast_not_forwarded link_broadcast \
+        invalid_source no_route no_neighbor packet_too_big fragmentation_unsupported \
+        policy_violation tunnel_recursion tunnel_no_route tunnel_outer_too_big";
+
+    #[test]
+    fn names_are_the_published_ones_in_counter_order() {
+        let names: Vec<&str> = DropReason::all().map(DropReason::as_str).collect();
+        assert_eq!(names, NAMES.split_whitespace().collect::<Vec<_>>());
+    }
+
     #[test]
     fn indices_are_dense_and_names_unique() {
         let all: Vec<DropReason> = DropReason::all().collect();
@@ -458,23 +348,21 @@ mod tests {
     }
 
     #[test]
-    fn esp_names_follow_the_esp_module() {
+    fn layer_names_carry_the_layer_prefix() {
         for reason in EspDrop::ALL {
             assert_eq!(
                 DropReason::Esp(reason).as_str(),
                 format!("esp_{}", reason.as_str())
             );
         }
-    }
-
-    #[test]
-    fn fragment_names_follow_the_frag_module() {
-        for (i, reason) in FragmentDrop::ALL.into_iter().enumerate() {
-            assert_eq!(reason as usize, i);
+        for reason in FragmentDrop::ALL {
             assert_eq!(
                 DropReason::Fragment(reason).as_str(),
                 format!("fragment_{}", reason.as_str())
             );
+        }
+        for reason in WireDrop::ALL {
+            assert_eq!(DropReason::Wire(reason).as_str(), reason.as_str());
         }
     }
 

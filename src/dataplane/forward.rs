@@ -205,7 +205,7 @@ fn push_l2(buf: &mut PacketBuf, port: &Port, destination: MacAddr, v6: bool) -> 
         ether_type: ether_type(v6),
     };
     push_ethernet_header(buf, &header)
-        .map_err(|_| Stop::new(DropReason::Wire(crate::wire::DropReason::BufferTooSmall)))
+        .map_err(|_| Stop::new(DropReason::Wire(crate::wire::WireDrop::BufferTooSmall)))
 }
 
 impl<'a> Pipeline<'a> {
@@ -431,7 +431,7 @@ impl<'a> Pipeline<'a> {
         fate: &mut Fate,
     ) -> Result<Egress, Stop> {
         if transit && meta.ttl <= 1 {
-            let expired = DropReason::Wire(crate::wire::DropReason::TtlExpired);
+            let expired = DropReason::Wire(crate::wire::WireDrop::TtlExpired);
             return Err(Stop::with_icmp(expired, IcmpKind::TimeExceeded));
         }
         const NO_ROUTE: Stop = Stop::with_icmp(DropReason::NoRoute, IcmpKind::NoRoute);

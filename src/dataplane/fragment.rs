@@ -88,7 +88,7 @@ impl Pipeline<'_> {
                 plan.write(&piece, rest).ok()
             });
             if written.is_none() {
-                return Err(DropReason::Wire(crate::wire::DropReason::BufferTooSmall));
+                return Err(DropReason::Wire(crate::wire::WireDrop::BufferTooSmall));
             }
             self.slot.account(&counted, true, len, len);
             generated.commit(*fate, index);

@@ -17,6 +17,17 @@
 //! - [`run_sharded`] runs N workers to completion on inputs split by flow
 //!   ([`shard`]), worker 0 on the caller's thread: the design that scales
 //!   (`erdp bench`).
+//!
+//! One batch's work is a `Pipeline` (the per-batch view of the node: FIB,
+//! counters, reassembly, memos), declared in `forward.rs` with the IP path;
+//! each step it takes has one file of its own, as `impl Pipeline` blocks:
+//! the link layer and responders per frame (`worker.rs`), the batch route
+//! lookup before it (`prefetch.rs`), the packets the node originates
+//! (`generate.rs`), and fragmentation and reassembly (`fragment.rs`). The
+//! steps share the struct so the hot path stays one inlined call chain.
+//! What a frame became is its [`Fate`] (`fate.rs`), where the node's
+//! [`DropReason`] is declared once, nesting the wire, ESP and reassembly
+//! reason lists that their own modules declare (`crate::reason`).
 
 mod counters;
 mod fastpath;

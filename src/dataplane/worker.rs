@@ -196,7 +196,7 @@ impl Pipeline<'_> {
             }
         };
         if frame.pull_front(ETHERNET_HEADER_LEN).is_err() {
-            let truncated = DropReason::Wire(crate::wire::DropReason::Truncated);
+            let truncated = DropReason::Wire(crate::wire::WireDrop::Truncated);
             return fate.outcome = Outcome::Dropped(truncated);
         }
         let arrival = Arrival {
@@ -222,7 +222,7 @@ impl Pipeline<'_> {
             .load(frame.as_slice(), PacketBuf::DEFAULT_HEADROOM)
             .is_err()
         {
-            return Outcome::Dropped(DropReason::Wire(crate::wire::DropReason::BufferTooSmall));
+            return Outcome::Dropped(DropReason::Wire(crate::wire::WireDrop::BufferTooSmall));
         }
         match answer_arp_request(reply.as_mut_slice(), port.mac, |ip| port.has_v4(ip)) {
             Ok(ArpOutcome::Replied { .. }) => {
@@ -254,7 +254,7 @@ impl Pipeline<'_> {
             .load(frame.as_slice(), PacketBuf::DEFAULT_HEADROOM)
             .is_err()
         {
-            let too_small = DropReason::Wire(crate::wire::DropReason::BufferTooSmall);
+            let too_small = DropReason::Wire(crate::wire::WireDrop::BufferTooSmall);
             return Some(Fate::dropped(too_small));
         }
         let answered =

@@ -29,7 +29,7 @@ pub use link::{
     CapturePoint, ChannelConfig, DeviceId, LinkCapture, LinkConfig, LinkId, LinkReport, LinkSeries,
     LinkTimeline,
 };
-pub use node_device::{NodeDevice, NodeDeviceError, PathKey, PathOutcome, PathStats};
+pub use node_device::{NodeDevice, NodeDeviceError};
 pub use pool::FramePool;
 pub use rng::{Chance, SimRng, derive_seed, rng_for};
 pub use time::SimTime;

@@ -4,77 +4,26 @@
 //! very buffer, zero copy) or recycled by its [`Fate`], and the packets the
 //! node generated (ARP replies, ICMP errors) leave through the pool.
 //!
-//! Every fate is also tallied per flow and path ([`PathKey`]): which port a
-//! flow came in and went out on, whether it left encrypted, the policy
-//! verdict, the outer DSCP of its ESP packets. Reports read these tallies.
+//! Every fate is also folded into the shared per-flow model of
+//! [`crate::report`], one [`FlowTable`] per ingress port: the ways each flow
+//! left (egress, tunnel and SA, or the drop reason), what arrived in ESP,
+//! the policy verdicts and violations, the outer DSCP of its ESP packets.
+//! Reports read these tables ([`NodeDevice::flows_in`]).
 
-use std::collections::HashMap;
 use std::sync::Arc;
-
-use serde::Serialize;
 
 use super::device::{Arrival, Device, PortId, TxQueue};
 use super::time::SimTime;
-use crate::dataplane::{DropReason, Fate, Node, Outcome, Outputs, PolicyVerdict, Worker};
+use crate::dataplane::{Fate, Node, Outputs, Worker};
 use crate::fib::InterfaceId;
 use crate::packet::PacketBuf;
-use crate::wire::FlowKey;
+use crate::report::{FlowEntry, FlowTable};
 
 /// Offset of the IPv4 type-of-service byte (or the IPv6 traffic class
 /// high nibble) in an untagged Ethernet frame.
 const FRAME_IP_TOS: usize = 15;
 /// Offset of the IP version nibble.
 const FRAME_IP_VERSION: usize = 14;
-
-/// What became of a frame, as a tally key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case", tag = "outcome")]
-pub enum PathOutcome {
-    /// Sent on this emulator port.
-    Forwarded {
-        /// The port it left on.
-        port: u16,
-        /// It left inside ESP.
-        encrypted: bool,
-    },
-    /// Consumed by the node (ARP, echo to the node).
-    Delivered,
-    /// Dropped with this reason.
-    Dropped {
-        /// Why.
-        reason: DropReason,
-    },
-}
-
-/// One (flow, path) pair a node saw.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct PathKey {
-    /// The (inner) flow; `None` for frames that were not IP.
-    pub flow: Option<FlowKey>,
-    /// The port it arrived on.
-    pub ingress: u16,
-    /// It arrived inside ESP and was decrypted here.
-    pub decrypted: bool,
-    /// What became of it.
-    pub outcome: PathOutcome,
-    /// The must-encrypt policy verdict.
-    pub violation: bool,
-}
-
-/// Counts for one [`PathKey`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct PathStats {
-    /// Frames.
-    pub packets: u64,
-    /// Bytes of the frames as they arrived.
-    pub bytes: u64,
-    /// First and last time seen.
-    pub first_at: SimTime,
-    /// Last time seen.
-    pub last_at: SimTime,
-    /// The outer DSCP of the last frame that left encrypted.
-    pub outer_dscp: Option<u8>,
-}
 
 /// An erdp node attached to emulator links: emulator port `i` is the
 /// node's Ethernet interface `ports[i]`.
@@ -90,14 +39,11 @@ pub struct NodeDevice {
     /// Lengths of the frames in `run` as they arrived (the worker rewrites
     /// the frames in place).
     run_lens: Vec<usize>,
-    /// Every (flow, path) seen, in the order first seen.
-    paths: Vec<(PathKey, PathStats)>,
-    /// Index in `paths` of each key.
-    path_index: HashMap<PathKey, u32, foldhash::fast::FixedState>,
-    /// Indices in `paths` of the keys tallied most recently, latest
-    /// first (`u32::MAX`: empty): a node carries a few bulk flows and their
-    /// ACKs at a time, interleaved, so most tallies skip the hash.
-    recent: [u32; RECENT_PATHS],
+    /// Per emulator port, the fates of what came in on it (and of what
+    /// the node generated in answer), folded by flow.
+    flows: Vec<FlowTable>,
+    /// Fates tallied so far (the tables' frame numbers).
+    tallied: u64,
 }
 
 impl std::fmt::Debug for NodeDevice {
@@ -105,7 +51,10 @@ impl std::fmt::Debug for NodeDevice {
         f.debug_struct("NodeDevice")
             .field("name", &self.name)
             .field("ports", &self.ports)
-            .field("paths", &self.paths.len())
+            .field(
+                "flows",
+                &self.flows.iter().map(FlowTable::len).sum::<usize>(),
+            )
             .finish()
     }
 }
@@ -163,9 +112,8 @@ impl NodeDevice {
             outputs: Outputs::with_capacity(64),
             run: Vec::with_capacity(RUN_LIMIT),
             run_lens: Vec::with_capacity(RUN_LIMIT),
-            paths: Vec::new(),
-            path_index: HashMap::default(),
-            recent: [u32::MAX; RECENT_PATHS],
+            flows: (0..interfaces.len()).map(|_| FlowTable::new()).collect(),
+            tallied: 0,
         })
     }
 
@@ -174,44 +122,13 @@ impl NodeDevice {
         self.worker.node()
     }
 
-    /// Every (flow, path) seen so far, in the order first seen.
-    pub fn paths(&self) -> impl Iterator<Item = (&PathKey, &PathStats)> {
-        self.paths.iter().map(|(key, stats)| (key, stats))
-    }
-
-    /// The stats of `key`, added at `now` if new.
-    fn path_stats(&mut self, key: PathKey, now: SimTime) -> &mut PathStats {
-        let paths = &self.paths;
-        let hit = self.recent.iter().position(|&index| {
-            paths
-                .get(index as usize)
-                .is_some_and(|(recent, _)| *recent == key)
-        });
-        let index = match hit {
-            Some(at) => {
-                let index = self.recent[at];
-                self.recent.copy_within(..at, 1);
-                index
-            }
-            None => {
-                let next = self.paths.len() as u32;
-                let index = *self.path_index.entry(key).or_insert(next);
-                if index == next {
-                    self.paths.push((
-                        key,
-                        PathStats {
-                            first_at: now,
-                            ..PathStats::default()
-                        },
-                    ));
-                }
-                self.recent.copy_within(..RECENT_PATHS - 1, 1);
-                index
-            }
-        };
-        self.recent[0] = index;
-        // The index came from `paths` or was just pushed: always in range.
-        &mut self.paths[index as usize].1
+    /// The flows that came in on emulator port `port`, in the order first
+    /// seen (none for a port the node does not have).
+    pub fn flows_in(&self, port: u16) -> impl Iterator<Item = FlowEntry<'_>> {
+        self.flows
+            .get(usize::from(port))
+            .into_iter()
+            .flat_map(FlowTable::entries)
     }
 
     /// The emulator port of node interface `id`.
@@ -219,28 +136,18 @@ impl NodeDevice {
         self.port_of.get(id.0 as usize).copied().flatten()
     }
 
-    fn tally(&mut self, now: SimTime, ingress: u16, fate: &Fate, len: usize, frame: &[u8]) {
-        let outcome = match fate.outcome {
-            Outcome::Forwarded(id) => PathOutcome::Forwarded {
-                port: self.port_of(id).unwrap_or(u16::MAX),
-                encrypted: fate.encrypted.is_some(),
-            },
-            Outcome::Delivered(_) => PathOutcome::Delivered,
-            Outcome::Dropped(reason) => PathOutcome::Dropped { reason },
+    /// Folds `fate` into the table of port `ingress`: `len` bytes as the
+    /// frame arrived, `frame` as sent (its outer DSCP, when it left
+    /// encrypted).
+    fn tally(&mut self, _now: SimTime, ingress: u16, fate: &Fate, len: usize, frame: &[u8]) {
+        self.tallied += 1;
+        let dscp = if fate.left_encrypted() {
+            outer_dscp(frame)
+        } else {
+            None
         };
-        let key = PathKey {
-            flow: fate.flow,
-            ingress,
-            decrypted: fate.decrypted.is_some(),
-            outcome,
-            violation: matches!(fate.policy, PolicyVerdict::Violation(_)),
-        };
-        let stats = self.path_stats(key, now);
-        stats.packets += 1;
-        stats.bytes += len as u64;
-        stats.last_at = now;
-        if fate.left_encrypted() {
-            stats.outer_dscp = outer_dscp(frame);
+        if let Some(table) = self.flows.get_mut(usize::from(ingress)) {
+            table.observe_marked(fate, self.tallied, len, frame.len(), dscp);
         }
     }
 
@@ -306,9 +213,6 @@ fn outer_dscp(frame: &[u8]) -> Option<u8> {
         _ => None,
     }
 }
-
-/// Path keys a node remembers without hashing (see `NodeDevice::recent`).
-const RECENT_PATHS: usize = 4;
 
 /// Most frames handed to the worker at once.
 const RUN_LIMIT: usize = 64;

@@ -11,13 +11,13 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use etherparse::IpNumber;
 use serde::Serialize;
 
+use super::anti_replay::{Pending, ReplayVerdict, ReplayWindow};
 use super::batch::{MAX_BATCH, in_blocks};
 use super::classify::{OuterEsp, PacketClass, classify, parse_inner, set_inner_ecn};
 use super::config::{NAT_T_PORT, SaConfig, SaConfigError};
 use super::counters::{LifetimeEvent, Limits, SaCounters, SaStats, Usage};
 use super::drop::EspDrop;
 use super::ecn::decapsulated_ecn;
-use super::replay::{Pending, ReplayVerdict, ReplayWindow};
 use super::selectors::Selectors;
 use super::suite::{EspCipher, ICV_LEN, OpenError};
 use crate::packet::PacketBuf;

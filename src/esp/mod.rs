@@ -9,6 +9,7 @@
 //! `Send + Sync`), one packet at a time or in batches. [`SaDatabase`] finds
 //! the inbound SA of an arriving packet. Neither side allocates per packet.
 
+mod anti_replay;
 mod batch;
 mod cbc;
 mod classify;
@@ -19,12 +20,12 @@ mod ecn;
 mod inbound;
 mod lock;
 mod outbound;
-mod replay;
 mod sadb;
 mod selectors;
 mod suite;
 mod wireshark;
 
+pub use anti_replay::{ReplayVerdict, ReplayWindow, WindowWriter, infer_sequence};
 pub use batch::MAX_BATCH;
 pub use cbc::{CBC_BLOCK_LEN, CbcOpenError, EspCbcHmac, HMAC_SHA256_128_LEN};
 pub use classify::{InnerHeader, OuterEsp, PacketClass, classify, outer_destination, parse_inner};
@@ -38,7 +39,6 @@ pub use drop::EspDrop;
 pub use ecn::{decapsulated_ecn, outer_ecn};
 pub use inbound::{DecapOutcome, InboundSa};
 pub use outbound::{EncapOutcome, OutboundSa};
-pub use replay::{ReplayVerdict, ReplayWindow, WindowWriter, infer_sequence};
 pub use sadb::{SaDatabase, SaDbError};
 pub use suite::{
     ESP_PREFIX_LEN, EspAad, EspAead, ICV_LEN, IV_LEN, IcvMismatch, MAX_ESP_PREFIX_LEN, MAX_IV_LEN,

@@ -5,7 +5,7 @@
 //! whose freed blocks are kept in exact-size free lists for reuse.
 
 use super::family::{DIRECT_BITS, Family, STRIDE, wide_slot};
-use super::trie::{DIRECT_LEAF, FreeLists, LEAF_AT, Leaf, MAX_BLOCK, Node, Trie};
+use super::trie::{DIRECT_LEAF, FreeLists, LEAF_AT, Leaf, MAX_BLOCK, Trie, TrieNode};
 
 /// A route as the builder sees it: a left-aligned, masked address, a length
 /// and the leaf to install.
@@ -91,7 +91,7 @@ impl<F: Family> Trie<F> {
     /// `depth` bits, inside the node's range, sorted by address and length):
     /// allocates and fills its children's block and its leaf block, and
     /// returns the node for the caller to place.
-    fn build_node(&mut self, depth: u8, default: Leaf, routes: &[WideRoute]) -> Node {
+    fn build_node(&mut self, depth: u8, default: Leaf, routes: &[WideRoute]) -> TrieNode {
         let mut slot_leaf = [default; 64];
         let mut child_routes = [(0u32, 0u32); 64];
         let mut children = 0u64;
@@ -148,7 +148,7 @@ impl<F: Family> Trie<F> {
         if let Some(block) = self.leaves.get_mut(start..start + run_count) {
             block.copy_from_slice(&runs[..run_count]);
         }
-        Node {
+        TrieNode {
             children,
             leaf_runs,
             child_base,

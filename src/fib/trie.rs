@@ -44,7 +44,7 @@ pub const BATCH_LANES: usize = 32;
 /// costs one memory access for the node (plus one for the leaf at the end).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[repr(C)]
-pub(crate) struct Node {
+pub(crate) struct TrieNode {
     /// Bit s: slot s continues in a child node.
     pub(crate) children: u64,
     /// Bit s: a run of identical leaves starts at slot s (leaf compression;
@@ -56,9 +56,9 @@ pub(crate) struct Node {
     pub(crate) leaf_base: u32,
 }
 
-const _: () = assert!(size_of::<Node>() == 24);
+const _: () = assert!(size_of::<TrieNode>() == 24);
 
-impl Node {
+impl TrieNode {
     /// Children of this node.
     #[inline(always)]
     pub(crate) fn child_count(&self) -> u32 {
@@ -112,7 +112,7 @@ pub struct Trie<F: Family> {
     /// Numbers of the tables of `expanded` no region uses.
     pub(crate) expanded_free: Vec<u32>,
     /// Internal nodes; a child block is allocated per parent.
-    pub(crate) nodes: Vec<Node>,
+    pub(crate) nodes: Vec<TrieNode>,
     /// Leaf runs of the nodes; a block per node.
     pub(crate) leaves: Vec<Leaf>,
     /// Leaf index to match; index 0 ([`NO_ROUTE`]) is `None`.
@@ -212,7 +212,7 @@ impl<F: Family> Trie<F> {
         let (keys, out) = (&keys[..count], &mut out[..count]);
         let mut key_chunks = keys.chunks_exact(BATCH_LANES);
         let mut out_chunks = out.chunks_exact_mut(BATCH_LANES);
-        let mut nodes = [Node::default(); BATCH_LANES];
+        let mut nodes = [TrieNode::default(); BATCH_LANES];
         for (keys, out) in (&mut key_chunks).zip(&mut out_chunks) {
             if let (Ok(keys), Ok(out)) = (keys.try_into(), out.try_into()) {
                 self.lookup_lanes(keys, out, &mut nodes);
@@ -239,7 +239,7 @@ impl<F: Family> Trie<F> {
         &self,
         keys: &[F::Key; BATCH_LANES],
         out: &mut [Option<FibMatch>; BATCH_LANES],
-        nodes: &mut [Node; BATCH_LANES],
+        nodes: &mut [TrieNode; BATCH_LANES],
     ) {
         let mut state = [0u32; BATCH_LANES];
         for (state, &key) in state.iter_mut().zip(keys) {
@@ -287,7 +287,7 @@ impl<F: Family> Trie<F> {
     fn step_lanes(
         &self,
         (state, active, active_count): (&mut [u32; BATCH_LANES], &mut [u8; BATCH_LANES], usize),
-        nodes: &[Node; BATCH_LANES],
+        nodes: &[TrieNode; BATCH_LANES],
         keys: &[F::Key; BATCH_LANES],
         slot: impl Fn(F::Key) -> u32,
     ) -> usize {
@@ -354,7 +354,7 @@ impl<F: Family> Trie<F> {
     /// The node at arena index `at` (an empty one, whose every slot is
     /// [`NO_ROUTE`], past the end, which the builder never lets happen).
     #[inline(always)]
-    pub(crate) fn node(&self, at: u32) -> Node {
+    pub(crate) fn node(&self, at: u32) -> TrieNode {
         self.nodes.get(at as usize).copied().unwrap_or_default()
     }
 
@@ -364,7 +364,7 @@ impl<F: Family> Trie<F> {
     /// without a branch (which slot a key takes is unpredictable) and
     /// without loading the leaf ([`Trie::resolve`] does, once per lookup).
     #[inline(always)]
-    fn step(&self, node: Node, slot: u32) -> u32 {
+    fn step(&self, node: TrieNode, slot: u32) -> u32 {
         let (is_child, child, leaf_at) = Self::slot_in(node, slot);
         std::hint::select_unpredictable(is_child, child, DIRECT_LEAF | LEAF_AT | leaf_at)
     }
@@ -373,7 +373,7 @@ impl<F: Family> Trie<F> {
     /// child's index (if so), and the position of its leaf in the leaf arena
     /// (if not; below 2^30).
     #[inline(always)]
-    fn slot_in(node: Node, slot: u32) -> (bool, u32, u32) {
+    fn slot_in(node: TrieNode, slot: u32) -> (bool, u32, u32) {
         let bit = 1u64 << slot;
         let below = bit - 1;
         // Children before this slot: this child's position in the block.
@@ -421,10 +421,10 @@ impl<F: Family> Trie<F> {
             family: F::NAME,
             prefixes: self.prefixes,
             direct_bytes: size_of_val(&*self.direct) + size_of_val(&*self.expanded),
-            node_bytes: self.nodes.len() * size_of::<Node>(),
+            node_bytes: self.nodes.len() * size_of::<TrieNode>(),
             leaf_bytes: self.leaves.len() * size_of::<Leaf>(),
             value_bytes: self.values.len() * size_of::<Option<FibMatch>>(),
-            free_bytes: self.free_nodes.entries * size_of::<Node>()
+            free_bytes: self.free_nodes.entries * size_of::<TrieNode>()
                 + self.free_leaves.entries * size_of::<Leaf>(),
             levels: Vec::new(),
         };

@@ -17,74 +17,45 @@ use serde::Serialize;
 use std::time::Duration;
 use thiserror::Error;
 
-/// Why a fragment was refused (and, for some, its whole datagram).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Error, Serialize)]
-#[serde(into = "&'static str")]
-#[repr(u8)]
-pub enum FragmentDrop {
-    /// It overlaps data already received: the whole datagram is discarded
-    /// (RFC 5722's rule, applied to IPv4 too: overlaps are attacks).
-    #[error("overlaps another fragment")]
-    Overlap,
-    /// An exact copy of a fragment already held (same offset, length and
-    /// bytes): dropped, the datagram kept.
-    #[error("duplicate fragment")]
-    Duplicate,
-    /// Its data would end past 65,535 bytes (RFC 791's total length limit):
-    /// the datagram is discarded.
-    #[error("reassembled datagram would exceed 65535 bytes")]
-    TooLarge,
-    /// Its end disagrees with the datagram's end (a second last fragment,
-    /// or data past it): the datagram is discarded.
-    #[error("inconsistent datagram end")]
-    InconsistentEnd,
-    /// A fragment with More Fragments whose data is not a multiple of 8
-    /// bytes, or one with no data at all.
-    #[error("fragment data length not a multiple of 8 (or empty)")]
-    BadLength,
-    /// Holding it would pass the memory cap.
-    #[error("reassembly memory cap reached")]
-    MemoryCap,
-    /// No room for another datagram in progress.
-    #[error("too many datagrams in reassembly")]
-    TableFull,
-    /// Its datagram already has the most fragments allowed: discarded.
-    #[error("too many fragments in one datagram")]
-    TooManyFragments,
-    /// The datagram is complete but larger than a packet buffer.
-    #[error("reassembled datagram larger than a packet buffer")]
-    BufferTooSmall,
-}
+use crate::reason::reason_enum;
 
-impl FragmentDrop {
-    /// Every reason, in counter order.
-    pub const ALL: [FragmentDrop; 9] = [
-        FragmentDrop::Overlap,
-        FragmentDrop::Duplicate,
-        FragmentDrop::TooLarge,
-        FragmentDrop::InconsistentEnd,
-        FragmentDrop::BadLength,
-        FragmentDrop::MemoryCap,
-        FragmentDrop::TableFull,
-        FragmentDrop::TooManyFragments,
-        FragmentDrop::BufferTooSmall,
-    ];
-    /// Number of reasons.
-    pub const COUNT: usize = Self::ALL.len();
-
-    /// Stable snake_case name for reports (the node prefixes `fragment_`).
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            FragmentDrop::Overlap => "overlap",
-            FragmentDrop::Duplicate => "duplicate",
-            FragmentDrop::TooLarge => "too_large",
-            FragmentDrop::InconsistentEnd => "inconsistent_end",
-            FragmentDrop::BadLength => "bad_length",
-            FragmentDrop::MemoryCap => "memory_cap",
-            FragmentDrop::TableFull => "table_full",
-            FragmentDrop::TooManyFragments => "too_many_fragments",
-            FragmentDrop::BufferTooSmall => "buffer_too_small",
-        }
+reason_enum! {
+    /// Why a fragment was refused (and, for some, its whole datagram).
+    #[derive(Error, Serialize)]
+    #[serde(into = "&'static str")]
+    pub enum FragmentDrop (prefix "fragment_") {
+        /// It overlaps data already received: the whole datagram is discarded
+        /// (RFC 5722's rule, applied to IPv4 too: overlaps are attacks).
+        #[error("overlaps another fragment")]
+        Overlap = "overlap",
+        /// An exact copy of a fragment already held (same offset, length and
+        /// bytes): dropped, the datagram kept.
+        #[error("duplicate fragment")]
+        Duplicate = "duplicate",
+        /// Its data would end past 65,535 bytes (RFC 791's total length limit):
+        /// the datagram is discarded.
+        #[error("reassembled datagram would exceed 65535 bytes")]
+        TooLarge = "too_large",
+        /// Its end disagrees with the datagram's end (a second last fragment,
+        /// or data past it): the datagram is discarded.
+        #[error("inconsistent datagram end")]
+        InconsistentEnd = "inconsistent_end",
+        /// A fragment with More Fragments whose data is not a multiple of 8
+        /// bytes, or one with no data at all.
+        #[error("fragment data length not a multiple of 8 (or empty)")]
+        BadLength = "bad_length",
+        /// Holding it would pass the memory cap.
+        #[error("reassembly memory cap reached")]
+        MemoryCap = "memory_cap",
+        /// No room for another datagram in progress.
+        #[error("too many datagrams in reassembly")]
+        TableFull = "table_full",
+        /// Its datagram already has the most fragments allowed: discarded.
+        #[error("too many fragments in one datagram")]
+        TooManyFragments = "too_many_fragments",
+        /// The datagram is complete but larger than a packet buffer.
+        #[error("reassembled datagram larger than a packet buffer")]
+        BufferTooSmall = "buffer_too_small",
     }
 }
 

@@ -9,7 +9,7 @@ use super::page::{Fact, HtmlError, Page, Section};
 use super::topology::topology_svg;
 use crate::dataplane::PolicyCounters;
 use crate::emu::LinkSeries;
-use crate::scenario::{DirectionPath, FlowReport, RunReport, circuit_link_names};
+use crate::scenario::{DirectionPath, FlowResult, RunReport, circuit_link_names};
 
 /// What crossed a link, as its colour on the page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -283,7 +283,7 @@ struct FlowRow {
 }
 
 /// A flow's verdict on the page: (text and class, a note).
-fn flow_verdict(flow: &FlowReport) -> (&'static str, String) {
+fn flow_verdict(flow: &FlowResult) -> (&'static str, String) {
     let dropped = flow.forward.dropped_by_policy + flow.reverse.dropped_by_policy;
     let note = if dropped > 0 {
         format!("{dropped} plaintext packets dropped by policy")
@@ -321,7 +321,7 @@ fn path_text(path: &DirectionPath) -> String {
     text
 }
 
-fn flow_row(flow: &FlowReport) -> FlowRow {
+fn flow_row(flow: &FlowResult) -> FlowRow {
     let (verdict, note) = flow_verdict(flow);
     FlowRow {
         name: flow.name.clone(),

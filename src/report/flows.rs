@@ -20,18 +20,18 @@ use crate::fib::InterfaceId;
 
 /// What a flow did so far.
 #[derive(Debug, Clone, Copy)]
-struct FlowState {
-    key: PackedFlowKey,
-    first_frame: u64,
-    tally: Tally,
+pub(super) struct FlowState {
+    pub(super) key: PackedFlowKey,
+    pub(super) first_frame: u64,
+    pub(super) tally: Tally,
 }
 
-const _: () = assert!(size_of::<FlowState>() <= 104);
+const _: () = assert!(size_of::<FlowState>() <= 112);
 
 /// A violation's identity: the flow, the policy, the plain egress.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-struct ViolationKey {
-    flow: PackedFlowKey,
+pub(super) struct ViolationKey {
+    pub(super) flow: PackedFlowKey,
     policy: PolicyId,
     egress: Option<InterfaceId>,
 }
@@ -39,10 +39,10 @@ struct ViolationKey {
 /// A policy violation: a covered flow that left (or would have left, when
 /// the policy fails closed) on a plain interface.
 #[derive(Debug, Clone, Copy)]
-struct Violation {
-    key: ViolationKey,
+pub(super) struct Violation {
+    pub(super) key: ViolationKey,
     first_frame: u64,
-    packets: u64,
+    pub(super) packets: u64,
     dropped: u64,
 }
 
@@ -69,11 +69,11 @@ struct Recent {
 pub struct FlowTable {
     cap: usize,
     index: HashMap<PackedFlowKey, u32, FixedState>,
-    flows: Vec<FlowState>,
-    ways: WayLog,
+    pub(super) flows: Vec<FlowState>,
+    pub(super) ways: WayLog,
     untracked: Tally,
     recent: Option<Recent>,
-    violations: Vec<Violation>,
+    pub(super) violations: Vec<Violation>,
     violation_index: HashMap<ViolationKey, u32, FixedState>,
     untracked_violations: UntrackedViolations,
 }
@@ -129,7 +129,23 @@ impl FlowTable {
     /// Folds one fate in: `frame` is the input frame number (from 1),
     /// `bytes_in` the frame's length as received and `bytes_out` as sent.
     /// Frames without an IP flow (ARP, malformed) are not flows.
+    #[inline]
     pub fn observe(&mut self, fate: &Fate, frame: u64, bytes_in: usize, bytes_out: usize) {
+        self.observe_marked(fate, frame, bytes_in, bytes_out, None);
+    }
+
+    /// [`FlowTable::observe`] with the outer DSCP of the frame as sent,
+    /// given only when it left encrypted (kept per path:
+    /// [`super::WayCount::outer_dscp`]).
+    #[inline]
+    pub fn observe_marked(
+        &mut self,
+        fate: &Fate,
+        frame: u64,
+        bytes_in: usize,
+        bytes_out: usize,
+        outer_dscp: Option<u8>,
+    ) {
         let Some(flow) = &fate.flow else {
             return;
         };
@@ -146,7 +162,7 @@ impl FlowTable {
             Some(flow) => &mut flow.tally,
             None => &mut self.untracked,
         };
-        tally.observe(&mut self.ways, fate, bytes_in, bytes_out);
+        tally.observe(&mut self.ways, fate, bytes_in, bytes_out, outer_dscp);
         if let PolicyVerdict::Violation(policy) = fate.policy {
             let egress = fate
                 .egress()

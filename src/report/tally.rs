@@ -13,7 +13,7 @@ const END: usize = usize::MAX;
 
 /// One way packets left the node, or why they did not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Way {
+pub enum Way {
     /// Forwarded on `egress`, inside ESP of (tunnel, SPI) when encrypted.
     Path {
         egress: InterfaceId,
@@ -25,10 +25,16 @@ pub(super) enum Way {
 
 /// Packets (and bytes as sent) that took one way.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct WayCount {
-    pub(super) way: Way,
-    pub(super) packets: u64,
-    pub(super) bytes: u64,
+pub struct WayCount {
+    /// The way.
+    pub way: Way,
+    /// Packets that took it.
+    pub packets: u64,
+    /// Their bytes as sent (outer bytes when encrypted).
+    pub bytes: u64,
+    /// The outer DSCP of the last packet that left encrypted this way,
+    /// when the caller read it from the frame as sent (the emulator does).
+    pub outer_dscp: Option<u8>,
     next: usize,
 }
 
@@ -39,13 +45,17 @@ pub(super) struct WayLog {
 }
 
 impl WayLog {
-    /// Counts one packet of `bytes` on `way` in `tally`'s list.
-    fn count(&mut self, tally: &mut Tally, way: Way, bytes: u64) {
+    /// Counts one packet of `bytes` on `way` in `tally`'s list, keeping
+    /// `outer_dscp` when given.
+    fn count(&mut self, tally: &mut Tally, way: Way, bytes: u64, outer_dscp: Option<u8>) {
         let mut at = tally.first_way;
         while let Some(entry) = self.entries.get_mut(at) {
             if entry.way == way {
                 entry.packets += 1;
                 entry.bytes += bytes;
+                if outer_dscp.is_some() {
+                    entry.outer_dscp = outer_dscp;
+                }
                 return;
             }
             at = entry.next;
@@ -55,6 +65,7 @@ impl WayLog {
             way,
             packets: 1,
             bytes,
+            outer_dscp,
             next: END,
         });
         match self.entries.get_mut(tally.last_way) {
@@ -87,6 +98,8 @@ pub(super) struct Tally {
     pub(super) packets: u64,
     pub(super) bytes: u64,
     pub(super) delivered: u64,
+    /// Packets that arrived in ESP (decrypted by the node).
+    pub(super) decrypted: u64,
     /// The SPI it arrived under, when it arrived in ESP.
     pub(super) decrypted_spi: Option<u32>,
     pub(super) verdict: PolicyVerdict,
@@ -94,7 +107,7 @@ pub(super) struct Tally {
     last_way: usize,
 }
 
-const _: () = assert!(size_of::<Tally>() <= 56);
+const _: () = assert!(size_of::<Tally>() <= 64);
 
 impl Default for Tally {
     fn default() -> Self {
@@ -102,6 +115,7 @@ impl Default for Tally {
             packets: 0,
             bytes: 0,
             delivered: 0,
+            decrypted: 0,
             decrypted_spi: None,
             verdict: PolicyVerdict::Unchecked,
             first_way: END,
@@ -122,17 +136,21 @@ pub fn verdict_rank(verdict: PolicyVerdict) -> u8 {
 }
 
 impl Tally {
-    /// Folds one packet in: `bytes_in` as received, `bytes_out` as sent.
+    /// Folds one packet in: `bytes_in` as received, `bytes_out` as sent,
+    /// `outer_dscp` read from the frame as sent (callers give it only for
+    /// packets that left encrypted).
     pub(super) fn observe(
         &mut self,
         log: &mut WayLog,
         fate: &Fate,
         bytes_in: usize,
         bytes_out: usize,
+        outer_dscp: Option<u8>,
     ) {
         self.packets += 1;
         self.bytes += bytes_in as u64;
         if let Some(sa) = fate.decrypted {
+            self.decrypted += 1;
             self.decrypted_spi = Some(sa.spi);
         }
         if verdict_rank(fate.policy) > verdict_rank(self.verdict) {
@@ -141,10 +159,11 @@ impl Tally {
         match fate.outcome {
             Outcome::Forwarded(egress) => {
                 let encrypted = fate.encrypted.map(|sa| (sa.tunnel, sa.spi));
-                log.count(self, Way::Path { egress, encrypted }, bytes_out as u64);
+                let way = Way::Path { egress, encrypted };
+                log.count(self, way, bytes_out as u64, outer_dscp);
             }
             Outcome::Delivered(_) => self.delivered += 1,
-            Outcome::Dropped(reason) => log.count(self, Way::Dropped(reason), 0),
+            Outcome::Dropped(reason) => log.count(self, Way::Dropped(reason), 0, None),
         }
     }
 }

@@ -1,5 +1,6 @@
-//! What a run found, read from the nodes' per-flow fate tallies and the
-//! hosts' app reports: each flow's path per direction (which circuit link,
+//! What a run found, read from the nodes' per-flow fate tables (the shared
+//! model of [`crate::report`], one table per node port) and the hosts' app
+//! reports: each flow's path per direction (which circuit link,
 //! ESP or plaintext, policy violations and drops), its bytes, loss and
 //! latency, and the verdicts of the whole run.
 
@@ -7,12 +8,13 @@ use std::time::Instant;
 
 use super::bgp::ControlPlane;
 use super::model::{Flow, Scenario, Side};
-use super::report::{DirectionPath, FaultRecord, FlowReport, NodePolicies, RunReport, Verdict};
+use super::report::{DirectionPath, FaultRecord, FlowResult, NodePolicies, RunReport, Verdict};
 use super::runner::{Apps, FlowPlan};
 use super::topology::Topology;
 use crate::dataplane::DropReason;
-use crate::emu::{DeviceId, Host, NodeDevice, PathOutcome, SimTime};
+use crate::emu::{DeviceId, Host, NodeDevice, SimTime};
 use crate::esp::wireshark_esp_sa_line;
+use crate::report::Way;
 use crate::wire::FlowKey;
 
 fn matches(key: &FlowKey, plan: &FlowPlan, forward: bool) -> bool {
@@ -60,62 +62,66 @@ fn direction(topo: &Topology, plan: &FlowPlan, forward: bool, toward_azure: bool
         (topo.hub, 1)
     };
     if let Some(node) = topo.sim.device::<NodeDevice>(policy_node) {
-        for (key, stats) in node.paths() {
-            let Some(flow) = key.flow else { continue };
-            if key.ingress != policy_ingress || !matches(&flow, plan, forward) {
+        for entry in node.flows_in(policy_ingress) {
+            if !matches(&entry.key(), plan, forward) {
                 continue;
             }
-            if key.violation {
-                path.violations += stats.packets;
-            }
-            match key.outcome {
-                PathOutcome::Dropped { reason } => count_drop(reason, stats.packets, &mut path),
-                PathOutcome::Forwarded { port, encrypted } if toward_azure => {
-                    let slot = usize::from(port).wrapping_sub(1);
-                    let bucket = if encrypted {
-                        &mut path.encrypted
-                    } else {
-                        &mut path.plaintext
-                    };
-                    if let Some(n) = bucket.get_mut(slot) {
-                        *n += stats.packets;
+            path.violations += entry.violations();
+            for way in entry.ways() {
+                match way.way {
+                    Way::Dropped(reason) => count_drop(reason, way.packets, &mut path),
+                    Way::Path { egress, encrypted } if toward_azure => {
+                        let port = node.port_of(egress).unwrap_or(u16::MAX);
+                        let slot = usize::from(port).wrapping_sub(1);
+                        let bucket = if encrypted.is_some() {
+                            &mut path.encrypted
+                        } else {
+                            &mut path.plaintext
+                        };
+                        if let Some(n) = bucket.get_mut(slot) {
+                            *n += way.packets;
+                        }
+                        if encrypted.is_some() {
+                            path.outer_dscp = way.outer_dscp;
+                        }
                     }
-                    if encrypted {
-                        path.outer_dscp = stats.outer_dscp;
-                    }
+                    Way::Path { .. } => {}
                 }
-                _ => {}
             }
         }
     }
     if !toward_azure && let Some(edge) = topo.sim.device::<NodeDevice>(topo.edge) {
-        for (key, stats) in edge.paths() {
-            let Some(flow) = key.flow else { continue };
-            if !(1..=circuit_links).contains(&usize::from(key.ingress))
-                || !matches(&flow, plan, forward)
-            {
+        for port in 1..=circuit_links {
+            let slot = port - 1;
+            let Ok(port) = u16::try_from(port) else {
                 continue;
-            }
-            let slot = usize::from(key.ingress) - 1;
-            let bucket = if key.decrypted {
-                &mut path.encrypted
-            } else {
-                &mut path.plaintext
             };
-            if let Some(n) = bucket.get_mut(slot) {
-                *n += stats.packets;
-            }
-            if let PathOutcome::Dropped { reason } = key.outcome {
-                count_drop(reason, stats.packets, &mut path);
+            for entry in edge.flows_in(port) {
+                if !matches(&entry.key(), plan, forward) {
+                    continue;
+                }
+                let decrypted = entry.decrypted();
+                for (bucket, n) in [
+                    (&mut path.encrypted, decrypted),
+                    (&mut path.plaintext, entry.packets() - decrypted),
+                ] {
+                    if let Some(count) = bucket.get_mut(slot) {
+                        *count += n;
+                    }
+                }
+                for way in entry.ways() {
+                    if let Way::Dropped(reason) = way.way {
+                        count_drop(reason, way.packets, &mut path);
+                    }
+                }
             }
         }
         if let Some(hub) = topo.sim.device::<NodeDevice>(topo.hub) {
             path.outer_dscp = hub
-                .paths()
-                .filter(|(k, _)| {
-                    k.ingress == 1 && k.flow.is_some_and(|f| matches(&f, plan, forward))
-                })
-                .find_map(|(_, s)| s.outer_dscp);
+                .flows_in(1)
+                .filter(|entry| matches(&entry.key(), plan, forward))
+                .flat_map(|entry| entry.ways())
+                .find_map(|way| way.outer_dscp);
         }
     }
     drops.sort();
@@ -136,10 +142,10 @@ fn drop_text(path: &DirectionPath) -> String {
     format!("; dropped at the nodes: {}", parts.join(", "))
 }
 
-pub(super) fn flow_report(topo: &Topology, flow: &Flow, plan: &FlowPlan) -> FlowReport {
+pub(super) fn flow_report(topo: &Topology, flow: &Flow, plan: &FlowPlan) -> FlowResult {
     let toward_azure = flow.from == Side::Onprem;
     let host = |id: DeviceId| topo.sim.device::<Host>(id);
-    let mut report = FlowReport {
+    let mut report = FlowResult {
         name: flow.name.clone(),
         kind: format!("{:?}", flow.kind).to_lowercase(),
         direction: format!("{}->{}", flow.from.as_str(), flow.from.peer().as_str()),
@@ -206,7 +212,7 @@ pub(super) fn finish(
     seed: u64,
     topo: &Topology,
     plane: &ControlPlane,
-    flows: Vec<FlowReport>,
+    flows: Vec<FlowResult>,
     faults: Vec<FaultRecord>,
     notes: Vec<String>,
     design_errors: Vec<String>,

@@ -35,7 +35,7 @@ pub use model::{
     Azure, Circuit, CircuitMode, Fault, FaultKind, Flow, FlowKind, LinkSpec, MIN_HOLD_TIME_S,
     MSEE_BFD_INTERVAL_MS, MSEE_BFD_MULTIPLIER, MSEE_HOLD_TIME_S, OnPrem, Scenario, Side, VpnImport,
 };
-pub use report::{DirectionPath, FaultRecord, FlowReport, NodePolicies, RunReport, Verdict};
+pub use report::{DirectionPath, FaultRecord, FlowResult, NodePolicies, RunReport, Verdict};
 pub use runner::{PageRenderer, RunOptions, run};
 pub use topology::{
     CIRCUITS, CircuitLayout, LINK_NAMES, LINK_NAMES_TWO_CIRCUITS, NodeConfigs, Nodes, Topology,

@@ -1,6 +1,8 @@
 //! What a scenario run found, for `report.json` (serde) and the human
-//! summary: per flow its path, encryption, bytes, throughput, loss and
-//! latency; per fault what changed and for how long; policy verdicts.
+//! summary: what is particular to a scenario (per flow its circuit path each
+//! way, read from the nodes' per-flow tables of [`crate::report`], and what
+//! its applications measured; per fault what changed and for how long;
+//! sessions; timelines; verdicts).
 
 use std::fmt::Write as _;
 
@@ -67,9 +69,11 @@ impl DirectionPath {
     }
 }
 
-/// One flow.
+/// What one scenario flow achieved: its circuit path each way (built
+/// from the nodes' per-flow tables, [`crate::report::FlowEntry`]) and what
+/// its applications measured (bytes, loss, latency, DSCP).
 #[derive(Debug, Clone, Serialize)]
-pub struct FlowReport {
+pub struct FlowResult {
     /// Its name.
     pub name: String,
     /// `tcp`, `ping` or `udp`.
@@ -101,17 +105,20 @@ pub struct FlowReport {
     pub done_at_s: Option<f64>,
 }
 
-impl FlowReport {
+impl FlowResult {
     /// True when a packet of this flow left in plaintext against a policy.
     pub fn leaked(&self) -> bool {
         self.forward.violations > self.forward.dropped_by_policy
             || self.reverse.violations > self.reverse.dropped_by_policy
     }
 
-    /// True when it left ESP-encrypted throughout the circuit.
+    /// True when packets of it crossed the circuit and every one crossed
+    /// in ESP. A direction that carried nothing (a one-way UDP flow's
+    /// return) neither spoils nor makes the answer.
     pub fn encrypted(&self) -> bool {
-        let enc = |d: &DirectionPath| d.plaintext.iter().all(|n| *n == 0) && d.packets() > 0;
-        enc(&self.forward) && enc(&self.reverse)
+        let plain = |d: &DirectionPath| d.plaintext.iter().any(|n| *n > 0);
+        let crossed = self.forward.packets() + self.reverse.packets() > 0;
+        crossed && !plain(&self.forward) && !plain(&self.reverse)
     }
 }
 
@@ -172,7 +179,7 @@ pub struct RunReport {
     /// both directions).
     pub frames: u64,
     /// Flows.
-    pub flows: Vec<FlowReport>,
+    pub flows: Vec<FlowResult>,
     /// Faults and control-plane changes, in time order.
     pub faults: Vec<FaultRecord>,
     /// Sessions at the end: name, up, why down.
@@ -318,7 +325,7 @@ fn path_cell(path: &DirectionPath) -> String {
     text
 }
 
-impl FlowReport {
+impl FlowResult {
     /// The flow's cells in the summary's table.
     fn cells(&self) -> Vec<String> {
         let bytes = match self.verified {
@@ -355,7 +362,7 @@ impl RunReport {
     /// circuit split and DSCP check on lines of their own.
     fn flow_table(&self, out: &mut String) {
         let heading: Vec<String> = FLOW_COLUMNS.iter().map(|(h, _)| h.to_string()).collect();
-        let rows: Vec<Vec<String>> = self.flows.iter().map(FlowReport::cells).collect();
+        let rows: Vec<Vec<String>> = self.flows.iter().map(FlowResult::cells).collect();
         let widths: Vec<usize> = (0..FLOW_COLUMNS.len())
             .map(|c| {
                 width(
@@ -391,5 +398,49 @@ impl RunReport {
                 );
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flow(forward: DirectionPath, reverse: DirectionPath) -> FlowResult {
+        FlowResult {
+            name: "f".into(),
+            kind: "udp".into(),
+            direction: "onprem->azure".into(),
+            forward,
+            reverse,
+            bytes: 0,
+            bytes_expected: 0,
+            verified: None,
+            throughput_bps: None,
+            sent: 0,
+            lost: 0,
+            latency_ms: None,
+            dscp: None,
+            done_at_s: None,
+        }
+    }
+
+    fn path(encrypted: u64, plaintext: u64) -> DirectionPath {
+        DirectionPath {
+            encrypted: vec![encrypted, 0],
+            plaintext: vec![plaintext, 0],
+            ..DirectionPath::default()
+        }
+    }
+
+    /// A one-way flow (UDP, no return traffic) entirely in ESP is
+    /// encrypted; plaintext either way, or nothing at all, is not.
+    #[test]
+    fn encrypted_needs_traffic_and_no_plaintext_either_way() {
+        assert!(flow(path(10, 0), path(0, 0)).encrypted());
+        assert!(flow(path(10, 0), path(3, 0)).encrypted());
+        assert!(flow(path(0, 0), path(3, 0)).encrypted());
+        assert!(!flow(path(10, 0), path(3, 1)).encrypted());
+        assert!(!flow(path(10, 1), path(0, 0)).encrypted());
+        assert!(!flow(path(0, 0), path(0, 0)).encrypted());
     }
 }

@@ -1,9 +1,11 @@
 //! Why a packet operation failed: [`WireError`] says what, where and why;
-//! [`DropReason`] is its fieldless summary, one counter per variant, for the
+//! [`WireDrop`] is its fieldless summary, one counter per variant, for the
 //! forwarder's "every drop has a reason" accounting.
 
 use etherparse::{EtherType, IpNumber};
 use thiserror::Error;
+
+use crate::reason::reason_enum;
 
 /// The header a length or content check failed in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -175,103 +177,41 @@ pub enum WireError {
     UnexpectedProtocol(IpNumber),
 }
 
-/// Fieldless summary of a [`WireError`]: index a counter array with
-/// `reason as usize`, name it with [`DropReason::as_str`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[repr(u8)]
-pub enum DropReason {
-    Truncated,
-    IpVersion,
-    Ipv4HeaderLength,
-    Ipv4TotalLength,
-    Ipv4Checksum,
-    Ipv6PayloadLength,
-    Ipv6Jumbogram,
-    Ipv6Extensions,
-    TtlExpired,
-    VlanTagged,
-    UnsupportedEtherType,
-    ArpUnsupported,
-    SenderMacNotUnicast,
-    IcmpChecksum,
-    IcmpType,
-    Fragmented,
-    Ipv6ExtensionsUnsupported,
-    DestinationNotUnicast,
-    NdpInvalid,
-    IcmpSuppressedAboutIcmpError,
-    IcmpSuppressedAboutNonFirstFragment,
-    IcmpSuppressedAboutMulticast,
-    IcmpSuppressedSourceNotUnicast,
-    BufferTooSmall,
-    UnexpectedProtocol,
-}
-
-impl DropReason {
-    /// Every reason, in discriminant order (`ALL[r as usize] == r`).
-    pub const ALL: [DropReason; 25] = [
-        DropReason::Truncated,
-        DropReason::IpVersion,
-        DropReason::Ipv4HeaderLength,
-        DropReason::Ipv4TotalLength,
-        DropReason::Ipv4Checksum,
-        DropReason::Ipv6PayloadLength,
-        DropReason::Ipv6Jumbogram,
-        DropReason::Ipv6Extensions,
-        DropReason::TtlExpired,
-        DropReason::VlanTagged,
-        DropReason::UnsupportedEtherType,
-        DropReason::ArpUnsupported,
-        DropReason::SenderMacNotUnicast,
-        DropReason::IcmpChecksum,
-        DropReason::IcmpType,
-        DropReason::Fragmented,
-        DropReason::Ipv6ExtensionsUnsupported,
-        DropReason::DestinationNotUnicast,
-        DropReason::NdpInvalid,
-        DropReason::IcmpSuppressedAboutIcmpError,
-        DropReason::IcmpSuppressedAboutNonFirstFragment,
-        DropReason::IcmpSuppressedAboutMulticast,
-        DropReason::IcmpSuppressedSourceNotUnicast,
-        DropReason::BufferTooSmall,
-        DropReason::UnexpectedProtocol,
-    ];
-
-    /// A stable snake_case name for reports and counters.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            DropReason::Truncated => "truncated",
-            DropReason::IpVersion => "ip_version",
-            DropReason::Ipv4HeaderLength => "ipv4_header_length",
-            DropReason::Ipv4TotalLength => "ipv4_total_length",
-            DropReason::Ipv4Checksum => "ipv4_checksum",
-            DropReason::Ipv6PayloadLength => "ipv6_payload_length",
-            DropReason::Ipv6Jumbogram => "ipv6_jumbogram",
-            DropReason::Ipv6Extensions => "ipv6_extensions",
-            DropReason::TtlExpired => "ttl_expired",
-            DropReason::VlanTagged => "vlan_tagged",
-            DropReason::UnsupportedEtherType => "unsupported_ethertype",
-            DropReason::ArpUnsupported => "arp_unsupported",
-            DropReason::SenderMacNotUnicast => "sender_mac_not_unicast",
-            DropReason::IcmpChecksum => "icmp_checksum",
-            DropReason::IcmpType => "icmp_type",
-            DropReason::Fragmented => "fragmented",
-            DropReason::Ipv6ExtensionsUnsupported => "ipv6_extensions_unsupported",
-            DropReason::DestinationNotUnicast => "destination_not_unicast",
-            DropReason::NdpInvalid => "ndp_invalid",
-            DropReason::IcmpSuppressedAboutIcmpError => "icmp_suppressed_about_icmp_error",
-            DropReason::IcmpSuppressedAboutNonFirstFragment => {
-                "icmp_suppressed_about_non_first_fragment"
-            }
-            DropReason::IcmpSuppressedAboutMulticast => "icmp_suppressed_about_multicast",
-            DropReason::IcmpSuppressedSourceNotUnicast => "icmp_suppressed_source_not_unicast",
-            DropReason::BufferTooSmall => "buffer_too_small",
-            DropReason::UnexpectedProtocol => "unexpected_protocol",
-        }
+reason_enum! {
+    /// Fieldless summary of a [`WireError`], the wire layer's part of the
+    /// node's drop reasons: index a counter array with [`WireDrop::index`],
+    /// name it with [`WireDrop::as_str`].
+    #[derive(PartialOrd, Ord)]
+    pub enum WireDrop (prefix "") {
+        Truncated = "truncated",
+        IpVersion = "ip_version",
+        Ipv4HeaderLength = "ipv4_header_length",
+        Ipv4TotalLength = "ipv4_total_length",
+        Ipv4Checksum = "ipv4_checksum",
+        Ipv6PayloadLength = "ipv6_payload_length",
+        Ipv6Jumbogram = "ipv6_jumbogram",
+        Ipv6Extensions = "ipv6_extensions",
+        TtlExpired = "ttl_expired",
+        VlanTagged = "vlan_tagged",
+        UnsupportedEtherType = "unsupported_ethertype",
+        ArpUnsupported = "arp_unsupported",
+        SenderMacNotUnicast = "sender_mac_not_unicast",
+        IcmpChecksum = "icmp_checksum",
+        IcmpType = "icmp_type",
+        Fragmented = "fragmented",
+        Ipv6ExtensionsUnsupported = "ipv6_extensions_unsupported",
+        DestinationNotUnicast = "destination_not_unicast",
+        NdpInvalid = "ndp_invalid",
+        IcmpSuppressedAboutIcmpError = "icmp_suppressed_about_icmp_error",
+        IcmpSuppressedAboutNonFirstFragment = "icmp_suppressed_about_non_first_fragment",
+        IcmpSuppressedAboutMulticast = "icmp_suppressed_about_multicast",
+        IcmpSuppressedSourceNotUnicast = "icmp_suppressed_source_not_unicast",
+        BufferTooSmall = "buffer_too_small",
+        UnexpectedProtocol = "unexpected_protocol",
     }
 }
 
-impl std::fmt::Display for DropReason {
+impl std::fmt::Display for WireDrop {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
@@ -279,41 +219,41 @@ impl std::fmt::Display for DropReason {
 
 impl WireError {
     /// The counter this error is accounted under.
-    pub const fn drop_reason(&self) -> DropReason {
+    pub const fn drop_reason(&self) -> WireDrop {
         match self {
-            WireError::Truncated { .. } => DropReason::Truncated,
-            WireError::IpVersion { .. } => DropReason::IpVersion,
-            WireError::Ipv4HeaderLength { .. } => DropReason::Ipv4HeaderLength,
-            WireError::Ipv4TotalLength { .. } => DropReason::Ipv4TotalLength,
-            WireError::Ipv4Checksum { .. } => DropReason::Ipv4Checksum,
-            WireError::Ipv6PayloadLength { .. } => DropReason::Ipv6PayloadLength,
-            WireError::Ipv6Jumbogram => DropReason::Ipv6Jumbogram,
-            WireError::Ipv6Extensions { .. } => DropReason::Ipv6Extensions,
-            WireError::TtlExpired { .. } => DropReason::TtlExpired,
-            WireError::VlanTagged { .. } => DropReason::VlanTagged,
-            WireError::UnsupportedEtherType(_) => DropReason::UnsupportedEtherType,
-            WireError::ArpUnsupported { .. } => DropReason::ArpUnsupported,
-            WireError::SenderMacNotUnicast { .. } => DropReason::SenderMacNotUnicast,
-            WireError::IcmpChecksum { .. } => DropReason::IcmpChecksum,
-            WireError::IcmpType { .. } => DropReason::IcmpType,
-            WireError::Fragmented { .. } => DropReason::Fragmented,
-            WireError::Ipv6ExtensionsUnsupported => DropReason::Ipv6ExtensionsUnsupported,
-            WireError::DestinationNotUnicast { .. } => DropReason::DestinationNotUnicast,
-            WireError::NdpInvalid(_) => DropReason::NdpInvalid,
+            WireError::Truncated { .. } => WireDrop::Truncated,
+            WireError::IpVersion { .. } => WireDrop::IpVersion,
+            WireError::Ipv4HeaderLength { .. } => WireDrop::Ipv4HeaderLength,
+            WireError::Ipv4TotalLength { .. } => WireDrop::Ipv4TotalLength,
+            WireError::Ipv4Checksum { .. } => WireDrop::Ipv4Checksum,
+            WireError::Ipv6PayloadLength { .. } => WireDrop::Ipv6PayloadLength,
+            WireError::Ipv6Jumbogram => WireDrop::Ipv6Jumbogram,
+            WireError::Ipv6Extensions { .. } => WireDrop::Ipv6Extensions,
+            WireError::TtlExpired { .. } => WireDrop::TtlExpired,
+            WireError::VlanTagged { .. } => WireDrop::VlanTagged,
+            WireError::UnsupportedEtherType(_) => WireDrop::UnsupportedEtherType,
+            WireError::ArpUnsupported { .. } => WireDrop::ArpUnsupported,
+            WireError::SenderMacNotUnicast { .. } => WireDrop::SenderMacNotUnicast,
+            WireError::IcmpChecksum { .. } => WireDrop::IcmpChecksum,
+            WireError::IcmpType { .. } => WireDrop::IcmpType,
+            WireError::Fragmented { .. } => WireDrop::Fragmented,
+            WireError::Ipv6ExtensionsUnsupported => WireDrop::Ipv6ExtensionsUnsupported,
+            WireError::DestinationNotUnicast { .. } => WireDrop::DestinationNotUnicast,
+            WireError::NdpInvalid(_) => WireDrop::NdpInvalid,
             WireError::IcmpSuppressed(IcmpSuppression::AboutIcmpError) => {
-                DropReason::IcmpSuppressedAboutIcmpError
+                WireDrop::IcmpSuppressedAboutIcmpError
             }
             WireError::IcmpSuppressed(IcmpSuppression::AboutNonFirstFragment) => {
-                DropReason::IcmpSuppressedAboutNonFirstFragment
+                WireDrop::IcmpSuppressedAboutNonFirstFragment
             }
             WireError::IcmpSuppressed(IcmpSuppression::AboutMulticastOrBroadcast) => {
-                DropReason::IcmpSuppressedAboutMulticast
+                WireDrop::IcmpSuppressedAboutMulticast
             }
             WireError::IcmpSuppressed(IcmpSuppression::SourceNotUnicast) => {
-                DropReason::IcmpSuppressedSourceNotUnicast
+                WireDrop::IcmpSuppressedSourceNotUnicast
             }
-            WireError::BufferTooSmall { .. } => DropReason::BufferTooSmall,
-            WireError::UnexpectedProtocol(_) => DropReason::UnexpectedProtocol,
+            WireError::BufferTooSmall { .. } => WireDrop::BufferTooSmall,
+            WireError::UnexpectedProtocol(_) => WireDrop::UnexpectedProtocol,
         }
     }
 
@@ -339,12 +279,12 @@ mod tests {
 
     #[test]
     fn all_is_in_discriminant_order_and_names_are_unique() {
-        for (index, reason) in DropReason::ALL.iter().enumerate() {
+        for (index, reason) in WireDrop::ALL.iter().enumerate() {
             assert_eq!(*reason as usize, index);
         }
-        let mut names: Vec<_> = DropReason::ALL.iter().map(|r| r.as_str()).collect();
+        let mut names: Vec<_> = WireDrop::ALL.iter().map(|r| r.as_str()).collect();
         names.sort_unstable();
         names.dedup();
-        assert_eq!(names.len(), DropReason::ALL.len());
+        assert_eq!(names.len(), WireDrop::ALL.len());
     }
 }

@@ -30,7 +30,7 @@ mod udp;
 
 pub use arp::{ARP_ETHERNET_IPV4_LEN, ArpOutcome, answer_arp_request};
 pub use echo::{ECHO_REPLY_TTL, echo_reply_v4, echo_reply_v6};
-pub use error::{DropReason, IcmpSuppression, Layer, NdpInvalid, WireError};
+pub use error::{IcmpSuppression, Layer, NdpInvalid, WireDrop, WireError};
 pub use esp::{
     ESP_HEADER_LEN, ESP_PADDING, ESP_TRAILER_LEN, EspPacket, EspRepr, EspTrailer, EspTrailerError,
     NAT_KEEPALIVE, NON_ESP_MARKER,

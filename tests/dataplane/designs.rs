@@ -365,7 +365,7 @@ fn ttl_expiring_after_the_tunnel_is_reported_back_through_it() {
     let batch = onprem.one("er", sealed);
     assert_eq!(
         batch.fates[0].drop_reason(),
-        Some(DropReason::Wire(erdp::wire::DropReason::TtlExpired))
+        Some(DropReason::Wire(erdp::wire::WireDrop::TtlExpired))
     );
     assert!(batch.fates[0].decrypted.is_some());
     let (error, fate) = batch.generated_one();

@@ -8,7 +8,7 @@ use crate::support;
 use std::collections::{HashMap, HashSet};
 
 use erdp::dataplane::{Delivery, DropReason, Outcome, PolicyVerdict};
-use erdp::wire::DropReason as WireDrop;
+use erdp::wire::WireDrop;
 use etherparse::{Icmpv4Type, Icmpv6Type, InternetSlice, TransportSlice};
 use support::dataplane::*;
 

@@ -260,7 +260,7 @@ fn the_pool_keeps_each_flow_on_one_worker_and_returns_generated_packets() {
     assert_eq!(
         counters
             .input
-            .dropped_of(DropReason::Wire(erdp::wire::DropReason::TtlExpired)),
+            .dropped_of(DropReason::Wire(erdp::wire::WireDrop::TtlExpired)),
         15
     );
 }

@@ -14,7 +14,7 @@ fn run_builtin(name: &str, out: Option<&str>) -> RunReport {
     run(&scenario, &options).expect("runs")
 }
 
-fn flow<'r>(report: &'r RunReport, name: &str) -> &'r erdp::scenario::FlowReport {
+fn flow<'r>(report: &'r RunReport, name: &str) -> &'r erdp::scenario::FlowResult {
     report
         .flows
         .iter()

@@ -17,7 +17,7 @@ fn go(scenario: &Scenario) -> RunReport {
     run(scenario, &RunOptions::default()).expect("runs")
 }
 
-fn flow<'r>(report: &'r RunReport, name: &str) -> &'r erdp::scenario::FlowReport {
+fn flow<'r>(report: &'r RunReport, name: &str) -> &'r erdp::scenario::FlowResult {
     report.flows.iter().find(|f| f.name == name).expect("flow")
 }
 

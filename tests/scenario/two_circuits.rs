@@ -4,7 +4,7 @@
 //! everything onto the other circuit after the detection time. Circuits are
 //! read from the per-flow fates (edge ports) and from the links' tallies.
 
-use erdp::scenario::{FlowReport, RunOptions, RunReport, Scenario, ScenarioError, builtin, run};
+use erdp::scenario::{FlowResult, RunOptions, RunReport, Scenario, ScenarioError, builtin, run};
 
 fn two_circuits() -> Scenario {
     builtin("two-circuits").expect("built-in").expect("parses")
@@ -14,7 +14,7 @@ fn go(scenario: &Scenario) -> RunReport {
     run(scenario, &RunOptions::default()).expect("runs")
 }
 
-fn flow<'r>(report: &'r RunReport, name: &str) -> &'r FlowReport {
+fn flow<'r>(report: &'r RunReport, name: &str) -> &'r FlowResult {
     report
         .flows
         .iter()
@@ -42,7 +42,7 @@ fn circuit_frames(report: &RunReport) -> (u64, u64) {
 
 /// Every packet of the flow crossed a circuit in ESP (a UDP probe has no
 /// return packets).
-fn all_encrypted(flow: &FlowReport) -> bool {
+fn all_encrypted(flow: &FlowResult) -> bool {
     let plain = |d: &erdp::scenario::DirectionPath| d.plaintext.iter().sum::<u64>();
     plain(&flow.forward) == 0 && plain(&flow.reverse) == 0 && flow.forward.packets() > 0
 }

@@ -3,7 +3,7 @@
 
 use crate::support;
 
-use erdp::wire::{DropReason, IpDscp, IpEcn, IpPacket, Ipv4Packet, Ipv6Packet, Layer, WireError};
+use erdp::wire::{IpDscp, IpEcn, IpPacket, Ipv4Packet, Ipv6Packet, Layer, WireDrop, WireError};
 use proptest::prelude::*;
 use support::wire::*;
 
@@ -98,7 +98,7 @@ fn ipv4_validation_errors_are_typed() {
             available: 38
         }
     );
-    assert_eq!(error.drop_reason(), DropReason::Ipv4TotalLength);
+    assert_eq!(error.drop_reason(), WireDrop::Ipv4TotalLength);
     assert!(error.to_string().contains("total length 100"));
 
     let mut short_total = good.clone();
@@ -112,7 +112,7 @@ fn ipv4_validation_errors_are_typed() {
     let mut bad_checksum = good.clone();
     bad_checksum[11] ^= 1;
     let error = Ipv4Packet::new_checked(&bad_checksum[..]).unwrap_err();
-    assert_eq!(error.drop_reason(), DropReason::Ipv4Checksum);
+    assert_eq!(error.drop_reason(), WireDrop::Ipv4Checksum);
 }
 
 #[test]
@@ -148,7 +148,7 @@ fn ttl_zero_and_one_expire_for_both_versions() {
                 ttl
             }
         );
-        assert_eq!(error.drop_reason(), DropReason::TtlExpired);
+        assert_eq!(error.drop_reason(), WireDrop::TtlExpired);
     }
 }
 

@@ -30,7 +30,7 @@ fn ipv6_cut_payload(packet: &[u8], payload_len: usize) -> Vec<u8> {
 
 /// Runs every operation on `bytes` (as an IP packet and as a frame); only
 /// panics matter to the caller.
-fn exercise_everything(bytes: &[u8]) -> Vec<Option<DropReason>> {
+fn exercise_everything(bytes: &[u8]) -> Vec<Option<WireDrop>> {
     let mut reasons = Vec::new();
     let mut record =
         |result: Result<(), WireError>| reasons.push(result.err().map(|e| e.drop_reason()));
@@ -99,9 +99,7 @@ fn ip_parsers_reject_every_truncation_with_a_typed_error() {
             assert!(
                 matches!(
                     error.drop_reason(),
-                    DropReason::Truncated
-                        | DropReason::Ipv4TotalLength
-                        | DropReason::Ipv6PayloadLength
+                    WireDrop::Truncated | WireDrop::Ipv4TotalLength | WireDrop::Ipv6PayloadLength
                 ),
                 "len {len}: {error}"
             );
@@ -172,7 +170,7 @@ fn upper_layers_cut_inside_a_valid_ip_packet_are_handled() {
         let mut packet = Ipv4Packet::new_checked(&mut cut[..]).unwrap();
         assert_eq!(
             echo_reply_v4(&mut packet).unwrap_err().drop_reason(),
-            DropReason::Truncated
+            WireDrop::Truncated
         );
         // An ICMP packet too short to show its type gets no ICMP error.
         if payload_len == 0 {

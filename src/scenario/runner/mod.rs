@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use super::ScenarioError;
 use super::findings::{finish, flow_report};
 use super::model::Scenario;
-use super::report::{FlowReport, RunReport};
+use super::report::{FlowResult, RunReport};
 use super::topology::{Topology, build};
 use crate::emu::SimTime;
 use crate::emu::link::DEFAULT_BUCKET;
@@ -106,7 +106,7 @@ fn judge(
     started: Instant,
 ) -> RunReport {
     let notes = drive.plane.notes.clone();
-    let flows: Vec<FlowReport> = scenario
+    let flows: Vec<FlowResult> = scenario
         .flows
         .iter()
         .zip(&traffic.plans)
