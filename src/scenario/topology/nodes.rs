@@ -72,18 +72,14 @@ pub fn node_configs(scenario: &Scenario) -> Result<NodeConfigs, ScenarioError> {
 /// The on-premises edge: the LAN (with the tunnel endpoint), the circuit
 /// ports, the tunnel to the hub, the policy for Azure's VPN prefixes.
 fn edge_config(scenario: &Scenario, circuits: &[CircuitPlan]) -> Result<NodeConfig, ScenarioError> {
-    let onprem_gw = gateway_of(scenario.onprem.host)?;
     // Two circuits: up to four equal circuit links toward Azure.
     let mut edge = NodeBuilder::new("onprem-edge", SelectionMode::Bgp, 2 * circuits.len());
-    edge.ethernet(
+    edge.host_port(
         "lan",
         MAC_EDGE_LAN,
-        vec![
-            with_len(onprem_gw, scenario.onprem.host)?,
-            host_prefix(ONPREM_TUNNEL_ENDPOINT, 32)?,
-        ],
-        mtu(&scenario.onprem.lan)?,
-    );
+        (scenario.onprem.host, &scenario.onprem.lan),
+        (ONPREM_TUNNEL_ENDPOINT, 32),
+    )?;
     for plan in circuits {
         plan.circuit_ports(&mut edge, plan.layout.edge_ports, true)?;
     }
@@ -109,7 +105,6 @@ fn edge_config(scenario: &Scenario, circuits: &[CircuitPlan]) -> Result<NodeConf
 /// tunnel endpoint), a second circuit's port, the tunnel to the edge, the
 /// policy for on-prem's VPN prefixes.
 fn hub_config(scenario: &Scenario, circuits: &[CircuitPlan]) -> Result<NodeConfig, ScenarioError> {
-    let azure_gw = gateway_of(scenario.azure.host)?;
     let mut hub = NodeBuilder::new("azure-hub", scenario.azure.hub_routing_preference, 2);
     hub.ethernet(
         "er",
@@ -117,15 +112,12 @@ fn hub_config(scenario: &Scenario, circuits: &[CircuitPlan]) -> Result<NodeConfi
         vec![host_prefix(HUB_LINK.1, 30)?],
         DEFAULT_ETHERNET_MTU,
     );
-    hub.ethernet(
+    hub.host_port(
         "vnet",
         MAC_HUB_VNET,
-        vec![
-            with_len(azure_gw, scenario.azure.host)?,
-            host_prefix(AZURE_TUNNEL_ENDPOINT, 27)?,
-        ],
-        mtu(&scenario.azure.vnet)?,
-    );
+        (scenario.azure.host, &scenario.azure.vnet),
+        (AZURE_TUNNEL_ENDPOINT, 27),
+    )?;
     // The first circuit's port comes first; a second circuit's after the
     // VNet (the one-circuit hub keeps its interface numbers).
     for layout in circuits.iter().skip(1).map(|plan| plan.layout) {
@@ -270,6 +262,21 @@ impl NodeBuilder {
                 mtu,
             }),
         });
+    }
+
+    /// The port toward a host on its link: the router's address in the
+    /// host's subnet (the subnet's first address) and a tunnel endpoint.
+    fn host_port(
+        &mut self,
+        name: &str,
+        mac: MacAddr,
+        (host, link): (IpNet, &LinkSpec),
+        (endpoint, len): (Ipv4Addr, u8),
+    ) -> Result<(), ScenarioError> {
+        let router = with_len(gateway_of(host)?, host)?;
+        let endpoint = host_prefix(endpoint, len)?;
+        self.ethernet(name, mac, vec![router, endpoint], mtu(link)?);
+        Ok(())
     }
 
     /// The `vpn` interface from `local` to `remote` with the scenario's
