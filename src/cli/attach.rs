@@ -12,8 +12,9 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 
+use super::EXIT_CHECK_FAILED;
+use super::error::{self, CliError};
 use super::stdout::out;
-use super::{EXIT_CHECK_FAILED, EXIT_USAGE};
 use crate::config::NodeConfig;
 use crate::dataplane::{Node, NodeCounters, TrafficCounters};
 use crate::esp::SaStats;
@@ -119,24 +120,18 @@ struct Report {
 
 /// Runs `erdp attach`.
 pub fn run(args: AttachArgs) -> ExitCode {
-    match attach(args) {
-        Ok(code) => code,
-        Err(message) => {
-            eprintln!("erdp attach: {message}");
-            ExitCode::from(EXIT_USAGE)
-        }
-    }
+    error::exit("attach", attach(args))
 }
 
 /// Setup errors are returned (exit 2); once forwarding, the run ends in
 /// a report whatever happens.
-fn attach(args: AttachArgs) -> Result<ExitCode, String> {
-    let config = NodeConfig::load(&args.config).map_err(|e| e.to_string())?;
-    let node = std::sync::Arc::new(Node::new(config).map_err(|e| e.to_string())?);
+fn attach(args: AttachArgs) -> Result<ExitCode, CliError> {
+    let config = NodeConfig::load(&args.config)?;
+    let node = std::sync::Arc::new(Node::new(config)?);
     let specs: Vec<BindSpec> = args.bind.iter().chain(&args.tap).cloned().collect();
-    BindSpec::check_unique(&specs).map_err(|e| e.to_string())?;
+    BindSpec::check_unique(&specs)?;
     let names: Vec<&str> = specs.iter().map(|s| s.interface.as_str()).collect();
-    check_bindings(&node, &names).map_err(|e| e.to_string())?;
+    check_bindings(&node, &names)?;
 
     let mut options = OpenOptions {
         tap: TapConfig {
@@ -151,17 +146,21 @@ fn attach(args: AttachArgs) -> Result<ExitCode, String> {
         Backend::Mmsg => AfPacketBackend::Mmsg,
     };
     if let Some(dir) = &args.capture_dir {
-        fs::create_dir_all(dir)
-            .map_err(|e| format!("cannot create capture directory {}: {e}", dir.display()))?;
+        fs::create_dir_all(dir).map_err(|e| {
+            CliError::File(format!(
+                "cannot create capture directory {}: {e}",
+                dir.display()
+            ))
+        })?;
     }
-    let shutdown =
-        Shutdown::on_signals().map_err(|e| format!("cannot handle SIGINT/SIGTERM: {e}"))?;
+    let shutdown = Shutdown::on_signals()
+        .map_err(|e| CliError::System(format!("cannot handle SIGINT/SIGTERM: {e}")))?;
     let batch = usize::from(args.batch);
     let mut ports = PortSet::new(batch, IDLE_WAIT);
     for spec in &specs {
-        ports.add(spec.open(&options).map_err(|e| e.to_string())?);
+        ports.add(spec.open(&options)?);
     }
-    let mut handler = NodeHandler::new(node.worker(), &names, batch).map_err(|e| e.to_string())?;
+    let mut handler = NodeHandler::new(node.worker(), &names, batch)?;
     let shown: Vec<String> = specs
         .iter()
         .map(|s| format!("{}={}", s.interface, s.device))

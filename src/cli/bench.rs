@@ -10,7 +10,7 @@ use std::time::Duration;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::EXIT_USAGE;
+use super::error::{self, CliError};
 use super::stdout::outln;
 use crate::bench::{BenchOptions, BenchReport, Ceiling, bench, cores};
 use crate::config::NodeConfig;
@@ -43,39 +43,33 @@ pub struct BenchArgs {
 
 /// Runs `erdp bench`.
 pub fn run(args: BenchArgs) -> ExitCode {
-    match execute(&args) {
-        Ok(code) => code,
-        Err(message) => {
-            eprintln!("erdp bench: {message}");
-            ExitCode::from(EXIT_USAGE)
-        }
-    }
+    error::exit("bench", execute(&args))
 }
 
 /// `all`, or a comma-separated list of counts from 1 to 1024.
-fn parse_workers(text: &str) -> Result<Vec<usize>, String> {
+fn parse_workers(text: &str) -> Result<Vec<usize>, CliError> {
     if text == "all" {
         return Ok((1..=cores()).collect());
     }
     text.split(',')
         .map(|part| match part.trim().parse::<usize>() {
             Ok(n @ 1..=1024) => Ok(n),
-            _ => Err(format!(
+            _ => Err(CliError::Argument(format!(
                 "--workers {text:?}: {part:?} is not a worker count from 1 to 1024 (give e.g. 1,2,4 or all)"
-            )),
+            ))),
         })
         .collect()
 }
 
-fn execute(args: &BenchArgs) -> Result<ExitCode, String> {
+fn execute(args: &BenchArgs) -> Result<ExitCode, CliError> {
     let workers = parse_workers(&args.workers)?;
     if !(args.seconds.is_finite() && args.seconds > 0.0 && args.seconds <= 3600.0) {
-        return Err(format!(
+        return Err(CliError::Argument(format!(
             "--seconds {}: give a time from above 0 to 3600",
             args.seconds
-        ));
+        )));
     }
-    let config = NodeConfig::load(&args.config).map_err(|e| e.to_string())?;
+    let config = NodeConfig::load(&args.config)?;
     let progress = std::io::stderr().is_terminal().then(|| {
         let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
         if let Ok(style) = ProgressStyle::with_template("{spinner} bench {msg}") {
@@ -91,12 +85,12 @@ fn execute(args: &BenchArgs) -> Result<ExitCode, String> {
         progress: progress.clone(),
     };
     let report = bench(&config, &args.input, args.ingress.as_deref(), &options)
-        .map_err(|e| format!("{}: {e}", args.input.display()))?;
+        .map_err(|e| CliError::File(format!("{}: {e}", args.input.display())))?;
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }
     if args.json {
-        let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
+        let text = serde_json::to_string_pretty(&report)?;
         outln!("{text}");
     } else {
         print_table(&report);
@@ -171,12 +165,12 @@ mod tests {
 
     #[test]
     fn worker_lists_parse_and_bad_counts_are_named() {
-        assert_eq!(parse_workers("1,2,4"), Ok(vec![1, 2, 4]));
+        assert_eq!(parse_workers("1,2,4").ok(), Some(vec![1, 2, 4]));
         assert_eq!(
-            parse_workers("all").map(|w| w.first().copied()),
-            Ok(Some(1))
+            parse_workers("all").ok().map(|w| w.first().copied()),
+            Some(Some(1))
         );
-        let error = parse_workers("1,0").unwrap_err();
+        let error = parse_workers("1,0").unwrap_err().to_string();
         assert!(error.contains("\"0\""), "{error}");
         assert!(parse_workers("two").is_err());
     }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Subcommand};
 
-use super::EXIT_USAGE;
+use super::error::{self, CliError};
 use super::stdout::{self, Stdout};
 use crate::fib::{Fib, FibWriter, NextHopGroupId, RouteFile, TrieStats};
 
@@ -59,9 +59,9 @@ struct Loaded {
     build_time: Duration,
 }
 
-fn load(path: &Path) -> Result<Loaded, String> {
+fn load(path: &Path) -> Result<Loaded, CliError> {
     let started = Instant::now();
-    let file = RouteFile::load(path).map_err(|err| err.to_string())?;
+    let file = RouteFile::load(path)?;
     let parse_time = started.elapsed();
     for (first, line, prefix) in file.duplicates.iter().take(5) {
         eprintln!(
@@ -82,7 +82,11 @@ fn load(path: &Path) -> Result<Loaded, String> {
         let group = route.next_hop.map_or(NO_NEXT_HOP, NextHopGroupId);
         writer
             .insert(route.prefix, group)
-            .map_err(|err| format!("{}:{}: {err}", path.display(), route.line))?;
+            .map_err(|err| CliError::Line {
+                file: path.display().to_string(),
+                line: u64::from(route.line),
+                reason: err.to_string(),
+            })?;
     }
     writer.publish();
     let build_time = started.elapsed();
@@ -104,13 +108,7 @@ pub fn run(args: FibArgs) -> ExitCode {
         }
         FibCommand::Stats { routes } => load(&routes).and_then(|loaded| stats(&loaded, &routes)),
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("erdp fib: {message}");
-            ExitCode::from(EXIT_USAGE)
-        }
-    }
+    error::exit("fib", result.map(|()| ExitCode::SUCCESS))
 }
 
 /// Writes one result line.
@@ -127,14 +125,14 @@ fn write_result(out: &mut impl Write, loaded: &Loaded, addr: IpAddr) -> io::Resu
     }
 }
 
-fn lookup(loaded: &Loaded, addrs: &[String]) -> Result<(), String> {
+fn lookup(loaded: &Loaded, addrs: &[String]) -> Result<(), CliError> {
     let mut out = BufWriter::with_capacity(1 << 16, Stdout);
     let written = if addrs.is_empty() {
         lookup_stdin(loaded, &mut out)
     } else {
         addrs.iter().enumerate().try_for_each(|(i, text)| {
-            let addr =
-                parse_addr(text).map_err(|why| format!("address argument {}: {why}", i + 1))?;
+            let addr = parse_addr(text)
+                .map_err(|why| CliError::Argument(format!("address argument {}: {why}", i + 1)))?;
             write_result(&mut out, loaded, addr).map_err(output_error)
         })
     };
@@ -142,7 +140,7 @@ fn lookup(loaded: &Loaded, addrs: &[String]) -> Result<(), String> {
     written.and(flushed)
 }
 
-fn lookup_stdin(loaded: &Loaded, out: &mut impl Write) -> Result<(), String> {
+fn lookup_stdin(loaded: &Loaded, out: &mut impl Write) -> Result<(), CliError> {
     let stdin = io::stdin();
     let mut input = io::BufReader::with_capacity(1 << 16, stdin.lock());
     let mut text = String::new();
@@ -151,7 +149,10 @@ fn lookup_stdin(loaded: &Loaded, out: &mut impl Write) -> Result<(), String> {
         text.clear();
         let read = input
             .read_line(&mut text)
-            .map_err(|err| format!("stdin: {err}"))?;
+            .map_err(|source| CliError::Stream {
+                stream: "stdin",
+                source,
+            })?;
         if read == 0 || stdout::closed() {
             return Ok(());
         }
@@ -160,7 +161,11 @@ fn lookup_stdin(loaded: &Loaded, out: &mut impl Write) -> Result<(), String> {
         if trimmed.is_empty() || trimmed.starts_with('#') {
             continue;
         }
-        let addr = parse_addr(trimmed).map_err(|why| format!("stdin:{line}: {why}"))?;
+        let addr = parse_addr(trimmed).map_err(|reason| CliError::Line {
+            file: "stdin".into(),
+            line,
+            reason,
+        })?;
         write_result(out, loaded, addr).map_err(output_error)?;
     }
 }
@@ -170,11 +175,14 @@ fn parse_addr(text: &str) -> Result<IpAddr, String> {
         .map_err(|_| format!("not an IPv4 or IPv6 address: {text:?}"))
 }
 
-fn output_error(err: io::Error) -> String {
-    format!("stdout: {err}")
+fn output_error(source: io::Error) -> CliError {
+    CliError::Stream {
+        stream: "stdout",
+        source,
+    }
 }
 
-fn stats(loaded: &Loaded, path: &Path) -> Result<(), String> {
+fn stats(loaded: &Loaded, path: &Path) -> Result<(), CliError> {
     Stdout
         .write_all(format_stats(loaded, path).as_bytes())
         .map_err(output_error)

@@ -16,6 +16,7 @@ mod attach;
 mod bench;
 mod bgp;
 mod demo;
+mod error;
 mod esp;
 mod fib;
 mod replay;

@@ -10,8 +10,9 @@ use std::sync::Arc;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use super::EXIT_CHECK_FAILED;
+use super::error::{self, CliError};
 use super::stdout::{out, outln};
-use super::{EXIT_CHECK_FAILED, EXIT_USAGE};
 use crate::capture::CaptureReader;
 use crate::config::{InterfaceKind, NodeConfig};
 use crate::dataplane::Node;
@@ -72,32 +73,26 @@ pub struct ReplayArgs {
 
 /// Runs `erdp replay`.
 pub fn run(args: ReplayArgs) -> ExitCode {
-    match execute(&args) {
-        Ok(code) => code,
-        Err(message) => {
-            eprintln!("erdp replay: {message}");
-            ExitCode::from(EXIT_USAGE)
-        }
-    }
+    error::exit("replay", execute(&args))
 }
 
-fn execute(args: &ReplayArgs) -> Result<ExitCode, String> {
-    let config = NodeConfig::load(&args.config).map_err(|e| e.to_string())?;
-    let node = Arc::new(Node::new(config).map_err(|e| e.to_string())?);
+fn execute(args: &ReplayArgs) -> Result<ExitCode, CliError> {
+    let config = NodeConfig::load(&args.config)?;
+    let node = Arc::new(Node::new(config)?);
     let expectations = match &args.expect {
         Some(path) => {
-            let expectations = Expectations::load(path).map_err(|e| e.to_string())?;
-            expectations.check_names(&node).map_err(|e| e.to_string())?;
+            let expectations = Expectations::load(path)?;
+            expectations.check_names(&node)?;
             Some(expectations)
         }
         None => None,
     };
-    let reader = CaptureReader::open(&args.input).map_err(|e| e.to_string())?;
+    let reader = CaptureReader::open(&args.input)?;
     let progress = progress_bar(reader.total_size());
     // Every file is written under a temporary name and published only
     // when the whole replay succeeded (see `crate::output`).
-    let mut out = OutputDir::prepare(&args.out_dir).map_err(|e| e.to_string())?;
-    let sink = Sink::create_in(&mut out, &node).map_err(|e| e.to_string())?;
+    let mut out = OutputDir::prepare(&args.out_dir)?;
+    let sink = Sink::create_in(&mut out, &node)?;
     let options = ReplayOptions {
         ingress: args.ingress.clone(),
         workers: usize::from(args.workers),
@@ -106,32 +101,25 @@ fn execute(args: &ReplayArgs) -> Result<ExitCode, String> {
         flow_cap: args.max_flows,
         ..ReplayOptions::default()
     };
-    let report = replay(&node, reader, sink, &options).map_err(|e| e.to_string())?;
+    let report = replay(&node, reader, sink, &options)?;
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }
     write_report(&mut out, &report)?;
-    let page = html::replay_page(&report)
-        .and_then(|p| p.render())
-        .map_err(|e| e.to_string())?;
+    let page = html::replay_page(&report).and_then(|p| p.render())?;
     let page_path = match &args.html {
         Some(path) => path.clone(),
-        None => out
-            .write(html::HTML_FILE, page.as_bytes())
-            .map_err(|e| e.to_string())?,
+        None => out.write(html::HTML_FILE, page.as_bytes())?,
     };
     let lines = wireshark_lines(&node);
     let lines_path = match &lines {
-        Some(text) => Some(
-            out.write(WIRESHARK_FILE, text.as_bytes())
-                .map_err(|e| e.to_string())?,
-        ),
+        Some(text) => Some(out.write(WIRESHARK_FILE, text.as_bytes())?),
         None => None,
     };
     if let Some(path) = &args.html {
-        html::write_html(path, &page).map_err(|e| e.to_string())?;
+        html::write_html(path, &page)?;
     }
-    out.commit().map_err(|e| e.to_string())?;
+    out.commit()?;
     out!("{}", report.summary());
     outln!(
         "  outputs in {}: <interface>.pcap, {DROPS_PCAP_FILE} (why: {DROPS_INDEX_FILE}), {REPORT_FILE}",
@@ -177,12 +165,11 @@ fn progress_bar(total: Option<u64>) -> Option<ProgressBar> {
     Some(bar)
 }
 
-fn write_report(out: &mut OutputDir, report: &ReplayReport) -> Result<(), String> {
-    let mut text = serde_json::to_string_pretty(report).map_err(|e| e.to_string())?;
+fn write_report(out: &mut OutputDir, report: &ReplayReport) -> Result<(), CliError> {
+    let mut text = serde_json::to_string_pretty(report)?;
     text.push('\n');
-    out.write(REPORT_FILE, text.as_bytes())
-        .map(drop)
-        .map_err(|e| e.to_string())
+    out.write(REPORT_FILE, text.as_bytes())?;
+    Ok(())
 }
 /// The Wireshark `esp_sa` lines of every tunnel SA (both directions);
 /// `None` when the node has no tunnel.

@@ -9,10 +9,11 @@ use std::process::ExitCode;
 
 use clap::Args;
 
+use super::EXIT_CHECK_FAILED;
+use super::error::{self, CliError};
 use super::stdout::{out, outln};
-use super::{EXIT_CHECK_FAILED, EXIT_USAGE};
 use crate::html;
-use crate::scenario::{self, RunOptions, Scenario};
+use crate::scenario::{self, RunOptions, Scenario, ScenarioError};
 
 /// Arguments of `erdp run`.
 #[derive(Debug, Args, Default)]
@@ -35,23 +36,21 @@ pub struct RunArgs {
     pub html: Option<PathBuf>,
 }
 
-fn load(name: Option<&str>) -> Result<Scenario, String> {
+fn load(name: Option<&str>) -> Result<Scenario, ScenarioError> {
     let name = name.unwrap_or("design1");
     if let Some(builtin) = scenario::builtin(name) {
-        return builtin.map_err(|e| e.to_string());
+        return builtin;
     }
-    Scenario::load(std::path::Path::new(name)).map_err(|e| e.to_string())
+    Scenario::load(std::path::Path::new(name))
 }
 
 /// Runs `erdp run`.
 pub fn run(args: RunArgs) -> ExitCode {
-    let scenario = match load(args.scenario.as_deref()) {
-        Ok(scenario) => scenario,
-        Err(e) => {
-            eprintln!("erdp run: {e}");
-            return ExitCode::from(EXIT_USAGE);
-        }
-    };
+    error::exit("run", execute(&args))
+}
+
+fn execute(args: &RunArgs) -> Result<ExitCode, CliError> {
+    let scenario = load(args.scenario.as_deref())?;
     let options = RunOptions {
         seed: args.seed,
         out_dir: Some(args.out_dir.clone()),
@@ -63,24 +62,14 @@ pub fn run(args: RunArgs) -> ExitCode {
             None => Some((html::HTML_FILE, html::render_run_page)),
         },
     };
-    let report = match scenario::run(&scenario, &options) {
-        Ok(report) => report,
-        Err(e) => {
-            eprintln!("erdp run: {e}");
-            return ExitCode::from(EXIT_USAGE);
-        }
-    };
+    let report = scenario::run(&scenario, &options)?;
     let page = args
         .html
         .clone()
         .unwrap_or_else(|| args.out_dir.join(html::HTML_FILE));
     if let Some(path) = &args.html {
-        let written = html::render_run_page(&report)
-            .and_then(|text| html::write_html(path, &text).map_err(|e| e.to_string()));
-        if let Err(e) = written {
-            eprintln!("erdp run: {e}");
-            return ExitCode::from(EXIT_USAGE);
-        }
+        let text = html::render_run_page(&report).map_err(CliError::Render)?;
+        html::write_html(path, &text)?;
     }
     if args.json {
         match serde_json::to_string_pretty(&report) {
@@ -102,9 +91,9 @@ pub fn run(args: RunArgs) -> ExitCode {
             outln!("  {line}");
         }
     }
-    if report.failed() {
+    Ok(if report.failed() {
         ExitCode::from(EXIT_CHECK_FAILED)
     } else {
         ExitCode::SUCCESS
-    }
+    })
 }

@@ -10,9 +10,10 @@ use std::process::ExitCode;
 
 use clap::Args;
 
+use super::EXIT_CHECK_FAILED;
+use super::error::{self, CliError};
 use super::stdout::{out, outln};
-use super::{EXIT_CHECK_FAILED, EXIT_USAGE};
-use crate::scenario::{self, Scenario};
+use crate::scenario::{self, Scenario, ScenarioError};
 use crate::verify::{VerifyOptions, verify};
 
 /// Arguments of `erdp verify`.
@@ -40,35 +41,27 @@ pub struct VerifyArgs {
     pub threads: Option<usize>,
 }
 
-fn load(name: Option<&str>) -> Result<Scenario, String> {
+fn load(name: Option<&str>) -> Result<Scenario, ScenarioError> {
     let name = name.unwrap_or("design1");
     if let Some(builtin) = scenario::builtin(name) {
-        return builtin.map_err(|e| e.to_string());
+        return builtin;
     }
-    Scenario::load(std::path::Path::new(name)).map_err(|e| e.to_string())
+    Scenario::load(std::path::Path::new(name))
 }
 
 /// Runs `erdp verify`.
 pub fn run(args: VerifyArgs) -> ExitCode {
-    let scenario = match load(args.scenario.as_deref()) {
-        Ok(scenario) => scenario,
-        Err(e) => {
-            eprintln!("erdp verify: {e}");
-            return ExitCode::from(EXIT_USAGE);
-        }
-    };
+    error::exit("verify", execute(&args))
+}
+
+fn execute(args: &VerifyArgs) -> Result<ExitCode, CliError> {
+    let scenario = load(args.scenario.as_deref())?;
     let options = VerifyOptions {
         out_dir: Some(args.out_dir.clone()),
         progress: std::io::stderr().is_terminal(),
         threads: args.threads,
     };
-    let report = match verify(&scenario, &options) {
-        Ok(report) => report,
-        Err(e) => {
-            eprintln!("erdp verify: {e}");
-            return ExitCode::from(EXIT_USAGE);
-        }
-    };
+    let report = verify(&scenario, &options)?;
     let steady = report.states.first().map(|s| s.name.as_str());
     for table in &report.effective_routes {
         let wanted = args.effective_routes || args.routes.contains(&table.node);
@@ -86,9 +79,9 @@ pub fn run(args: VerifyArgs) -> ExitCode {
         "the whole matrix and every node's effective routes: {}/report.json",
         args.out_dir.display()
     );
-    if report.failed() {
+    Ok(if report.failed() {
         ExitCode::from(EXIT_CHECK_FAILED)
     } else {
         ExitCode::SUCCESS
-    }
+    })
 }
