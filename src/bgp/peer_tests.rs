@@ -407,7 +407,7 @@ fn bfd_down_ends_the_session_at_once_and_the_hold_timer_decides_without_it() {
                     bfd.receive(now, 255, &bytes).unwrap();
                 }
             }
-            if now < silent_from && now.as_millis() % 3000 == 0 {
+            if now < silent_from && now.as_millis().is_multiple_of(3000) {
                 peer.receive(now, &keepalive(), &mut rib).unwrap();
             }
             if with_bfd {
