@@ -5,11 +5,13 @@
 //! [`crate::wire::bgp`]; best-path selection stays in [`crate::rib`].
 
 mod adj_rib_in;
+mod collision;
 mod config;
 mod peer;
 mod policy;
 
 pub use adj_rib_in::{AdjRibIn, ReceivedPath, RibBinding};
+pub use collision::{Collision, resolve as resolve_collision};
 pub use config::PeerConfig;
 pub use peer::{Event, Negotiated, Peer, PeerCounters, State};
 pub use policy::{MaxPrefix, Policy, PrefixList, PrefixRule};

@@ -10,6 +10,7 @@ use std::time::Duration;
 use ipnet::IpNet;
 
 use super::adj_rib_in::{AdjRibIn, ReceivedPath, RibBinding};
+use super::collision::{Collision, resolve};
 use super::config::PeerConfig;
 use crate::rib::{Rib, RibError};
 use crate::wire::bgp::{
@@ -126,6 +127,8 @@ pub struct Peer {
     /// Prefixes we advertise (before export policy), in order.
     advertised: Vec<IpNet>,
     counters: PeerCounters,
+    /// The connection came from our connect (Connect), not the peer's (Active).
+    initiated_locally: bool,
 }
 
 impl Peer {
@@ -145,6 +148,7 @@ impl Peer {
             adj_rib_in: AdjRibIn::default(),
             advertised: Vec::new(),
             counters: PeerCounters::default(),
+            initiated_locally: false,
         }
     }
 
@@ -246,6 +250,7 @@ impl Peer {
         if !matches!(self.state, State::Connect | State::Active) {
             return;
         }
+        self.initiated_locally = self.state == State::Connect;
         self.connect_retry_at = None;
         self.input.clear();
         let families = self.config.families.clone();
@@ -284,6 +289,42 @@ impl Peer {
         let notification = Notification::new(code::CEASE, cease::BFD_DOWN);
         let restart = self.config.idle_hold;
         self.go_down(now, Some(notification), restart, rib)
+    }
+
+    /// The peer's `open` arrived on a second connection it initiated (the
+    /// driver read it there). RFC 4271 6.8: against a connection in
+    /// OpenConfirm, the higher BGP Identifier keeps the connection it
+    /// initiated; an Established session (or one in OpenSent, whose peer
+    /// Identifier is not known yet) keeps its connection. On
+    /// [`Collision::KeepIncoming`] the existing connection gets Cease 6/7
+    /// and a Disconnect, the session returns to Active, and the driver then
+    /// calls [`Peer::connected`] for the new connection and hands it the
+    /// OPEN with [`Peer::receive`]. On [`Collision::KeepExisting`] the
+    /// driver closes the new connection after [`Peer::collision_notification`].
+    pub fn incoming_open(&mut self, now: Duration, open: &Open) -> Collision {
+        let existing = match (self.state, self.negotiated) {
+            (State::OpenConfirm, Some(negotiated)) if negotiated.peer_id == open.bgp_id => {
+                resolve(self.config.router_id, open.bgp_id, self.initiated_locally)
+            }
+            _ => Collision::KeepExisting,
+        };
+        if existing == Collision::KeepIncoming {
+            let notification = Self::collision_notification();
+            notification.encode(&mut self.output);
+            self.events.push(Event::NotificationSent(notification));
+            self.events.push(Event::Disconnect);
+            self.negotiated = None;
+            self.hold_at = None;
+            self.keepalive_at = None;
+            self.input.clear();
+            self.set_state(State::Active, now);
+        }
+        existing
+    }
+
+    /// The NOTIFICATION that closes the losing connection of a collision.
+    pub fn collision_notification() -> Notification {
+        Notification::new(code::CEASE, cease::CONNECTION_COLLISION)
     }
 
     /// The TCP connection closed under us: routes withdrawn, restart later.

@@ -8,6 +8,7 @@ use std::time::Duration;
 use ipnet::IpNet;
 
 use super::*;
+use crate::bgp::Collision;
 use crate::rib::Rib;
 use crate::wire::bgp::{
     self, AsPath, Capabilities, Family, Notification, Open, Origin, PathAttributes,
@@ -407,7 +408,7 @@ fn bfd_down_ends_the_session_at_once_and_the_hold_timer_decides_without_it() {
                     bfd.receive(now, 255, &bytes).unwrap();
                 }
             }
-            if now < silent_from && now.as_millis() % 3000 == 0 {
+            if now < silent_from && now.as_millis().is_multiple_of(3000) {
                 peer.receive(now, &keepalive(), &mut rib).unwrap();
             }
             if with_bfd {
@@ -449,4 +450,98 @@ fn bfd_down_outside_a_session_changes_nothing() {
     peer.bfd_down(SECOND, &mut rib).unwrap();
     assert_eq!(peer.state(), State::Idle);
     assert!(peer.take_output().is_empty());
+}
+
+fn the_peers_open() -> Open {
+    Open {
+        asn: 12076,
+        hold_time: 90,
+        bgp_id: Ipv4Addr::new(10, 0, 0, 2),
+        capabilities: Capabilities {
+            families: vec![Family::Ipv4Unicast, Family::Ipv6Unicast],
+            route_refresh: true,
+            four_octet_as: Some(12076),
+        },
+    }
+}
+
+/// Our connection in OpenConfirm (we connected; the peer's OPEN came).
+fn in_open_confirm(router_id: Ipv4Addr, rib: &mut Rib) -> Peer {
+    let mut config = config();
+    config.router_id = router_id;
+    let mut peer = Peer::new(config);
+    peer.start(Duration::ZERO);
+    peer.connected(Duration::ZERO);
+    peer.receive(Duration::ZERO, &peer_open(90), rib).unwrap();
+    assert_eq!(peer.state(), State::OpenConfirm);
+    peer.take_output();
+    peer.take_events();
+    peer
+}
+
+#[test]
+fn collision_with_a_higher_peer_identifier_moves_to_the_peers_connection() {
+    // RFC 4271 6.8: we (10.0.0.1) are lower than the peer (10.0.0.2).
+    let mut rib = Rib::default();
+    let mut peer = in_open_confirm(Ipv4Addr::new(10, 0, 0, 1), &mut rib);
+    let outcome = peer.incoming_open(SECOND, &the_peers_open());
+    assert_eq!(outcome, Collision::KeepIncoming);
+    let sent = sent_notification(&mut peer);
+    assert_eq!(sent, Some(Notification::new(6, 7)));
+    let out = messages(&peer.take_output());
+    assert_eq!(out.last().unwrap().0, bgp::message_type::NOTIFICATION);
+    assert_eq!(peer.state(), State::Active);
+    // The driver switches to the new connection: OPEN, then theirs.
+    peer.connected(SECOND);
+    assert_eq!(messages(&peer.take_output())[0].0, bgp::message_type::OPEN);
+    let stream = [peer_open(90), keepalive()].concat();
+    peer.receive(SECOND, &stream, &mut rib).unwrap();
+    assert_eq!(peer.state(), State::Established);
+}
+
+#[test]
+fn collision_with_a_lower_peer_identifier_keeps_our_connection() {
+    let mut rib = Rib::default();
+    let mut peer = in_open_confirm(Ipv4Addr::new(10, 0, 0, 9), &mut rib);
+    assert_eq!(
+        peer.incoming_open(SECOND, &the_peers_open()),
+        Collision::KeepExisting
+    );
+    assert_eq!(peer.state(), State::OpenConfirm);
+    assert!(peer.take_output().is_empty());
+    assert_eq!(
+        Peer::collision_notification().describe(),
+        "Cease: Connection Collision Resolution"
+    );
+}
+
+#[test]
+fn no_collision_outside_open_confirm_or_with_another_identifier() {
+    let mut rib = Rib::default();
+    // Established: the existing session stays.
+    let mut peer = established(config(), 90, &mut rib);
+    peer.take_output();
+    assert_eq!(
+        peer.incoming_open(SECOND, &the_peers_open()),
+        Collision::KeepExisting
+    );
+    assert_eq!(peer.state(), State::Established);
+    // Another BGP Identifier is not this session's peer.
+    let mut peer = in_open_confirm(Ipv4Addr::new(10, 0, 0, 1), &mut rib);
+    let mut stranger = the_peers_open();
+    stranger.bgp_id = Ipv4Addr::new(10, 0, 0, 3);
+    assert_eq!(
+        peer.incoming_open(SECOND, &stranger),
+        Collision::KeepExisting
+    );
+    assert_eq!(peer.state(), State::OpenConfirm);
+    // OpenSent: the peer's Identifier is not known yet.
+    let mut peer = Peer::new(config());
+    peer.start(Duration::ZERO);
+    peer.connected(Duration::ZERO);
+    assert_eq!(
+        peer.incoming_open(SECOND, &the_peers_open()),
+        Collision::KeepExisting
+    );
+    assert_eq!(peer.state(), State::OpenSent);
 }
