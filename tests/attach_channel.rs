@@ -16,7 +16,7 @@ use dataplane_support::*;
 use erdp::dataplane::{DropReason, Node, NodeCounters};
 use erdp::packet::PacketBuf;
 use erdp::port::{
-    BindingError, ChannelConfig, ChannelPort, HandlerCounters, NodeHandler, Port, PortSet,
+    BindingError, ChannelPort, ChannelPortConfig, HandlerCounters, NodeHandler, Port, PortSet,
     RunSummary, Shutdown, check_bindings,
 };
 use etherparse::{NetSlice, TransportSlice};
@@ -103,7 +103,7 @@ fn ipv4(frame: &[u8]) -> etherparse::Ipv4Header {
 }
 
 fn pair(a: &str, b: &str) -> (ChannelPort, ChannelPort) {
-    ChannelPort::pair(a, b, ChannelConfig::default())
+    ChannelPort::pair(a, b, ChannelPortConfig::default())
 }
 
 #[test]

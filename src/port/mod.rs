@@ -10,7 +10,6 @@
 
 mod afpacket;
 mod bind;
-mod capture;
 mod channel;
 mod device;
 mod error;
@@ -18,6 +17,7 @@ mod mmsg;
 pub mod netns;
 mod node_handler;
 mod readiness;
+mod recording;
 mod set;
 mod shutdown;
 mod tap;
@@ -31,12 +31,12 @@ use crate::packet::PacketBuf;
 
 pub use afpacket::{AfPacketBackend, AfPacketConfig, AfPacketPort, MIN_READ_BUFFER};
 pub use bind::{BindSpec, DeviceKind, OpenOptions};
-pub use capture::{CaptureDirection, CapturePort};
-pub use channel::{ChannelConfig, ChannelPort};
+pub use channel::{ChannelPort, ChannelPortConfig};
 pub use error::PortError;
 pub use mmsg::MMSG_BATCH;
 pub use node_handler::{BindingError, HandlerCounters, NodeHandler, check_bindings};
 pub use readiness::wait_readable;
+pub use recording::{RecordDirection, RecordingPort};
 pub use set::{FrameHandler, PortSet, RunSummary};
 pub use shutdown::Shutdown;
 pub use tap::{TapConfig, TapPort};
