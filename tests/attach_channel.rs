@@ -14,11 +14,11 @@ use std::time::{Duration, Instant};
 
 use dataplane_support::*;
 use erdp::dataplane::{DropReason, Node, NodeCounters};
-use erdp::packet::PacketBuf;
-use erdp::port::{
-    BindingError, ChannelPort, ChannelPortConfig, HandlerCounters, NodeHandler, Port, PortSet,
-    RunSummary, Shutdown, check_bindings,
+use erdp::driver::{
+    BindingError, HandlerCounters, NodeHandler, PortSet, RunSummary, check_bindings,
 };
+use erdp::packet::PacketBuf;
+use erdp::port::{ChannelPort, ChannelPortConfig, Port, Shutdown};
 use etherparse::{NetSlice, TransportSlice};
 use std::net::Ipv4Addr;
 

@@ -9,10 +9,10 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use capture_support::{TempDir, read_all};
+use erdp::driver::PortSet;
 use erdp::packet::PacketBuf;
 use erdp::port::{
-    ChannelPort, ChannelPortConfig, Port, PortError, PortSet, RecordDirection, RecordingPort,
-    Shutdown,
+    ChannelPort, ChannelPortConfig, Port, PortError, RecordDirection, RecordingPort, Shutdown,
 };
 use erdp::wire::MacAddr;
 use port_support::{numbered_frame, receive_numbered, seq_of};

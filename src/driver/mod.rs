@@ -8,8 +8,12 @@
 //!
 //! Callers whose frames come from a source they pull (a capture file) use
 //! [`run_batched`] or [`run_pooled`] (the node's worker pool, results in
-//! input order) over a [`FrameSource`].
+//! input order) over a [`FrameSource`]. `erdp attach` serves
+//! [`crate::port::Port`]s with a [`PortSet`] and drives the node with a
+//! [`NodeHandler`].
 
+mod attach;
+mod port_set;
 mod pull;
 
 use std::sync::Arc;
@@ -19,6 +23,8 @@ use crate::dataplane::{Fate, Node, Outputs, Worker};
 use crate::fib::InterfaceId;
 use crate::packet::PacketBuf;
 
+pub use attach::{BindingError, HandlerCounters, NodeHandler, check_bindings};
+pub use port_set::{FrameHandler, PortSet, RunSummary};
 pub use pull::{FrameSource, run_batched, run_pooled};
 
 /// Where the results of a batch go: one call per input frame and one per
@@ -30,8 +36,12 @@ pub trait FateRoute {
     type Error;
 
     /// Input frame `index` of the batch, as the node left it, and its fate.
-    fn input(&mut self, index: usize, frame: &mut PacketBuf, fate: &Fate)
-    -> Result<(), Self::Error>;
+    fn input(
+        &mut self,
+        index: usize,
+        frame: &mut PacketBuf,
+        fate: &Fate,
+    ) -> Result<(), Self::Error>;
 
     /// A packet the node generated (a reply, an ICMP error, a fragment
     /// after the first) because of input frame `cause`, and its fate.
