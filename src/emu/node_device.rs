@@ -279,8 +279,8 @@ impl NodeDevice {
             now,
             port,
         };
-        // Routing to emulator ports cannot fail.
-        let _ = driver.drive(ingress, &mut run, &mut route);
+        // Routing to emulator ports cannot fail (the error type is Infallible).
+        let Ok(()) = driver.drive(ingress, &mut run, &mut route);
         self.driver = Some(driver);
         for (index, frame) in run.drain(..).enumerate() {
             match self.run_sends.get(index).copied().flatten() {
