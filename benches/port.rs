@@ -10,7 +10,7 @@ use std::time::Duration;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use erdp::packet::PacketBuf;
 use erdp::port::netns::is_root;
-use erdp::port::{AfPacketBackend, ChannelConfig, ChannelPort, Port};
+use erdp::port::{AfPacketBackend, ChannelPort, ChannelPortConfig, Port};
 
 #[path = "support/veth.rs"]
 mod veth;
@@ -98,7 +98,7 @@ fn veth_bursts(c: &mut Criterion) {
         let (mut left, mut right) = ChannelPort::pair(
             "a",
             "b",
-            ChannelConfig {
+            ChannelPortConfig {
                 capacity: BURST,
                 mtu: 1500,
             },

@@ -9,8 +9,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use erdp::driver::PortSet;
 use erdp::packet::PacketBuf;
-use erdp::port::{AfPacketBackend, BindSpec, OpenOptions, Port, PortSet, Shutdown, TapConfig};
+use erdp::port::{AfPacketBackend, BindSpec, OpenOptions, Port, Shutdown, TapConfig};
 
 fn main() -> ExitCode {
     match run() {

@@ -21,6 +21,7 @@
 //! - [`rib`]: routes, BGP and Azure route selection, "which route and why".
 //! - [`config`]: the node configuration (TOML), checked with file, line and field in errors.
 //! - [`dataplane`]: the forwarding node: frames in, one fate each out, ESP tunnels, worker pool.
+//! - [`driver`]: the one loop that drives a node (replay, attach, the emulator): frames and time in, fates routed out.
 //! - [`scenario`]: `erdp run`: the emulated ExpressRoute + IPsec topology, BGP, faults, reports.
 //! - [`verify`]: `erdp verify`: probes for every prefix pair, both ways, in every single-failure state.
 //! - `output` (private): output directories written all or nothing (temporary names, a manifest).
@@ -38,6 +39,7 @@ pub mod capture;
 mod cli;
 pub mod config;
 pub mod dataplane;
+pub mod driver;
 pub mod emu;
 pub mod esp;
 pub mod fib;

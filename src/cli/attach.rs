@@ -17,10 +17,10 @@ use super::error::{self, CliError};
 use super::stdout::out;
 use crate::config::NodeConfig;
 use crate::dataplane::{Node, NodeCounters, TrafficCounters};
+use crate::driver::{HandlerCounters, NodeHandler, PortSet, RunSummary, check_bindings};
 use crate::esp::SaStats;
 use crate::port::{
-    AfPacketBackend, BindSpec, DeviceKind, HandlerCounters, NodeHandler, OpenOptions, PortCounters,
-    PortSet, RunSummary, Shutdown, TapConfig, check_bindings,
+    AfPacketBackend, BindSpec, DeviceKind, OpenOptions, PortCounters, Shutdown, TapConfig,
 };
 
 /// Longest idle sleep: how late a shutdown request may be seen.

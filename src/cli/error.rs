@@ -13,10 +13,11 @@ use crate::bench::BenchError;
 use crate::capture::CaptureError;
 use crate::config::ConfigError;
 use crate::dataplane::NodeError;
+use crate::driver::BindingError;
 use crate::fib::RouteFileError;
 use crate::html::HtmlError;
 use crate::output::OutputError;
-use crate::port::{BindingError, PortError};
+use crate::port::PortError;
 use crate::replay::{ExpectError, ReplayError};
 use crate::scenario::ScenarioError;
 

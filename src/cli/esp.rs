@@ -1,7 +1,8 @@
 //! `erdp esp`: seal inner packets into ESP and open ESP captures with a
 //! configured SA (RFC 4303 tunnel mode), print Wireshark's ESP SA settings
-//! for an SA, and make fresh keys. Captures are read like `erdp replay`
-//! reads them (pcap or pcapng) and written as pcap.
+//! for an SA, and make fresh keys: argument parsing over
+//! [`crate::capture::rewrite_ip_packets`] (captures read like `erdp replay`
+//! reads them, written as pcap) and [`crate::esp`].
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -12,9 +13,7 @@ use serde::Serialize;
 
 use super::stdout::outln;
 use super::{EXIT_CHECK_FAILED, EXIT_USAGE};
-use crate::capture::{
-    CaptureError, CaptureReader, LinkType, PcapFileWriter, frame_ip_into, split_ip,
-};
+use crate::capture::{IpPacket, Rewrite, rewrite_ip_packets};
 use crate::esp::{
     Algorithm, EspDrop, InboundSa, LifetimeEvent, OutboundSa, SaConfig, SaStats, SecretKey,
     wireshark_esp_sa_line,
@@ -287,113 +286,35 @@ impl Summary {
     }
 }
 
-/// Reads frames from `input` (pcap or pcapng, as `erdp replay` does),
-/// hands each IP packet to `process` in a reused buffer, and writes what it
-/// returns to `output` (a pcap of the input's link type). The output is
-/// written under a temporary name and renamed when complete: an error never
-/// leaves a partial capture behind.
+/// Rewrites the IP packets of `input` into `output` with `process`
+/// (`Ok(Some(_))`: write, `Ok(None)`: skip, `Err`: a counted drop).
 fn transform_capture(
     input: &Path,
     output: &Path,
-    process: impl FnMut(&mut PacketBuf) -> Result<Option<u64>, EspDrop>,
-) -> Result<Tally, String> {
-    let mut reader = CaptureReader::open(input).map_err(|e| e.to_string())?;
-    let link = first_link_type(&reader).map_err(|e| e.to_string())?;
-    let partial = partial_path(output);
-    let written = PcapFileWriter::create_with_link_type(&partial, link)
-        .map_err(|e| e.to_string())
-        .and_then(|mut writer| {
-            let tally = transform_frames(&mut reader, link, &mut writer, process)?;
-            writer.finish().map_err(|e| e.to_string())?;
-            Ok(tally)
-        })
-        .and_then(|tally| {
-            std::fs::rename(&partial, output)
-                .map_err(|e| format!("{}: cannot write: {e}", output.display()))?;
-            Ok(tally)
-        });
-    if written.is_err() {
-        let _ = std::fs::remove_file(&partial);
-    }
-    written
-}
-
-/// The link type of the capture's first interface (Ethernet for a pcapng
-/// file that declares none).
-fn first_link_type<R: std::io::Read>(reader: &CaptureReader<R>) -> Result<LinkType, String> {
-    let Some(interface) = reader.interfaces().into_iter().next() else {
-        return Ok(LinkType::Ethernet);
-    };
-    LinkType::from_number(interface.link_type).ok_or_else(|| {
-        format!(
-            "{}: link type {} is not supported (supported: {})",
-            reader.path().display(),
-            interface.link_type,
-            LinkType::SUPPORTED
-        )
-    })
-}
-
-/// Where `output` is written until it is complete: a hidden name beside it.
-fn partial_path(output: &Path) -> PathBuf {
-    let name = output
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    output.with_file_name(format!(".{name}.partial-{}", std::process::id()))
-}
-
-fn transform_frames<R: std::io::Read>(
-    reader: &mut CaptureReader<R>,
-    link: LinkType,
-    writer: &mut PcapFileWriter,
     mut process: impl FnMut(&mut PacketBuf) -> Result<Option<u64>, EspDrop>,
 ) -> Result<Tally, String> {
-    let mut tally = Tally::default();
-    let mut frame = PacketBuf::new();
-    let mut buf = PacketBuf::new();
-    let mut frame_out = Vec::with_capacity(PacketBuf::DEFAULT_CAPACITY);
-    loop {
-        let meta = match reader.next_frame(&mut frame) {
-            Ok(Some(meta)) => meta,
-            Ok(None) => return Ok(tally),
-            Err(CaptureError::FrameTooLarge { .. }) => {
-                tally.frames += 1;
-                tally.count_drop(EspDrop::BufferTooSmall);
-                continue;
+    let mut drops = Tally::default();
+    let counts = rewrite_ip_packets(input, output, |packet| match packet {
+        IpPacket::TooLarge => {
+            drops.count_drop(EspDrop::BufferTooSmall);
+            Rewrite::Drop
+        }
+        IpPacket::Loaded(buf) => match process(buf) {
+            Ok(Some(_)) => Rewrite::Write,
+            Ok(None) => Rewrite::Skip,
+            Err(reason) => {
+                drops.count_drop(reason);
+                Rewrite::Drop
             }
-            Err(error) => return Err(error.to_string()),
-        };
-        tally.frames += 1;
-        if meta.link_type != link {
-            return Err(format!(
-                "{}: frame {}: link type {} differs from the first interface's {}; the output holds one link type",
-                reader.path().display(),
-                meta.number,
-                meta.link_type.name(),
-                link.name()
-            ));
-        }
-        let Some((link_header, ip)) = split_ip(link, frame.as_slice()) else {
-            tally.skipped += 1;
-            continue;
-        };
-        if buf.load(ip, PacketBuf::DEFAULT_HEADROOM).is_err() {
-            tally.count_drop(EspDrop::BufferTooSmall);
-            continue;
-        }
-        match process(&mut buf) {
-            Ok(Some(_)) => {
-                frame_ip_into(link, link_header, buf.as_slice(), &mut frame_out);
-                writer
-                    .write_frame(meta.timestamp_ns, &frame_out)
-                    .map_err(|e| e.to_string())?;
-                tally.processed += 1;
-            }
-            Ok(None) => tally.skipped += 1,
-            Err(reason) => tally.count_drop(reason),
-        }
-    }
+        },
+    })
+    .map_err(|e| e.to_string())?;
+    Ok(Tally {
+        frames: counts.frames,
+        processed: counts.written,
+        skipped: counts.skipped,
+        drops: drops.drops,
+    })
 }
 
 #[derive(Debug, Default)]

@@ -18,7 +18,7 @@ use super::counters::CounterSlot;
 use super::fastpath;
 use super::fate::{Delivery, DropReason, Fate, Outcome, RouteHit, SaUse};
 use super::fragment::{Reassembly, is_ipv4_fragment};
-use super::node::{Interface, Node, Port, Tunnel};
+use super::node::{EthernetInterface, Interface, Node, Tunnel};
 use super::outputs::GeneratedFrames;
 use super::prefetch::HintCell;
 use crate::esp::PacketClass;
@@ -49,11 +49,11 @@ pub(crate) struct Pipeline<'a> {
 
 /// Where a tunnel's outer packets go: the port and the next hop's MAC (a
 /// missing neighbour is reported after the MTU check, as without memo).
-type Underlay<'a> = Result<(&'a Port, Option<MacAddr>), DropReason>;
+type Underlay<'a> = Result<(&'a EthernetInterface, Option<MacAddr>), DropReason>;
 
 /// How a packet reached the IP layer.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Arrival {
+pub(crate) struct IngressContext {
     /// The Ethernet port, or the tunnel it was decapsulated from.
     pub(crate) interface: InterfaceId,
     /// It came in a link-layer broadcast or multicast frame.
@@ -198,7 +198,12 @@ pub(crate) fn clamp_mss(buf: &mut PacketBuf, meta: &Meta, mss: u16) {
 }
 
 /// Prepends the Ethernet header for the next hop's `destination` MAC.
-fn push_l2(buf: &mut PacketBuf, port: &Port, destination: MacAddr, v6: bool) -> Result<(), Stop> {
+fn push_l2(
+    buf: &mut PacketBuf,
+    port: &EthernetInterface,
+    destination: MacAddr,
+    v6: bool,
+) -> Result<(), Stop> {
     let header = EthernetHeader {
         destination,
         source: port.mac,
@@ -270,7 +275,7 @@ impl<'a> Pipeline<'a> {
         let outer_hop = self
             .select(outer_hit.group, || tunnel.outer_hash)
             .ok_or(DropReason::TunnelNoRoute)?;
-        let Some(Interface::Port(port)) = node.interface(outer_hop.interface) else {
+        let Some(Interface::Ethernet(port)) = node.interface(outer_hop.interface) else {
             return Err(DropReason::TunnelRecursion);
         };
         let next = outer_hop.via.unwrap_or(tunnel.remote);
@@ -282,7 +287,7 @@ impl<'a> Pipeline<'a> {
     pub(crate) fn ip(
         &self,
         buf: &mut PacketBuf,
-        arrival: Arrival,
+        arrival: IngressContext,
         fate: &mut Fate,
         generated: &mut GeneratedFrames,
         index: usize,
@@ -340,7 +345,7 @@ impl<'a> Pipeline<'a> {
         &self,
         buf: &mut PacketBuf,
         meta: &Meta,
-        arrival: Arrival,
+        arrival: IngressContext,
         fate: &mut Fate,
         generated: &mut GeneratedFrames,
         index: usize,
@@ -380,7 +385,7 @@ impl<'a> Pipeline<'a> {
     fn decapsulate(
         &self,
         buf: &mut PacketBuf,
-        arrival: Arrival,
+        arrival: IngressContext,
         fate: &mut Fate,
         generated: &mut GeneratedFrames,
         index: usize,
@@ -411,7 +416,7 @@ impl<'a> Pipeline<'a> {
         {
             clamp_mss(buf, &inner, mss);
         }
-        let inner_arrival = Arrival {
+        let inner_arrival = IngressContext {
             interface: tunnel.id,
             link_group: false,
             decrypted: Some(used),
@@ -445,7 +450,7 @@ impl<'a> Pipeline<'a> {
             next_hop: hop,
         });
         match self.node.interface(hop.interface) {
-            Some(Interface::Port(port)) => {
+            Some(Interface::Ethernet(port)) => {
                 let next = hop.via.unwrap_or(destination);
                 self.to_port(buf, meta, transit, port, next, fate)
             }
@@ -491,7 +496,7 @@ impl<'a> Pipeline<'a> {
         buf: &mut PacketBuf,
         meta: &Meta,
         transit: bool,
-        port: &Port,
+        port: &EthernetInterface,
         next: IpAddr,
         fate: &mut Fate,
     ) -> Result<Egress, Stop> {

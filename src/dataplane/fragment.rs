@@ -11,7 +11,7 @@ use std::cell::RefCell;
 use std::time::Duration;
 
 use super::fate::{Delivery, DropReason, Fate, Outcome};
-use super::forward::{Arrival, Meta, Pipeline};
+use super::forward::{IngressContext, Meta, Pipeline};
 use super::outputs::GeneratedFrames;
 use crate::frag::{Reassembled, Reassembler};
 use crate::packet::PacketBuf;
@@ -109,7 +109,7 @@ impl Pipeline<'_> {
     pub(crate) fn reassemble(
         &self,
         buf: &mut PacketBuf,
-        arrival: Arrival,
+        arrival: IngressContext,
         fate: &mut Fate,
         generated: &mut GeneratedFrames,
         index: usize,

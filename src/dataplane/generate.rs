@@ -7,7 +7,7 @@
 use etherparse::{IpNumber, icmpv4, icmpv6};
 
 use super::fate::{DropReason, Fate, Outcome};
-use super::forward::{Arrival, IcmpKind, Meta, Pipeline};
+use super::forward::{IcmpKind, IngressContext, Meta, Pipeline};
 use super::outputs::GeneratedFrames;
 use crate::packet::PacketBuf;
 use crate::wire::{
@@ -68,7 +68,7 @@ impl Pipeline<'_> {
         kind: IcmpKind,
         buf: &PacketBuf,
         meta: &Meta,
-        arrival: Arrival,
+        arrival: IngressContext,
         generated: &mut GeneratedFrames,
         index: usize,
     ) {

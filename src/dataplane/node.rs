@@ -53,9 +53,9 @@ pub enum NodeError {
     },
 }
 
-/// An Ethernet router port.
+/// An Ethernet interface of the node (a router port).
 #[derive(Debug)]
-pub(crate) struct Port {
+pub(crate) struct EthernetInterface {
     pub(crate) id: InterfaceId,
     pub(crate) mac: MacAddr,
     pub(crate) mtu: usize,
@@ -63,7 +63,7 @@ pub(crate) struct Port {
     pub(crate) v6: Box<[Ipv6Addr]>,
 }
 
-impl Port {
+impl EthernetInterface {
     pub(crate) fn has_v4(&self, address: Ipv4Addr) -> bool {
         self.v4.contains(&address)
     }
@@ -90,7 +90,7 @@ pub(crate) struct Tunnel {
 /// An interface of the node.
 #[derive(Debug)]
 pub(crate) enum Interface {
-    Port(Port),
+    Ethernet(EthernetInterface),
     Tunnel(Box<Tunnel>),
 }
 
@@ -149,7 +149,7 @@ impl Node {
                     }
                     local_v4.extend_from_slice(&v4);
                     local_v6.extend_from_slice(&v6);
-                    Interface::Port(Port {
+                    Interface::Ethernet(EthernetInterface {
                         id,
                         mac: e.mac,
                         mtu: usize::from(e.mtu),
@@ -321,7 +321,7 @@ impl Node {
                     t.sa_out.stats(),
                     t.sa_in.stats(),
                 )),
-                Interface::Port(_) => None,
+                Interface::Ethernet(_) => None,
             })
             .collect()
     }
@@ -370,12 +370,12 @@ impl Node {
     /// node of the family (RFC 1812 4.3.2.4 allows the router-id).
     pub(crate) fn icmp_source(&self, ingress: InterfaceId, v6: bool) -> Option<IpAddr> {
         let on_ingress = match self.interface(ingress) {
-            Some(Interface::Port(p)) if v6 => {
+            Some(Interface::Ethernet(p)) if v6 => {
                 p.v6.iter()
                     .find(|a| !a.is_unicast_link_local())
                     .map(|a| IpAddr::V6(*a))
             }
-            Some(Interface::Port(p)) => p.v4.first().map(|a| IpAddr::V4(*a)),
+            Some(Interface::Ethernet(p)) => p.v4.first().map(|a| IpAddr::V4(*a)),
             _ => None,
         };
         on_ingress.or_else(|| {

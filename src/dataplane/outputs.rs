@@ -112,6 +112,15 @@ impl Outputs {
         }
     }
 
+    /// Generated packet `index`, writable (the driver lends it to a route,
+    /// which may swap it out).
+    pub(crate) fn generated_frame_mut(&mut self, index: usize) -> Option<&mut PacketBuf> {
+        if index >= self.generated.len {
+            return None;
+        }
+        self.generated.frames.get_mut(index)
+    }
+
     /// Forgets the previous batch (storage is kept).
     pub(crate) fn clear(&mut self) {
         self.fates.clear();

@@ -170,22 +170,23 @@ impl FlowAffinity {
     }
 }
 
-/// One frame back in input order, from [`WorkerPool::run_ordered`].
-#[derive(Debug, Clone, Copy)]
+/// One frame back in input order, from [`WorkerPool::run_ordered`]. The
+/// frames are lent writable, so a caller can swap one out without a copy.
+#[derive(Debug)]
 pub struct Ordered<'a> {
     /// Position in the input (0, 1, 2, ...).
     pub index: u64,
     /// The interface it arrived on.
     pub ingress: InterfaceId,
     /// The frame as sent when forwarded.
-    pub frame: &'a PacketBuf,
+    pub frame: &'a mut PacketBuf,
     /// Its fate.
     pub fate: &'a Fate,
     /// The packet the node generated because of it, if any: a reply, an
     /// ICMP error, or the second fragment of a fragmented packet.
-    pub generated: Option<(&'a PacketBuf, &'a Fate)>,
+    pub generated: Option<(&'a mut PacketBuf, &'a Fate)>,
     /// The fragments after the second, if it was cut into more than two.
-    pub more_generated: &'a [(PacketBuf, Fate)],
+    pub more_generated: &'a mut [(PacketBuf, Fate)],
 }
 
 /// Worker threads sharing a node. Dropping the pool stops them.
@@ -444,14 +445,14 @@ impl WorkerPool {
             if let Some(completed) = self.recv()? {
                 self.unpack(completed, &mut reorder);
             }
-            while let Some((index, item)) = reorder.pop() {
+            while let Some((index, mut item)) = reorder.pop() {
                 each(Ordered {
                     index,
                     ingress: item.ingress,
-                    frame: &item.frame,
+                    frame: &mut item.frame,
                     fate: &item.fate,
-                    generated: item.generated.as_ref().map(|(f, fate)| (f, fate)),
-                    more_generated: &item.more_generated,
+                    generated: item.generated.as_mut().map(|(f, fate)| (f, &*fate)),
+                    more_generated: &mut item.more_generated,
                 });
                 self.spare_frames.push(item.frame);
                 let more = item.more_generated.into_iter().map(|(frame, _)| frame);

@@ -13,9 +13,9 @@ use etherparse::{EtherType, IpNumber, icmpv6};
 
 use super::counters::{BatchTally, CounterSlot};
 use super::fate::{Delivery, DropReason, Fate, Outcome, PolicyVerdict};
-use super::forward::{Arrival, Pipeline};
+use super::forward::{IngressContext, Pipeline};
 use super::fragment::Reassembly;
-use super::node::{Interface, Node, Port};
+use super::node::{EthernetInterface, Interface, Node};
 use super::outputs::{GeneratedFrames, Outputs};
 use super::prefetch::RoutePrefetch;
 use crate::fib::InterfaceId;
@@ -110,7 +110,7 @@ impl Worker {
         }
         let pipeline = Pipeline::new(&self.node, &fib, &self.slot, &self.reassembly);
         let port = match self.node.interface(ingress) {
-            Some(Interface::Port(port)) => Ok(port),
+            Some(Interface::Ethernet(port)) => Ok(port),
             Some(Interface::Tunnel(_)) => Err(DropReason::IngressNotEthernet),
             None => Err(DropReason::UnknownInterface),
         };
@@ -162,7 +162,7 @@ impl Pipeline<'_> {
     /// An Ethernet frame that arrived on `port`; fills `fate`.
     pub(crate) fn frame(
         &self,
-        port: &Port,
+        port: &EthernetInterface,
         frame: &mut PacketBuf,
         fate: &mut Fate,
         generated: &mut GeneratedFrames,
@@ -199,7 +199,7 @@ impl Pipeline<'_> {
             let truncated = DropReason::Wire(crate::wire::WireDrop::Truncated);
             return fate.outcome = Outcome::Dropped(truncated);
         }
-        let arrival = Arrival {
+        let arrival = IngressContext {
             interface: port.id,
             link_group,
             decrypted: None,
@@ -212,7 +212,7 @@ impl Pipeline<'_> {
     /// generated reply; everything else is consumed or dropped.
     fn arp(
         &self,
-        port: &Port,
+        port: &EthernetInterface,
         frame: &PacketBuf,
         generated: &mut GeneratedFrames,
         index: usize,
@@ -240,7 +240,7 @@ impl Pipeline<'_> {
     /// not a solicitation after all (it then takes the IP path).
     fn solicitation(
         &self,
-        port: &Port,
+        port: &EthernetInterface,
         frame: &PacketBuf,
         generated: &mut GeneratedFrames,
         index: usize,

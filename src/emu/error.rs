@@ -4,7 +4,7 @@
 use thiserror::Error;
 
 use super::device::PortId;
-use super::link::{CaptureError, DeviceId, LinkConfigError, LinkId};
+use super::link::{DeviceId, LinkCaptureError, LinkConfigError, LinkId};
 
 /// Why a topology, action or capture was refused.
 #[derive(Debug, Error)]
@@ -56,5 +56,5 @@ pub enum EmuError {
     },
     /// A capture could not be opened or written.
     #[error(transparent)]
-    Capture(#[from] CaptureError),
+    Capture(#[from] LinkCaptureError),
 }

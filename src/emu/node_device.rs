@@ -1,8 +1,9 @@
 //! [`NodeDevice`]: an erdp forwarding node ([`crate::dataplane::Node`]) as an
 //! emulator [`Device`]. Frames that land at one instant are handed to the
-//! node's [`Worker`] in runs per ingress port; each frame is sent on (the
-//! very buffer, zero copy) or recycled by its [`Fate`], and the packets the
-//! node generated (ARP replies, ICMP errors) leave through the pool.
+//! [`Driver`] in runs per ingress port, with the virtual time; each frame is
+//! sent on (the very buffer, zero copy) or recycled by its [`Fate`], and the
+//! packets the node generated (ARP replies, ICMP errors) leave through the
+//! pool.
 //!
 //! Every fate is also folded into the shared per-flow model of
 //! [`crate::report`], one [`FlowTable`] per ingress port: the ways each flow
@@ -14,7 +15,8 @@ use std::sync::Arc;
 
 use super::device::{Arrival, Device, PortId, TxQueue};
 use super::time::SimTime;
-use crate::dataplane::{Fate, Node, Outputs, Worker};
+use crate::dataplane::{Fate, Node};
+use crate::driver::{Driver, FateRoute, Order};
 use crate::fib::InterfaceId;
 use crate::packet::PacketBuf;
 use crate::report::{FlowEntry, FlowTable};
@@ -29,16 +31,22 @@ const FRAME_IP_VERSION: usize = 14;
 /// node's Ethernet interface `ports[i]`.
 pub struct NodeDevice {
     name: String,
-    worker: Worker,
+    /// The node's driver (lent out while a run is routed: always `Some`
+    /// between calls).
+    driver: Option<Driver>,
+    node: Arc<Node>,
     /// Emulator port to node interface.
     ports: Vec<InterfaceId>,
     /// Node interface index to emulator port.
     port_of: Vec<Option<u16>>,
-    outputs: Outputs,
     run: Vec<PacketBuf>,
     /// Lengths of the frames in `run` as they arrived (the worker rewrites
     /// the frames in place).
     run_lens: Vec<usize>,
+    /// The emulator port each frame of `run` leaves on (`None`: consumed).
+    run_sends: Vec<Option<u16>>,
+    /// Packets the node generated during the run, sent after its frames.
+    run_generated: Vec<(u16, PacketBuf)>,
     /// Per emulator port, the fates of what came in on it (and of what
     /// the node generated in answer), folded by flow.
     flows: Vec<FlowTable>,
@@ -106,12 +114,14 @@ impl NodeDevice {
         }
         Ok(Self {
             name: node.name().to_string(),
-            worker: node.worker(),
+            driver: Some(Driver::new(node.worker(), RUN_LIMIT, Order::InputsFirst)),
+            node: Arc::clone(node),
             ports,
             port_of,
-            outputs: Outputs::with_capacity(64),
             run: Vec::with_capacity(RUN_LIMIT),
             run_lens: Vec::with_capacity(RUN_LIMIT),
+            run_sends: Vec::with_capacity(RUN_LIMIT),
+            run_generated: Vec::new(),
             flows: (0..interfaces.len()).map(|_| FlowTable::new()).collect(),
             tallied: 0,
         })
@@ -119,7 +129,7 @@ impl NodeDevice {
 
     /// The node.
     pub fn node(&self) -> &Arc<Node> {
-        self.worker.node()
+        &self.node
     }
 
     /// The flows that came in on emulator port `port`, in the order first
@@ -160,43 +170,81 @@ impl NodeDevice {
             self.run.drain(..).for_each(|frame| tx.recycle(frame));
             return;
         };
+        let Some(mut driver) = self.driver.take() else {
+            self.run.drain(..).for_each(|frame| tx.recycle(frame));
+            return;
+        };
         self.run_lens.clear();
         self.run_lens.extend(self.run.iter().map(PacketBuf::len));
+        self.run_sends.clear();
         // Reassembly timeouts run on the emulator's virtual clock.
-        self.worker.set_time(now.since_start());
-        self.worker
-            .process(ingress, &mut self.run, &mut self.outputs);
+        driver.set_time(now.since_start());
         let mut run = std::mem::take(&mut self.run);
+        let mut route = NodeRoute {
+            device: self,
+            tx,
+            now,
+            port,
+        };
+        // Routing to emulator ports cannot fail (the error type is Infallible).
+        let Ok(()) = driver.drive(ingress, &mut run, &mut route);
+        self.driver = Some(driver);
         for (index, frame) in run.drain(..).enumerate() {
-            let Some(&fate) = self.outputs.fates().get(index) else {
-                tx.recycle(frame);
-                continue;
-            };
-            let len = self.run_lens.get(index).copied().unwrap_or(0);
-            self.tally(now, port, &fate, len, frame.as_slice());
-            match fate.egress().and_then(|id| self.port_of(id)) {
+            match self.run_sends.get(index).copied().flatten() {
                 Some(out) => tx.send(PortId(out), frame),
                 None => tx.recycle(frame),
             }
         }
         self.run = run;
-        for index in 0..self.outputs.generated_len() {
-            let Some(generated) = self.outputs.generated_at(index) else {
-                continue;
-            };
-            let fate = *generated.fate;
-            let len = generated.frame.len();
-            let out = fate.egress().and_then(|id| self.port_of(id));
-            self.tally(now, port, &fate, len, &[]);
-            if let Some(out) = out {
-                let mut frame = tx.frame();
-                if self.outputs.swap_generated(index, &mut frame) {
-                    tx.send(PortId(out), frame);
-                } else {
-                    tx.recycle(frame);
-                }
-            }
+        for (out, frame) in self.run_generated.drain(..) {
+            tx.send(PortId(out), frame);
         }
+    }
+}
+
+/// Where the driver's fates go in the emulator: tallied per path, input
+/// frames marked for their port (sent by value after the run), generated
+/// packets swapped into pooled frames and sent after the run's frames.
+struct NodeRoute<'d, 'q, 't> {
+    device: &'d mut NodeDevice,
+    tx: &'q mut TxQueue<'t>,
+    now: SimTime,
+    /// The emulator port the run arrived on.
+    port: u16,
+}
+
+impl FateRoute for NodeRoute<'_, '_, '_> {
+    type Error = std::convert::Infallible;
+
+    fn input(
+        &mut self,
+        index: usize,
+        frame: &mut PacketBuf,
+        fate: &Fate,
+    ) -> Result<(), Self::Error> {
+        let device = &mut *self.device;
+        let len = device.run_lens.get(index).copied().unwrap_or(0);
+        device.tally(self.now, self.port, fate, len, frame.as_slice());
+        let out = fate.egress().and_then(|id| device.port_of(id));
+        device.run_sends.push(out);
+        Ok(())
+    }
+
+    fn generated(
+        &mut self,
+        _: usize,
+        frame: &mut PacketBuf,
+        fate: &Fate,
+    ) -> Result<(), Self::Error> {
+        let device = &mut *self.device;
+        let out = fate.egress().and_then(|id| device.port_of(id));
+        device.tally(self.now, self.port, fate, frame.len(), &[]);
+        if let Some(out) = out {
+            let mut sent = self.tx.frame();
+            std::mem::swap(frame, &mut sent);
+            device.run_generated.push((out, sent));
+        }
+        Ok(())
     }
 }
 

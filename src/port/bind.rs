@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 
 use super::{
-    AfPacketConfig, AfPacketPort, CaptureDirection, CapturePort, Port, PortError, TapConfig,
+    AfPacketConfig, AfPacketPort, Port, PortError, RecordDirection, RecordingPort, TapConfig,
     TapPort,
 };
 
@@ -100,10 +100,10 @@ impl BindSpec {
             None => Ok(port),
             Some(directory) => {
                 let path = directory.join(format!("{}.pcap", self.interface));
-                Ok(Box::new(CapturePort::create(
+                Ok(Box::new(RecordingPort::create(
                     port,
                     path,
-                    CaptureDirection::Both,
+                    RecordDirection::Both,
                 )?))
             }
         }

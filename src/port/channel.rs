@@ -13,7 +13,7 @@ use crate::packet::PacketBuf;
 
 /// Settings of a channel pair (both ends alike).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ChannelConfig {
+pub struct ChannelPortConfig {
     /// Frames a direction holds before sends fail with
     /// [`PortError::QueueFull`].
     pub capacity: usize,
@@ -22,7 +22,7 @@ pub struct ChannelConfig {
     pub mtu: usize,
 }
 
-impl Default for ChannelConfig {
+impl Default for ChannelPortConfig {
     fn default() -> Self {
         Self {
             capacity: 1024,
@@ -47,7 +47,7 @@ pub struct ChannelPort {
 
 impl ChannelPort {
     /// Two connected ends named `a` and `b`.
-    pub fn pair(a: &str, b: &str, config: ChannelConfig) -> (ChannelPort, ChannelPort) {
+    pub fn pair(a: &str, b: &str, config: ChannelPortConfig) -> (ChannelPort, ChannelPort) {
         let capacity = config.capacity.max(1);
         let (a_to_b, b_from_a) = bounded(capacity);
         let (b_to_a, a_from_b) = bounded(capacity);
@@ -166,7 +166,7 @@ mod tests {
 
     #[test]
     fn buffers_travel_back_for_reuse() {
-        let (mut a, mut b) = ChannelPort::pair("a", "b", ChannelConfig::default());
+        let (mut a, mut b) = ChannelPort::pair("a", "b", ChannelPortConfig::default());
         let mut bufs = vec![PacketBuf::new(); 2];
         a.send(&[7; 100]).unwrap();
         assert_eq!(b.recv_batch(&mut bufs, Duration::ZERO).unwrap(), 1);

@@ -1,8 +1,8 @@
 //! Ports: named Ethernet frame I/O endpoints that the forwarding node sits
-//! between. One trait, [`Port`], with stacking wrappers (capture to pcap),
-//! in-memory channel pairs for tests, and Linux devices (AF_PACKET through
-//! pnet, TAP through tun-rs); plus the `erdp attach` loop: [`PortSet`]
-//! serving the ports, [`NodeHandler`] driving the forwarding node.
+//! between. One trait, [`Port`], with stacking wrappers (recording to
+//! pcap), in-memory channel pairs for tests, and Linux devices (AF_PACKET
+//! through pnet, TAP through tun-rs). Devices only: the `erdp attach` loop
+//! that serves them is in [`crate::driver`].
 //!
 //! Receive fills caller-owned [`PacketBuf`]s and never blocks longer than
 //! the timeout given; every frame a port does not deliver is counted under a
@@ -10,15 +10,13 @@
 
 mod afpacket;
 mod bind;
-mod capture;
 mod channel;
 mod device;
 mod error;
 mod mmsg;
 pub mod netns;
-mod node_handler;
 mod readiness;
-mod set;
+mod recording;
 mod shutdown;
 mod tap;
 
@@ -31,13 +29,12 @@ use crate::packet::PacketBuf;
 
 pub use afpacket::{AfPacketBackend, AfPacketConfig, AfPacketPort, MIN_READ_BUFFER};
 pub use bind::{BindSpec, DeviceKind, OpenOptions};
-pub use capture::{CaptureDirection, CapturePort};
-pub use channel::{ChannelConfig, ChannelPort};
+pub use channel::{ChannelPort, ChannelPortConfig};
 pub use error::PortError;
 pub use mmsg::MMSG_BATCH;
-pub use node_handler::{BindingError, HandlerCounters, NodeHandler, check_bindings};
+pub(crate) use readiness::poll_many;
 pub use readiness::wait_readable;
-pub use set::{FrameHandler, PortSet, RunSummary};
+pub use recording::{RecordDirection, RecordingPort};
 pub use shutdown::Shutdown;
 pub use tap::{TapConfig, TapPort};
 

@@ -1,9 +1,9 @@
-//! The replay loop: frames from [`Input`] through the node (one worker on
-//! the calling thread, or the node's [`WorkerPool`]), fates to the [`Sink`]
+//! The replay: frames from [`Input`] (the capture-reading side) through the
+//! node by the [`crate::driver`] (one worker on the calling thread, or the
+//! node's [`WorkerPool`]), fates to the [`Sink`] (the capture-writing side)
 //! in input order, then the [`ReplayReport`]. The report does not depend on
 //! the number of workers.
 
-use std::cell::RefCell;
 use std::io::{Read, Write};
 use std::sync::Arc;
 
@@ -14,7 +14,8 @@ use super::input::{Input, InputRecord, ethernet_names};
 use super::report::{Promiscuous, ReplayReport};
 use super::sink::Sink;
 use crate::capture::{CaptureError, CaptureReader};
-use crate::dataplane::{Fate, Node, Outputs, PoolError, WorkerPool};
+use crate::dataplane::{Fate, Node, PoolError, WorkerPool};
+use crate::driver::{Driver, FateRoute, FrameSource, Order, run_batched, run_pooled};
 use crate::fib::InterfaceId;
 use crate::output::OutputError;
 use crate::packet::PacketBuf;
@@ -123,11 +124,7 @@ pub fn replay<R: Read, W: Write>(
         options.progress.clone(),
         options.promiscuous,
     );
-    if options.workers <= 1 {
-        run_inline(node, &mut input, &mut sink, options.batch_size.max(1))?;
-    } else {
-        run_pool(node, &mut input, &mut sink, options)?;
-    }
+    drive(node, &mut input, &mut sink, options)?;
     while let Some(record) = input.pop_capture_drop() {
         emit_capture_drop(&mut sink, &mut input, record)?;
     }
@@ -156,116 +153,83 @@ fn emit_capture_drop<R: Read, W: Write>(
     Ok(())
 }
 
-/// Hands one processed frame (and what it generated) to the sink, after
-/// the capture drops that came before it.
-fn emit<'g, R: Read, W: Write>(
-    sink: &mut Sink<W>,
-    input: &mut Input<'_, R>,
-    frame: &PacketBuf,
-    fate: &Fate,
-    generated: impl IntoIterator<Item = (&'g PacketBuf, &'g Fate)>,
-) -> Result<(), ReplayError> {
-    while let Some(record) = input.pop_capture_drop() {
-        emit_capture_drop(sink, input, record)?;
-    }
-    let Some(record) = input.pop_processed() else {
-        return Ok(());
-    };
-    sink.input(&record, frame, fate)?;
-    for (frame, fate) in generated {
-        sink.generated(&record, frame, fate)?;
-    }
-    input.recycle(record);
-    Ok(())
+/// The capture-reading side and the capture-writing side of a replay, as
+/// the driver sees them: frames come from [`Input`], their fates go to the
+/// [`Sink`] in input order, after the capture drops that came before them.
+struct ReplayIo<'i, 'n, R, W: Write> {
+    input: &'i mut Input<'n, R>,
+    sink: &'i mut Sink<W>,
+    /// The input frame whose results are being routed.
+    current: Option<InputRecord>,
 }
 
-/// One worker on this thread, batches of frames from one ingress.
-fn run_inline<R: Read, W: Write>(
-    node: &Arc<Node>,
-    input: &mut Input<'_, R>,
-    sink: &mut Sink<W>,
-    batch_size: usize,
-) -> Result<(), ReplayError> {
-    let mut worker = node.worker();
-    let mut frames: Vec<PacketBuf> = (0..=batch_size).map(|_| PacketBuf::new()).collect();
-    let mut outputs = Outputs::with_capacity(batch_size);
-    let mut filled = 0usize;
-    let mut batch_ingress = InterfaceId(0);
-    loop {
-        let next = match frames.get_mut(filled) {
-            Some(buf) => input.next(buf)?,
-            None => None,
+impl<R: Read, W: Write> ReplayIo<'_, '_, R, W> {
+    /// Gives the last frame's record back.
+    fn finish_current(&mut self) {
+        if let Some(record) = self.current.take() {
+            self.input.recycle(record);
+        }
+    }
+}
+
+impl<R: Read, W: Write> FrameSource for ReplayIo<'_, '_, R, W> {
+    type Error = ReplayError;
+
+    fn next_frame(&mut self, buf: &mut PacketBuf) -> Result<Option<InterfaceId>, ReplayError> {
+        self.input.next(buf)
+    }
+}
+
+impl<R: Read, W: Write> FateRoute for ReplayIo<'_, '_, R, W> {
+    type Error = ReplayError;
+
+    fn input(&mut self, _: usize, frame: &mut PacketBuf, fate: &Fate) -> Result<(), ReplayError> {
+        self.finish_current();
+        while let Some(record) = self.input.pop_capture_drop() {
+            emit_capture_drop(self.sink, self.input, record)?;
+        }
+        let Some(record) = self.input.pop_processed() else {
+            return Ok(());
         };
-        let full = filled == batch_size;
-        let switch = next.is_some_and(|ingress| filled > 0 && ingress != batch_ingress);
-        if filled > 0 && (next.is_none() || switch || full) {
-            let (batch, _) = frames.split_at_mut(filled);
-            worker.process(batch_ingress, batch, &mut outputs);
-            let mut generated = 0usize;
-            for (index, (frame, fate)) in batch.iter().zip(outputs.fates()).enumerate() {
-                // A reply or error, or the fragments after the first.
-                let first = generated;
-                while outputs
-                    .generated_at(generated)
-                    .is_some_and(|g| g.cause == index)
-                {
-                    generated += 1;
-                }
-                let made = (first..generated).filter_map(|k| outputs.generated_at(k));
-                emit(sink, input, frame, fate, made.map(|g| (g.frame, g.fate)))?;
-            }
-            if next.is_some() {
-                // The frame just read waits at `filled`: make it the first.
-                frames.swap(0, filled);
-            }
-            filled = 0;
-        }
-        match next {
-            Some(ingress) => {
-                batch_ingress = ingress;
-                filled += 1;
-            }
-            None => return Ok(()),
+        let result = self.sink.input(&record, frame, fate);
+        self.current = Some(record);
+        result
+    }
+
+    fn generated(
+        &mut self,
+        _: usize,
+        frame: &mut PacketBuf,
+        fate: &Fate,
+    ) -> Result<(), ReplayError> {
+        match &self.current {
+            Some(record) => self.sink.generated(record, frame, fate),
+            None => Ok(()),
         }
     }
 }
 
-/// The node's worker pool; results come back in input order.
-fn run_pool<R: Read, W: Write>(
+/// Drives every frame of `input` through the node (one worker on this
+/// thread, or the node's worker pool) into `sink`.
+fn drive<R: Read, W: Write>(
     node: &Arc<Node>,
     input: &mut Input<'_, R>,
     sink: &mut Sink<W>,
     options: &ReplayOptions,
 ) -> Result<(), ReplayError> {
-    let mut pool = WorkerPool::new(Arc::clone(node), options.workers, options.batch_size)?;
-    let shared = RefCell::new((input, sink));
-    let failure: RefCell<Option<ReplayError>> = RefCell::new(None);
-    pool.run_ordered(
-        |buf| {
-            let mut state = shared.borrow_mut();
-            match state.0.next(buf) {
-                Ok(next) => next,
-                Err(error) => {
-                    failure.borrow_mut().get_or_insert(error);
-                    None
-                }
-            }
-        },
-        |done| {
-            let mut state = shared.borrow_mut();
-            let (input, sink) = &mut *state;
-            let more = done
-                .more_generated
-                .iter()
-                .map(|(frame, fate)| (frame, fate));
-            let made = done.generated.into_iter().chain(more);
-            if let Err(error) = emit(*sink, *input, done.frame, done.fate, made) {
-                failure.borrow_mut().get_or_insert(error);
-            }
-        },
-    )?;
-    match failure.into_inner() {
-        Some(error) => Err(error),
-        None => Ok(()),
-    }
+    let mut io = ReplayIo {
+        input,
+        sink,
+        current: None,
+    };
+    let result = if options.workers <= 1 {
+        let batch = options.batch_size.max(1);
+        let mut driver = Driver::new(node.worker(), batch, Order::ByCause);
+        run_batched(&mut driver, &mut io, batch)
+    } else {
+        let mut pool = WorkerPool::new(Arc::clone(node), options.workers, options.batch_size)?;
+        run_pooled(&mut pool, &mut io)
+    };
+    io.finish_current();
+    result
 }

@@ -13,11 +13,11 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use erdp::dataplane::{DropReason, Node, NodeCounters};
-use erdp::packet::PacketBuf;
-use erdp::port::{
-    BindingError, ChannelConfig, ChannelPort, HandlerCounters, NodeHandler, Port, PortSet,
-    RunSummary, Shutdown, check_bindings,
+use erdp::driver::{
+    BindingError, HandlerCounters, NodeHandler, PortSet, RunSummary, check_bindings,
 };
+use erdp::packet::PacketBuf;
+use erdp::port::{ChannelPort, ChannelPortConfig, Port, Shutdown};
 use etherparse::{NetSlice, TransportSlice};
 use std::net::Ipv4Addr;
 use support::dataplane::*;
@@ -103,7 +103,7 @@ fn ipv4(frame: &[u8]) -> etherparse::Ipv4Header {
 }
 
 fn pair(a: &str, b: &str) -> (ChannelPort, ChannelPort) {
-    ChannelPort::pair(a, b, ChannelConfig::default())
+    ChannelPort::pair(a, b, ChannelPortConfig::default())
 }
 
 #[test]

@@ -13,11 +13,10 @@ use std::net::{Ipv4Addr, TcpListener, TcpStream, UdpSocket};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use erdp::driver::PortSet;
 use erdp::packet::PacketBuf;
 use erdp::port::netns::{Netns, veth_pair};
-use erdp::port::{
-    AfPacketBackend, AfPacketConfig, AfPacketPort, Port, PortError, PortSet, Shutdown,
-};
+use erdp::port::{AfPacketBackend, AfPacketConfig, AfPacketPort, Port, PortError, Shutdown};
 use erdp::wire::MacAddr;
 use support::port::{UserspaceHost, numbered_frame, receive_numbered, require_root_and};
 

@@ -7,9 +7,10 @@ use crate::support;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use erdp::driver::PortSet;
 use erdp::packet::PacketBuf;
 use erdp::port::{
-    CaptureDirection, CapturePort, ChannelConfig, ChannelPort, Port, PortError, PortSet, Shutdown,
+    ChannelPort, ChannelPortConfig, Port, PortError, RecordDirection, RecordingPort, Shutdown,
 };
 use erdp::wire::MacAddr;
 use support::capture::{TempDir, read_all};
@@ -24,7 +25,7 @@ fn frame(seq: u32) -> Vec<u8> {
 
 #[test]
 fn frames_cross_in_order_in_batches_no_larger_than_the_buffers() {
-    let (mut a, mut b) = ChannelPort::pair("a", "b", ChannelConfig::default());
+    let (mut a, mut b) = ChannelPort::pair("a", "b", ChannelPortConfig::default());
     let sent: Vec<Vec<u8>> = (0..100).map(frame).collect();
     for bytes in &sent {
         a.send(bytes).unwrap();
@@ -52,7 +53,7 @@ fn frames_cross_in_order_in_batches_no_larger_than_the_buffers() {
 
 #[test]
 fn receive_waits_for_the_first_frame_at_most_the_timeout() {
-    let (mut a, mut b) = ChannelPort::pair("a", "b", ChannelConfig::default());
+    let (mut a, mut b) = ChannelPort::pair("a", "b", ChannelPortConfig::default());
     let mut bufs = vec![PacketBuf::new(); 4];
     let started = Instant::now();
     assert_eq!(
@@ -76,7 +77,7 @@ fn receive_waits_for_the_first_frame_at_most_the_timeout() {
 
 #[test]
 fn a_full_queue_refuses_and_send_batch_goes_on() {
-    let config = ChannelConfig {
+    let config = ChannelPortConfig {
         capacity: 2,
         mtu: 1500,
     };
@@ -102,7 +103,7 @@ fn a_full_queue_refuses_and_send_batch_goes_on() {
 
 #[test]
 fn frames_over_the_mtu_are_refused() {
-    let (mut a, _b) = ChannelPort::pair("a", "b", ChannelConfig::default());
+    let (mut a, _b) = ChannelPort::pair("a", "b", ChannelPortConfig::default());
     a.send(&vec![0; 1514]).unwrap();
     let error = a.send(&vec![0; 1515]).unwrap_err();
     assert!(
@@ -122,7 +123,7 @@ fn frames_over_the_mtu_are_refused() {
 
 #[test]
 fn a_frame_too_big_for_the_buffer_is_dropped_with_a_reason() {
-    let (mut a, mut b) = ChannelPort::pair("a", "b", ChannelConfig::default());
+    let (mut a, mut b) = ChannelPort::pair("a", "b", ChannelPortConfig::default());
     a.send(&frame(1)).unwrap();
     a.send(&vec![0; 1500]).unwrap();
     a.send(&frame(2)).unwrap();
@@ -137,7 +138,7 @@ fn a_frame_too_big_for_the_buffer_is_dropped_with_a_reason() {
 
 #[test]
 fn a_vanished_peer_is_fatal_after_the_last_frames() {
-    let (mut a, mut b) = ChannelPort::pair("a", "b", ChannelConfig::default());
+    let (mut a, mut b) = ChannelPort::pair("a", "b", ChannelPortConfig::default());
     a.send(&frame(1)).unwrap();
     drop(a);
     let mut bufs = vec![PacketBuf::new(); 4];
@@ -151,9 +152,9 @@ fn a_vanished_peer_is_fatal_after_the_last_frames() {
 #[test]
 fn capture_writes_both_directions_in_order() {
     let dir = TempDir::new("port-capture");
-    let (a, mut b) = ChannelPort::pair("lan", "peer", ChannelConfig::default());
+    let (a, mut b) = ChannelPort::pair("lan", "peer", ChannelPortConfig::default());
     let path = dir.path("lan.pcap");
-    let mut captured = CapturePort::create(a, &path, CaptureDirection::Both).unwrap();
+    let mut captured = RecordingPort::create(a, &path, RecordDirection::Both).unwrap();
     captured.send(&frame(1)).unwrap();
     b.send(&frame(2)).unwrap();
     let mut bufs = vec![PacketBuf::new(); 4];
@@ -183,12 +184,12 @@ fn capture_writes_both_directions_in_order() {
 fn capture_direction_filters() {
     let dir = TempDir::new("port-capture-direction");
     for (direction, expected) in [
-        (CaptureDirection::Rx, vec![Some(2)]),
-        (CaptureDirection::Tx, vec![Some(1)]),
+        (RecordDirection::Rx, vec![Some(2)]),
+        (RecordDirection::Tx, vec![Some(1)]),
     ] {
-        let (a, mut b) = ChannelPort::pair("lan", "peer", ChannelConfig::default());
+        let (a, mut b) = ChannelPort::pair("lan", "peer", ChannelPortConfig::default());
         let path = dir.path(&format!("{direction:?}.pcap"));
-        let mut captured = CapturePort::create(a, &path, direction).unwrap();
+        let mut captured = RecordingPort::create(a, &path, direction).unwrap();
         captured.send(&frame(1)).unwrap();
         b.send(&frame(2)).unwrap();
         let mut bufs = vec![PacketBuf::new(); 4];
@@ -207,8 +208,8 @@ fn capture_failures_are_counted_and_forwarding_goes_on() {
         std::path::Path::new("/dev/full").exists(),
         "needs /dev/full"
     );
-    let (a, mut b) = ChannelPort::pair("lan", "peer", ChannelConfig::default());
-    let mut captured = CapturePort::create(a, "/dev/full", CaptureDirection::Both).unwrap();
+    let (a, mut b) = ChannelPort::pair("lan", "peer", ChannelPortConfig::default());
+    let mut captured = RecordingPort::create(a, "/dev/full", RecordDirection::Both).unwrap();
     // Enough bytes to overflow the writer's buffer, so writes reach the disk.
     for seq in 0..400 {
         captured.send(&numbered_frame(A, B, seq, 1400)).unwrap();
@@ -227,16 +228,16 @@ fn capture_failures_are_counted_and_forwarding_goes_on() {
 #[test]
 fn closing_the_set_finishes_captures_and_reports_failures() {
     let dir = TempDir::new("port-close");
-    let (good, mut good_peer) = ChannelPort::pair("good", "peer", ChannelConfig::default());
-    let (bad, _bad_peer) = ChannelPort::pair("bad", "peer", ChannelConfig::default());
+    let (good, mut good_peer) = ChannelPort::pair("good", "peer", ChannelPortConfig::default());
+    let (bad, _bad_peer) = ChannelPort::pair("bad", "peer", ChannelPortConfig::default());
     let mut ports = PortSet::new(4, Duration::from_millis(5));
     let path = dir.path("good.pcap");
     ports.add(Box::new(
-        CapturePort::create(good, &path, CaptureDirection::Both).unwrap(),
+        RecordingPort::create(good, &path, RecordDirection::Both).unwrap(),
     ));
     if std::path::Path::new("/dev/full").exists() {
         ports.add(Box::new(
-            CapturePort::create(bad, "/dev/full", CaptureDirection::Both).unwrap(),
+            RecordingPort::create(bad, "/dev/full", RecordDirection::Both).unwrap(),
         ));
     }
     good_peer.send(&frame(5)).unwrap();
@@ -274,8 +275,8 @@ fn closing_the_set_finishes_captures_and_reports_failures() {
 #[test]
 fn the_loop_bridges_two_links_until_shutdown() {
     // host_a <-> lan ==[PortSet bridge]== wan <-> host_b
-    let (lan, mut host_a) = ChannelPort::pair("lan", "host-a", ChannelConfig::default());
-    let (wan, mut host_b) = ChannelPort::pair("wan", "host-b", ChannelConfig::default());
+    let (lan, mut host_a) = ChannelPort::pair("lan", "host-a", ChannelPortConfig::default());
+    let (wan, mut host_b) = ChannelPort::pair("wan", "host-b", ChannelPortConfig::default());
     let mut ports = PortSet::new(32, Duration::from_millis(5));
     assert_eq!(ports.add(Box::new(lan)), 0);
     assert_eq!(ports.add(Box::new(wan)), 1);
@@ -324,7 +325,7 @@ fn the_loop_bridges_two_links_until_shutdown() {
 
 #[test]
 fn the_loop_stops_when_a_port_is_gone() {
-    let (lan, host) = ChannelPort::pair("lan", "host", ChannelConfig::default());
+    let (lan, host) = ChannelPort::pair("lan", "host", ChannelPortConfig::default());
     let mut ports = PortSet::new(8, Duration::from_millis(5));
     ports.add(Box::new(lan));
     drop(host);

@@ -17,7 +17,7 @@ use super::device::{Arrival, Departure, Device, DeviceEvent, PortId, TxQueue};
 use super::error::EmuError;
 use super::event::{EventKind, EventQueue};
 use super::link::{
-    CaptureError, DeviceId, Endpoint, Link, LinkCapture, LinkConfig, LinkId, LinkReport,
+    DeviceId, Endpoint, Link, LinkCapture, LinkCaptureError, LinkConfig, LinkId, LinkReport,
     LinkTimeline, SeriesRecorder,
 };
 use super::pool::FramePool;
@@ -257,7 +257,7 @@ impl Simulator {
     }
 
     /// Closes every capture; per link name, the frames written or the error.
-    pub fn finish_captures(&mut self) -> Vec<(String, Result<u64, CaptureError>)> {
+    pub fn finish_captures(&mut self) -> Vec<(String, Result<u64, LinkCaptureError>)> {
         self.links
             .iter_mut()
             .filter_map(|link| {

@@ -3,9 +3,9 @@
 //! pcap capture.
 
 mod azure_frag;
-mod capture;
 mod channel;
 mod config;
+mod link_capture;
 mod series;
 mod stats;
 
@@ -15,9 +15,9 @@ use std::time::Duration;
 use serde::Serialize;
 
 pub use azure_frag::{AZURE_FRAGMENT_ABOVE, AzureFragmentation};
-pub use capture::{CaptureError, CapturePoint, LinkCapture, SNAPLEN};
 pub use channel::{Admitted, Channel, Offer};
 pub use config::{ChannelConfig, LinkConfig, LinkConfigError};
+pub use link_capture::{CapturePoint, LinkCapture, LinkCaptureError, SNAPLEN};
 pub use series::{
     DEFAULT_BUCKET, FrameClass, LinkSeries, LinkTimeline, MAX_BUCKETS, SeriesRecorder,
 };

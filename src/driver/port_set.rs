@@ -9,9 +9,8 @@ use std::time::{Duration, Instant};
 use nix::poll::{PollFd, PollFlags};
 use serde::Serialize;
 
-use super::readiness::poll_many;
-use super::{Port, PortCounters, PortError, Shutdown};
 use crate::packet::PacketBuf;
+use crate::port::{Port, PortCounters, PortError, Shutdown, poll_many};
 
 /// Longest idle wait while a port has no descriptor to poll (a channel).
 const FD_LESS_POLL: Duration = Duration::from_millis(1);

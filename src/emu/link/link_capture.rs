@@ -32,7 +32,7 @@ pub const SNAPLEN: u32 = 65_535;
 /// Why a capture could not be written.
 #[derive(Debug, thiserror::Error)]
 #[error("pcap capture {path}: {reason}")]
-pub struct CaptureError {
+pub struct LinkCaptureError {
     /// The file (or `<writer>`).
     pub path: String,
     /// What failed.
@@ -75,7 +75,7 @@ impl LinkCapture {
         writer: Box<dyn Write>,
         label: impl Into<String>,
         point: CapturePoint,
-    ) -> Result<Self, CaptureError> {
+    ) -> Result<Self, LinkCaptureError> {
         let label = label.into();
         let header = PcapHeader {
             datalink: DataLink::ETHERNET,
@@ -84,7 +84,7 @@ impl LinkCapture {
             endianness: pcap_file::Endianness::Little,
             ..PcapHeader::default()
         };
-        let writer = PcapWriter::with_header(writer, header).map_err(|e| CaptureError {
+        let writer = PcapWriter::with_header(writer, header).map_err(|e| LinkCaptureError {
             path: label.clone(),
             reason: format!("writing the file header: {}", describe(&e)),
         })?;
@@ -98,9 +98,9 @@ impl LinkCapture {
     }
 
     /// A capture into a new file at `path` (replaced if it exists).
-    pub fn create(path: &Path, point: CapturePoint) -> Result<Self, CaptureError> {
+    pub fn create(path: &Path, point: CapturePoint) -> Result<Self, LinkCaptureError> {
         let label = path.display().to_string();
-        let file = File::create(path).map_err(|e| CaptureError {
+        let file = File::create(path).map_err(|e| LinkCaptureError {
             path: label.clone(),
             reason: format!("cannot create: {e}"),
         })?;
@@ -140,7 +140,7 @@ impl LinkCapture {
 
     /// Flushes the file; returns the number of frames written, or the
     /// first error met.
-    pub fn finish(mut self) -> Result<u64, CaptureError> {
+    pub fn finish(mut self) -> Result<u64, LinkCaptureError> {
         if let Some(writer) = self.writer.take() {
             let mut inner = writer.into_writer();
             if let Err(e) = inner.flush() {
@@ -149,7 +149,7 @@ impl LinkCapture {
         }
         match self.error {
             None => Ok(self.frames),
-            Some(reason) => Err(CaptureError {
+            Some(reason) => Err(LinkCaptureError {
                 path: self.label,
                 reason,
             }),

@@ -1,19 +1,20 @@
-//! The `erdp attach` handler: drives a dataplane [`Worker`] from a
-//! [`super::PortSet`]. Each received batch goes through the node; every
-//! forwarded frame and every packet the node generated (ARP and neighbour
-//! replies, echo replies, ICMP errors) is sent on the port of its egress
-//! interface, one [`Port::send_batch`] per port. No allocation per packet:
-//! buffers are swapped into per-port outboxes, never copied.
+//! The `erdp attach` handler: the [`Driver`] fed from a [`super::PortSet`].
+//! Each received batch goes through the node; every forwarded frame and
+//! every packet the node generated (ARP and neighbour replies, echo
+//! replies, ICMP errors) is sent on the port of its egress interface, one
+//! [`Port::send_batch`] per port. No allocation per packet: buffers are
+//! swapped into per-port outboxes, never copied.
 
 use std::collections::BTreeSet;
 
 use serde::Serialize;
 use thiserror::Error;
 
-use super::{FrameHandler, Port};
-use crate::dataplane::{Node, Outputs, Worker};
+use super::{Driver, FateRoute, FrameHandler, Order};
+use crate::dataplane::{Fate, Node, Worker};
 use crate::fib::InterfaceId;
 use crate::packet::PacketBuf;
+use crate::port::Port;
 
 /// Why a set of ports cannot serve a node.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -151,11 +152,33 @@ impl Outboxes {
     }
 }
 
+impl FateRoute for Outboxes {
+    type Error = std::convert::Infallible;
+
+    fn input(&mut self, _: usize, frame: &mut PacketBuf, fate: &Fate) -> Result<(), Self::Error> {
+        if let Some(slot) = fate.egress().and_then(|e| self.slot_for(e)) {
+            std::mem::swap(frame, slot);
+        }
+        Ok(())
+    }
+
+    fn generated(
+        &mut self,
+        _: usize,
+        frame: &mut PacketBuf,
+        fate: &Fate,
+    ) -> Result<(), Self::Error> {
+        if let Some(slot) = fate.egress().and_then(|e| self.slot_for(e)) {
+            std::mem::swap(frame, slot);
+        }
+        Ok(())
+    }
+}
+
 /// A [`FrameHandler`] that forwards with a node [`Worker`]: port `i` of the
 /// [`super::PortSet`] serves the node interface named like it.
 pub struct NodeHandler {
-    worker: Worker,
-    outputs: Outputs,
+    driver: Driver,
     /// The node interface of each port, by port index.
     port_interface: Vec<InterfaceId>,
     outboxes: Outboxes,
@@ -186,8 +209,7 @@ impl NodeHandler {
             })
             .collect();
         Ok(Self {
-            worker,
-            outputs: Outputs::with_capacity(batch.max(1)),
+            driver: Driver::new(worker, batch, Order::InputsFirst),
             port_interface,
             outboxes: Outboxes {
                 interface_port,
@@ -199,7 +221,7 @@ impl NodeHandler {
 
     /// The node this handler forwards for.
     pub fn node(&self) -> &Node {
-        self.worker.node()
+        self.driver.node()
     }
 
     /// What the handler sent so far.
@@ -214,21 +236,8 @@ impl FrameHandler for NodeHandler {
             self.outboxes.counters.unbound_egress += frames.len() as u64;
             return;
         };
-        self.worker.process(interface, frames, &mut self.outputs);
-        for (frame, fate) in frames.iter_mut().zip(self.outputs.fates()) {
-            if let Some(slot) = fate.egress().and_then(|e| self.outboxes.slot_for(e)) {
-                std::mem::swap(frame, slot);
-            }
-        }
-        for index in 0..self.outputs.generated_len() {
-            let egress = self
-                .outputs
-                .generated_at(index)
-                .and_then(|generated| generated.fate.egress());
-            if let Some(slot) = egress.and_then(|e| self.outboxes.slot_for(e)) {
-                self.outputs.swap_generated(index, slot);
-            }
-        }
+        // Routing into outboxes cannot fail (the error type is Infallible).
+        let Ok(()) = self.driver.drive(interface, frames, &mut self.outboxes);
         self.outboxes.flush(ports);
     }
 }

@@ -1,7 +1,7 @@
 //! A port that wraps a port and writes the frames it receives and sends to
 //! a pcap file (Ethernet, nanosecond wall-clock timestamps), like tcpdump
 //! on the interface. Capture failures never stop forwarding: they are
-//! counted and the first one is kept for [`CapturePort::finish`].
+//! counted and the first one is kept for [`RecordingPort::finish`].
 
 use std::fs::File;
 use std::io::BufWriter;
@@ -13,9 +13,9 @@ use super::{Port, PortCounters, PortError};
 use crate::capture::{CaptureError, PcapFileWriter};
 use crate::packet::PacketBuf;
 
-/// Which frames a [`CapturePort`] writes.
+/// Which frames a [`RecordingPort`] writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CaptureDirection {
+pub enum RecordDirection {
     /// Frames received and frames sent.
     Both,
     /// Frames received only.
@@ -24,31 +24,31 @@ pub enum CaptureDirection {
     Tx,
 }
 
-impl CaptureDirection {
+impl RecordDirection {
     fn rx(self) -> bool {
-        matches!(self, CaptureDirection::Both | CaptureDirection::Rx)
+        matches!(self, RecordDirection::Both | RecordDirection::Rx)
     }
     fn tx(self) -> bool {
-        matches!(self, CaptureDirection::Both | CaptureDirection::Tx)
+        matches!(self, RecordDirection::Both | RecordDirection::Tx)
     }
 }
 
 /// A port whose traffic is also written to a pcap file.
-pub struct CapturePort<P: Port> {
+pub struct RecordingPort<P: Port> {
     inner: P,
     writer: Option<PcapFileWriter<BufWriter<File>>>,
-    direction: CaptureDirection,
+    direction: RecordDirection,
     /// Frames that could not be written.
     capture_errors: u64,
     first_error: Option<CaptureError>,
 }
 
-impl<P: Port> CapturePort<P> {
+impl<P: Port> RecordingPort<P> {
     /// Wraps `inner`, creating (or truncating) the pcap at `path`.
     pub fn create(
         inner: P,
         path: impl AsRef<Path>,
-        direction: CaptureDirection,
+        direction: RecordDirection,
     ) -> Result<Self, PortError> {
         let writer = PcapFileWriter::create(path).map_err(|source| PortError::Capture {
             port: inner.name().to_owned(),
@@ -124,7 +124,7 @@ fn now_ns() -> u64 {
         })
 }
 
-impl<P: Port> Port for CapturePort<P> {
+impl<P: Port> Port for RecordingPort<P> {
     fn name(&self) -> &str {
         self.inner.name()
     }
