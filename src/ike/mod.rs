@@ -12,6 +12,7 @@ mod exchange;
 mod initiator;
 mod keys;
 mod liveness;
+mod modp;
 mod parsed;
 mod proposal;
 mod rekey;
