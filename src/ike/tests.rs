@@ -457,5 +457,6 @@ pub(super) fn poll(ike: &mut Ike, now: Duration) -> Output {
 }
 
 mod cbc;
+mod cookie;
 mod liveness;
 mod rekey;
