@@ -1,5 +1,5 @@
 //! ESP tunnel throughput (RFC 4303 with AEAD suites via `ring`, and AES-CBC
-//! + HMAC-SHA2-256-128): encap and decap (with anti-replay) at 64, 512, 1400
+//! with HMAC-SHA2-256-128): encap and decap (with anti-replay) at 64, 512, 1400
 //! and 9000-byte inner packets for each suite, one packet at a time and in
 //! batches, beside two raw `ring` baselines (AES-GCM of the same key size
 //! for the CBC suites) and, for ChaCha20-Poly1305, boringtun's

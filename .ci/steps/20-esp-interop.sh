@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # ESP interop with independent implementations (issue 3):
 #  - Scapy (scapy.layers.ipsec) both ways, live, with random packets:
-#    AES-GCM-128/256, ChaCha20-Poly1305, ESN across 2^32, NAT-T, IPv6 outer;
-#  - tshark 4.0 verifies the ICV (esp.icv_good == 1) of every AES-GCM packet
+#    AES-GCM-128/256, ChaCha20-Poly1305, AES-CBC + HMAC-SHA2-256-128, ESN
+#    across 2^32, NAT-T, IPv6 outer;
+#  - tshark 4.0 verifies the ICV (esp.icv_good == 1) of every AES-GCM and
+#    AES-CBC + HMAC-SHA-256-128 packet
 #    erdp writes.
 # The committed Scapy fixtures (pcaps/esp/) are checked by `cargo test`
 # without Python; this step regenerates nothing and needs network access to

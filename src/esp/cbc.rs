@@ -26,8 +26,10 @@ pub const CBC_BLOCK_LEN: usize = 16;
 pub const HMAC_SHA256_128_LEN: usize = 16;
 
 /// The AES key schedule (both directions: one suite object serves an
-/// outbound or an inbound SA).
+/// outbound or an inbound SA). Unboxed on purpose: it is read per packet,
+/// and the whole suite sits behind one `Box` in [`super::suite::EspCipher`].
 #[derive(Clone)]
+#[allow(clippy::large_enum_variant)]
 enum AesKey {
     Aes128(Aes128),
     Aes256(Aes256),

@@ -173,11 +173,14 @@ impl std::fmt::Debug for EspAead {
 }
 
 /// An SA's transform: an AEAD, or AES-CBC with HMAC-SHA2-256-128. Both
-/// have a 16-byte ICV; the IV length and the payload alignment differ.
+/// have a 16-byte ICV; the IV length and the payload alignment differ. The
+/// CBC suite (two AES key schedules and the HMAC's) is boxed, so the AEAD
+/// SAs keep their size; the AEAD key stays inline, off any indirection.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum EspCipher {
     Aead(EspAead),
-    CbcHmac(EspCbcHmac),
+    CbcHmac(Box<EspCbcHmac>),
 }
 
 /// Why an SA's transform refused an arriving packet.
@@ -197,7 +200,7 @@ impl EspCipher {
         if algorithm.is_aead() {
             EspAead::new(algorithm, key).map(EspCipher::Aead)
         } else {
-            EspCbcHmac::new(algorithm, key).map(EspCipher::CbcHmac)
+            EspCbcHmac::new(algorithm, key).map(|c| EspCipher::CbcHmac(Box::new(c)))
         }
     }
 

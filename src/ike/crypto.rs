@@ -1,6 +1,6 @@
 //! IKEv2 primitives through `ring`: the PRFs and prf+ (RFC 7296 section
 //! 2.13, RFC 4868), Diffie-Hellman over ECP-256/384 (RFC 5903) and
-//! Curve25519 (RFC 8031), and the SK payload's AES-GCM (RFC 5282) or
+//! Curve25519 (RFC 8031) (MODP-2048 in `super::modp`), and the SK payload's AES-GCM (RFC 5282) or
 //! AES-CBC (RFC 3602, through RustCrypto's `aes` + `cbc`) with HMAC-SHA2
 //! integrity (RFC 4868).
 
@@ -10,6 +10,7 @@ use ring::hmac;
 use ring::rand::SystemRandom;
 use zeroize::Zeroizing;
 
+use super::modp::{MODP2048_LEN, ModpPrivate};
 use crate::wire::ike::transform;
 
 /// Secret bytes, wiped on drop.
@@ -95,6 +96,8 @@ pub enum DhGroup {
     Ecp384,
     /// Curve25519 (31).
     Curve25519,
+    /// 2048-bit MODP group (14, RFC 3526), through `super::modp`.
+    Modp2048,
 }
 
 /// A Diffie-Hellman failure: a public value of the wrong length or not on
@@ -113,6 +116,7 @@ impl DhGroup {
             DhGroup::Ecp256 => transform::DH_ECP_256,
             DhGroup::Ecp384 => transform::DH_ECP_384,
             DhGroup::Curve25519 => transform::DH_CURVE25519,
+            DhGroup::Modp2048 => transform::DH_MODP_2048,
         }
     }
 
@@ -122,15 +126,17 @@ impl DhGroup {
             transform::DH_ECP_256 => Some(DhGroup::Ecp256),
             transform::DH_ECP_384 => Some(DhGroup::Ecp384),
             transform::DH_CURVE25519 => Some(DhGroup::Curve25519),
+            transform::DH_MODP_2048 => Some(DhGroup::Modp2048),
             _ => None,
         }
     }
 
-    fn ring(self) -> &'static agreement::Algorithm {
+    fn ring(self) -> Option<&'static agreement::Algorithm> {
         match self {
-            DhGroup::Ecp256 => &agreement::ECDH_P256,
-            DhGroup::Ecp384 => &agreement::ECDH_P384,
-            DhGroup::Curve25519 => &agreement::X25519,
+            DhGroup::Ecp256 => Some(&agreement::ECDH_P256),
+            DhGroup::Ecp384 => Some(&agreement::ECDH_P384),
+            DhGroup::Curve25519 => Some(&agreement::X25519),
+            DhGroup::Modp2048 => None,
         }
     }
 
@@ -140,6 +146,7 @@ impl DhGroup {
             DhGroup::Ecp256 => 64,
             DhGroup::Ecp384 => 96,
             DhGroup::Curve25519 => 32,
+            DhGroup::Modp2048 => MODP2048_LEN,
         }
     }
 
@@ -149,7 +156,15 @@ impl DhGroup {
 
     /// A fresh key pair. `None` only if the system RNG fails.
     pub fn generate(self, rng: &SystemRandom) -> Option<DhPrivate> {
-        let private = EphemeralPrivateKey::generate(self.ring(), rng).ok()?;
+        let Some(algorithm) = self.ring() else {
+            let private = ModpPrivate::generate(rng)?;
+            return Some(DhPrivate {
+                group: self,
+                public: private.public().to_vec(),
+                private: DhSecret::Modp(private),
+            });
+        };
+        let private = EphemeralPrivateKey::generate(algorithm, rng).ok()?;
         let public = private.compute_public_key().ok()?;
         // ECP public values travel as x || y without the 0x04 prefix
         // (RFC 5903 section 7).
@@ -160,7 +175,7 @@ impl DhGroup {
         };
         Some(DhPrivate {
             group: self,
-            private,
+            private: DhSecret::Ecdh(private),
             public,
         })
     }
@@ -170,8 +185,14 @@ impl DhGroup {
 /// zeroizes it; it is used once).
 pub struct DhPrivate {
     group: DhGroup,
-    private: EphemeralPrivateKey,
+    private: DhSecret,
     public: Vec<u8>,
+}
+
+/// The private half: ring's for the curves, ours for MODP.
+enum DhSecret {
+    Ecdh(EphemeralPrivateKey),
+    Modp(ModpPrivate),
 }
 
 impl std::fmt::Debug for DhPrivate {
@@ -202,14 +223,24 @@ impl DhPrivate {
         if peer.len() != self.group.public_len() {
             return Err(error);
         }
+        let (private, algorithm) = match (self.private, self.group.ring()) {
+            (DhSecret::Ecdh(private), Some(algorithm)) => (private, algorithm),
+            (DhSecret::Modp(private), _) => {
+                return private
+                    .agree(peer)
+                    .map(|shared| Zeroizing::new(shared.to_vec()))
+                    .ok_or(error);
+            }
+            (DhSecret::Ecdh(_), None) => return Err(error),
+        };
         let mut encoded = Vec::with_capacity(peer.len() + 1);
         if self.group.is_ecp() {
             encoded.push(0x04);
         }
         encoded.extend_from_slice(peer);
         agreement::agree_ephemeral(
-            self.private,
-            &UnparsedPublicKey::new(self.group.ring(), &encoded),
+            private,
+            &UnparsedPublicKey::new(algorithm, &encoded),
             |shared| Zeroizing::new(shared.to_vec()),
         )
         .map_err(|_| error)

@@ -10,6 +10,7 @@ use std::time::Duration;
 use ring::rand::{SecureRandom, SystemRandom};
 use zeroize::Zeroizing;
 
+use super::cookie::CookieJar;
 use super::crypto::{
     CBC_IV_LEN, DhPrivate, IkeEncr, IkeInteg, SK_ICV_LEN, SK_IV_LEN, nat_detection_hash,
 };
@@ -99,6 +100,8 @@ pub(super) struct IkeSa {
     pub(super) last_response: Option<(u32, Vec<u8>)>,
     pub(super) pending: Option<Pending>,
     pub(super) iv_counter: u64,
+    /// COOKIE notifies answered (initiator; bounded).
+    pub(super) cookie_retries: u8,
     /// The CHILD_SAs of this IKE SA (at most `rekey::MAX_CHILDREN`).
     pub(super) children: Vec<Child>,
 }
@@ -139,6 +142,7 @@ impl IkeSa {
             last_response: None,
             pending: None,
             iv_counter: 0,
+            cookie_retries: 0,
             children: Vec::new(),
         }
     }
@@ -167,6 +171,8 @@ pub struct Ike {
     /// Half-open responder SAs by (peer SPI, peer address), to answer a
     /// retransmitted IKE_SA_INIT with the same response.
     pub(super) half_open: HashMap<(u64, SocketAddr), u64>,
+    /// The responder's cookie secrets.
+    pub(super) cookies: CookieJar,
     pub(super) stats: IkeStats,
 }
 
@@ -206,6 +212,7 @@ impl Ike {
             rng: SystemRandom::new(),
             sas: HashMap::new(),
             half_open: HashMap::new(),
+            cookies: CookieJar::default(),
             stats: IkeStats::default(),
         }
     }

@@ -13,8 +13,8 @@ use super::rekey::Child;
 use super::ts::covered_by;
 use super::{Datagram, DhGroup, Event, Failure, Ike, IkeDrop, NAT_T_PORT, Output, child_sa};
 use crate::wire::ike::{
-    IKE_HEADER_LEN, IkeHeader, IkeWireError, KeyExchange, PayloadChain, exchange, flags, notify,
-    payload, split_payloads, write_sa, write_ts,
+    IKE_HEADER_LEN, IkeHeader, IkeWireError, KeyExchange, Notify, PayloadChain, exchange, flags,
+    notify, payload, split_payloads, write_sa, write_ts,
 };
 
 impl Ike {
@@ -42,8 +42,27 @@ impl Ike {
         now: Duration,
         out: &mut Output,
     ) -> bool {
-        let spi = sa.spi_i;
         let (Some(dh), Some(ni)) = (group.generate(&self.rng), self.random::<NONCE_LEN>()) else {
+            self.count_drop(IkeDrop::Internal);
+            return false;
+        };
+        sa.dh = Some(dh);
+        sa.ni = ni.to_vec();
+        self.send_init_message(sa, None, now, out)
+    }
+
+    /// Sends IKE_SA_INIT with `sa`'s KE and Ni, behind a COOKIE notify when
+    /// the responder asked for one (RFC 7296 section 2.6: the cookie first,
+    /// every other payload unchanged).
+    fn send_init_message(
+        &mut self,
+        sa: &mut IkeSa,
+        cookie: Option<&[u8]>,
+        now: Duration,
+        out: &mut Output,
+    ) -> bool {
+        let spi = sa.spi_i;
+        let Some(dh) = sa.dh.as_ref() else {
             self.count_drop(IkeDrop::Internal);
             return false;
         };
@@ -51,13 +70,19 @@ impl Ike {
         let (local, remote) = (self.config.local, self.config.remote);
         let mut chain = PayloadChain::new();
         let built = (|| {
+            if let Some(cookie) = cookie {
+                chain.push(
+                    payload::NOTIFY,
+                    &Notify::new(notify::COOKIE, cookie).to_bytes()?,
+                )?;
+            }
             chain.push(payload::SA, &write_sa(&proposals)?)?;
             let ke = KeyExchange {
-                group: group.id(),
+                group: dh.group().id(),
                 data: dh.public().to_vec(),
             };
             chain.push(payload::KE, &ke.to_bytes())?;
-            chain.push(payload::NONCE, &ni)?;
+            chain.push(payload::NONCE, &sa.ni)?;
             push_nat_detection(&mut chain, (spi, 0), local, remote)?;
             chain.into_message(header(spi, 0, exchange::IKE_SA_INIT, flags::INITIATOR, 0))
         })();
@@ -65,8 +90,6 @@ impl Ike {
             self.count_drop(IkeDrop::Internal);
             return false;
         };
-        sa.dh = Some(dh);
-        sa.ni = ni.to_vec();
         sa.init_request = bytes.clone();
         self.send_request(sa, 0, bytes, now, out);
         true
@@ -87,6 +110,17 @@ impl Ike {
             self.count_drop(IkeDrop::Malformed);
             return true;
         };
+        // A responder under load asks for a cookie (RFC 7296 section 2.6):
+        // retry with it, a bounded number of times.
+        if let Some(n) = p.notify(notify::COOKIE) {
+            if h.spi_r == 0 && (1..=64).contains(&n.data.len()) && sa.cookie_retries < 3 {
+                sa.cookie_retries += 1;
+                let cookie = n.data.clone();
+                return self.send_init_message(sa, Some(&cookie), now, out);
+            }
+            self.count_drop(IkeDrop::Malformed);
+            return true;
+        }
         // Unauthenticated: an error notify ends the attempt only because
         // the initiator has nothing better to do (RFC 7296 section 2.21.1).
         if let Some(n) = p.notify(notify::INVALID_KE_PAYLOAD) {

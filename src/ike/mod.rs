@@ -7,11 +7,13 @@
 //! The same code runs on real sockets (a driver owns UDP 500 and 4500) and
 //! in virtual time: nothing here reads a clock or touches the network.
 
+mod cookie;
 mod crypto;
 mod exchange;
 mod initiator;
 mod keys;
 mod liveness;
+mod modp;
 mod parsed;
 mod proposal;
 mod rekey;
@@ -148,6 +150,10 @@ pub struct IkeConfig {
     pub retransmit_tries: u32,
     /// Most half-open (IKE_SA_INIT done, not authenticated) SAs kept.
     pub max_half_open: usize,
+    /// Past this many half-open SAs, the responder answers IKE_SA_INIT with
+    /// a COOKIE notify and keeps state only for requests that return it
+    /// (RFC 7296 section 2.6).
+    pub cookie_threshold: usize,
     /// How long a half-open SA waits for IKE_AUTH.
     pub half_open_timeout: Duration,
     /// Dead Peer Detection: after this long without hearing from the peer
@@ -209,6 +215,7 @@ impl IkeConfig {
             retransmit_after: Duration::from_secs(1),
             retransmit_tries: 5,
             max_half_open: 256,
+            cookie_threshold: 64,
             half_open_timeout: Duration::from_secs(30),
             dpd_delay: Some(Duration::from_secs(15)),
             dpd_timeout: Duration::from_secs(45),
@@ -396,11 +403,14 @@ pub enum IkeDrop {
     InvalidKe,
     /// The system RNG failed.
     Internal,
+    /// Under load, an IKE_SA_INIT without a valid cookie: answered with a
+    /// COOKIE notify, no state kept (RFC 7296 section 2.6).
+    CookieRequired,
 }
 
 impl IkeDrop {
     /// Number of reasons.
-    pub const COUNT: usize = 8;
+    pub const COUNT: usize = 9;
 }
 
 /// Drop counters by reason.

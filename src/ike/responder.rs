@@ -55,9 +55,6 @@ impl Ike {
         if !(16..=256).contains(&ni.len()) {
             return self.count_drop(IkeDrop::Malformed);
         }
-        if self.half_open.len() >= self.config.max_half_open {
-            return self.count_drop(IkeDrop::HalfOpenLimit);
-        }
         let reply = |chain: PayloadChain| Datagram {
             local: d.local,
             remote: d.remote,
@@ -74,6 +71,27 @@ impl Ike {
                     .unwrap_or_default(),
             ),
         };
+        // RFC 7296 section 2.6: under load, state only for a request whose
+        // first payload is the COOKIE we gave for its Ni, address and SPI.
+        if self.half_open.len() >= self.config.cookie_threshold {
+            let inputs = (&ni[..], d.remote.ip(), h.spi_i);
+            let returned = p
+                .notifies
+                .first()
+                .filter(|n| h.next_payload == payload::NOTIFY && n.kind == notify::COOKIE);
+            if !returned.is_some_and(|n| self.cookies.check(&n.data, inputs)) {
+                match self.cookies.make(now, &self.rng, inputs) {
+                    Some(cookie) => out
+                        .datagrams
+                        .push(reply(notify_chain(notify::COOKIE, &cookie))),
+                    None => return self.count_drop(IkeDrop::Internal),
+                }
+                return self.count_drop(IkeDrop::CookieRequired);
+            }
+        }
+        if self.half_open.len() >= self.config.max_half_open {
+            return self.count_drop(IkeDrop::HalfOpenLimit);
+        }
         let Some((number, suite)) = select_ike(&self.config.ike_suites, proposals) else {
             out.datagrams
                 .push(reply(notify_chain(notify::NO_PROPOSAL_CHOSEN, &[])));

@@ -139,7 +139,12 @@ fn nat_detection_hash_matches_sha1_of_the_rfc_inputs() {
 #[test]
 fn diffie_hellman_agrees_in_every_group() {
     let rng = ring::rand::SystemRandom::new();
-    for group in [DhGroup::Ecp256, DhGroup::Ecp384, DhGroup::Curve25519] {
+    for group in [
+        DhGroup::Ecp256,
+        DhGroup::Ecp384,
+        DhGroup::Curve25519,
+        DhGroup::Modp2048,
+    ] {
         let a = group.generate(&rng).unwrap();
         let b = group.generate(&rng).unwrap();
         assert_eq!(a.public().len(), group.public_len());
@@ -147,7 +152,7 @@ fn diffie_hellman_agrees_in_every_group() {
         assert_eq!(*a.agree(&pb).unwrap(), *b.agree(&pa).unwrap());
         let c = group.generate(&rng).unwrap();
         assert!(c.agree(&pa[1..]).is_err(), "{group:?}: short value");
-        if group != DhGroup::Curve25519 {
+        if matches!(group, DhGroup::Ecp256 | DhGroup::Ecp384) {
             // A point off the curve (RFC 5903 section 7: must be rejected).
             let d = group.generate(&rng).unwrap();
             let mut off = pa.clone();
@@ -206,7 +211,7 @@ pub(super) fn exchange(a: &mut Ike, b: &mut Ike, first: Output) -> (Vec<Event>, 
     (ev_a, ev_b)
 }
 
-fn child(events: &[Event]) -> Option<&ChildSa> {
+pub(super) fn child(events: &[Event]) -> Option<&ChildSa> {
     events.iter().find_map(|e| match e {
         Event::ChildSaInstalled(c) => Some(c.as_ref()),
         _ => None,
@@ -451,5 +456,7 @@ pub(super) fn poll(ike: &mut Ike, now: Duration) -> Output {
     out
 }
 
+mod cbc;
+mod cookie;
 mod liveness;
 mod rekey;

@@ -516,6 +516,19 @@ fn ike_interop_with_strongswan() {
             ("aes256-sha384-ecp384", "aes256-sha256"),
             false,
         ),
+        // MODP-2048 (RFC 3526 group 14), as Azure's policies still list.
+        (
+            "modp2048",
+            DhGroup::Modp2048,
+            ("aes256-sha256-modp2048", "aes256-sha256"),
+            false,
+        ),
+        (
+            "modp2048-init",
+            DhGroup::Modp2048,
+            ("aes256gcm16-prfsha256-modp2048", "aes256gcm16"),
+            true,
+        ),
     ];
     for (tag, group, (proposal, esp_proposal), erdp_initiates) in cases {
         let what = format!(
