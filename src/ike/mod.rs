@@ -34,6 +34,7 @@ pub use proposal::{EspSuite, IkeSuite, ProposalName, proposal_names, select_esp,
 pub use ts::{covered_by, from_prefix, intersect, narrow, to_prefixes};
 
 use crate::esp::{SaConfig, SecretKey};
+use crate::reason::reason_enum;
 use crate::wire::ike::{TrafficSelector, TypedData, id_type};
 
 /// The UDP port of IKE (RFC 7296 section 2).
@@ -384,33 +385,29 @@ pub struct Output {
     pub events: Vec<Event>,
 }
 
-/// Why a datagram was dropped without an answer; one counter each.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum IkeDrop {
-    /// Not an IKE message on UDP 4500 (ESP or a NAT keepalive).
-    NotIke,
-    /// The header or a payload does not parse, or a payload is missing.
-    Malformed,
-    /// No IKE SA with this SPI.
-    UnknownSpi,
-    /// The SK payload did not verify.
-    IntegrityFailed,
-    /// Too many half-open SAs (IKE_SA_INIT flood).
-    HalfOpenLimit,
-    /// A message ID out of sequence, or a response nobody asked for.
-    UnexpectedMessage,
-    /// The peer's Diffie-Hellman value is invalid.
-    InvalidKe,
-    /// The system RNG failed.
-    Internal,
-    /// Under load, an IKE_SA_INIT without a valid cookie: answered with a
-    /// COOKIE notify, no state kept (RFC 7296 section 2.6).
-    CookieRequired,
-}
-
-impl IkeDrop {
-    /// Number of reasons.
-    pub const COUNT: usize = 9;
+reason_enum! {
+    /// Why a datagram was dropped without an answer; one counter each.
+    pub enum IkeDrop (prefix "ike_") {
+        /// Not an IKE message on UDP 4500 (ESP or a NAT keepalive).
+        NotIke = "not_ike",
+        /// The header or a payload does not parse, or a payload is missing.
+        Malformed = "malformed",
+        /// No IKE SA with this SPI.
+        UnknownSpi = "unknown_spi",
+        /// The SK payload did not verify.
+        IntegrityFailed = "integrity_failed",
+        /// Too many half-open SAs (IKE_SA_INIT flood).
+        HalfOpenLimit = "half_open_limit",
+        /// A message ID out of sequence, or a response nobody asked for.
+        UnexpectedMessage = "unexpected_message",
+        /// The peer's Diffie-Hellman value is invalid.
+        InvalidKe = "invalid_ke",
+        /// The system RNG failed.
+        Internal = "internal",
+        /// Under load, an IKE_SA_INIT without a valid cookie: answered with a
+        /// COOKIE notify, no state kept (RFC 7296 section 2.6).
+        CookieRequired = "cookie_required",
+    }
 }
 
 /// Drop counters by reason.
