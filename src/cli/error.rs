@@ -10,10 +10,11 @@ use thiserror::Error;
 
 use super::EXIT_USAGE;
 use crate::bench::BenchError;
-use crate::capture::CaptureError;
+use crate::capture::{CaptureError, RewriteError};
 use crate::config::ConfigError;
 use crate::dataplane::NodeError;
 use crate::driver::BindingError;
+use crate::esp::SaConfigError;
 use crate::fib::RouteFileError;
 use crate::html::HtmlError;
 use crate::output::OutputError;
@@ -39,6 +40,13 @@ pub enum CliError {
     /// A capture to read.
     #[error(transparent)]
     Capture(#[from] CaptureError),
+    /// A capture rewritten packet by packet (`erdp esp seal`/`open`) that
+    /// could not be read or written.
+    #[error(transparent)]
+    Rewrite(#[from] RewriteError),
+    /// An SA that cannot be set up from its configuration.
+    #[error(transparent)]
+    Sa(#[from] SaConfigError),
     /// A replay that could not run to its end.
     #[error(transparent)]
     Replay(#[from] ReplayError),

@@ -11,8 +11,9 @@ use clap::{Args, Subcommand};
 use ring::rand::{SecureRandom, SystemRandom};
 use serde::Serialize;
 
+use super::EXIT_CHECK_FAILED;
+use super::error::{self, CliError};
 use super::stdout::outln;
-use super::{EXIT_CHECK_FAILED, EXIT_USAGE};
 use crate::capture::{IpPacket, Rewrite, rewrite_ip_packets};
 use crate::esp::{
     Algorithm, EspDrop, InboundSa, LifetimeEvent, OutboundSa, SaConfig, SaStats, SecretKey,
@@ -110,7 +111,8 @@ pub struct WiresharkArgs {
 /// Arguments of `erdp esp new-key`.
 #[derive(Debug, Args)]
 pub struct NewKeyArgs {
-    /// aes-128-gcm, aes-256-gcm or chacha20-poly1305.
+    /// aes-128-gcm, aes-256-gcm, chacha20-poly1305, aes-128-cbc-hmac-sha256 or
+    /// aes-256-cbc-hmac-sha256.
     #[arg(long)]
     pub algorithm: Algorithm,
 }
@@ -131,34 +133,25 @@ pub fn run(args: EspArgs) -> ExitCode {
         EspCommand::Wireshark(a) => wireshark(&a),
         EspCommand::NewKey(a) => new_key(a.algorithm),
     };
-    match result {
-        Ok(code) => code,
-        Err(message) => {
-            eprintln!("erdp esp: {message}");
-            ExitCode::from(EXIT_USAGE)
-        }
-    }
+    error::exit("esp", result)
 }
 
 /// Reads one SA from a TOML file (or a table inside it).
-pub fn load_sa(path: &Path, table: Option<&str>) -> Result<SaConfig, String> {
+pub fn load_sa(path: &Path, table: Option<&str>) -> Result<SaConfig, CliError> {
+    let file = |e: &dyn std::fmt::Display| CliError::File(format!("{}: {e}", path.display()));
     let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read SA file {}: {e}", path.display()))?;
+        .map_err(|e| CliError::File(format!("cannot read SA file {}: {e}", path.display())))?;
     let config = match table {
-        None => SaConfig::from_toml(&text).map_err(|e| format!("{}: {e}", path.display()))?,
+        None => SaConfig::from_toml(&text).map_err(|e| file(&e))?,
         Some(name) => {
-            let root: toml::Table =
-                toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-            let value = find_table(toml::Value::Table(root), name)
-                .map_err(|e| format!("{}: {e}", path.display()))?;
+            let root: toml::Table = toml::from_str(&text).map_err(|e| file(&e))?;
+            let value = find_table(toml::Value::Table(root), name).map_err(|e| file(&e))?;
             value
                 .try_into::<SaConfig>()
-                .map_err(|e| format!("{} [{name}]: {e}", path.display()))?
+                .map_err(|e| CliError::File(format!("{} [{name}]: {e}", path.display())))?
         }
     };
-    config
-        .validate()
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+    config.validate().map_err(|e| file(&e))?;
     Ok(config)
 }
 
@@ -292,7 +285,7 @@ fn transform_capture(
     input: &Path,
     output: &Path,
     mut process: impl FnMut(&mut PacketBuf) -> Result<Option<u64>, EspDrop>,
-) -> Result<Tally, String> {
+) -> Result<Tally, CliError> {
     let mut drops = Tally::default();
     let counts = rewrite_ip_packets(input, output, |packet| match packet {
         IpPacket::TooLarge => {
@@ -307,8 +300,7 @@ fn transform_capture(
                 Rewrite::Drop
             }
         },
-    })
-    .map_err(|e| e.to_string())?;
+    })?;
     Ok(Tally {
         frames: counts.frames,
         processed: counts.written,
@@ -370,7 +362,7 @@ fn run_capture(
     io: &CaptureIo,
     step: &mut Step<'_>,
     stats: impl FnOnce() -> SaStats,
-) -> Result<ExitCode, String> {
+) -> Result<ExitCode, CliError> {
     let mut events = Vec::new();
     let tally = transform_capture(&io.input, &io.output, |buf| {
         let done = step(buf)?;
@@ -384,9 +376,9 @@ fn run_capture(
     Ok(summary.exit_code())
 }
 
-fn seal(args: &SealArgs) -> Result<ExitCode, String> {
+fn seal(args: &SealArgs) -> Result<ExitCode, CliError> {
     let config = load_sa(&args.source.sa, args.source.table.as_deref())?;
-    let sa = OutboundSa::new(&config).map_err(|e| e.to_string())?;
+    let sa = OutboundSa::new(&config)?;
     if let Some(first) = args.first_seq {
         sa.resume_after(first.saturating_sub(1));
     }
@@ -402,9 +394,9 @@ fn seal(args: &SealArgs) -> Result<ExitCode, String> {
     )
 }
 
-fn open(args: &OpenArgs) -> Result<ExitCode, String> {
+fn open(args: &OpenArgs) -> Result<ExitCode, CliError> {
     let config = load_sa(&args.source.sa, args.source.table.as_deref())?;
-    let sa = InboundSa::new(&config).map_err(|e| e.to_string())?;
+    let sa = InboundSa::new(&config)?;
     if let Some(last) = args.last_seq {
         sa.replay_window().reset_to(last);
     }
@@ -426,12 +418,15 @@ fn open(args: &OpenArgs) -> Result<ExitCode, String> {
     )
 }
 
-fn wireshark(args: &WiresharkArgs) -> Result<ExitCode, String> {
+fn wireshark(args: &WiresharkArgs) -> Result<ExitCode, CliError> {
     let config = load_sa(&args.source.sa, args.source.table.as_deref())?;
     eprintln!("erdp esp wireshark: the output contains the SA's key; keep it private.");
     if args.line_only {
-        let line = wireshark_esp_sa_line(&config)
-            .ok_or("Wireshark 4.0 cannot decrypt ChaCha20-Poly1305 ESP (RFC 7634)")?;
+        let line = wireshark_esp_sa_line(&config).ok_or_else(|| {
+            CliError::Argument(
+                "Wireshark 4.0 cannot decrypt ChaCha20-Poly1305 ESP (RFC 7634)".to_owned(),
+            )
+        })?;
         outln!("{line}");
         return Ok(ExitCode::SUCCESS);
     }
@@ -456,11 +451,11 @@ fn wireshark(args: &WiresharkArgs) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn new_key(algorithm: Algorithm) -> Result<ExitCode, String> {
+fn new_key(algorithm: Algorithm) -> Result<ExitCode, CliError> {
     let mut bytes = zeroize::Zeroizing::new(vec![0u8; algorithm.keymat_len()]);
     SystemRandom::new()
         .fill(&mut bytes)
-        .map_err(|_| "the system random generator failed".to_owned())?;
+        .map_err(|_| CliError::System("the system random generator failed".to_owned()))?;
     let key = SecretKey::from_bytes(&bytes);
     outln!("{}", key.expose_hex().as_str());
     Ok(ExitCode::SUCCESS)

@@ -22,10 +22,7 @@ use super::outputs::Outputs;
 use super::worker::Worker;
 use crate::fib::InterfaceId;
 use crate::packet::PacketBuf;
-use crate::wire::{ETHERNET_HEADER_LEN, FlowHasher, FlowKey};
-
-/// The EtherType field of an Ethernet II frame (IEEE 802.3 / RFC 894).
-const ETHER_TYPE: std::ops::Range<usize> = 12..14;
+use crate::wire::{ETHERNET_HEADER_LEN, FlowHasher, FlowKey, ether_type_of};
 
 /// Batches queued per worker before `submit` waits (backpressure).
 const QUEUED_BATCHES: usize = 4;
@@ -148,11 +145,7 @@ impl FlowAffinity {
         // Only the EtherType is needed here (a tagged or short frame is
         // not IPv4/IPv6 and goes to worker 0, as the node drops it anyway);
         // the node parses and checks the whole header itself.
-        let ether_type = frame
-            .get(ETHER_TYPE)
-            .and_then(|b| b.first_chunk::<2>())
-            .map(|b| EtherType(u16::from_be_bytes(*b)));
-        let flow = match ether_type {
+        let flow = match ether_type_of(frame) {
             Some(EtherType::IPV4 | EtherType::IPV6) => {
                 frame.get(ETHERNET_HEADER_LEN..).and_then(|ip| {
                     // The node's own fast path first (same key, a

@@ -12,12 +12,8 @@ use std::net::{IpAddr, Ipv4Addr};
 use super::forward::Pipeline;
 use crate::fib::{Fib, FibMatch};
 use crate::packet::PacketBuf;
-use crate::wire::ETHERNET_HEADER_LEN;
+use crate::wire::{ETHERNET_HEADER_LEN, EtherType, ether_type_of};
 
-/// The EtherType field of an Ethernet II frame (IEEE 802.3 / RFC 894).
-const ETHER_TYPE: std::ops::Range<usize> = 12..14;
-/// EtherType IPv4 (RFC 894).
-const ETHER_TYPE_IPV4: [u8; 2] = [0x08, 0x00];
 /// The destination address of an IPv4 header (RFC 791), in a frame.
 const FRAME_IPV4_DESTINATION: std::ops::Range<usize> =
     ETHERNET_HEADER_LEN + 16..ETHERNET_HEADER_LEN + 20;
@@ -49,7 +45,7 @@ impl RoutePrefetch {
         self.hints.resize(frames.len(), None);
         for (position, frame) in frames.iter().enumerate() {
             let bytes = frame.as_slice();
-            if bytes.get(ETHER_TYPE) != Some(&ETHER_TYPE_IPV4[..]) {
+            if ether_type_of(bytes) != Some(EtherType::IPV4) {
                 continue;
             }
             if let Some(d) = bytes

@@ -20,12 +20,7 @@ use crate::driver::{Driver, FateRoute, Order};
 use crate::fib::InterfaceId;
 use crate::packet::PacketBuf;
 use crate::report::{FlowEntry, FlowTable};
-
-/// Offset of the IPv4 type-of-service byte (or the IPv6 traffic class
-/// high nibble) in an untagged Ethernet frame.
-const FRAME_IP_TOS: usize = 15;
-/// Offset of the IP version nibble.
-const FRAME_IP_VERSION: usize = 14;
+use crate::wire::frame_dscp;
 
 /// An erdp node attached to emulator links: emulator port `i` is the
 /// node's Ethernet interface `ports[i]`.
@@ -152,7 +147,7 @@ impl NodeDevice {
     fn tally(&mut self, _now: SimTime, ingress: u16, fate: &Fate, len: usize, frame: &[u8]) {
         self.tallied += 1;
         let dscp = if fate.left_encrypted() {
-            outer_dscp(frame)
+            frame_dscp(frame)
         } else {
             None
         };
@@ -245,20 +240,6 @@ impl FateRoute for NodeRoute<'_, '_, '_> {
             device.run_generated.push((out, sent));
         }
         Ok(())
-    }
-}
-
-/// The DSCP of the (outer) IP header of an Ethernet frame.
-fn outer_dscp(frame: &[u8]) -> Option<u8> {
-    let version = frame.get(FRAME_IP_VERSION)? >> 4;
-    match version {
-        4 => Some(frame.get(FRAME_IP_TOS)? >> 2),
-        6 => {
-            let high = frame.get(FRAME_IP_VERSION)? & 0x0f;
-            let low = frame.get(FRAME_IP_TOS)? >> 4;
-            Some(((high << 4) | low) >> 2)
-        }
-        _ => None,
     }
 }
 

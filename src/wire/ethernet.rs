@@ -28,6 +28,31 @@ mod field {
     pub const VLAN_TCI: Range<usize> = 14..16;
 }
 
+/// The EtherType of an Ethernet II frame, read without parsing the rest
+/// (`None` for a frame shorter than the field): for dispatch before the
+/// node's own checks (a tagged frame reports its TPID).
+#[inline]
+pub fn ether_type_of(frame: &[u8]) -> Option<EtherType> {
+    let bytes = frame.get(field::ETHER_TYPE)?.first_chunk::<2>()?;
+    Some(EtherType(u16::from_be_bytes(*bytes)))
+}
+
+/// The DSCP (RFC 2474) of the IPv4 or IPv6 packet in an untagged Ethernet
+/// frame, read without validating the header: for reports about frames
+/// the node has already checked and sent.
+pub fn frame_dscp(frame: &[u8]) -> Option<u8> {
+    let ip = frame.get(ETHERNET_HEADER_LEN..)?;
+    let first = *ip.first()?;
+    let second = *ip.get(1)?;
+    match first >> 4 {
+        // IPv4: the DS field is the second octet (RFC 2474 section 3).
+        4 => Some(second >> 2),
+        // IPv6: the traffic class spans the first two octets (RFC 8200 3).
+        6 => Some((((first & 0x0f) << 4) | (second >> 4)) >> 2),
+        _ => None,
+    }
+}
+
 /// A 48-bit IEEE 802 MAC address.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct MacAddr(pub [u8; 6]);
@@ -300,5 +325,26 @@ mod tests {
             classify_destination(MacAddr([2, 0, 0, 0, 0, 2]), ours),
             L2Destination::OtherHost
         );
+    }
+
+    #[test]
+    fn ether_type_and_dscp_are_read_from_the_frame() {
+        let mut v4 = [0u8; 16];
+        v4[12..14].copy_from_slice(&0x0800u16.to_be_bytes());
+        v4[14] = 0x45;
+        v4[15] = (46 << 2) | 0b01; // EF, ECT(1)
+        assert_eq!(ether_type_of(&v4), Some(EtherType::IPV4));
+        assert_eq!(frame_dscp(&v4), Some(46));
+        let mut v6 = [0u8; 16];
+        v6[12..14].copy_from_slice(&0x86ddu16.to_be_bytes());
+        // Traffic class 0xb8 (DSCP 46) across the version's octet and the next.
+        v6[14] = 0x60 | 0x0b;
+        v6[15] = 0x80;
+        assert_eq!(ether_type_of(&v6), Some(EtherType::IPV6));
+        assert_eq!(frame_dscp(&v6), Some(46));
+        assert_eq!(ether_type_of(&v4[..13]), None);
+        assert_eq!(frame_dscp(&v4[..15]), None);
+        v4[14] = 0x25;
+        assert_eq!(frame_dscp(&v4), None);
     }
 }

@@ -37,7 +37,8 @@ pub use esp::{
 };
 pub use ethernet::{
     ETHERNET_HEADER_LEN, EthernetHeader, L2Destination, MacAddr, MacAddrParseError,
-    adopt_unicast_destination, classify_destination, push_ethernet_header, rewrite_macs,
+    adopt_unicast_destination, classify_destination, ether_type_of, frame_dscp,
+    push_ethernet_header, rewrite_macs,
 };
 pub use flow::{FlowHasher, FlowKey};
 pub use icmp_error::{
