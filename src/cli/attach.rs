@@ -232,11 +232,15 @@ fn attach(args: AttachArgs) -> Result<ExitCode, CliError> {
     })
 }
 
-fn write_report(path: &Path, report: &Report) -> Result<(), String> {
+fn write_report(path: &Path, report: &Report) -> Result<(), CliError> {
     let text = serde_json::to_string_pretty(report)
-        .map_err(|e| format!("cannot encode the report: {e}"))?;
-    fs::write(path, text + "\n")
-        .map_err(|e| format!("cannot write the report to {}: {e}", path.display()))
+        .map_err(|e| CliError::File(format!("cannot encode the report: {e}")))?;
+    fs::write(path, text + "\n").map_err(|e| {
+        CliError::File(format!(
+            "cannot write the report to {}: {e}",
+            path.display()
+        ))
+    })
 }
 
 /// The counters as the terminal shows them (non-zero ones only where a

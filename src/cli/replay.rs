@@ -26,8 +26,7 @@ use crate::report::DEFAULT_FLOW_CAP;
 
 /// Inputs at least this large get a progress bar (on a terminal).
 const PROGRESS_MIN_BYTES: u64 = 16 << 20;
-/// The report file in the output directory.
-pub const REPORT_FILE: &str = "report.json";
+use crate::report::REPORT_FILE;
 /// The Wireshark ESP SA lines in the output directory.
 pub const WIRESHARK_FILE: &str = "wireshark-esp-sa.txt";
 

@@ -9,6 +9,10 @@
 //! amortised, up to its cap) and names and 5-tuple strings are made once,
 //! when a report is built.
 
+/// The report file in an output directory (`erdp run`, `erdp replay`,
+/// `erdp verify`).
+pub const REPORT_FILE: &str = "report.json";
+
 mod entry;
 mod flows;
 mod packed_key;

@@ -37,8 +37,7 @@ pub use routes::{NodeRoutes, RouteRow};
 pub use states::{Failure, State, states};
 pub use synthetic::synthetic;
 
-/// The report in the output directory.
-pub const REPORT_FILE: &str = "report.json";
+use crate::report::REPORT_FILE;
 /// Pairs probed per progress bar update.
 const PROGRESS_STEP: usize = 64;
 

@@ -32,8 +32,7 @@ use traffic::Traffic;
 
 pub(super) use traffic::{Apps, FlowPlan};
 
-/// The report in the output directory.
-pub const REPORT_FILE: &str = "report.json";
+pub use crate::report::REPORT_FILE;
 
 /// How to run.
 #[derive(Debug, Clone, Default)]
