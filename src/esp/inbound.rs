@@ -78,12 +78,7 @@ impl InboundSa {
     /// Builds the runtime SA from a configuration (validated here).
     pub fn new(config: &SaConfig) -> Result<Self, SaConfigError> {
         config.validate()?;
-        let cipher =
-            EspCipher::new(config.algorithm, &config.key).ok_or_else(|| SaConfigError {
-                spi: config.spi,
-                field: "key",
-                reason: "rejected by the cipher".into(),
-            })?;
+        let cipher = EspCipher::for_sa(config)?;
         Ok(InboundSa {
             cipher,
             window: ReplayWindow::new(config.replay_window),

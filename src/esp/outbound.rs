@@ -239,12 +239,7 @@ impl OutboundSa {
         let mut checked = config.clone();
         checked.tunnel = Some(tunnel);
         checked.validate()?;
-        let cipher =
-            EspCipher::new(config.algorithm, &config.key).ok_or_else(|| SaConfigError {
-                spi: config.spi,
-                field: "key",
-                reason: "rejected by the cipher".into(),
-            })?;
+        let cipher = EspCipher::for_sa(config)?;
         let nat_t = config.nat_t.map(|n| (n.local_port, n.remote_port));
         Ok(OutboundSa {
             cipher,

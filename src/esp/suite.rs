@@ -7,7 +7,7 @@
 use ring::aead::{self, Aad, LessSafeKey, Nonce, Tag, UnboundKey};
 
 use super::cbc::{CBC_BLOCK_LEN, CbcOpenError, EspCbcHmac};
-use super::config::{Algorithm, SALT_LEN, SecretKey};
+use super::config::{Algorithm, SALT_LEN, SaConfig, SaConfigError, SecretKey};
 use crate::wire::ESP_HEADER_LEN;
 
 /// Length of the explicit IV carried after the ESP header (RFC 4106
@@ -194,6 +194,16 @@ pub(crate) enum OpenError {
 }
 
 impl EspCipher {
+    /// The transform of an SA's suite and key; an error names the SA's
+    /// `key` field (one home for inbound and outbound SAs).
+    pub(crate) fn for_sa(config: &SaConfig) -> Result<Self, SaConfigError> {
+        Self::new(config.algorithm, &config.key).ok_or_else(|| SaConfigError {
+            spi: config.spi,
+            field: "key",
+            reason: "rejected by the cipher".into(),
+        })
+    }
+
     /// The transform of `algorithm` keyed with `key` (see
     /// [`Algorithm::keymat_len`]); `None` for a wrong length.
     pub(crate) fn new(algorithm: Algorithm, key: &SecretKey) -> Option<Self> {
