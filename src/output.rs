@@ -14,7 +14,7 @@ use thiserror::Error;
 
 /// The manifest: the names of the files the last complete run wrote, one
 /// per line.
-pub const MANIFEST: &str = ".erdp-outputs";
+pub(crate) const MANIFEST: &str = ".erdp-outputs";
 /// Suffix of a file being written (`.report.json.partial`).
 const PARTIAL: &str = ".partial";
 /// Longest manifest read (a manifest lists a few dozen names).

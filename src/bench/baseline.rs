@@ -19,7 +19,7 @@ const CHUNK: usize = 64;
 
 /// Copies every frame into a reused buffer, over and over, for `time`;
 /// returns (frames, elapsed).
-pub fn copy_rate(frames: &[&[u8]], time: Duration) -> (u64, Duration) {
+pub(crate) fn copy_rate(frames: &[&[u8]], time: Duration) -> (u64, Duration) {
     let mut buf = PacketBuf::new();
     timed(frames, time, |frame| {
         let _ = black_box(buf.load(frame, PacketBuf::DEFAULT_HEADROOM));
@@ -30,7 +30,7 @@ pub fn copy_rate(frames: &[&[u8]], time: Duration) -> (u64, Duration) {
 /// Encapsulates the inner packet of every `(tunnel, frame)` with a fresh
 /// copy of that tunnel's outbound SA, over and over, for `time`; returns
 /// (packets, elapsed), or `None` when no frame goes into a tunnel.
-pub fn esp_encap_rate(
+pub(crate) fn esp_encap_rate(
     config: &NodeConfig,
     frames: &[(InterfaceId, &[u8])],
     time: Duration,

@@ -16,7 +16,7 @@ use super::BenchError;
 
 /// The frames of a capture, ready to loop through a node.
 #[derive(Debug, Default)]
-pub struct LoadedCapture {
+pub(crate) struct LoadedCapture {
     /// Each frame's ingress and Ethernet bytes, in capture order.
     pub frames: Vec<(InterfaceId, Vec<u8>)>,
     /// Frames of the capture left out (too large, not convertible to
@@ -27,7 +27,11 @@ pub struct LoadedCapture {
 impl LoadedCapture {
     /// Reads `path`; a frame's ingress is the node's Ethernet interface
     /// named like its capture interface (pcapng `if_name`), else `ingress`.
-    pub fn load(path: &Path, node: &Node, ingress: Option<&str>) -> Result<Self, BenchError> {
+    pub(crate) fn load(
+        path: &Path,
+        node: &Node,
+        ingress: Option<&str>,
+    ) -> Result<Self, BenchError> {
         let default_ingress = match ingress {
             Some(name) => Some(
                 node.interface_id(name)
@@ -76,7 +80,7 @@ impl LoadedCapture {
     }
 
     /// The frames as inputs of [`crate::dataplane::shard`].
-    pub fn shard_frames(&self) -> impl Iterator<Item = ShardFrame<'_>> {
+    pub(crate) fn shard_frames(&self) -> impl Iterator<Item = ShardFrame<'_>> {
         self.frames.iter().map(|(ingress, bytes)| ShardFrame {
             ingress: *ingress,
             bytes,
@@ -84,7 +88,7 @@ impl LoadedCapture {
     }
 
     /// Bytes of all frames.
-    pub fn bytes(&self) -> u64 {
+    pub(crate) fn bytes(&self) -> u64 {
         self.frames.iter().map(|(_, f)| f.len() as u64).sum()
     }
 }

@@ -11,7 +11,7 @@
 //! on the first pass and dropped by the anti-replay window (RFC 4303
 //! 3.4.3) after that, as a real receiver would; the shares show it.
 
-pub mod baseline;
+pub(crate) mod baseline;
 mod load;
 
 use std::path::PathBuf;
@@ -28,17 +28,17 @@ use crate::dataplane::{FateTally, Node, NodeError, Outputs, run_sharded, shard};
 use crate::fib::InterfaceId;
 use crate::packet::PacketBuf;
 
-pub use load::LoadedCapture;
+pub(crate) use load::LoadedCapture;
 
 /// Frames per batch given to a worker.
-pub const BATCH_SIZE: usize = 64;
+pub(crate) const BATCH_SIZE: usize = 64;
 /// Ethernet's preamble, start delimiter and inter-frame gap are not
 /// counted: Gbit/s are of frame bytes as captured.
 const BITS_PER_BYTE: f64 = 8.0;
 
 /// Why a bench could not run.
 #[derive(Debug, Error)]
-pub enum BenchError {
+pub(crate) enum BenchError {
     /// Reading the capture failed.
     #[error("{0}")]
     Capture(#[from] CaptureError),
@@ -60,7 +60,7 @@ pub enum BenchError {
 
 /// How to bench.
 #[derive(Debug, Clone)]
-pub struct BenchOptions {
+pub(crate) struct BenchOptions {
     /// Worker counts to measure, in order.
     pub workers: Vec<usize>,
     /// Time per measurement (each worker count and each ceiling).
@@ -71,7 +71,7 @@ pub struct BenchOptions {
 
 /// Shares of the input frames' outcomes, each in 0..=1.
 #[derive(Debug, Clone, Copy, Serialize)]
-pub struct Shares {
+pub(crate) struct Shares {
     /// Forwarded (plain or encrypted).
     pub forwarded: f64,
     /// Left in ESP (among the forwarded).
@@ -105,7 +105,7 @@ impl Shares {
 
 /// A rate measured over some time.
 #[derive(Debug, Clone, Copy, Serialize)]
-pub struct Rate {
+pub(crate) struct Rate {
     /// Packets processed.
     pub packets: u64,
     /// Wall time, seconds.
@@ -139,7 +139,7 @@ impl Rate {
 
 /// One worker count's figures.
 #[derive(Debug, Clone, Serialize)]
-pub struct WorkerRun {
+pub(crate) struct WorkerRun {
     /// Worker threads (worker 0 on the calling thread).
     pub workers: usize,
     /// The rate over all workers.
@@ -183,7 +183,7 @@ fn process_cpu_seconds() -> Option<f64> {
 
 /// A ceiling and how the node compares with it.
 #[derive(Debug, Clone, Copy, Serialize)]
-pub struct Ceiling {
+pub(crate) struct Ceiling {
     /// Frames it covered (all, or those going into a tunnel).
     pub frames: usize,
     /// Its rate, on one thread.
@@ -195,7 +195,7 @@ pub struct Ceiling {
 
 /// Everything `erdp bench` measured.
 #[derive(Debug, Clone, Serialize)]
-pub struct BenchReport {
+pub(crate) struct BenchReport {
     /// The capture.
     pub input: PathBuf,
     /// Frames looped.
@@ -218,12 +218,12 @@ pub struct BenchReport {
 }
 
 /// The machine's cores (1 when unknown).
-pub fn cores() -> usize {
+pub(crate) fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, usize::from)
 }
 
 /// Loads `input` and measures `config`'s node on it.
-pub fn bench(
+pub(crate) fn bench(
     config: &NodeConfig,
     input: &std::path::Path,
     ingress: Option<&str>,

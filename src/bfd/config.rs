@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 /// What the session slows to while not Up (RFC 5880 6.8.3: at least 1 s).
-pub const SLOW_TX: Duration = Duration::from_secs(1);
+pub(crate) const SLOW_TX: Duration = Duration::from_secs(1);
 
 /// One session's settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

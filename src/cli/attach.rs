@@ -33,7 +33,7 @@ const IDLE_WAIT: Duration = Duration::from_millis(100);
 attach ...`). Turn offloads off on veths first: `ethtool -K DEV tx off tso off gso off gro off`. \
 Stop with Ctrl-C or SIGTERM; exit 0 after a clean stop."
 )]
-pub struct AttachArgs {
+pub(crate) struct AttachArgs {
     /// The node configuration (TOML), as for `erdp replay`.
     #[arg(long, value_name = "NODE.toml")]
     pub config: PathBuf,
@@ -62,7 +62,7 @@ pub struct AttachArgs {
 /// AF_PACKET backends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Backend {
+pub(crate) enum Backend {
     /// pnet's datalink channel: one frame per syscall.
     Pnet,
     /// recvmmsg/sendmmsg: up to 64 frames per syscall.
@@ -119,7 +119,7 @@ struct Report {
 }
 
 /// Runs `erdp attach`.
-pub fn run(args: AttachArgs) -> ExitCode {
+pub(crate) fn run(args: AttachArgs) -> ExitCode {
     error::exit("attach", attach(args))
 }
 

@@ -17,7 +17,7 @@ use crate::config::NodeConfig;
 
 /// Arguments of `erdp bench`.
 #[derive(Debug, Args)]
-pub struct BenchArgs {
+pub(crate) struct BenchArgs {
     /// The node configuration (TOML).
     #[arg(long, value_name = "NODE.toml")]
     pub config: PathBuf,
@@ -42,7 +42,7 @@ pub struct BenchArgs {
 }
 
 /// Runs `erdp bench`.
-pub fn run(args: BenchArgs) -> ExitCode {
+pub(crate) fn run(args: BenchArgs) -> ExitCode {
     error::exit("bench", execute(&args))
 }
 

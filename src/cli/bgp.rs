@@ -38,7 +38,7 @@ Stdout: `state S at SECONDS`, `notification sent|received C/S (..)`, \
 `update +A -W`, `end-of-rib FAMILY`, with --bfd `bfd state S diag D (..) at SECONDS`. \
 Run inside a namespace with `ip netns exec`."
 )]
-pub struct BgpArgs {
+pub(crate) struct BgpArgs {
     /// Our AS.
     #[arg(long)]
     pub local_as: u32,
@@ -92,7 +92,7 @@ pub struct BgpArgs {
 }
 
 /// Runs the session until `stop` or end of stdin.
-pub fn run(args: BgpArgs) -> ExitCode {
+pub(crate) fn run(args: BgpArgs) -> ExitCode {
     let mut config = PeerConfig::new(
         args.local_as,
         args.peer_as,

@@ -234,7 +234,7 @@ fn report() -> Result<(String, usize), RibError> {
 }
 
 /// Runs the demo: prints the report; exit 0 (the leak is part of the demo).
-pub fn run() -> ExitCode {
+pub(crate) fn run() -> ExitCode {
     match report() {
         Ok((text, _leaks)) => {
             out!("{text}");

@@ -24,7 +24,7 @@ use crate::scenario::ScenarioError;
 
 /// Why a command failed.
 #[derive(Debug, Error)]
-pub enum CliError {
+pub(crate) enum CliError {
     /// A node configuration file: its file, line, column and field.
     #[error(transparent)]
     Config(#[from] ConfigError),
@@ -109,7 +109,7 @@ pub enum CliError {
 impl CliError {
     /// The exit code of a command that failed so: 2, a usage or
     /// configuration error.
-    pub fn exit_code(&self) -> ExitCode {
+    pub(crate) fn exit_code(&self) -> ExitCode {
         ExitCode::from(EXIT_USAGE)
     }
 }

@@ -23,14 +23,14 @@ use crate::packet::PacketBuf;
 
 /// ESP tunnel tools.
 #[derive(Debug, Args)]
-pub struct EspArgs {
+pub(crate) struct EspArgs {
     #[command(subcommand)]
     pub command: EspCommand,
 }
 
 /// The `erdp esp` subcommands.
 #[derive(Debug, Subcommand)]
-pub enum EspCommand {
+pub(crate) enum EspCommand {
     /// Encapsulate every IP packet of a capture into ESP with an outbound SA.
     Seal(SealArgs),
     /// Decapsulate the ESP packets of a capture with an inbound SA.
@@ -44,7 +44,7 @@ pub enum EspCommand {
 
 /// Where an SA comes from.
 #[derive(Debug, Args)]
-pub struct SaSource {
+pub(crate) struct SaSource {
     /// TOML file with the SA (see docs/esp.md).
     #[arg(long, value_name = "FILE")]
     pub sa: PathBuf,
@@ -59,7 +59,7 @@ pub struct SaSource {
 /// Input and output captures (Ethernet, raw IP or Linux cooked; the output
 /// keeps the input's link type).
 #[derive(Debug, Args)]
-pub struct CaptureIo {
+pub(crate) struct CaptureIo {
     /// Capture to read (pcap or pcapng): inner packets for `seal`, ESP for
     /// `open`.
     #[arg(long, value_name = "PCAP")]
@@ -74,7 +74,7 @@ pub struct CaptureIo {
 
 /// Arguments of `erdp esp seal`.
 #[derive(Debug, Args)]
-pub struct SealArgs {
+pub(crate) struct SealArgs {
     #[command(flatten)]
     pub source: SaSource,
     #[command(flatten)]
@@ -87,7 +87,7 @@ pub struct SealArgs {
 
 /// Arguments of `erdp esp open`.
 #[derive(Debug, Args)]
-pub struct OpenArgs {
+pub(crate) struct OpenArgs {
     #[command(flatten)]
     pub source: SaSource,
     #[command(flatten)]
@@ -100,7 +100,7 @@ pub struct OpenArgs {
 
 /// Arguments of `erdp esp wireshark`.
 #[derive(Debug, Args)]
-pub struct WiresharkArgs {
+pub(crate) struct WiresharkArgs {
     #[command(flatten)]
     pub source: SaSource,
     /// Print only the `esp_sa` line (for scripts).
@@ -110,7 +110,7 @@ pub struct WiresharkArgs {
 
 /// Arguments of `erdp esp new-key`.
 #[derive(Debug, Args)]
-pub struct NewKeyArgs {
+pub(crate) struct NewKeyArgs {
     /// aes-128-gcm, aes-256-gcm, chacha20-poly1305, aes-128-cbc-hmac-sha256 or
     /// aes-256-cbc-hmac-sha256.
     #[arg(long)]
@@ -126,7 +126,7 @@ fn parse_u64(text: &str) -> Result<u64, String> {
 }
 
 /// Runs `erdp esp ...`.
-pub fn run(args: EspArgs) -> ExitCode {
+pub(crate) fn run(args: EspArgs) -> ExitCode {
     let result = match args.command {
         EspCommand::Seal(a) => seal(&a),
         EspCommand::Open(a) => open(&a),
@@ -137,7 +137,7 @@ pub fn run(args: EspArgs) -> ExitCode {
 }
 
 /// Reads one SA from a TOML file (or a table inside it).
-pub fn load_sa(path: &Path, table: Option<&str>) -> Result<SaConfig, CliError> {
+pub(crate) fn load_sa(path: &Path, table: Option<&str>) -> Result<SaConfig, CliError> {
     let file = |e: &dyn std::fmt::Display| CliError::File(format!("{}: {e}", path.display()));
     let text = std::fs::read_to_string(path)
         .map_err(|e| CliError::File(format!("cannot read SA file {}: {e}", path.display())))?;

@@ -15,7 +15,7 @@ use crate::fib::{Fib, FibWriter, NextHopGroupId, RouteFile, TrieStats};
 
 /// Look up addresses in, or measure, a FIB built from a route file.
 #[derive(Debug, Args)]
-pub struct FibArgs {
+pub(crate) struct FibArgs {
     #[command(subcommand)]
     command: FibCommand,
 }
@@ -101,7 +101,7 @@ fn load(path: &Path) -> Result<Loaded, CliError> {
 }
 
 /// Runs `erdp fib ...`.
-pub fn run(args: FibArgs) -> ExitCode {
+pub(crate) fn run(args: FibArgs) -> ExitCode {
     let result = match args.command {
         FibCommand::Lookup { routes, addrs } => {
             load(&routes).and_then(|loaded| lookup(&loaded, &addrs))

@@ -21,7 +21,7 @@ mod esp;
 mod fib;
 mod replay;
 mod run;
-pub mod stdout;
+pub(crate) mod stdout;
 mod verify;
 
 /// erdp: prove where every packet goes in an ExpressRoute + IPsec network,
@@ -34,7 +34,7 @@ mod verify;
     long_about = None,
     after_help = "Without a command: the main job, `erdp run` with the built-in design-1 scenario."
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     /// Log to stderr: -v info, -vv debug, -vvv trace (RUST_LOG overrides).
     #[arg(short, long, action = ArgAction::Count, global = true)]
     pub verbose: u8,
@@ -44,7 +44,7 @@ pub struct Cli {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Longest-prefix match and FIB statistics for a route list file.
     Fib(fib::FibArgs),
     /// The main job: run an emulated ExpressRoute + IPsec scenario.
@@ -66,9 +66,9 @@ pub enum Command {
 }
 
 /// Exit code for usage and configuration errors.
-pub const EXIT_USAGE: u8 = 2;
+pub(crate) const EXIT_USAGE: u8 = 2;
 /// Exit code when a check (expectation, policy) failed.
-pub const EXIT_CHECK_FAILED: u8 = 1;
+pub(crate) const EXIT_CHECK_FAILED: u8 = 1;
 
 /// Parses the command line and runs it; a closed stdout ends the output
 /// quietly (`stdout`).

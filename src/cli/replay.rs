@@ -28,11 +28,11 @@ use crate::report::DEFAULT_FLOW_CAP;
 const PROGRESS_MIN_BYTES: u64 = 16 << 20;
 use crate::report::REPORT_FILE;
 /// The Wireshark ESP SA lines in the output directory.
-pub const WIRESHARK_FILE: &str = "wireshark-esp-sa.txt";
+pub(crate) const WIRESHARK_FILE: &str = "wireshark-esp-sa.txt";
 
 /// Arguments of `erdp replay`.
 #[derive(Debug, Args)]
-pub struct ReplayArgs {
+pub(crate) struct ReplayArgs {
     /// The node configuration (TOML).
     #[arg(long, value_name = "NODE.toml")]
     pub config: PathBuf,
@@ -71,7 +71,7 @@ pub struct ReplayArgs {
 }
 
 /// Runs `erdp replay`.
-pub fn run(args: ReplayArgs) -> ExitCode {
+pub(crate) fn run(args: ReplayArgs) -> ExitCode {
     error::exit("replay", execute(&args))
 }
 

@@ -17,7 +17,7 @@ use crate::scenario::{self, RunOptions, Scenario, ScenarioError};
 
 /// Arguments of `erdp run`.
 #[derive(Debug, Args, Default)]
-pub struct RunArgs {
+pub(crate) struct RunArgs {
     /// A scenario file, or a built-in scenario's name (design1, design2,
     /// leak, two-circuits). Default: design1.
     pub scenario: Option<String>,
@@ -45,7 +45,7 @@ fn load(name: Option<&str>) -> Result<Scenario, ScenarioError> {
 }
 
 /// Runs `erdp run`.
-pub fn run(args: RunArgs) -> ExitCode {
+pub(crate) fn run(args: RunArgs) -> ExitCode {
     error::exit("run", execute(&args))
 }
 

@@ -18,11 +18,11 @@ static FAILURE: Mutex<Option<String>> = Mutex::new(None);
 
 /// The process's standard output; never fails (see the module docs).
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Stdout;
+pub(crate) struct Stdout;
 
 /// True once stdout was closed by its reader (or failed): long outputs may
 /// stop early.
-pub fn closed() -> bool {
+pub(crate) fn closed() -> bool {
     CLOSED.load(Ordering::Relaxed)
 }
 
@@ -62,7 +62,7 @@ impl Write for Stdout {
 
 /// Flushes stdout and returns `code`, or exit 2 after saying on stderr
 /// that stdout failed (a closed pipe is not a failure).
-pub fn finish(code: ExitCode) -> ExitCode {
+pub(crate) fn finish(code: ExitCode) -> ExitCode {
     let _ = Stdout.flush();
     let failure = FAILURE.lock().ok().and_then(|mut f| f.take());
     match failure {

@@ -18,7 +18,7 @@ use crate::verify::{VerifyOptions, verify};
 
 /// Arguments of `erdp verify`.
 #[derive(Debug, Args, Default)]
-pub struct VerifyArgs {
+pub(crate) struct VerifyArgs {
     /// A scenario file, or a built-in scenario's name (design1, design2,
     /// leak, two-circuits, dmz). Default: design1.
     pub scenario: Option<String>,
@@ -50,7 +50,7 @@ fn load(name: Option<&str>) -> Result<Scenario, ScenarioError> {
 }
 
 /// Runs `erdp verify`.
-pub fn run(args: VerifyArgs) -> ExitCode {
+pub(crate) fn run(args: VerifyArgs) -> ExitCode {
     error::exit("verify", execute(&args))
 }
 

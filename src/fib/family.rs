@@ -9,7 +9,7 @@
 /// node level and the IPv6 /48 at the end of the fifth.
 pub const DIRECT_BITS: u8 = 18;
 /// Entries in the direct-pointing table.
-pub const DIRECT_LEN: usize = 1 << DIRECT_BITS;
+pub(crate) const DIRECT_LEN: usize = 1 << DIRECT_BITS;
 /// Bits consumed per internal node: 6, so a node's 64 slots fit a `u64` bitmap.
 pub const STRIDE: u8 = 6;
 /// [`Family::EXPAND_BITS`] of IPv6: a multiple of [`STRIDE`].
@@ -17,7 +17,7 @@ const V6_EXPAND_BITS: u8 = 12;
 const _: () = assert!(V6_EXPAND_BITS.is_multiple_of(STRIDE) && DIRECT_BITS + V6_EXPAND_BITS <= 64);
 
 /// An address family: IPv4 or IPv6. Selects key width and key slicing.
-pub trait Family: Copy + Send + Sync + 'static {
+pub(crate) trait Family: Copy + Send + Sync + 'static {
     /// "IPv4" or "IPv6", for messages and statistics.
     const NAME: &'static str;
     /// The address as an unsigned integer (host order, most significant bit first).
@@ -47,11 +47,11 @@ pub trait Family: Copy + Send + Sync + 'static {
 
 /// IPv4: 32-bit keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum V4 {}
+pub(crate) enum V4 {}
 
 /// IPv6: 128-bit keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum V6 {}
+pub(crate) enum V6 {}
 
 impl Family for V4 {
     const NAME: &'static str = "IPv4";

@@ -100,7 +100,7 @@ impl Default for FreeLists {
 
 /// One family's compressed trie plus its leaf value table.
 #[derive(Debug, Clone)]
-pub struct Trie<F: Family> {
+pub(crate) struct Trie<F: Family> {
     /// Top 18 bits: a leaf (with [`DIRECT_LEAF`]) or, without it, the root
     /// node's index, or for a family with [`Family::EXPAND_BITS`] the
     /// number of the region's table in `expanded`.
@@ -151,7 +151,7 @@ impl<F: Family> Default for Trie<F> {
 impl<F: Family> Trie<F> {
     /// Longest-prefix match of one key.
     #[inline]
-    pub fn lookup(&self, key: F::Key) -> Option<FibMatch> {
+    pub(crate) fn lookup(&self, key: F::Key) -> Option<FibMatch> {
         // A key the direct table resolves (most random IPv4 keys) stays on
         // the inlined path; only the node levels are dispatched.
         let entry = self.direct[F::direct_index(key)];
@@ -180,7 +180,7 @@ impl<F: Family> Trie<F> {
     /// Lanes of [`BATCH_LANES`] keys go down the trie level by level, so the
     /// cache misses of different keys overlap instead of queueing behind one
     /// another (and behind mispredicted node-or-leaf branches).
-    pub fn lookup_batch(&self, keys: &[F::Key], out: &mut [Option<FibMatch>]) -> usize {
+    pub(crate) fn lookup_batch(&self, keys: &[F::Key], out: &mut [Option<FibMatch>]) -> usize {
         #[cfg(target_arch = "x86_64")]
         if super::cpu::has_bit_instructions() {
             #[allow(unsafe_code)]
@@ -406,7 +406,7 @@ impl<F: Family> Trie<F> {
     }
 
     /// Prefixes installed.
-    pub fn prefixes(&self) -> usize {
+    pub(crate) fn prefixes(&self) -> usize {
         self.prefixes
     }
 
@@ -416,7 +416,7 @@ impl<F: Family> Trie<F> {
     }
 
     /// Size and shape of the trie.
-    pub fn stats(&self) -> TrieStats {
+    pub(crate) fn stats(&self) -> TrieStats {
         let mut stats = TrieStats {
             family: F::NAME,
             prefixes: self.prefixes,

@@ -18,7 +18,7 @@ const BGP: RGBColor = RGBColor(0x09, 0x69, 0xda);
 
 /// What a mark on the timeline is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MarkerKind {
+pub(crate) enum MarkerKind {
     /// A fault of the scenario (link down/up, tunnel down/up).
     Fault,
     /// A BGP session change (a failure detected, a session back).
@@ -27,7 +27,7 @@ pub enum MarkerKind {
 
 /// A vertical mark.
 #[derive(Debug, Clone)]
-pub struct Marker {
+pub(crate) struct Marker {
     /// When, in seconds of virtual time.
     pub at_s: f64,
     /// Its short label (the event's number in the table below the charts).
@@ -38,7 +38,7 @@ pub struct Marker {
 
 /// A drawn chart.
 #[derive(Debug, Clone)]
-pub struct Chart {
+pub(crate) struct Chart {
     /// The `<svg>` element.
     pub svg: String,
     /// The highest stacked bucket, in Mb/s.
@@ -58,7 +58,7 @@ fn steps(values: impl Iterator<Item = f64>, bucket_s: f64) -> Vec<(f64, f64)> {
 }
 
 /// Draws `series` over `[0, end_s]`, buckets `bucket_ms` wide.
-pub fn link_chart(
+pub(crate) fn link_chart(
     series: &LinkSeries,
     bucket_ms: f64,
     end_s: f64,

@@ -11,7 +11,7 @@ use crate::report::FlowReport;
 
 /// Flows listed on the page; the rest are counted (a capture can hold
 /// millions, report.json has them all).
-pub const MAX_FLOW_ROWS: usize = 2000;
+pub(crate) const MAX_FLOW_ROWS: usize = 2000;
 
 #[derive(Serialize)]
 struct Count {

@@ -59,7 +59,7 @@ const TUNNEL: RGBColor = RGBColor(0x82, 0x50, 0xdf);
 /// The drawing: `uses` gives each link's colour (links it does not know
 /// are left out), `down` the links down at the end (drawn dashed),
 /// `tunnel_esp` whether any flow crossed in ESP.
-pub fn topology_svg(
+pub(crate) fn topology_svg(
     uses: &[(String, LinkUse)],
     down: &[&str],
     tunnel_esp: bool,

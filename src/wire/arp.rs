@@ -12,11 +12,11 @@ use super::ethernet::{ETHERNET_HEADER_LEN, EthernetHeader, MacAddr, rewrite_macs
 /// Byte offsets in an Ethernet/IPv4 ARP packet (RFC 826).
 mod field {
     use std::ops::Range;
-    pub const OPERATION: Range<usize> = 6..8;
-    pub const SENDER_MAC: Range<usize> = 8..14;
-    pub const SENDER_IP: Range<usize> = 14..18;
-    pub const TARGET_MAC: Range<usize> = 18..24;
-    pub const TARGET_IP: Range<usize> = 24..28;
+    pub(crate) const OPERATION: Range<usize> = 6..8;
+    pub(crate) const SENDER_MAC: Range<usize> = 8..14;
+    pub(crate) const SENDER_IP: Range<usize> = 14..18;
+    pub(crate) const TARGET_MAC: Range<usize> = 18..24;
+    pub(crate) const TARGET_IP: Range<usize> = 24..28;
 }
 
 /// Length of an Ethernet/IPv4 ARP packet.

@@ -28,26 +28,26 @@ pub const BFD_VERSION: u8 = 1;
 pub(crate) mod field {
     use std::ops::Range;
     /// Version (3 bits) and Diagnostic (5 bits).
-    pub const VERSION_DIAG: usize = 0;
+    pub(crate) const VERSION_DIAG: usize = 0;
     /// State (2 bits) and the flags P F C A D M.
-    pub const STATE_FLAGS: usize = 1;
-    pub const DETECT_MULT: usize = 2;
-    pub const LENGTH: usize = 3;
-    pub const MY_DISCRIMINATOR: Range<usize> = 4..8;
-    pub const YOUR_DISCRIMINATOR: Range<usize> = 8..12;
-    pub const DESIRED_MIN_TX: Range<usize> = 12..16;
-    pub const REQUIRED_MIN_RX: Range<usize> = 16..20;
-    pub const REQUIRED_MIN_ECHO_RX: Range<usize> = 20..24;
+    pub(crate) const STATE_FLAGS: usize = 1;
+    pub(crate) const DETECT_MULT: usize = 2;
+    pub(crate) const LENGTH: usize = 3;
+    pub(crate) const MY_DISCRIMINATOR: Range<usize> = 4..8;
+    pub(crate) const YOUR_DISCRIMINATOR: Range<usize> = 8..12;
+    pub(crate) const DESIRED_MIN_TX: Range<usize> = 12..16;
+    pub(crate) const REQUIRED_MIN_RX: Range<usize> = 16..20;
+    pub(crate) const REQUIRED_MIN_ECHO_RX: Range<usize> = 20..24;
     /// Auth Type and Auth Len, when the A bit is set.
-    pub const AUTH_TYPE: usize = 24;
-    pub const AUTH_LEN: usize = 25;
+    pub(crate) const AUTH_TYPE: usize = 24;
+    pub(crate) const AUTH_LEN: usize = 25;
 
-    pub const POLL: u8 = 0x20;
-    pub const FINAL: u8 = 0x10;
-    pub const CONTROL_PLANE_INDEPENDENT: u8 = 0x08;
-    pub const AUTHENTICATION: u8 = 0x04;
-    pub const DEMAND: u8 = 0x02;
-    pub const MULTIPOINT: u8 = 0x01;
+    pub(crate) const POLL: u8 = 0x20;
+    pub(crate) const FINAL: u8 = 0x10;
+    pub(crate) const CONTROL_PLANE_INDEPENDENT: u8 = 0x08;
+    pub(crate) const AUTHENTICATION: u8 = 0x04;
+    pub(crate) const DEMAND: u8 = 0x02;
+    pub(crate) const MULTIPOINT: u8 = 0x01;
 }
 
 /// A session state as the State field carries it (RFC 5880 4.1, 6.2).

@@ -36,11 +36,11 @@ const fn padding_bytes() -> [u8; 255] {
 pub(crate) mod field {
     use std::ops::{Range, RangeFrom};
     /// Security Parameters Index.
-    pub const SPI: Range<usize> = 0..4;
+    pub(crate) const SPI: Range<usize> = 0..4;
     /// Sequence number (its low 32 bits with ESN).
-    pub const SEQUENCE_NUMBER: Range<usize> = 4..8;
+    pub(crate) const SEQUENCE_NUMBER: Range<usize> = 4..8;
     /// The payload: IV (suite-specific), ciphertext, ICV.
-    pub const PAYLOAD: RangeFrom<usize> = 8..;
+    pub(crate) const PAYLOAD: RangeFrom<usize> = 8..;
 }
 
 /// An ESP packet in `B` (starting at its header) that passed

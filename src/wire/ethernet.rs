@@ -21,11 +21,11 @@ pub const ETHERNET_HEADER_LEN: usize = 14;
 /// Byte offsets in an Ethernet II header.
 mod field {
     use std::ops::Range;
-    pub const DESTINATION: Range<usize> = 0..6;
-    pub const SOURCE: Range<usize> = 6..12;
-    pub const ETHER_TYPE: Range<usize> = 12..14;
+    pub(crate) const DESTINATION: Range<usize> = 0..6;
+    pub(crate) const SOURCE: Range<usize> = 6..12;
+    pub(crate) const ETHER_TYPE: Range<usize> = 12..14;
     /// The tag control information after an 802.1Q/802.1ad TPID.
-    pub const VLAN_TCI: Range<usize> = 14..16;
+    pub(crate) const VLAN_TCI: Range<usize> = 14..16;
 }
 
 /// The EtherType of an Ethernet II frame, read without parsing the rest

@@ -18,16 +18,16 @@ pub const IPV4_MIN_HEADER_LEN: usize = 20;
 /// Byte offsets in the IPv4 header (RFC 791 3.1).
 pub(crate) mod field {
     use std::ops::Range;
-    pub const VERSION_IHL: usize = 0;
-    pub const DSCP_ECN: usize = 1;
-    pub const TOTAL_LEN: Range<usize> = 2..4;
-    pub const IDENTIFICATION: Range<usize> = 4..6;
-    pub const FLAGS_FRAGMENT: Range<usize> = 6..8;
-    pub const TTL: usize = 8;
-    pub const PROTOCOL: usize = 9;
-    pub const CHECKSUM: Range<usize> = 10..12;
-    pub const SOURCE: Range<usize> = 12..16;
-    pub const DESTINATION: Range<usize> = 16..20;
+    pub(crate) const VERSION_IHL: usize = 0;
+    pub(crate) const DSCP_ECN: usize = 1;
+    pub(crate) const TOTAL_LEN: Range<usize> = 2..4;
+    pub(crate) const IDENTIFICATION: Range<usize> = 4..6;
+    pub(crate) const FLAGS_FRAGMENT: Range<usize> = 6..8;
+    pub(crate) const TTL: usize = 8;
+    pub(crate) const PROTOCOL: usize = 9;
+    pub(crate) const CHECKSUM: Range<usize> = 10..12;
+    pub(crate) const SOURCE: Range<usize> = 12..16;
+    pub(crate) const DESTINATION: Range<usize> = 16..20;
 }
 
 /// True when `bytes` pass every check of [`Ipv4Packet::new_checked`] (the
@@ -60,13 +60,13 @@ fn well_formed(bytes: &[u8], verify_checksum: bool) -> bool {
 /// Bits of the flags and fragment offset word (RFC 791 3.1).
 pub(crate) mod flags {
     /// Don't Fragment.
-    pub const DONT_FRAGMENT: u16 = 0x4000;
+    pub(crate) const DONT_FRAGMENT: u16 = 0x4000;
     /// More Fragments.
-    pub const MORE_FRAGMENTS: u16 = 0x2000;
+    pub(crate) const MORE_FRAGMENTS: u16 = 0x2000;
     /// The fragment offset, in 8-byte units.
-    pub const FRAGMENT_OFFSET: u16 = 0x1fff;
+    pub(crate) const FRAGMENT_OFFSET: u16 = 0x1fff;
     /// More Fragments or a fragment offset: set for any fragment.
-    pub const FRAGMENTING: u16 = MORE_FRAGMENTS | FRAGMENT_OFFSET;
+    pub(crate) const FRAGMENTING: u16 = MORE_FRAGMENTS | FRAGMENT_OFFSET;
 }
 
 /// An IPv4 packet in `B` that passed [`Ipv4Packet::new_checked`]. Bytes past

@@ -23,12 +23,12 @@ pub const IPV6_MIN_MTU: usize = 1280;
 /// Byte offsets in the IPv6 header (RFC 8200 section 3).
 pub(crate) mod field {
     use std::ops::Range;
-    pub const VERSION_TRAFFIC_CLASS_FLOW: Range<usize> = 0..4;
-    pub const PAYLOAD_LEN: Range<usize> = 4..6;
-    pub const NEXT_HEADER: usize = 6;
-    pub const HOP_LIMIT: usize = 7;
-    pub const SOURCE: Range<usize> = 8..24;
-    pub const DESTINATION: Range<usize> = 24..40;
+    pub(crate) const VERSION_TRAFFIC_CLASS_FLOW: Range<usize> = 0..4;
+    pub(crate) const PAYLOAD_LEN: Range<usize> = 4..6;
+    pub(crate) const NEXT_HEADER: usize = 6;
+    pub(crate) const HOP_LIMIT: usize = 7;
+    pub(crate) const SOURCE: Range<usize> = 8..24;
+    pub(crate) const DESTINATION: Range<usize> = 24..40;
 }
 
 /// Where the upper-layer header starts after the extension headers.

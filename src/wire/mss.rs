@@ -10,10 +10,10 @@ use super::ip::IpPacket;
 /// Byte offsets in the TCP header (RFC 9293 3.1).
 mod field {
     use std::ops::Range;
-    pub const DATA_OFFSET: usize = 12;
-    pub const FLAGS: usize = 13;
-    pub const CHECKSUM: Range<usize> = 16..18;
-    pub const OPTIONS_START: usize = 20;
+    pub(crate) const DATA_OFFSET: usize = 12;
+    pub(crate) const FLAGS: usize = 13;
+    pub(crate) const CHECKSUM: Range<usize> = 16..18;
+    pub(crate) const OPTIONS_START: usize = 20;
 }
 
 const TCP_MIN_HEADER_LEN: usize = 20;

@@ -15,10 +15,10 @@ pub const UDP_HEADER_LEN: usize = 8;
 /// Byte ranges in the UDP header (RFC 768).
 pub(crate) mod field {
     use std::ops::Range;
-    pub const SOURCE_PORT: Range<usize> = 0..2;
-    pub const DESTINATION_PORT: Range<usize> = 2..4;
-    pub const LENGTH: Range<usize> = 4..6;
-    pub const CHECKSUM: Range<usize> = 6..8;
+    pub(crate) const SOURCE_PORT: Range<usize> = 0..2;
+    pub(crate) const DESTINATION_PORT: Range<usize> = 2..4;
+    pub(crate) const LENGTH: Range<usize> = 4..6;
+    pub(crate) const CHECKSUM: Range<usize> = 6..8;
 }
 
 /// The fields of a UDP header.

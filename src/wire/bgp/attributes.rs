@@ -16,26 +16,26 @@ pub const AS_TRANS: u32 = 23456;
 
 /// Attribute flag bits (RFC 4271 4.3).
 mod flag {
-    pub const OPTIONAL: u8 = 0x80;
-    pub const TRANSITIVE: u8 = 0x40;
-    pub const PARTIAL: u8 = 0x20;
-    pub const EXTENDED_LENGTH: u8 = 0x10;
+    pub(crate) const OPTIONAL: u8 = 0x80;
+    pub(crate) const TRANSITIVE: u8 = 0x40;
+    pub(crate) const PARTIAL: u8 = 0x20;
+    pub(crate) const EXTENDED_LENGTH: u8 = 0x10;
 }
 
 /// Attribute type codes (IANA BGP Path Attributes).
 pub(crate) mod attr {
-    pub const ORIGIN: u8 = 1;
-    pub const AS_PATH: u8 = 2;
-    pub const NEXT_HOP: u8 = 3;
-    pub const MULTI_EXIT_DISC: u8 = 4;
-    pub const LOCAL_PREF: u8 = 5;
-    pub const ATOMIC_AGGREGATE: u8 = 6;
-    pub const AGGREGATOR: u8 = 7;
-    pub const COMMUNITIES: u8 = 8;
-    pub const MP_REACH_NLRI: u8 = 14;
-    pub const MP_UNREACH_NLRI: u8 = 15;
-    pub const AS4_PATH: u8 = 17;
-    pub const AS4_AGGREGATOR: u8 = 18;
+    pub(crate) const ORIGIN: u8 = 1;
+    pub(crate) const AS_PATH: u8 = 2;
+    pub(crate) const NEXT_HOP: u8 = 3;
+    pub(crate) const MULTI_EXIT_DISC: u8 = 4;
+    pub(crate) const LOCAL_PREF: u8 = 5;
+    pub(crate) const ATOMIC_AGGREGATE: u8 = 6;
+    pub(crate) const AGGREGATOR: u8 = 7;
+    pub(crate) const COMMUNITIES: u8 = 8;
+    pub(crate) const MP_REACH_NLRI: u8 = 14;
+    pub(crate) const MP_UNREACH_NLRI: u8 = 15;
+    pub(crate) const AS4_PATH: u8 = 17;
+    pub(crate) const AS4_AGGREGATOR: u8 = 18;
 }
 
 /// ORIGIN (RFC 4271 5.1.1).

@@ -96,7 +96,7 @@ pub mod cease {
 }
 
 /// Most data a NOTIFICATION can carry in a 4,096-byte message.
-pub const MAX_DATA_LEN: usize = MAX_MESSAGE_LEN - HEADER_LEN - 2;
+pub(crate) const MAX_DATA_LEN: usize = MAX_MESSAGE_LEN - HEADER_LEN - 2;
 
 /// A NOTIFICATION: sent before closing the connection, or received from the
 /// peer. Also the error type of every decoder here.

@@ -13,11 +13,11 @@ const PARAM_CAPABILITIES: u8 = 2;
 /// Capability codes.
 mod capability {
     /// Multiprotocol extensions (RFC 4760 8).
-    pub const MULTIPROTOCOL: u8 = 1;
+    pub(crate) const MULTIPROTOCOL: u8 = 1;
     /// Route refresh (RFC 2918 2).
-    pub const ROUTE_REFRESH: u8 = 2;
+    pub(crate) const ROUTE_REFRESH: u8 = 2;
     /// 4-octet AS number (RFC 6793 3).
-    pub const FOUR_OCTET_AS: u8 = 65;
+    pub(crate) const FOUR_OCTET_AS: u8 = 65;
 }
 
 /// An address family BGP carries here: AFI and SAFI (RFC 4760).
