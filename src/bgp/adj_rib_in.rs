@@ -1,9 +1,10 @@
 //! The Adj-RIB-In of one peer (RFC 4271 3.2): every route the peer sent,
 //! before import policy, and which of them policy let into the node's
 //! [`Rib`] (where the one decision process of erdp chooses among sessions).
-//! The routes of one UPDATE share one [`ReceivedPath`].
+//! The routes of one UPDATE share one [`ReceivedPath`], and through it one
+//! [`RoutePath`] in the RIB: a full table costs a map slot per prefix here
+//! and one in the RIB, not a copy of the attributes per prefix.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -11,39 +12,67 @@ use ipnet::IpNet;
 
 use super::policy::Policy;
 use crate::fib::{InterfaceId, NextHop};
-use crate::rib::{Origin, Rib, RibError, Route, RouteKey, RouteSource, Session};
+use crate::rib::{
+    BgpAttributes, Origin, PrefixMap, Rib, RibError, RouteKey, RoutePath, RouteSource, Session,
+};
 use crate::wire::bgp::{self, PathAttributes};
 
-/// The attributes of one UPDATE as received, plus what the RIB needs,
-/// computed once for all its prefixes.
+/// The attributes of one UPDATE as received, plus the route the RIB gets
+/// for each of its prefixes (import policy applied), computed once for all.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReceivedPath {
     /// The attributes as received.
     pub attributes: PathAttributes,
-    /// The next hop of the UPDATE's family.
-    pub next_hop: IpAddr,
-    /// AS_PATH flattened for route selection (after import prepends).
-    as_path: Arc<[u32]>,
+    /// What the RIB holds for these prefixes when policy accepts them.
+    route: Arc<RoutePath>,
 }
 
 impl ReceivedPath {
-    /// Wraps an UPDATE's attributes and next hop, applying `policy`'s prepend
-    /// of `peer_as`.
+    /// Wraps an UPDATE's attributes and next hop, applying `policy` (prepend
+    /// of `peer_as`, LOCAL_PREF, MED) for the RIB route over `binding`.
     pub fn new(
         attributes: PathAttributes,
         next_hop: IpAddr,
         policy: &Policy,
         peer_as: u32,
+        binding: RibBinding,
     ) -> Self {
         let received = attributes.as_path.iter().flat_map(|path| path.asns());
         let as_path = std::iter::repeat_n(peer_as, usize::from(policy.prepend))
             .chain(received)
             .collect();
+        let received_local_pref = attributes.local_pref.filter(|_| binding.internal);
+        let origin = match attributes.origin.unwrap_or_default() {
+            bgp::Origin::Igp => Origin::Igp,
+            bgp::Origin::Egp => Origin::Egp,
+            bgp::Origin::Incomplete => Origin::Incomplete,
+        };
+        let route = RoutePath {
+            next_hop: NextHop::via(binding.interface, next_hop),
+            source: RouteSource::Bgp,
+            session: binding.session,
+            bgp: BgpAttributes {
+                local_pref: policy.set_local_pref.or(received_local_pref).unwrap_or(100),
+                med: policy.set_med.or(attributes.med).unwrap_or(0),
+                origin,
+                as_path,
+                ..BgpAttributes::default()
+            },
+            connection_weight: 0,
+        };
         Self {
             attributes,
-            next_hop,
-            as_path,
+            route: Arc::new(route),
         }
+    }
+
+    /// The next hop of the UPDATE's family, with the interface toward the peer.
+    pub fn next_hop(&self) -> NextHop {
+        self.route.next_hop
+    }
+
+    fn key(&self, prefix: IpNet) -> RouteKey {
+        self.route.key(prefix)
     }
 }
 
@@ -69,7 +98,7 @@ pub struct RibBinding {
 /// One peer's received routes.
 #[derive(Debug, Default)]
 pub struct AdjRibIn {
-    routes: HashMap<IpNet, Entry>,
+    routes: PrefixMap<Entry>,
     accepted: usize,
 }
 
@@ -95,15 +124,15 @@ impl AdjRibIn {
     }
 
     /// Every received prefix with its path, in no order.
-    pub fn iter(&self) -> impl Iterator<Item = (&IpNet, &ReceivedPath)> {
+    pub fn iter(&self) -> impl Iterator<Item = (IpNet, &ReceivedPath)> {
         self.routes
             .iter()
             .map(|(prefix, entry)| (prefix, &*entry.path))
     }
 
-    /// Reserves room for `additional` more routes.
+    /// Reserves room for `additional` more IPv4 routes.
     pub fn reserve(&mut self, additional: usize) {
-        self.routes.reserve(additional);
+        self.routes.reserve_v4(additional);
     }
 
     /// Stores a route (an implicit withdraw of the previous one) and puts it
@@ -113,7 +142,6 @@ impl AdjRibIn {
         prefix: IpNet,
         path: &Arc<ReceivedPath>,
         policy: &Policy,
-        binding: RibBinding,
         rib: &mut Rib,
     ) -> Result<(), RibError> {
         let accepted = policy.permits(&prefix);
@@ -123,75 +151,41 @@ impl AdjRibIn {
         };
         if let Some(old) = self.routes.insert(prefix, entry) {
             // A different next hop is a different RIB route: remove the old one.
-            if old.accepted && (!accepted || old.path.next_hop != path.next_hop) {
-                rib.withdraw(&route_key(prefix, &old.path, binding))?;
+            if old.accepted && (!accepted || old.path.next_hop() != path.next_hop()) {
+                rib.withdraw(&old.path.key(prefix))?;
             }
             self.accepted -= usize::from(old.accepted);
         }
         if accepted {
             self.accepted += 1;
-            rib.add(rib_route(prefix, path, policy, binding))?;
+            rib.add_shared(prefix, &path.route)?;
         }
         Ok(())
     }
 
     /// Withdraws the route for `prefix`, from the RIB too.
-    pub fn withdraw(
-        &mut self,
-        prefix: IpNet,
-        binding: RibBinding,
-        rib: &mut Rib,
-    ) -> Result<bool, RibError> {
+    pub fn withdraw(&mut self, prefix: IpNet, rib: &mut Rib) -> Result<bool, RibError> {
         let Some(old) = self.routes.remove(&prefix) else {
             return Ok(false);
         };
         if old.accepted {
             self.accepted -= 1;
-            rib.withdraw(&route_key(prefix, &old.path, binding))?;
+            rib.withdraw(&old.path.key(prefix))?;
         }
         Ok(true)
     }
 
     /// Drops every route (the session went down), from the RIB too; returns how many.
-    pub fn clear(&mut self, binding: RibBinding, rib: &mut Rib) -> Result<usize, RibError> {
+    pub fn clear(&mut self, rib: &mut Rib) -> Result<usize, RibError> {
         let count = self.routes.len();
         for (prefix, entry) in self.routes.drain() {
             if entry.accepted {
-                rib.withdraw(&route_key(prefix, &entry.path, binding))?;
+                rib.withdraw(&entry.path.key(prefix))?;
             }
         }
         self.accepted = 0;
         Ok(count)
     }
-}
-
-fn route_key(prefix: IpNet, path: &ReceivedPath, binding: RibBinding) -> RouteKey {
-    RouteKey {
-        prefix,
-        source: RouteSource::Bgp,
-        session: binding.session,
-        next_hop: NextHop::via(binding.interface, path.next_hop),
-    }
-}
-
-/// The RIB's view of a received route after import policy.
-fn rib_route(prefix: IpNet, path: &ReceivedPath, policy: &Policy, binding: RibBinding) -> Route {
-    let attributes = &path.attributes;
-    let received_local_pref = attributes.local_pref.filter(|_| binding.internal);
-    let origin = match attributes.origin.unwrap_or_default() {
-        bgp::Origin::Igp => Origin::Igp,
-        bgp::Origin::Egp => Origin::Egp,
-        bgp::Origin::Incomplete => Origin::Incomplete,
-    };
-    Route::bgp(
-        prefix,
-        NextHop::via(binding.interface, path.next_hop),
-        binding.session,
-    )
-    .with_local_pref(policy.set_local_pref.or(received_local_pref).unwrap_or(100))
-    .with_med(policy.set_med.or(attributes.med).unwrap_or(0))
-    .with_origin(origin)
-    .with_shared_as_path(Arc::clone(&path.as_path))
 }
 
 #[cfg(test)]
@@ -220,6 +214,7 @@ mod tests {
             next_hop.parse().unwrap(),
             policy,
             12076,
+            binding(),
         ))
     }
 
@@ -246,13 +241,13 @@ mod tests {
                 prefix.parse().unwrap(),
                 &shared,
                 &policy,
-                binding(),
                 &mut rib,
             )
             .unwrap();
         }
         assert_eq!((adj.len(), adj.accepted(), rib.len()), (3, 2, 2));
-        let route = &rib.candidates("10.1.0.0/16".parse().unwrap())[0];
+        let candidates = rib.candidates("10.1.0.0/16".parse().unwrap());
+        let route = &candidates[0];
         assert_eq!(
             route.bgp.local_pref, 300,
             "set by policy; eBGP LOCAL_PREF ignored"
@@ -265,7 +260,6 @@ mod tests {
             "10.1.0.0/16".parse().unwrap(),
             &moved,
             &policy,
-            binding(),
             &mut rib,
         )
         .unwrap();
@@ -276,11 +270,11 @@ mod tests {
             Some("192.168.0.2".parse().unwrap())
         );
         assert!(
-            adj.withdraw("10.1.0.0/16".parse().unwrap(), binding(), &mut rib)
+            adj.withdraw("10.1.0.0/16".parse().unwrap(), &mut rib)
                 .unwrap()
         );
         assert_eq!((adj.accepted(), rib.len()), (1, 1));
-        assert_eq!(adj.clear(binding(), &mut rib).unwrap(), 2);
+        assert_eq!(adj.clear(&mut rib).unwrap(), 2);
         assert!(rib.is_empty());
         assert_eq!(adj.accepted(), 0);
     }

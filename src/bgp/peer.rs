@@ -523,7 +523,7 @@ impl Peer {
         let mut withdrawn = 0u32;
         let mp_withdrawn = update.mp_unreach.into_iter().flat_map(|mp| mp.withdrawn);
         for prefix in update.withdrawn.chain(mp_withdrawn) {
-            withdrawn += u32::from(self.adj_rib_in.withdraw(prefix, binding, rib)?);
+            withdrawn += u32::from(self.adj_rib_in.withdraw(prefix, rib)?);
         }
         let as_loop = update
             .attributes
@@ -536,18 +536,17 @@ impl Peer {
         if update.treat_as_withdraw.is_some() || as_loop {
             self.counters.treat_as_withdraw += u64::from(update.treat_as_withdraw.is_some());
             for prefix in update.nlri.chain(reach.into_iter().flat_map(|mp| mp.nlri)) {
-                withdrawn += u32::from(self.adj_rib_in.withdraw(prefix, binding, rib)?);
+                withdrawn += u32::from(self.adj_rib_in.withdraw(prefix, rib)?);
             }
         } else {
             let policy = &self.config.import;
             let peer_as = self.config.peer_as;
             if let (Some(next_hop), false) = (update.attributes.next_hop, update.nlri.is_empty()) {
-                let path =
-                    ReceivedPath::new(update.attributes.clone(), next_hop.into(), policy, peer_as);
+                let attributes = update.attributes.clone();
+                let path = ReceivedPath::new(attributes, next_hop.into(), policy, peer_as, binding);
                 let path = Arc::new(path);
                 for prefix in update.nlri {
-                    self.adj_rib_in
-                        .insert(prefix, &path, policy, binding, rib)?;
+                    self.adj_rib_in.insert(prefix, &path, policy, rib)?;
                     announced += 1;
                 }
             }
@@ -558,11 +557,11 @@ impl Peer {
                     }
                     (next_hop, _) => next_hop,
                 };
-                let path = ReceivedPath::new(update.attributes.clone(), next_hop, policy, peer_as);
+                let attributes = update.attributes.clone();
+                let path = ReceivedPath::new(attributes, next_hop, policy, peer_as, binding);
                 let path = Arc::new(path);
                 for prefix in reach.nlri {
-                    self.adj_rib_in
-                        .insert(prefix, &path, policy, binding, rib)?;
+                    self.adj_rib_in.insert(prefix, &path, policy, rib)?;
                     announced += 1;
                 }
             }
@@ -651,7 +650,7 @@ impl Peer {
         self.restart_at = restart.map(|after| now + after);
         self.input.clear();
         self.set_state(State::Idle, now);
-        self.adj_rib_in.clear(self.binding(), rib)?;
+        self.adj_rib_in.clear(rib)?;
         Ok(())
     }
 

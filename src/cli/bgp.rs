@@ -218,7 +218,7 @@ impl Driver {
     fn print_routes(&mut self) {
         let fib = self.rib.reader().load_full();
         let mut routes: Vec<_> = self.peer.adj_rib_in().iter().collect();
-        routes.sort_by_key(|(prefix, _)| **prefix);
+        routes.sort_by_key(|(prefix, _)| *prefix);
         for (prefix, path) in &routes {
             let as_path: Vec<String> = path
                 .attributes
@@ -237,9 +237,11 @@ impl Driver {
                     format!("{} via {via}", found.prefix(prefix.network()))
                 })
                 .unwrap_or_else(|| "none".into());
+            // A received path always has a next-hop address.
+            let via = path.next_hop().via.map(|via| via.to_string());
             outln!(
                 "route {prefix} via {} path [{}] fib {installed}",
-                path.next_hop,
+                via.unwrap_or_default(),
                 as_path.join(" ")
             );
         }

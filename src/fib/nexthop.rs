@@ -99,6 +99,16 @@ impl NextHopGroups {
     /// ignored), creating it if needed, and takes one reference to it.
     /// Returns `None` for an empty member list.
     pub fn acquire(&mut self, members: &[NextHop]) -> Option<NextHopGroupId> {
+        // Already sorted without duplicates (a lone next hop always is): an
+        // existing group is found without copying the members.
+        if members.windows(2).all(|pair| pair[0] < pair[1])
+            && let Some(&id) = self.by_members.get(members)
+        {
+            if let Some(slot) = self.groups.get_mut(id.0 as usize) {
+                slot.refs += 1;
+            }
+            return Some(id);
+        }
         let mut sorted = members.to_vec();
         sorted.sort_unstable();
         sorted.dedup();

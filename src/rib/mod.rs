@@ -7,6 +7,8 @@
 //! [`Rib::explain`] answers "which route, and why this one" for reports.
 
 mod explain;
+mod path;
+mod prefix_map;
 mod route;
 mod selection;
 mod table;
@@ -16,6 +18,8 @@ use thiserror::Error;
 
 pub use crate::fib::{InterfaceId, NextHop, NextHopGroupId};
 pub use explain::{Explanation, PrefixChoice};
+pub use path::RoutePath;
+pub(crate) use prefix_map::PrefixMap;
 pub use route::{BgpAttributes, Origin, Route, RouteKey, RouteSource, Session};
 pub use selection::{Rule, Selection, SelectionMode, UnknownSelectionMode, select};
 pub use table::{DEFAULT_MAX_PATHS, Rib};

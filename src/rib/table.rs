@@ -2,33 +2,31 @@
 //! FIB it feeds. Adding or withdrawing a route reselects that prefix and
 //! stages the result in the FIB; [`Rib::publish`] makes it visible to readers.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use ipnet::IpNet;
 
 use super::RibError;
 use super::explain::{Explanation, PrefixChoice};
+use super::path::{Candidates, RoutePath};
+use super::prefix_map::{PrefixMap, Slot};
 use super::route::{Route, RouteKey};
 use super::selection::{Selection, SelectionMode, select};
-use crate::fib::{FibReader, FibWriter, InterfaceId, NextHop, NextHopGroupId, PublishReport};
+use crate::fib::{FibReader, FibWriter, InterfaceId, NextHop, PublishReport};
 
 /// ECMP paths kept per prefix unless [`Rib::with_max_paths`] says otherwise.
 pub const DEFAULT_MAX_PATHS: usize = 8;
-
-#[derive(Debug, Default)]
-struct PrefixEntry {
-    candidates: Vec<Route>,
-    /// The next-hop group installed in the FIB for this prefix.
-    group: Option<NextHopGroupId>,
-}
 
 /// The routing table of one node.
 #[derive(Debug)]
 pub struct Rib {
     mode: SelectionMode,
     max_paths: usize,
-    prefixes: HashMap<IpNet, PrefixEntry>,
+    /// Candidates per prefix; the next-hop group each prefix got is what
+    /// the FIB holds for it (the RIB is the FIB's only writer).
+    prefixes: PrefixMap<Candidates>,
     fib: FibWriter,
     interface_names: BTreeMap<InterfaceId, String>,
 }
@@ -45,7 +43,7 @@ impl Rib {
         Self {
             mode,
             max_paths: DEFAULT_MAX_PATHS,
-            prefixes: HashMap::new(),
+            prefixes: PrefixMap::default(),
             fib: FibWriter::new(),
             interface_names: BTreeMap::new(),
         }
@@ -70,7 +68,7 @@ impl Rib {
     /// Changes the selection mode and reselects every prefix.
     pub fn set_mode(&mut self, mode: SelectionMode) -> Result<(), RibError> {
         self.mode = mode;
-        let prefixes: Vec<IpNet> = self.prefixes.keys().copied().collect();
+        let prefixes: Vec<IpNet> = self.prefixes.keys().collect();
         prefixes
             .into_iter()
             .try_for_each(|prefix| self.reselect(prefix))
@@ -79,24 +77,30 @@ impl Rib {
     /// Adds a route, replacing the one with the same [`RouteKey`] (returned).
     pub fn add(&mut self, route: Route) -> Result<Option<Route>, RibError> {
         let prefix = route.prefix;
+        let replaced = self.put(prefix, Arc::new(RoutePath::from(route)))?;
+        Ok(replaced.map(|path| path.route(prefix)))
+    }
+
+    /// Adds the route `path` gives `prefix`, replacing the one with the same
+    /// key; the prefixes of one BGP UPDATE share `path`.
+    pub fn add_shared(&mut self, prefix: IpNet, path: &Arc<RoutePath>) -> Result<(), RibError> {
+        self.put(prefix, Arc::clone(path)).map(|_| ())
+    }
+
+    fn put(
+        &mut self,
+        prefix: IpNet,
+        path: Arc<RoutePath>,
+    ) -> Result<Option<Arc<RoutePath>>, RibError> {
         if prefix.trunc() != prefix {
             return Err(RibError::HostBitsSet {
                 prefix,
                 network: prefix.trunc(),
             });
         }
-        let candidates = &mut self.prefixes.entry(prefix).or_default().candidates;
-        let key = route.key();
-        let replaced = match candidates.iter_mut().find(|old| old.key() == key) {
-            Some(old) => Some(std::mem::replace(old, route)),
-            None => {
-                // Most prefixes have one or two candidates: grow by one
-                // instead of Vec's first step of four (a full table's
-                // lone routes would waste three slots each).
-                candidates.reserve_exact(1);
-                candidates.push(route);
-                None
-            }
+        let replaced = match self.prefixes.upsert(prefix, path, Candidates::One) {
+            Slot::Inserted => None,
+            Slot::Present(candidates, path) => candidates.put(prefix, path),
         };
         self.reselect(prefix)?;
         Ok(replaced)
@@ -104,15 +108,23 @@ impl Rib {
 
     /// Withdraws the route with this key, returning it.
     pub fn withdraw(&mut self, key: &RouteKey) -> Result<Option<Route>, RibError> {
-        let Some(entry) = self.prefixes.get_mut(&key.prefix) else {
+        let Some(candidates) = self.prefixes.remove(&key.prefix) else {
             return Ok(None);
         };
-        let Some(at) = entry.candidates.iter().position(|r| r.key() == *key) else {
-            return Ok(None);
+        let removed = match candidates.take(key) {
+            Ok((left, removed)) => {
+                if let Some(left) = left {
+                    self.prefixes.insert(key.prefix, left);
+                }
+                removed
+            }
+            Err(untouched) => {
+                self.prefixes.insert(key.prefix, untouched);
+                return Ok(None);
+            }
         };
-        let removed = entry.candidates.remove(at);
         self.reselect(key.prefix)?;
-        Ok(Some(removed))
+        Ok(Some(removed.route(key.prefix)))
     }
 
     /// Withdraws every route `matches` accepts (a session going down);
@@ -122,14 +134,20 @@ impl Rib {
         mut matches: impl FnMut(&Route) -> bool,
     ) -> Result<usize, RibError> {
         let mut changed = Vec::new();
+        let mut emptied = Vec::new();
         let mut removed = 0;
-        for (prefix, entry) in &mut self.prefixes {
-            let before = entry.candidates.len();
-            entry.candidates.retain(|route| !matches(route));
-            if entry.candidates.len() != before {
-                removed += before - entry.candidates.len();
-                changed.push(*prefix);
+        for (prefix, candidates) in self.prefixes.iter_mut() {
+            let (count, any_left) = candidates.retain(prefix, &mut matches);
+            if count != 0 {
+                removed += count;
+                changed.push(prefix);
+                if !any_left {
+                    emptied.push(prefix);
+                }
             }
+        }
+        for prefix in &emptied {
+            self.prefixes.remove(prefix);
         }
         changed
             .into_iter()
@@ -147,22 +165,22 @@ impl Rib {
         self.fib.reader()
     }
 
-    /// The candidates for an exact prefix.
-    pub fn candidates(&self, prefix: IpNet) -> &[Route] {
+    /// The candidates for an exact prefix, in the order they arrived.
+    pub fn candidates(&self, prefix: IpNet) -> Vec<Route> {
         self.prefixes
             .get(&prefix)
-            .map_or(&[], |entry| &entry.candidates)
+            .map_or_else(Vec::new, |candidates| candidates.routes(prefix))
     }
 
     /// Selection for an exact prefix (`None` without candidates).
     pub fn selection(&self, prefix: IpNet) -> Option<Selection> {
-        select(self.mode, self.candidates(prefix), self.max_paths)
+        select(self.mode, &self.candidates(prefix), self.max_paths)
     }
 
     /// Every prefix with at least one route, in no particular order (the
     /// effective-routes view of `erdp verify` sorts them).
     pub fn prefixes(&self) -> impl Iterator<Item = IpNet> + '_ {
-        self.prefixes.keys().copied()
+        self.prefixes.keys()
     }
 
     /// Prefixes with at least one route.
@@ -198,23 +216,22 @@ impl Rib {
         }
     }
 
-    /// Reruns selection for `prefix` and stages the result in the FIB.
+    /// Reruns selection for `prefix` and stages the result in the FIB
+    /// (removes it from the FIB when it has no candidate left).
     fn reselect(&mut self, prefix: IpNet) -> Result<(), RibError> {
-        let Some(entry) = self.prefixes.get_mut(&prefix) else {
-            return Ok(());
-        };
         // A lone candidate is chosen by every mode: skip the decision
         // process and its copies (a full table from one peer is all lone
         // candidates).
         let lone;
         let decided: Vec<NextHop>;
-        let hops: &[NextHop] = match entry.candidates.as_slice() {
-            [only] => {
+        let hops: &[NextHop] = match self.prefixes.get(&prefix) {
+            None => &[],
+            Some(Candidates::One(only)) => {
                 lone = [only.next_hop];
                 &lone
             }
-            candidates => {
-                decided = select(self.mode, candidates, self.max_paths)
+            Some(candidates) => {
+                decided = select(self.mode, &candidates.routes(prefix), self.max_paths)
                     .map(|selection| selection.chosen.iter().map(|r| r.next_hop).collect())
                     .unwrap_or_default();
                 &decided
@@ -222,21 +239,22 @@ impl Rib {
         };
         let new_group = self.fib.groups_mut().acquire(hops);
         let staged = match new_group {
-            Some(group) => self.fib.insert(prefix, group).map(|_| ()),
-            None => self.fib.remove(prefix).map(|_| ()),
+            Some(group) => self.fib.insert(prefix, group),
+            None => self.fib.remove(prefix),
         };
-        if let Err(err) = staged {
-            if let Some(group) = new_group {
-                self.fib.groups_mut().release(group);
+        match staged {
+            Ok(old) => {
+                if let Some(old) = old {
+                    self.fib.groups_mut().release(old);
+                }
+                Ok(())
             }
-            return Err(err.into());
+            Err(err) => {
+                if let Some(group) = new_group {
+                    self.fib.groups_mut().release(group);
+                }
+                Err(err.into())
+            }
         }
-        if let Some(old) = std::mem::replace(&mut entry.group, new_group) {
-            self.fib.groups_mut().release(old);
-        }
-        if entry.candidates.is_empty() {
-            self.prefixes.remove(&prefix);
-        }
-        Ok(())
     }
 }
