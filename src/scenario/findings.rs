@@ -12,9 +12,9 @@ use super::report::{DirectionPath, FaultRecord, FlowResult, NodePolicies, RunRep
 use super::runner::{Apps, FlowPlan};
 use super::topology::{INSTANCES, Topology};
 use crate::dataplane::{DropReason, Node};
-use crate::fib::InterfaceId;
 use crate::emu::{DeviceId, Host, NodeDevice, SimTime};
 use crate::esp::wireshark_esp_sa_line;
+use crate::fib::InterfaceId;
 use crate::report::Way;
 use crate::wire::FlowKey;
 

@@ -33,8 +33,8 @@ pub use bgp::{
 pub use changes::ROUTE_CHANGE_PATHS;
 pub use model::{
     Azure, Circuit, CircuitMode, Fault, FaultKind, Flow, FlowKind, LinkSpec, MIN_HOLD_TIME_S,
-    MSEE_BFD_INTERVAL_MS, MSEE_BFD_MULTIPLIER, MSEE_HOLD_TIME_S, OnPrem, Scenario, Side, VpnGateway,
-    VpnImport,
+    MSEE_BFD_INTERVAL_MS, MSEE_BFD_MULTIPLIER, MSEE_HOLD_TIME_S, OnPrem, Scenario, Side,
+    VpnGateway, VpnImport,
 };
 pub use report::{DirectionPath, FaultRecord, FlowResult, NodePolicies, RunReport, Verdict};
 pub use runner::{PageRenderer, RunOptions, run};

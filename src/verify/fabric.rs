@@ -218,8 +218,7 @@ impl Fabric {
     /// active-active (`vpn`, `vpn2`); `None` with one instance (one
     /// tunnel: nothing to tell apart).
     pub(super) fn tunnel_name(&self, node: usize, interface: InterfaceId) -> Option<&'static str> {
-        self.active_active
-            .then(|| self.link_of(node, interface))
+        self.active_active.then(|| self.link_of(node, interface))
     }
 
     /// Every address of every node (interfaces and tunnel endpoints).

@@ -63,7 +63,7 @@ impl Trip {
             .crossings
             .iter()
             .map(|c| match (c.esp, c.tunnel) {
-                (true, Some(tunnel)) => format!("{} ESP {tunnel}", c.link),
+                (true, Some(tunnel)) => format!("{} ESP via {tunnel}", c.link),
                 (true, None) => format!("{} ESP", c.link),
                 (false, _) => format!("{} plain", c.link),
             })

@@ -37,9 +37,8 @@ use crate::esp::SaConfig;
 use crate::wire::MacAddr;
 
 pub use layout::{
-    AZURE_TUNNEL_ENDPOINT, CIRCUITS, CircuitLayout, INSTANCES,
-    InstanceLayout, LINK_NAMES, LINK_NAMES_TWO_CIRCUITS, ONPREM_TUNNEL_ENDPOINT,
-    circuit_link_names, instances, link_names,
+    AZURE_TUNNEL_ENDPOINT, CIRCUITS, CircuitLayout, INSTANCES, InstanceLayout, LINK_NAMES,
+    LINK_NAMES_TWO_CIRCUITS, ONPREM_TUNNEL_ENDPOINT, circuit_link_names, instances, link_names,
 };
 pub use nodes::{NodeConfigs, gateway_of, node_configs};
 

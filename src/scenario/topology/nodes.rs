@@ -299,7 +299,8 @@ impl NodeBuilder {
     /// One more address on the Ethernet interface `name`.
     fn address(&mut self, name: &str, address: IpNet) {
         for interface in &mut self.config.interfaces {
-            if let (true, InterfaceKind::Ethernet(eth)) = (interface.name == name, &mut interface.kind)
+            if let (true, InterfaceKind::Ethernet(eth)) =
+                (interface.name == name, &mut interface.kind)
             {
                 eth.addresses.push(address);
             }
