@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job (issue 5): every built-in scenario through the release binary,
-# with the expected exit code (design1/design2/two-circuits/dmz: 0; leak: 1, the leak is
+# with the expected exit code (design1/design2/two-circuits/dmz/active-active: 0; leak: 1, the leak is
 # flagged; recursion: 1, the tunnel-recursion design error is reported with its
 # prefix), and tshark decrypting the ESP on the primary link's capture with
 # the esp_sa lines `erdp run` prints (inner 10.0.1.10 <-> 10.1.0.10 visible).
@@ -11,6 +11,16 @@ bin=${ERDP_BIN:-target/release/erdp}
 out=target/ci-scenarios
 for name in design1 design2 two-circuits dmz; do
     "$bin" run "$name" --out-dir "$out/$name" >/dev/null
+done
+# active-active (issue 16): both tunnels carry flows (a path names both), the
+# instance failure is absorbed (exit 0: every flow complete, nothing leaked).
+text=$("$bin" run active-active --out-dir "$out/active-active")
+for line in 'ESP via vpn\+vpn2' 'BGP vpn2 DOWN +VPN gateway instance 2 failed' '^  \[ok\] no plaintext leak'; do
+    if ! grep -qE -- "$line" <<<"$text"; then
+        echo "erdp run active-active: no line matching: $line" >&2
+        echo "$text" >&2
+        exit 1
+    fi
 done
 if "$bin" run leak --out-dir "$out/leak" >/dev/null; then
     echo "erdp run leak: expected exit code 1 (leak flagged)" >&2
@@ -55,6 +65,18 @@ verify dmz '^\[steady\] encrypted 3, plain 0, asymmetric 1, leak 0, blackholed 0
 verify recursion '^\[steady\] encrypted 0, plain 0, asymmetric 0, leak 0, blackholed 3'
 verify two-circuits '^\[circuit-1 down\] encrypted 3, plain 0, asymmetric 0, leak 0, blackholed 0' \
     '^\[circuit-2 down\] encrypted 3,'
+# active-active passes (exit 0): each gateway instance's failure is a state,
+# absorbed by the other instance's tunnel; the steady probes use both tunnels.
+text=$("$bin" verify active-active --out-dir "$out/verify-active-active")
+for line in '^\[instance 1 down\] encrypted 3, plain 0, asymmetric 0, leak 0, blackholed 0' \
+    '^\[instance 2 down\] encrypted 3, plain 0, asymmetric 0, leak 0, blackholed 0' \
+    'ESP via vpn2 ' '^\[ok\] '; do
+    if ! grep -qE -- "$line" <<<"$text"; then
+        echo "erdp verify active-active: no line matching: $line" >&2
+        echo "$text" >&2
+        exit 1
+    fi
+done
 
 if command -v tshark >/dev/null; then
     mapfile -t sas < <("$bin" run design1 --out-dir "$out/design1" | sed -n 's/^  \("IPv4".*\)$/\1/p')

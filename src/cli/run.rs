@@ -19,7 +19,7 @@ use crate::scenario::{self, RunOptions, Scenario, ScenarioError};
 #[derive(Debug, Args, Default)]
 pub(crate) struct RunArgs {
     /// A scenario file, or a built-in scenario's name (design1, design2,
-    /// leak, two-circuits). Default: design1.
+    /// leak, two-circuits, recursion, dmz, active-active). Default: design1.
     pub scenario: Option<String>,
     /// Where report.json and the pcaps go.
     #[arg(long, default_value = "erdp-out")]

@@ -20,7 +20,8 @@ use crate::verify::{VerifyOptions, verify};
 #[derive(Debug, Args, Default)]
 pub(crate) struct VerifyArgs {
     /// A scenario file, or a built-in scenario's name (design1, design2,
-    /// leak, two-circuits, dmz). Default: design1.
+    /// leak, two-circuits, recursion, dmz, active-active). Default:
+    /// design1.
     pub scenario: Option<String>,
     /// Where report.json goes.
     #[arg(long, default_value = "erdp-verify")]

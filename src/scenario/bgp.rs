@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use super::model::{CircuitMode, Scenario, VpnImport};
 use super::topology::{
-    AZURE_TUNNEL_ENDPOINT, CIRCUITS, CircuitLayout, Nodes, ONPREM_TUNNEL_ENDPOINT,
+    CIRCUITS, CircuitLayout, InstanceLayout, Nodes, ONPREM_TUNNEL_ENDPOINT, instances,
 };
 use crate::dataplane::Node;
 use crate::fib::NextHop;
@@ -49,6 +49,9 @@ pub enum SessionId {
     Er2Primary,
     /// Private peering on the second circuit's secondary link.
     Er2Secondary,
+    /// The session over the second tunnel, to an active-active VPN
+    /// gateway's second instance.
+    Vpn2,
 }
 
 impl SessionId {
@@ -63,7 +66,14 @@ impl SessionId {
         SessionId::Er2Secondary,
     ];
 
-    /// Its name in reports (the name of the link it rides, or `vpn`).
+    /// Whether it is a VPN session (over a tunnel) rather than private
+    /// peering.
+    pub fn is_vpn(self) -> bool {
+        matches!(self, SessionId::Vpn | SessionId::Vpn2)
+    }
+
+    /// Its name in reports (the name of the link it rides, or the
+    /// tunnel's: `vpn`, `vpn2`).
     pub fn as_str(self) -> &'static str {
         match self {
             SessionId::ErPrimary => "er-primary",
@@ -71,6 +81,7 @@ impl SessionId {
             SessionId::Vpn => "vpn",
             SessionId::Er2Primary => "er2-primary",
             SessionId::Er2Secondary => "er2-secondary",
+            SessionId::Vpn2 => "vpn2",
         }
     }
 
@@ -138,11 +149,13 @@ pub struct ControlPlane {
     /// Azure's address spaces (VNets, synthetic ones, the hub's), which it
     /// advertises identically over ExpressRoute and over the VPN.
     pub(super) azure: Vec<IpNet>,
-    /// Whether each session's transport is up (links, the tunnel).
-    up: [bool; 5],
+    /// The VPN gateway's instances (one, or two active-active).
+    instances: &'static [InstanceLayout],
+    /// Whether each session's transport is up (links, the tunnels).
+    up: [bool; 6],
     /// Sessions reset by a prefix limit (Cease), and why; they come back
     /// once the count is under the limit again.
-    pub(super) reset: [Option<String>; 5],
+    pub(super) reset: [Option<String>; 6],
     /// Why the ExpressRoute connection between the circuits and the
     /// gateway is down (too many VNet prefixes), if it is.
     pub(super) connection_down: Option<String>,
@@ -234,20 +247,29 @@ impl ControlPlane {
             circuits,
             onprem_vpn: scenario.onprem.advertise_vpn.clone(),
             azure,
-            up: [true; 5],
+            instances: instances(scenario),
+            up: [true; 6],
             reset: Default::default(),
             connection_down: None,
             notes,
         }
     }
 
-    /// The sessions of this topology, in report order.
-    pub fn sessions(&self) -> &'static [SessionId] {
-        if self.circuits.len() > 1 {
-            &SessionId::ALL_TWO_CIRCUITS
+    /// The sessions of this topology, in report order (a second
+    /// instance's last).
+    pub fn sessions(&self) -> Vec<SessionId> {
+        let mut sessions = if self.circuits.len() > 1 {
+            SessionId::ALL_TWO_CIRCUITS.to_vec()
         } else {
-            &SessionId::ALL
-        }
+            SessionId::ALL.to_vec()
+        };
+        sessions.extend(self.instances.iter().skip(1).map(|i| i.session));
+        sessions
+    }
+
+    /// The VPN gateway's instances (one, or two active-active).
+    pub fn instances(&self) -> &'static [InstanceLayout] {
+        self.instances
     }
 
     /// Whether `session` is up: its transport is up, no prefix limit
@@ -356,12 +378,11 @@ impl ControlPlane {
                 }
             }
         }
-        if self.is_up(SessionId::Vpn)
-            && let Some(vpn) = interface(node, "vpn")
-        {
+        // Each instance's session: equal routes over the tunnels, so the
+        // edge spreads flows over them (ECMP by flow hash).
+        for vpn in self.vpn_interfaces(node) {
             for prefix in &self.azure {
-                if self.vpn_excludes_endpoint && prefix.contains(&IpAddr::V4(AZURE_TUNNEL_ENDPOINT))
-                {
+                if self.vpn_excludes_endpoint && self.holds_endpoint(prefix) {
                     continue;
                 }
                 routes.push(
@@ -372,6 +393,24 @@ impl ControlPlane {
             }
         }
         routes
+    }
+
+    /// Whether `prefix` holds a gateway instance's tunnel endpoint.
+    fn holds_endpoint(&self, prefix: &IpNet) -> bool {
+        self.instances
+            .iter()
+            .any(|i| prefix.contains(&IpAddr::V4(i.endpoint)))
+    }
+
+    /// The tunnel interfaces of `node` whose instance's session is up.
+    fn vpn_interfaces<'a>(
+        &'a self,
+        node: &'a Node,
+    ) -> impl Iterator<Item = crate::fib::InterfaceId> + 'a {
+        self.instances
+            .iter()
+            .filter(|i| self.is_up(i.session))
+            .filter_map(|i| interface(node, i.tunnel))
     }
 
     fn msee_routes(&self, circuit: &CircuitControl, node: &Node) -> Vec<Route> {
@@ -400,7 +439,7 @@ impl ControlPlane {
             && self.connection_down.is_none()
         {
             let mut vnet = self.azure.clone();
-            vnet.push(host_route(AZURE_TUNNEL_ENDPOINT));
+            vnet.extend(self.instances.iter().map(|i| host_route(i.endpoint)));
             vnet.sort();
             vnet.dedup();
             for prefix in vnet {
@@ -446,9 +485,7 @@ impl ControlPlane {
                 );
             }
         }
-        if self.is_up(SessionId::Vpn)
-            && let Some(vpn) = interface(node, "vpn")
-        {
+        for vpn in self.vpn_interfaces(node) {
             for prefix in &self.onprem_vpn {
                 routes.push(
                     Route::bgp(*prefix, NextHop::direct(vpn), Session::Vpn)

@@ -10,10 +10,11 @@ use super::bgp::ControlPlane;
 use super::model::{Flow, Scenario, Side};
 use super::report::{DirectionPath, FaultRecord, FlowResult, NodePolicies, RunReport, Verdict};
 use super::runner::{Apps, FlowPlan};
-use super::topology::Topology;
-use crate::dataplane::DropReason;
+use super::topology::{INSTANCES, Topology};
+use crate::dataplane::{DropReason, Node};
 use crate::emu::{DeviceId, Host, NodeDevice, SimTime};
 use crate::esp::wireshark_esp_sa_line;
+use crate::fib::InterfaceId;
 use crate::report::Way;
 use crate::wire::FlowKey;
 
@@ -37,9 +38,15 @@ fn matches(key: &FlowKey, plan: &FlowPlan, forward: bool) -> bool {
 fn direction(topo: &Topology, plan: &FlowPlan, forward: bool, toward_azure: bool) -> DirectionPath {
     // The edge's ports 1..=circuit_links face the circuits.
     let circuit_links = 2 * topo.circuits();
+    // Per-tunnel counts only when there is more than one tunnel.
+    let tunnels = match topo.instances.len() {
+        1 => 0,
+        n => n,
+    };
     let mut path = DirectionPath {
         encrypted: vec![0; circuit_links],
         plaintext: vec![0; circuit_links],
+        tunnels: vec![0; tunnels],
         ..DirectionPath::default()
     };
     let mut drops: Vec<(String, u64)> = Vec::new();
@@ -68,6 +75,13 @@ fn direction(topo: &Topology, plan: &FlowPlan, forward: bool, toward_azure: bool
             }
             path.violations += entry.violations();
             for way in entry.ways() {
+                if let Way::Path {
+                    encrypted: Some((tunnel, _)),
+                    ..
+                } = way.way
+                {
+                    count_tunnel(node.node(), tunnel, way.packets, &mut path);
+                }
                 match way.way {
                     Way::Dropped(reason) => count_drop(reason, way.packets, &mut path),
                     Way::Path { egress, encrypted } if toward_azure => {
@@ -127,6 +141,19 @@ fn direction(topo: &Topology, plan: &FlowPlan, forward: bool, toward_azure: bool
     drops.sort();
     path.dropped = drops;
     path
+}
+
+/// Counts `packets` encrypted into `tunnel` of `node` (the edge or the
+/// hub: tunnels are named alike on both) on its instance's slot of
+/// `path.tunnels` (none when there is one tunnel).
+fn count_tunnel(node: &Node, tunnel: InterfaceId, packets: u64, path: &mut DirectionPath) {
+    let name = node.interface_names().get(tunnel.0 as usize);
+    let slot = INSTANCES
+        .iter()
+        .position(|i| name.is_some_and(|n| n == i.tunnel));
+    if let Some(n) = slot.and_then(|slot| path.tunnels.get_mut(slot)) {
+        *n += packets;
+    }
 }
 
 /// The node drops of a direction, for a verdict: `; dropped at the nodes: packet_too_big 12`.

@@ -33,13 +33,14 @@ pub use bgp::{
 pub use changes::ROUTE_CHANGE_PATHS;
 pub use model::{
     Azure, Circuit, CircuitMode, Fault, FaultKind, Flow, FlowKind, LinkSpec, MIN_HOLD_TIME_S,
-    MSEE_BFD_INTERVAL_MS, MSEE_BFD_MULTIPLIER, MSEE_HOLD_TIME_S, OnPrem, Scenario, Side, VpnImport,
+    MSEE_BFD_INTERVAL_MS, MSEE_BFD_MULTIPLIER, MSEE_HOLD_TIME_S, OnPrem, Scenario, Side,
+    VpnGateway, VpnImport,
 };
 pub use report::{DirectionPath, FaultRecord, FlowResult, NodePolicies, RunReport, Verdict};
 pub use runner::{PageRenderer, RunOptions, run};
 pub use topology::{
-    CIRCUITS, CircuitLayout, LINK_NAMES, LINK_NAMES_TWO_CIRCUITS, NodeConfigs, Nodes, Topology,
-    build, circuit_link_names, link_names, node_configs,
+    CIRCUITS, CircuitLayout, INSTANCES, InstanceLayout, LINK_NAMES, LINK_NAMES_TWO_CIRCUITS,
+    NodeConfigs, Nodes, Topology, build, circuit_link_names, instances, link_names, node_configs,
 };
 pub use validate::{
     MAX_DETECTION_MS, MAX_DURATION_MS, MAX_EXTRA_ER_PREFIXES, MAX_EXTRA_VNET_PREFIXES,
@@ -115,7 +116,7 @@ impl ScenarioError {
 }
 
 /// The built-in scenarios: name and TOML text.
-pub const BUILTIN: [(&str, &str); 6] = [
+pub const BUILTIN: [(&str, &str); 7] = [
     ("design1", include_str!("../../scenarios/design1.toml")),
     ("design2", include_str!("../../scenarios/design2.toml")),
     ("leak", include_str!("../../scenarios/leak.toml")),
@@ -125,10 +126,14 @@ pub const BUILTIN: [(&str, &str); 6] = [
     ),
     ("recursion", include_str!("../../scenarios/recursion.toml")),
     ("dmz", include_str!("../../scenarios/dmz.toml")),
+    (
+        "active-active",
+        include_str!("../../scenarios/active-active.toml"),
+    ),
 ];
 
 /// The built-in scenario `name` (`design1`, `design2`, `leak`,
-/// `two-circuits`, `recursion`, `dmz`).
+/// `two-circuits`, `recursion`, `dmz`, `active-active`).
 pub fn builtin(name: &str) -> Option<Result<Scenario, ScenarioError>> {
     BUILTIN
         .iter()

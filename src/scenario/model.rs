@@ -36,6 +36,10 @@ pub struct Scenario {
     pub onprem: OnPrem,
     /// The Azure side: VNet host, hub and what Azure advertises.
     pub azure: Azure,
+    /// The hub's VPN gateway: one instance (the default) or two,
+    /// active-active (`[vpn_gateway] active_active = true`).
+    #[serde(default, skip_serializing_if = "VpnGateway::is_single")]
+    pub vpn_gateway: VpnGateway,
     /// Traffic flows between the two hosts.
     #[serde(default, rename = "flow")]
     pub flows: Vec<Flow>,
@@ -258,6 +262,34 @@ impl LinkSpec {
             reorder_delay_ms: default_reorder_delay(),
             mtu: default_mtu(),
         }
+    }
+}
+
+/// The hub's VPN gateway (`[vpn_gateway]`). Not the circuit's
+/// `mode = "active-active"`, which is about the ExpressRoute circuit's two
+/// links.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct VpnGateway {
+    /// Two gateway instances (Microsoft's "Configure active-active VPN
+    /// gateways"): each with its own tunnel endpoint (10.100.255.4 and
+    /// 10.100.255.5), its own tunnel from the on-premises edge (`vpn`,
+    /// `vpn2`) with its own SA pair and BGP session; flows spread over
+    /// both (ECMP by flow hash at the edge and at the hub). Off: one
+    /// instance, one tunnel.
+    #[serde(default)]
+    pub active_active: bool,
+}
+
+impl VpnGateway {
+    /// One instance (the default): nothing to serialize.
+    pub fn is_single(&self) -> bool {
+        !self.active_active
+    }
+
+    /// How many gateway instances (and tunnels): 1 or 2.
+    pub fn instances(&self) -> usize {
+        1 + usize::from(self.active_active)
     }
 }
 
@@ -504,6 +536,12 @@ pub enum FaultKind {
     /// The edge gives routes learned on `over` (`vpn`, `er`, `circuit-1`,
     /// `circuit-2`) LOCAL_PREF `value`.
     LocalPref,
+    /// An active-active VPN gateway's instance `instance` (1 or 2) fails:
+    /// its tunnel goes down and its BGP session's routes are withdrawn at
+    /// once; the other instance's tunnel carries everything.
+    InstanceDown,
+    /// The instance comes back: its tunnel and routes return.
+    InstanceUp,
 }
 
 impl FaultKind {
@@ -552,6 +590,10 @@ pub struct Fault {
     /// Prepend: times; local-pref: the LOCAL_PREF.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<u32>,
+    /// Instance faults: the VPN gateway instance (1: tunnel `vpn`, 2:
+    /// tunnel `vpn2`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<u8>,
 }
 
 fn default_flap_ms() -> u64 {

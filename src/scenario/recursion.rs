@@ -10,7 +10,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use ipnet::IpNet;
 
-use super::topology::{AZURE_TUNNEL_ENDPOINT, Nodes, ONPREM_TUNNEL_ENDPOINT};
+use super::topology::{INSTANCES, Nodes, ONPREM_TUNNEL_ENDPOINT};
 use crate::dataplane::Node;
 
 /// A node whose route to its tunnel's remote endpoint enters the tunnel.
@@ -49,13 +49,15 @@ fn check(node: &Node, endpoint: Ipv4Addr) -> Option<Recursion> {
         })
 }
 
-/// Every tunnel endpoint whose node routes it into the tunnel, now.
+/// Every tunnel endpoint whose node routes it into the tunnel, now: each
+/// gateway instance's at the edge (the instances whose tunnel it has),
+/// then on-prem's at the hub.
 pub(super) fn tunnel_recursions(nodes: &Nodes) -> Vec<Recursion> {
-    [
-        check(&nodes.edge, AZURE_TUNNEL_ENDPOINT),
-        check(&nodes.hub, ONPREM_TUNNEL_ENDPOINT),
-    ]
-    .into_iter()
-    .flatten()
-    .collect()
+    INSTANCES
+        .iter()
+        .filter(|instance| nodes.edge.interface_id(instance.tunnel).is_some())
+        .map(|instance| check(&nodes.edge, instance.endpoint))
+        .chain([check(&nodes.hub, ONPREM_TUNNEL_ENDPOINT)])
+        .flatten()
+        .collect()
 }

@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use super::bgp::RouteCounts;
-use super::topology::circuit_link_names;
+use super::topology::{INSTANCES, circuit_link_names};
 use crate::dataplane::{NodeCounters, PolicyCounters};
 use crate::emu::{LinkReport, LinkTimeline};
 
@@ -30,6 +30,11 @@ pub struct DirectionPath {
     pub dropped: Vec<(String, u64)>,
     /// The outer DSCP of the ESP packets, when any left encrypted.
     pub outer_dscp: Option<u8>,
+    /// Packets per VPN tunnel (`vpn`, `vpn2`: the gateway instance) that
+    /// the flow's packets were encrypted into, when the VPN gateway is
+    /// active-active; empty (and absent from `report.json`) with one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tunnels: Vec<u64>,
 }
 
 impl DirectionPath {
@@ -44,6 +49,17 @@ impl DirectionPath {
                 .collect();
             if !used.is_empty() {
                 parts.push(format!("{} {kind}", used.join("+")));
+            }
+            if kind == "ESP" && !used.is_empty() {
+                let tunnels: Vec<&str> = INSTANCES
+                    .iter()
+                    .zip(&self.tunnels)
+                    .filter(|(_, n)| **n > 0)
+                    .map(|(instance, _)| instance.tunnel)
+                    .collect();
+                if let (false, Some(part)) = (tunnels.is_empty(), parts.last_mut()) {
+                    part.push_str(&format!(" via {}", tunnels.join("+")));
+                }
             }
         }
         if parts.is_empty() {

@@ -382,6 +382,7 @@ impl Checker {
             if fault.kind.is_route_change() {
                 self.route_change(&at, fault, scenario.circuits().count());
             }
+            self.instance(&at, fault, scenario.vpn_gateway.instances());
             if fault.kind == FaultKind::Flap {
                 if !(1..=MAX_FLAP_CYCLES).contains(&fault.count) {
                     self.issue(
@@ -403,6 +404,28 @@ impl Checker {
 }
 
 impl Checker {
+    /// An instance fault names an instance of an active-active VPN
+    /// gateway (1 or 2); no other fault names one.
+    fn instance(&mut self, at: &FieldPath, fault: &Fault, instances: usize) {
+        let needs = matches!(fault.kind, FaultKind::InstanceDown | FaultKind::InstanceUp);
+        let at = at.key("instance");
+        match (fault.instance, needs) {
+            (None, true) => self.issue(at, "this fault needs an instance (1 or 2)"),
+            (Some(_), false) => self.issue(
+                at,
+                "only instance-down and instance-up name a VPN gateway instance",
+            ),
+            (Some(_), true) if instances < 2 => self.issue(
+                at,
+                "the VPN gateway has one instance: instance faults need [vpn_gateway] active_active = true",
+            ),
+            (Some(n), true) if !(1..=2).contains(&n) => {
+                self.issue(at, format!("{n} is not an instance of the gateway: 1 or 2"));
+            }
+            _ => {}
+        }
+    }
+
     /// A route change names what it needs: advertise / withdraw `from`
     /// and `prefixes` (on-premises: `over` a path; Azure: no `over`, it
     /// advertises over both), prepend and local-pref `over` and `value`.

@@ -15,7 +15,7 @@ use crate::config::InterfaceKind;
 use crate::dataplane::{Node, Worker};
 use crate::fib::{InterfaceId, NextHop};
 use crate::rib::Route;
-use crate::scenario::{CIRCUITS, Scenario, ScenarioError, Side, build};
+use crate::scenario::{CIRCUITS, INSTANCES, Scenario, ScenarioError, Side, build};
 
 /// Node indices in a fabric.
 pub(super) const EDGE: usize = 0;
@@ -51,6 +51,8 @@ pub(super) struct Fabric {
     pub(super) wires: Vec<Wire>,
     /// Wire index of each node's interfaces: `attached[node][interface]`.
     attached: Vec<Vec<Option<usize>>>,
+    /// The VPN gateway is active-active: probes name the tunnel they took.
+    active_active: bool,
 }
 
 /// The interface named `name` of `node`.
@@ -180,6 +182,7 @@ impl Fabric {
             workers,
             wires,
             attached,
+            active_active: scenario.vpn_gateway.active_active,
         })
     }
 
@@ -195,13 +198,27 @@ impl Fabric {
         Some((wire, other))
     }
 
-    /// The name of the link on `node`'s `interface` (`vpn` for the tunnel).
+    /// The name of the link on `node`'s `interface` (the tunnel's:
+    /// `vpn`, or `vpn2` for an active-active gateway's second instance).
     pub(super) fn link_of(&self, node: usize, interface: InterfaceId) -> &'static str {
-        if self.nodes.get(node).is_some_and(|n| n.is_tunnel(interface)) {
-            return "vpn";
+        if let Some(node) = self.nodes.get(node)
+            && node.is_tunnel(interface)
+        {
+            let name = node.interface_names().get(interface.0 as usize);
+            return INSTANCES
+                .iter()
+                .find(|i| name.is_some_and(|n| n == i.tunnel))
+                .map_or("vpn", |i| i.tunnel);
         }
         self.across(node, interface)
             .map_or("-", |(wire, _)| wire.name)
+    }
+
+    /// The tunnel `interface` of `node` when the VPN gateway is
+    /// active-active (`vpn`, `vpn2`); `None` with one instance (one
+    /// tunnel: nothing to tell apart).
+    pub(super) fn tunnel_name(&self, node: usize, interface: InterfaceId) -> Option<&'static str> {
+        self.active_active.then(|| self.link_of(node, interface))
     }
 
     /// Every address of every node (interfaces and tunnel endpoints).

@@ -30,6 +30,10 @@ pub struct Crossing {
     pub link: &'static str,
     /// Crossed inside ESP.
     pub esp: bool,
+    /// The tunnel it crossed in, when the VPN gateway is active-active
+    /// (`vpn`, `vpn2`: which instance).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tunnel: Option<&'static str>,
 }
 
 /// What became of one probe (one direction of a pair).
@@ -58,7 +62,11 @@ impl Trip {
         let mut text = self
             .crossings
             .iter()
-            .map(|c| format!("{} {}", c.link, if c.esp { "ESP" } else { "plain" }))
+            .map(|c| match (c.esp, c.tunnel) {
+                (true, Some(tunnel)) => format!("{} ESP via {tunnel}", c.link),
+                (true, None) => format!("{} ESP", c.link),
+                (false, _) => format!("{} plain", c.link),
+            })
             .collect::<Vec<_>>()
             .join(" > ");
         if !self.arrived {
@@ -151,6 +159,8 @@ impl Prober {
         }
         let destination = side.peer();
         let (mut node, mut ingress) = (node, ingress);
+        // The tunnel the probe was last encrypted into (active-active).
+        let mut tunnel = None;
         for _ in 0..MAX_HOPS {
             let Some(worker) = fabric.workers.get_mut(node) else {
                 break;
@@ -166,6 +176,9 @@ impl Prober {
                 return trip;
             };
             trip.violation |= fate.policy.is_violation();
+            if let Some(sa) = fate.encrypted {
+                tunnel = fabric.tunnel_name(node, sa.tunnel);
+            }
             let egress = match fate.outcome {
                 Outcome::Forwarded(egress) => egress,
                 Outcome::Delivered(what) => {
@@ -186,9 +199,11 @@ impl Prober {
                 return trip;
             }
             if wire.circuit {
+                let esp = is_esp(self.buf.as_slice());
                 trip.crossings.push(Crossing {
                     link: wire.name,
-                    esp: is_esp(self.buf.as_slice()),
+                    esp,
+                    tunnel: if esp { tunnel } else { None },
                 });
             }
             match other {

@@ -1,12 +1,13 @@
 //! The states `erdp verify` probes: the steady state and each single
 //! failure the topology allows (each ExpressRoute link, each circuit, the
-//! VPN tunnel, a withdrawn route), each described as what the control
+//! VPN tunnel, each instance of an active-active VPN gateway, a withdrawn
+//! route), each described as what the control
 //! plane and the links look like once BGP has converged.
 
 use ipnet::IpNet;
 use serde::Serialize;
 
-use crate::scenario::{CIRCUITS, ControlPlane, Scenario, SessionId};
+use crate::scenario::{CIRCUITS, ControlPlane, Scenario, SessionId, instances};
 
 /// What a failure state takes away.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -24,8 +25,15 @@ pub enum Failure {
         /// `circuit-1` or `circuit-2`.
         circuit: &'static str,
     },
-    /// The VPN tunnel is down: its BGP session and routes are withdrawn.
+    /// The VPN tunnel is down (every instance's, active-active): its BGP
+    /// session and routes are withdrawn.
     Tunnel,
+    /// One instance of an active-active VPN gateway failed: its tunnel
+    /// and BGP session are down, the other instance's carry everything.
+    Instance {
+        /// 1 or 2 (`fault.instance`).
+        instance: u8,
+    },
     /// One prefix is no longer advertised over the VPN by one side.
     Withdrawn {
         /// `onprem` or `azure`.
@@ -89,16 +97,23 @@ impl State {
         let underlay = plane
             .sessions()
             .iter()
-            .any(|&s| s != SessionId::Vpn && plane.is_up(s));
-        if self.failure == Failure::Tunnel || !underlay {
-            plane.set(SessionId::Vpn, false);
+            .any(|&s| !s.is_vpn() && plane.is_up(s));
+        for instance in plane.instances() {
+            let failed = match self.failure {
+                Failure::Tunnel => true,
+                Failure::Instance { instance: n } => n == instance.number,
+                _ => false,
+            };
+            if failed || !underlay {
+                plane.set(instance.session, false);
+            }
         }
         plane
     }
 }
 
 /// The states of `scenario`: steady, each circuit link, each circuit, the
-/// tunnel, and each VPN prefix withdrawn by the side that advertises it
+/// tunnel (each gateway instance when active-active), and each VPN prefix withdrawn by the side that advertises it
 /// (one at a time: a single failure each).
 pub fn states(scenario: &Scenario) -> Vec<State> {
     let mut out = vec![State::new("steady".into(), Failure::Steady)];
@@ -116,7 +131,20 @@ pub fn states(scenario: &Scenario) -> Vec<State> {
             },
         ));
     }
-    out.push(State::new("tunnel down".into(), Failure::Tunnel));
+    // With one gateway instance its tunnel is a single failure; with two
+    // (active-active) each instance is, and both down at once is not.
+    if !scenario.vpn_gateway.active_active {
+        out.push(State::new("tunnel down".into(), Failure::Tunnel));
+    } else {
+        for instance in instances(scenario) {
+            out.push(State::new(
+                format!("instance {} down", instance.number),
+                Failure::Instance {
+                    instance: instance.number,
+                },
+            ));
+        }
+    }
     for (side, list) in [
         ("onprem", &scenario.onprem.advertise_vpn),
         ("azure", &scenario.azure.advertise_vpn),

@@ -123,6 +123,7 @@ fn a_flapping_link_takes_its_session_down_each_time() {
         over: None,
         prefixes: Vec::new(),
         value: None,
+        instance: None,
     }];
     let report = go(&scenario);
     let downs = report
@@ -229,6 +230,7 @@ fn active_standby_keeps_traffic_on_the_primary_until_it_fails() {
         over: None,
         prefixes: Vec::new(),
         value: None,
+        instance: None,
     }];
     let report = go(&scenario);
     let probe = flow(&report, "probe");

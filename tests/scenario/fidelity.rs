@@ -30,6 +30,7 @@ fn route_change(at_ms: u64, kind: FaultKind, from: Option<Side>, over: &str) -> 
         over: (!over.is_empty()).then(|| over.to_string()),
         prefixes: Vec::new(),
         value: None,
+        instance: None,
     }
 }
 

@@ -197,8 +197,20 @@ fn every_builtin_scenario_is_covered_here() {
             "leak",
             "two-circuits",
             "recursion",
-            "dmz"
+            "dmz",
+            "active-active"
         ]
+    );
+}
+
+#[test]
+fn active_active_page_names_both_tunnels() {
+    let (report, html) = check_run_page("active-active");
+    assert!(!report.failed(), "{}", report.summary());
+    let page = html.root_element().html();
+    assert!(
+        page.contains("via vpn+vpn2"),
+        "a flow's path names both tunnels"
     );
 }
 

@@ -4,6 +4,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod active_active;
 mod builtin;
 mod cli;
 mod errors;

@@ -3,5 +3,6 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod active_active;
 mod designs;
 mod leaks;

@@ -30,8 +30,8 @@ pub(super) struct Drive {
     pub(super) recursions: Recursions,
     /// The open outage of each link.
     outages: Outages,
-    /// The VPN session's down record and since when, while it is down.
-    vpn_down: Option<(usize, SimTime)>,
+    /// Each VPN session that is down: its down record and since when.
+    vpn_down: Vec<(SessionId, usize, SimTime)>,
 }
 
 impl Drive {
@@ -64,7 +64,7 @@ impl Drive {
             faults,
             recursions,
             outages: Outages::new(topo.links.len()),
-            vpn_down: None,
+            vpn_down: Vec::new(),
         }
     }
 
@@ -198,15 +198,16 @@ impl Drive {
         record.routes = Some(after);
         self.counts = after;
         self.faults.push(record);
-        if session == SessionId::Vpn {
+        if session.is_vpn() {
             if up {
-                if let Some((index, since)) = self.vpn_down.take()
-                    && let Some(r) = self.faults.get_mut(index)
-                {
-                    r.lasted_ms = Some(to_ms(now) - to_ms(since));
+                if let Some(at) = self.vpn_down.iter().position(|(s, ..)| *s == session) {
+                    let (_, index, since) = self.vpn_down.swap_remove(at);
+                    if let Some(r) = self.faults.get_mut(index) {
+                        r.lasted_ms = Some(to_ms(now) - to_ms(since));
+                    }
                 }
             } else {
-                self.vpn_down = Some((self.faults.len() - 1, now));
+                self.vpn_down.push((session, self.faults.len() - 1, now));
             }
         }
     }

@@ -6,7 +6,7 @@
 use super::super::ScenarioError;
 use super::super::bgp::SessionId;
 use super::super::model::{FaultKind, Scenario};
-use super::super::topology::{CIRCUITS, Topology};
+use super::super::topology::{CIRCUITS, Topology, instances};
 use super::ms;
 use crate::emu::{Action, LinkId, SimTime};
 
@@ -57,14 +57,43 @@ pub(super) fn schedule_faults(
             | FaultKind::Prepend
             | FaultKind::LocalPref => out.push((ms(fault.at_ms), Happening::Route(index))),
             FaultKind::TunnelDown | FaultKind::TunnelUp => {
+                // The VPN connection: every instance's tunnel.
                 let up = fault.kind == FaultKind::TunnelUp;
+                for instance in instances(scenario) {
+                    out.push((
+                        ms(fault.at_ms),
+                        Happening::Session {
+                            session: instance.session,
+                            up,
+                            needs: None,
+                            cause: format!("tunnel {}", if up { "up" } else { "down" }),
+                        },
+                    ));
+                }
+            }
+            FaultKind::InstanceDown | FaultKind::InstanceUp => {
+                let up = fault.kind == FaultKind::InstanceUp;
+                let instance = instances(scenario)
+                    .iter()
+                    .find(|i| Some(i.number) == fault.instance)
+                    .ok_or_else(|| {
+                        ScenarioError::invalid(
+                            "fault.instance",
+                            format!("{:?}: no such VPN gateway instance", fault.instance),
+                        )
+                    })?;
                 out.push((
                     ms(fault.at_ms),
                     Happening::Session {
-                        session: SessionId::Vpn,
+                        session: instance.session,
                         up,
                         needs: None,
-                        cause: format!("tunnel {}", if up { "up" } else { "down" }),
+                        cause: format!(
+                            "VPN gateway instance {} {} (tunnel {})",
+                            instance.number,
+                            if up { "back" } else { "failed" },
+                            instance.tunnel
+                        ),
                     },
                 ));
             }

@@ -17,6 +17,10 @@ use crate::wire::MacAddr;
 pub const ONPREM_TUNNEL_ENDPOINT: Ipv4Addr = Ipv4Addr::new(192, 168, 255, 1);
 /// The Azure VPN gateway's tunnel endpoint, in the gateway subnet.
 pub const AZURE_TUNNEL_ENDPOINT: Ipv4Addr = Ipv4Addr::new(10, 100, 255, 4);
+/// An active-active VPN gateway's second instance's tunnel endpoint, in the
+/// same gateway subnet (Microsoft's "Configure active-active VPN
+/// gateways": each instance has its own tunnel IP).
+pub const AZURE_TUNNEL_ENDPOINT_2: Ipv4Addr = Ipv4Addr::new(10, 100, 255, 5);
 /// The gateway subnet Azure advertises over ExpressRoute.
 pub const GATEWAY_SUBNET: &str = "10.100.255.0/27";
 /// Customer and Microsoft addresses of the primary link's /30.
@@ -41,6 +45,11 @@ pub(super) const KEY_TO_AZURE: &str =
     "101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f30313233";
 pub(super) const KEY_TO_ONPREM: &str =
     "404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f60616263";
+
+pub(super) const KEY_TO_AZURE_2: &str =
+    "707172737475767778797a7b7c7d7e7f808182838485868788898a8b8c8d8e8f90919293";
+pub(super) const KEY_TO_ONPREM_2: &str =
+    "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebfc0c1c2c3";
 
 /// A locally administered MAC `02:00:00:00:<node>:<port>`.
 const fn mac(node: u8, port: u8) -> MacAddr {
@@ -124,6 +133,51 @@ pub const CIRCUITS: [CircuitLayout; 2] = [
         hub_mac: MAC_HUB_ER2,
     },
 ];
+
+/// One VPN gateway instance's fixed names, addresses, SPIs and keys: its
+/// tunnel (an interface of the same name on the edge and the hub) and
+/// the BGP session over it.
+#[derive(Debug)]
+pub struct InstanceLayout {
+    /// Its number in `fault.instance` and in reports (1, 2).
+    pub number: u8,
+    /// The tunnel interface on the edge and the hub (`vpn`, `vpn2`).
+    pub tunnel: &'static str,
+    /// The BGP session over the tunnel.
+    pub session: SessionId,
+    /// The instance's private tunnel endpoint.
+    pub endpoint: Ipv4Addr,
+    /// SPIs of the SA toward Azure and of the SA toward on-prem.
+    pub spis: (u32, u32),
+    /// Keys of those SAs (public test keys).
+    pub(super) keys: (&'static str, &'static str),
+}
+
+/// The VPN gateway's instances: the first is the only one unless the
+/// gateway is active-active.
+pub const INSTANCES: [InstanceLayout; 2] = [
+    InstanceLayout {
+        number: 1,
+        tunnel: "vpn",
+        session: SessionId::Vpn,
+        endpoint: AZURE_TUNNEL_ENDPOINT,
+        spis: (SPI_TO_AZURE, SPI_TO_ONPREM),
+        keys: (KEY_TO_AZURE, KEY_TO_ONPREM),
+    },
+    InstanceLayout {
+        number: 2,
+        tunnel: "vpn2",
+        session: SessionId::Vpn2,
+        endpoint: AZURE_TUNNEL_ENDPOINT_2,
+        spis: (0x1002, 0x2002),
+        keys: (KEY_TO_AZURE_2, KEY_TO_ONPREM_2),
+    },
+];
+
+/// The VPN gateway instances of `scenario` (one, or two active-active).
+pub fn instances(scenario: &Scenario) -> &'static [InstanceLayout] {
+    &INSTANCES[..scenario.vpn_gateway.instances()]
+}
 
 /// Link names, as used in fault entries, reports and pcap file names: the
 /// one-circuit topology's, the first five of [`LINK_NAMES_TWO_CIRCUITS`].

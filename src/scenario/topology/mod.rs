@@ -37,8 +37,8 @@ use crate::esp::SaConfig;
 use crate::wire::MacAddr;
 
 pub use layout::{
-    AZURE_TUNNEL_ENDPOINT, CIRCUITS, CircuitLayout, LINK_NAMES, LINK_NAMES_TWO_CIRCUITS,
-    ONPREM_TUNNEL_ENDPOINT, circuit_link_names, link_names,
+    AZURE_TUNNEL_ENDPOINT, CIRCUITS, CircuitLayout, INSTANCES, InstanceLayout, LINK_NAMES,
+    LINK_NAMES_TWO_CIRCUITS, ONPREM_TUNNEL_ENDPOINT, circuit_link_names, instances, link_names,
 };
 pub use nodes::{NodeConfigs, gateway_of, node_configs};
 
@@ -81,8 +81,11 @@ pub struct Topology {
     pub link_names: &'static [&'static str],
     /// Links in `link_names` order.
     pub links: Vec<LinkId>,
-    /// The two SAs (to Azure, to on-prem), for Wireshark settings.
-    pub sas: [SaConfig; 2],
+    /// The VPN gateway's instances (one, or two active-active).
+    pub instances: &'static [InstanceLayout],
+    /// The outbound SAs, for Wireshark settings: the edge's (to Azure),
+    /// then the hub's (to on-prem), one per tunnel (gateway instance).
+    pub sas: Vec<SaConfig>,
 }
 
 impl Topology {
@@ -131,19 +134,21 @@ fn node(config: NodeConfig) -> Result<Arc<Node>, ScenarioError> {
         .map_err(|e| ScenarioError::invalid(&origin, e.to_string()))
 }
 
-fn sa(node: &Node, out: bool) -> Result<SaConfig, ScenarioError> {
-    node.config()
+/// The outbound SA of each of `node`'s tunnels, in interface order.
+fn outbound_sas(node: &Node) -> Result<Vec<SaConfig>, ScenarioError> {
+    let sas: Vec<SaConfig> = node
+        .config()
         .interfaces
         .iter()
-        .find_map(|i| match &i.kind {
-            InterfaceKind::EspTunnel(t) => Some(if out {
-                t.sa_out.clone()
-            } else {
-                t.sa_in.clone()
-            }),
+        .filter_map(|i| match &i.kind {
+            InterfaceKind::EspTunnel(t) => Some(t.sa_out.clone()),
             InterfaceKind::Ethernet(_) => None,
         })
-        .ok_or_else(|| ScenarioError::invalid(node.name(), "no tunnel".into()))
+        .collect();
+    if sas.is_empty() {
+        return Err(ScenarioError::invalid(node.name(), "no tunnel".into()));
+    }
+    Ok(sas)
 }
 
 /// Builds the simulation: hosts, nodes and links (no routes, no traffic).
@@ -221,7 +226,8 @@ pub fn build(scenario: &Scenario, seed: u64) -> Result<Topology, ScenarioError> 
                 .map_err(|e| ScenarioError::invalid(name, e.to_string()))?,
         );
     }
-    let sas = [sa(&nodes.edge, true)?, sa(&nodes.hub, true)?];
+    let mut sas = outbound_sas(&nodes.edge)?;
+    sas.extend(outbound_sas(&nodes.hub)?);
     Ok(Topology {
         sim,
         nodes,
@@ -233,6 +239,7 @@ pub fn build(scenario: &Scenario, seed: u64) -> Result<Topology, ScenarioError> 
         msee2,
         link_names,
         links,
+        instances: instances(scenario),
         sas,
     })
 }

@@ -11,9 +11,9 @@ use ipnet::{IpNet, Ipv4Net};
 use super::super::ScenarioError;
 use super::super::model::{LinkSpec, Scenario};
 use super::layout::{
-    AZURE_TUNNEL_ENDPOINT, CIRCUITS, CircuitLayout, GATEWAY_SUBNET, HUB_LINK, KEY_TO_AZURE,
-    KEY_TO_ONPREM, MAC_AZURE_HOST, MAC_EDGE_LAN, MAC_HUB_ER, MAC_HUB_VNET, MAC_MSEE_HUB,
-    MAC_ONPREM_HOST, ONPREM_TUNNEL_ENDPOINT, PRIMARY_PEERING, SPI_TO_AZURE, SPI_TO_ONPREM,
+    AZURE_TUNNEL_ENDPOINT, CIRCUITS, CircuitLayout, GATEWAY_SUBNET, HUB_LINK, MAC_AZURE_HOST,
+    MAC_EDGE_LAN, MAC_HUB_ER, MAC_HUB_VNET, MAC_MSEE_HUB, MAC_ONPREM_HOST, ONPREM_TUNNEL_ENDPOINT,
+    PRIMARY_PEERING, instances,
 };
 use crate::config::{
     DEFAULT_ETHERNET_MTU, EthernetConfig, InterfaceConfig, InterfaceKind, NeighborConfig,
@@ -83,11 +83,16 @@ fn edge_config(scenario: &Scenario, circuits: &[CircuitPlan]) -> Result<NodeConf
     for plan in circuits {
         plan.circuit_ports(&mut edge, plan.layout.edge_ports, true)?;
     }
-    edge.tunnel(
-        (ONPREM_TUNNEL_ENDPOINT, AZURE_TUNNEL_ENDPOINT),
-        scenario,
-        [(SPI_TO_AZURE, KEY_TO_AZURE), (SPI_TO_ONPREM, KEY_TO_ONPREM)],
-    )?;
+    // One tunnel per VPN gateway instance, each with its own SA pair.
+    for instance in instances(scenario) {
+        let ((to_azure, to_onprem), (key_azure, key_onprem)) = (instance.spis, instance.keys);
+        edge.tunnel(
+            instance.tunnel,
+            (ONPREM_TUNNEL_ENDPOINT, instance.endpoint),
+            scenario,
+            [(to_azure, key_azure), (to_onprem, key_onprem)],
+        )?;
+    }
     edge.bootstrap_route(gateway_subnet()?, "er1", PRIMARY_PEERING.1);
     for plan in circuits {
         plan.circuit_neighbors(&mut edge, plan.layout.edge_ports, true);
@@ -112,12 +117,20 @@ fn hub_config(scenario: &Scenario, circuits: &[CircuitPlan]) -> Result<NodeConfi
         vec![host_prefix(HUB_LINK.1, 30)?],
         DEFAULT_ETHERNET_MTU,
     );
+    // One gateway instance: its endpoint in the gateway subnet (/27). Two
+    // (active-active): each instance's endpoint as a host address, as
+    // interface addresses may not overlap.
+    let gateways = instances(scenario);
+    let endpoint_len = if gateways.len() > 1 { 32 } else { 27 };
     hub.host_port(
         "vnet",
         MAC_HUB_VNET,
         (scenario.azure.host, &scenario.azure.vnet),
-        (AZURE_TUNNEL_ENDPOINT, 27),
+        (AZURE_TUNNEL_ENDPOINT, endpoint_len),
     )?;
+    for instance in gateways.iter().skip(1) {
+        hub.address("vnet", host_prefix(instance.endpoint, 32)?);
+    }
     // The first circuit's port comes first; a second circuit's after the
     // VNet (the one-circuit hub keeps its interface numbers).
     for layout in circuits.iter().skip(1).map(|plan| plan.layout) {
@@ -128,11 +141,15 @@ fn hub_config(scenario: &Scenario, circuits: &[CircuitPlan]) -> Result<NodeConfi
             DEFAULT_ETHERNET_MTU,
         );
     }
-    hub.tunnel(
-        (AZURE_TUNNEL_ENDPOINT, ONPREM_TUNNEL_ENDPOINT),
-        scenario,
-        [(SPI_TO_ONPREM, KEY_TO_ONPREM), (SPI_TO_AZURE, KEY_TO_AZURE)],
-    )?;
+    for instance in gateways {
+        let ((to_azure, to_onprem), (key_azure, key_onprem)) = (instance.spis, instance.keys);
+        hub.tunnel(
+            instance.tunnel,
+            (instance.endpoint, ONPREM_TUNNEL_ENDPOINT),
+            scenario,
+            [(to_onprem, key_onprem), (to_azure, key_azure)],
+        )?;
+    }
     hub.bootstrap_route(host_prefix(ONPREM_TUNNEL_ENDPOINT, 32)?, "er", HUB_LINK.0);
     hub.neighbor("er", IpAddr::V4(HUB_LINK.0), MAC_MSEE_HUB);
     hub.neighbor("vnet", scenario.azure.host.addr(), MAC_AZURE_HOST);
@@ -279,18 +296,30 @@ impl NodeBuilder {
         Ok(())
     }
 
-    /// The `vpn` interface from `local` to `remote` with the scenario's
-    /// tunnel MTU and MSS clamp; `keys` are the outbound and inbound SAs'
-    /// SPIs and AES-256-GCM keys.
+    /// One more address on the Ethernet interface `name`.
+    fn address(&mut self, name: &str, address: IpNet) {
+        for interface in &mut self.config.interfaces {
+            if let (true, InterfaceKind::Ethernet(eth)) =
+                (interface.name == name, &mut interface.kind)
+            {
+                eth.addresses.push(address);
+            }
+        }
+    }
+
+    /// The tunnel interface `name` from `local` to `remote` with the
+    /// scenario's tunnel MTU and MSS clamp; `keys` are the outbound and
+    /// inbound SAs' SPIs and AES-256-GCM keys.
     fn tunnel(
         &mut self,
+        name: &str,
         (local, remote): (Ipv4Addr, Ipv4Addr),
         scenario: &Scenario,
         keys: [(u32, &str); 2],
     ) -> Result<(), ScenarioError> {
         let [sa_out, sa_in] = keys;
         self.config.interfaces.push(InterfaceConfig {
-            name: "vpn".into(),
+            name: name.into(),
             kind: InterfaceKind::EspTunnel(Box::new(TunnelConfig {
                 local: IpAddr::V4(local),
                 remote: IpAddr::V4(remote),
@@ -405,6 +434,7 @@ fn gateway_subnet() -> Result<IpNet, ScenarioError> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::layout::{SPI_TO_AZURE, SPI_TO_ONPREM};
     use super::*;
     use crate::config::InterfaceKind;
 
@@ -422,16 +452,20 @@ mod tests {
             };
             let configs = node_configs(&scenario).unwrap();
             let two = scenario.second_circuit.is_some();
-            let edge: &[&str] = if two {
-                &["lan", "er1", "er2", "er3", "er4", "vpn"]
+            let mut edge: Vec<&str> = if two {
+                vec!["lan", "er1", "er2", "er3", "er4", "vpn"]
             } else {
-                &["lan", "er1", "er2", "vpn"]
+                vec!["lan", "er1", "er2", "vpn"]
             };
-            let hub: &[&str] = if two {
-                &["er", "vnet", "er2", "vpn"]
+            let mut hub: Vec<&str> = if two {
+                vec!["er", "vnet", "er2", "vpn"]
             } else {
-                &["er", "vnet", "vpn"]
+                vec!["er", "vnet", "vpn"]
             };
+            if scenario.vpn_gateway.active_active {
+                edge.push("vpn2");
+                hub.push("vpn2");
+            }
             assert_eq!(names(&configs.edge), edge, "{name}");
             assert_eq!(names(&configs.hub), hub, "{name}");
             assert_eq!(names(&configs.msee), ["er1", "er2", "hub"], "{name}");
