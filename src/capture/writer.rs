@@ -1,5 +1,6 @@
 //! A buffered pcap writer (the classic libpcap format, nanosecond magic
-//! a1b23c4d) for one output interface, on `pcap-file`'s `PcapWriter`.
+//! a1b23c4d) for one output interface: the file header by `pcap-file`, each
+//! record as one 16-byte header and the frame, written to the sink directly.
 //! Frames are written as given, timestamps preserved to the nanosecond.
 
 use std::fs::File;
@@ -7,7 +8,7 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
+use pcap_file::pcap::{PcapHeader, PcapWriter};
 use pcap_file::{DataLink, Endianness, TsResolution};
 
 use super::error::CaptureError;
@@ -21,10 +22,15 @@ const WRITE_BUFFER: usize = 256 * 1024;
 /// and see write errors; dropping it flushes but cannot report failure.
 pub struct PcapFileWriter<W: Write = BufWriter<File>> {
     path: PathBuf,
-    writer: PcapWriter<W>,
+    /// The sink after the file header (pcap-file wrote it); records are
+    /// written here directly, a header and a frame each.
+    writer: W,
     frames: u64,
     bytes: u64,
 }
+
+/// A record header: seconds, nanoseconds, captured and original length.
+const RECORD_HEADER_LEN: usize = 16;
 
 impl PcapFileWriter<BufWriter<File>> {
     /// Creates (or truncates) `path` as an Ethernet pcap.
@@ -71,12 +77,13 @@ impl<W: Write> PcapFileWriter<W> {
             ts_resolution: TsResolution::NanoSecond,
             endianness: Endianness::Little,
         };
-        let writer =
-            PcapWriter::with_header(writer, header).map_err(|error| CaptureError::Write {
+        let writer = PcapWriter::with_header(writer, header)
+            .map_err(|error| CaptureError::Write {
                 path: path.clone(),
                 frames: 0,
                 reason: error_text(&error),
-            })?;
+            })?
+            .into_writer();
         Ok(Self {
             path,
             writer,
@@ -100,19 +107,23 @@ impl<W: Write> PcapFileWriter<W> {
         frame: &[u8],
         original_len: u32,
     ) -> Result<(), CaptureError> {
-        let captured = u32::try_from(frame.len()).unwrap_or(u32::MAX);
-        let packet = PcapPacket::new(
-            Duration::from_nanos(timestamp_ns),
-            original_len.max(captured),
-            frame,
-        );
-        self.writer
-            .write_packet(&packet)
-            .map_err(|error| CaptureError::Write {
+        let header = record_header(timestamp_ns, frame.len(), original_len).map_err(|error| {
+            CaptureError::Write {
                 path: self.path.clone(),
                 frames: self.frames,
                 reason: error_text(&error),
-            })?;
+            }
+        })?;
+        // Two copies into the (buffered) sink, no per-field writes.
+        let written = self
+            .writer
+            .write_all(&header)
+            .and_then(|()| self.writer.write_all(frame));
+        written.map_err(|error| CaptureError::Write {
+            path: self.path.clone(),
+            frames: self.frames,
+            reason: error.to_string(),
+        })?;
         self.frames += 1;
         self.bytes += frame.len() as u64;
         Ok(())
@@ -133,7 +144,7 @@ impl<W: Write> PcapFileWriter<W> {
     pub fn into_inner(self) -> Result<W, CaptureError> {
         let frames = self.frames;
         let path = self.path;
-        let mut inner = self.writer.into_writer();
+        let mut inner = self.writer;
         inner.flush().map_err(|error| CaptureError::Write {
             path,
             frames,
@@ -147,6 +158,39 @@ impl<W: Write> PcapFileWriter<W> {
         let frames = self.frames;
         self.into_inner().map(|_| frames)
     }
+}
+
+/// The little-endian record header of a `len`-byte frame captured at
+/// `timestamp_ns`, refused as pcap-file refuses it (seconds beyond 32 bits,
+/// a frame over the snapshot length): the same bytes and errors as
+/// `PcapWriter::write_packet`, without its four separate field writes.
+fn record_header(
+    timestamp_ns: u64,
+    len: usize,
+    original_len: u32,
+) -> Result<[u8; RECORD_HEADER_LEN], pcap_file::PcapError> {
+    let timestamp = Duration::from_nanos(timestamp_ns);
+    let seconds = u32::try_from(timestamp.as_secs()).map_err(|_| {
+        pcap_file::PcapError::InvalidField("PcapPacket: timestamp_secs > u32::MAX")
+    })?;
+    let captured = u32::try_from(len)
+        .map_err(|_| pcap_file::PcapError::InvalidField("PcapPacket: incl_len > u32::MAX"))?;
+    if captured > PcapFileWriter::<std::io::Sink>::SNAPLEN {
+        return Err(pcap_file::PcapError::InvalidField(
+            "PcapPacket: incl_len > snap_len",
+        ));
+    }
+    let original_len = original_len.max(captured);
+    let mut header = [0u8; RECORD_HEADER_LEN];
+    for (at, field) in [seconds, timestamp.subsec_nanos(), captured, original_len]
+        .into_iter()
+        .enumerate()
+    {
+        if let Some(slot) = header.get_mut(at * 4..at * 4 + 4) {
+            slot.copy_from_slice(&field.to_le_bytes());
+        }
+    }
+    Ok(header)
 }
 
 /// The error with its source chain (pcap-file's I/O errors carry the
