@@ -249,6 +249,9 @@ node_drop_enum! {
             TunnelNoRoute = "tunnel_no_route",
             /// The encapsulated packet would exceed the underlay interface's MTU.
             TunnelOuterTooBig = "tunnel_outer_too_big",
+            /// Routed into a tunnel that has no SA (IKE has not brought its
+            /// CHILD_SA up, or the peer is dead): dropped, never sent in clear.
+            TunnelNoSa = "tunnel_no_sa",
         }
     }
 }

@@ -136,11 +136,13 @@ fn sa(node: &Node, out: bool) -> Result<SaConfig, ScenarioError> {
         .interfaces
         .iter()
         .find_map(|i| match &i.kind {
-            InterfaceKind::EspTunnel(t) => Some(if out {
-                t.sa_out.clone()
-            } else {
-                t.sa_in.clone()
-            }),
+            InterfaceKind::EspTunnel(t) => {
+                t.static_sas().map(
+                    |(sa_out, sa_in)| {
+                        if out { sa_out.clone() } else { sa_in.clone() }
+                    },
+                )
+            }
             InterfaceKind::Ethernet(_) => None,
         })
         .ok_or_else(|| ScenarioError::invalid(node.name(), "no tunnel".into()))
