@@ -322,7 +322,7 @@ mod tests {
         fragment_buffer_too_small unknown_interface ingress_not_ethernet not_our_mac \
         arp_not_for_us nd_not_for_us multicast_not_forwarded link_broadcast \
         invalid_source no_route no_neighbor packet_too_big fragmentation_unsupported \
-        policy_violation tunnel_recursion tunnel_no_route tunnel_outer_too_big";
+        policy_violation tunnel_recursion tunnel_no_route tunnel_outer_too_big tunnel_no_sa";
 
     #[test]
     fn names_are_the_published_ones_in_counter_order() {
