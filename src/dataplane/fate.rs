@@ -116,6 +116,11 @@ reason_enum! {
         /// is reassembled before decapsulation); the fragment that completes a
         /// datagram takes the datagram's fate instead.
         FragmentHeld = "fragment_held",
+        /// A datagram for the node's control plane (`crate::control`): IKE
+        /// on UDP 500, or on UDP 4500 behind the non-ESP marker, to the
+        /// endpoint of a tunnel keyed by IKE. The buffer holds the IP packet
+        /// as it arrived (the Ethernet header pulled off).
+        Control = "control",
     }
 }
 

@@ -360,6 +360,12 @@ impl<'a> Pipeline<'a> {
                 Ok(PacketClass::Esp(_)) => {
                     return self.decapsulate(buf, arrival, fate, generated, index);
                 }
+                Ok(PacketClass::NonEspMarker)
+                    if self.node.is_ike_endpoint(meta.flow.destination) =>
+                {
+                    fate.outcome = Outcome::Delivered(Delivery::Control);
+                    return;
+                }
                 Ok(PacketClass::NatKeepalive | PacketClass::NonEspMarker) => {
                     fate.outcome = Outcome::Delivered(Delivery::Other);
                     return;
@@ -370,6 +376,13 @@ impl<'a> Pipeline<'a> {
                     return;
                 }
             }
+        }
+        if protocol == IpNumber::UDP
+            && meta.flow.destination_port == crate::ike::IKE_PORT
+            && self.node.is_ike_endpoint(meta.flow.destination)
+        {
+            fate.outcome = Outcome::Delivered(Delivery::Control);
+            return;
         }
         fate.outcome = if !self.is_echo_request(buf, meta) {
             Outcome::Delivered(Delivery::Other)

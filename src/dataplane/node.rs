@@ -114,6 +114,9 @@ pub struct Node {
     /// Addresses of the node: interface addresses and tunnel endpoints.
     local_v4: Box<[Ipv4Addr]>,
     local_v6: Box<[Ipv6Addr]>,
+    /// Endpoints of tunnels keyed by IKE: their UDP 500 and 4500 (non-ESP
+    /// marker) datagrams are the control plane's.
+    ike_endpoints: Box<[IpAddr]>,
     /// Static neighbours by (interface, address as a 128-bit integer:
     /// IPv4-mapped for IPv4), which hashes faster than an `IpAddr`.
     neighbors: HashMap<(u32, u128), MacAddr, foldhash::fast::FixedState>,
@@ -143,6 +146,7 @@ impl Node {
         let mut local_v4 = Vec::new();
         let mut local_v6 = Vec::new();
         let mut connected = Vec::new();
+        let mut ike_endpoints = Vec::new();
         for (index, interface) in config.interfaces.iter().enumerate() {
             let id = InterfaceId(index as u32);
             rib.name_interface(id, interface.name.clone());
@@ -196,6 +200,9 @@ impl Node {
                             None
                         }
                     };
+                    if t.ike().is_some() {
+                        ike_endpoints.push(t.local);
+                    }
                     match t.local {
                         IpAddr::V4(a) => local_v4.push(a),
                         IpAddr::V6(a) => local_v6.push(a),
@@ -244,6 +251,7 @@ impl Node {
             interfaces: interfaces.into(),
             local_v4: local_v4.into(),
             local_v6: local_v6.into(),
+            ike_endpoints: ike_endpoints.into(),
             neighbors,
             sas: SaTable::new(inbound_sas),
             hasher,
@@ -389,6 +397,12 @@ impl Node {
             IpAddr::V4(a) => self.local_v4.contains(&a),
             IpAddr::V6(a) => self.local_v6.contains(&a),
         }
+    }
+
+    /// True when `address` is the endpoint of a tunnel keyed by IKE.
+    #[inline]
+    pub(crate) fn is_ike_endpoint(&self, address: IpAddr) -> bool {
+        !self.ike_endpoints.is_empty() && self.ike_endpoints.contains(&address)
     }
 
     #[inline]
