@@ -92,7 +92,7 @@ fn outbound_sa(node: &Node) -> OutboundSa {
         .iter()
         .find_map(|i| match &i.kind {
             InterfaceKind::EspTunnel(t) => OutboundSa::with_endpoints(
-                &t.sa_out,
+                t.static_sas()?.0,
                 TunnelEndpoints {
                     local: t.local,
                     remote: t.remote,

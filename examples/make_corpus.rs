@@ -265,7 +265,7 @@ fn outbound_sa(config_text: &str, tunnel: &str) -> OutboundSa {
         panic!("{tunnel} is not a tunnel");
     };
     OutboundSa::with_endpoints(
-        &t.sa_out,
+        t.static_sas().expect("static SAs").0,
         TunnelEndpoints {
             local: t.local,
             remote: t.remote,

@@ -321,7 +321,9 @@ fn tunnel_sas(config: &NodeConfig) -> (erdp::esp::SaConfig, erdp::esp::SaConfig)
         .interfaces
         .iter()
         .find_map(|i| match &i.kind {
-            InterfaceKind::EspTunnel(t) => Some((t.sa_out.clone(), t.sa_in.clone())),
+            InterfaceKind::EspTunnel(t) => t
+                .static_sas()
+                .map(|(sa_out, sa_in)| (sa_out.clone(), sa_in.clone())),
             InterfaceKind::Ethernet(_) => None,
         })
         .expect("the fixed config has a tunnel")

@@ -44,7 +44,8 @@ pub(crate) fn esp_encap_rate(
                     local: t.local,
                     remote: t.remote,
                 };
-                OutboundSa::with_endpoints(&t.sa_out, endpoints).ok()
+                let (sa_out, _) = t.static_sas()?;
+                OutboundSa::with_endpoints(sa_out, endpoints).ok()
             }
             InterfaceKind::Ethernet(_) => None,
         })

@@ -182,7 +182,10 @@ fn wireshark_lines(node: &Node) -> Option<String> {
             local: tunnel.local,
             remote: tunnel.remote,
         };
-        for (direction, sa) in [("outbound", &tunnel.sa_out), ("inbound", &tunnel.sa_in)] {
+        let Some((sa_out, sa_in)) = tunnel.static_sas() else {
+            continue;
+        };
+        for (direction, sa) in [("outbound", sa_out), ("inbound", sa_in)] {
             let mut sa = sa.clone();
             sa.tunnel.get_or_insert(outbound);
             text.push_str(&format!(

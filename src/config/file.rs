@@ -4,15 +4,17 @@
 //! become [`ConfigIssue`]s with the path of the field.
 
 use std::net::IpAddr;
+use std::path::Path;
 use std::str::FromStr;
 
 use ipnet::IpNet;
 use serde::{Deserialize, Deserializer};
 
 use super::error::{ConfigIssue, FieldPath};
+use super::ike::RawIke;
 use super::types::{
     DEFAULT_ETHERNET_MTU, DEFAULT_TUNNEL_MTU, EthernetConfig, InterfaceConfig, InterfaceKind,
-    NeighborConfig, NodeConfig, PolicyAction, PolicyConfig, TunnelConfig,
+    NeighborConfig, NodeConfig, PolicyAction, PolicyConfig, TunnelConfig, TunnelKeying,
 };
 use crate::esp::SaConfig;
 use crate::fib::{InterfaceId, NextHop};
@@ -59,6 +61,7 @@ struct RawInterface {
     mss_clamp: Option<u16>,
     sa_out: Option<SaConfig>,
     sa_in: Option<SaConfig>,
+    ike: Option<RawIke>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -196,12 +199,14 @@ impl Converter {
 
 impl RawNode {
     /// The typed configuration, or every structural issue found.
-    pub(crate) fn into_config(self) -> Result<NodeConfig, Vec<ConfigIssue>> {
+    /// `base` is the directory relative paths (`psk_file`) start from.
+    pub(crate) fn into_config(self, base: &Path) -> Result<NodeConfig, Vec<ConfigIssue>> {
         let mut c = Converter { issues: Vec::new() };
         let root = FieldPath::root();
         let mut interfaces = Vec::with_capacity(self.interfaces.len());
         for (i, raw) in self.interfaces.into_iter().enumerate() {
-            if let Some(interface) = convert_interface(&mut c, root.item("interface", i), raw) {
+            if let Some(interface) = convert_interface(&mut c, root.item("interface", i), raw, base)
+            {
                 interfaces.push(interface);
             }
         }
@@ -305,6 +310,7 @@ fn convert_interface(
     c: &mut Converter,
     at: FieldPath,
     raw: RawInterface,
+    base: &Path,
 ) -> Option<InterfaceConfig> {
     let kind = match raw.kind {
         RawKind::Ethernet => {
@@ -314,6 +320,7 @@ fn convert_interface(
             c.refuse(&at, "mss_clamp", &raw.mss_clamp, KIND);
             c.refuse(&at, "sa_out", &raw.sa_out, KIND);
             c.refuse(&at, "sa_in", &raw.sa_in, KIND);
+            c.refuse(&at, "ike", &raw.ike, KIND);
             let mac = c.require(&at, "mac", raw.mac, KIND)?;
             InterfaceKind::Ethernet(EthernetConfig {
                 mac: mac.0,
@@ -327,15 +334,45 @@ fn convert_interface(
             c.refuse(&at, "addresses", &raw.addresses, KIND);
             let local = c.require(&at, "local", raw.local, KIND);
             let remote = c.require(&at, "remote", raw.remote, KIND);
-            let sa_out = c.require(&at, "sa_out", raw.sa_out, KIND);
-            let sa_in = c.require(&at, "sa_in", raw.sa_in, KIND);
+            let keying = match raw.ike {
+                Some(ike) => {
+                    for (field, sa) in [("sa_out", &raw.sa_out), ("sa_in", &raw.sa_in)] {
+                        if sa.is_some() {
+                            c.issue(
+                                at.key(field),
+                                "leave it out: the ike table negotiates the SAs",
+                            );
+                        }
+                    }
+                    match ike.convert(&at.key("ike"), base, local) {
+                        Ok(ike) => Some(TunnelKeying::Ike(Box::new(ike))),
+                        Err(issues) => {
+                            c.issues.extend(issues);
+                            None
+                        }
+                    }
+                }
+                None if raw.sa_out.is_none() && raw.sa_in.is_none() => {
+                    c.issue(
+                        at.key("sa_out"),
+                        "esp-tunnel interfaces need sa_out and sa_in, or an ike table",
+                    );
+                    None
+                }
+                None => {
+                    let sa_out = c.require(&at, "sa_out", raw.sa_out, KIND);
+                    let sa_in = c.require(&at, "sa_in", raw.sa_in, KIND);
+                    sa_out
+                        .zip(sa_in)
+                        .map(|(sa_out, sa_in)| TunnelKeying::Static { sa_out, sa_in })
+                }
+            };
             InterfaceKind::EspTunnel(Box::new(TunnelConfig {
                 local: local?,
                 remote: remote?,
                 mtu: raw.mtu.unwrap_or(DEFAULT_TUNNEL_MTU),
                 mss_clamp: raw.mss_clamp,
-                sa_out: sa_out?,
-                sa_in: sa_in?,
+                keying: keying?,
             }))
         }
     };

@@ -10,16 +10,21 @@
 
 mod error;
 mod file;
+mod ike;
 mod types;
 mod validate;
 
 use std::path::{Path, PathBuf};
 
 pub use error::{ConfigError, ConfigIssue, FieldPath, Located, PathSegment};
+pub use ike::{
+    DEFAULT_CHILD_LIFETIME_S, DEFAULT_DPD_DELAY_S, DEFAULT_DPD_TIMEOUT_S, DEFAULT_REKEY_MARGIN_S,
+    DeadPeerAction, IkeRole, MIN_CHILD_LIFETIME_S, TunnelIke, parse_identity,
+};
 pub use types::{
     DEFAULT_ETHERNET_MTU, DEFAULT_TUNNEL_MTU, EthernetConfig, InterfaceConfig, InterfaceKind,
     MAX_MTU, MIN_ETHERNET_MTU, MIN_IPV6_MTU, MIN_MSS_CLAMP, NeighborConfig, NodeConfig,
-    PolicyAction, PolicyConfig, TunnelConfig,
+    PolicyAction, PolicyConfig, TunnelConfig, TunnelKeying,
 };
 pub use validate::MAX_PATHS_LIMIT;
 
@@ -38,15 +43,21 @@ impl NodeConfig {
     }
 
     /// Parses and checks a node configuration; `origin` names the text in
-    /// errors (a file name, or something like `<inline>`).
+    /// errors (a file name, or something like `<inline>`), and its
+    /// directory is where relative paths (an `ike` table's `psk_file`) are
+    /// read from.
     pub fn from_toml_str(
         text: &str,
         origin: impl Into<PathBuf>,
     ) -> Result<NodeConfig, ConfigError> {
-        let map = SourceMap::new(text, origin.into());
+        let origin: PathBuf = origin.into();
+        let base = origin.parent().map(Path::to_path_buf).unwrap_or_default();
+        let map = SourceMap::new(text, origin);
         let raw: RawNode =
             toml::from_str(text).map_err(|e| ConfigError::Syntax(map.locate_toml_error(&e)))?;
-        let config = raw.into_config().map_err(|issues| map.invalid(issues))?;
+        let config = raw
+            .into_config(&base)
+            .map_err(|issues| map.invalid(issues))?;
         config.validate().map_err(|issues| map.invalid(issues))?;
         Ok(config)
     }

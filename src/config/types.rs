@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
+use super::ike::TunnelIke;
 use crate::esp::SaConfig;
 use crate::fib::InterfaceId;
 use crate::rib::{Route, SelectionMode};
@@ -93,7 +94,7 @@ pub struct EthernetConfig {
     pub mtu: u16,
 }
 
-/// An ESP tunnel (RFC 4303 tunnel mode) and its two SAs.
+/// An ESP tunnel (RFC 4303 tunnel mode) and where its SAs come from.
 #[derive(Debug, Clone)]
 pub struct TunnelConfig {
     /// This node's tunnel endpoint (outer source).
@@ -104,10 +105,41 @@ pub struct TunnelConfig {
     pub mtu: u16,
     /// Clamp the TCP MSS of SYNs entering or leaving the tunnel to this.
     pub mss_clamp: Option<u16>,
-    /// The SA for packets we send (its tunnel endpoints are `local`/`remote`).
-    pub sa_out: SaConfig,
-    /// The SA for packets we receive.
-    pub sa_in: SaConfig,
+    /// Where the tunnel's SAs come from.
+    pub keying: TunnelKeying,
+}
+
+/// Where a tunnel's SAs come from.
+#[derive(Debug, Clone)]
+pub enum TunnelKeying {
+    /// Fixed SAs from the file.
+    Static {
+        /// The SA for packets we send (its tunnel endpoints are
+        /// `local`/`remote`).
+        sa_out: SaConfig,
+        /// The SA for packets we receive.
+        sa_in: SaConfig,
+    },
+    /// SAs negotiated with IKEv2: none until the CHILD_SA is up.
+    Ike(Box<TunnelIke>),
+}
+
+impl TunnelConfig {
+    /// The static SAs `(sa_out, sa_in)`, or `None` for an IKE tunnel.
+    pub fn static_sas(&self) -> Option<(&SaConfig, &SaConfig)> {
+        match &self.keying {
+            TunnelKeying::Static { sa_out, sa_in } => Some((sa_out, sa_in)),
+            TunnelKeying::Ike(_) => None,
+        }
+    }
+
+    /// The `ike` table, or `None` for static SAs.
+    pub fn ike(&self) -> Option<&TunnelIke> {
+        match &self.keying {
+            TunnelKeying::Ike(ike) => Some(ike),
+            TunnelKeying::Static { .. } => None,
+        }
+    }
 }
 
 /// A static neighbour.

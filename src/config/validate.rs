@@ -1,4 +1,4 @@
-//! Semantic checks of a [`NodeConfig`]: unique names and SPIs, SA fields
+//! Semantic checks of a [`NodeConfig`]: unique names, SPIs and IKE peers, SA fields
 //! ([`SaConfig::validate`]: key lengths, windows), MTUs, overlapping
 //! interface addresses, neighbours on connected subnets, routes whose next
 //! hop is a neighbour or on a connected subnet, prefixes without host bits
@@ -45,6 +45,7 @@ pub fn validate(config: &NodeConfig) -> Vec<ConfigIssue> {
     }
     v.interfaces();
     v.spis();
+    v.ike_peers();
     v.overlapping_addresses();
     v.neighbors();
     v.routes();
@@ -188,8 +189,10 @@ impl<'c> Validator<'c> {
                 );
             }
         }
-        for (field, sa) in [("sa_out", &t.sa_out), ("sa_in", &t.sa_in)] {
-            self.sa(&at.key(field), sa);
+        if let Some((sa_out, sa_in)) = t.static_sas() {
+            for (field, sa) in [("sa_out", sa_out), ("sa_in", sa_in)] {
+                self.sa(&at.key(field), sa);
+            }
         }
     }
 
@@ -218,10 +221,13 @@ impl<'c> Validator<'c> {
                 let InterfaceKind::EspTunnel(t) = &interface.kind else {
                     continue;
                 };
+                let Some((sa_out, sa_in)) = t.static_sas() else {
+                    continue;
+                };
                 let spi = if field == "sa_in" {
-                    t.sa_in.spi
+                    sa_in.spi
                 } else {
-                    t.sa_out.spi
+                    sa_out.spi
                 };
                 if let Some(first) = seen.insert(spi, i) {
                     self.issue(
@@ -229,6 +235,29 @@ impl<'c> Validator<'c> {
                         format!("duplicate SPI 0x{spi:08x} (also interface[{first}].{field})"),
                     );
                 }
+            }
+        }
+    }
+
+    /// IKE datagrams are handed to a tunnel by its (local, remote) pair:
+    /// two IKE tunnels between the same endpoints could not be told apart.
+    fn ike_peers(&mut self) {
+        let mut seen: HashMap<(IpAddr, IpAddr), usize> = HashMap::new();
+        for (i, interface) in self.config.interfaces.iter().enumerate() {
+            let InterfaceKind::EspTunnel(t) = &interface.kind else {
+                continue;
+            };
+            if t.ike().is_none() {
+                continue;
+            }
+            if let Some(first) = seen.insert((t.local, t.remote), i) {
+                self.issue(
+                    interface_path(i).key("ike"),
+                    format!(
+                        "interface[{first}] already negotiates IKE between {} and {}",
+                        t.local, t.remote
+                    ),
+                );
             }
         }
     }

@@ -116,6 +116,11 @@ reason_enum! {
         /// is reassembled before decapsulation); the fragment that completes a
         /// datagram takes the datagram's fate instead.
         FragmentHeld = "fragment_held",
+        /// A datagram for the node's control plane (`crate::control`): IKE
+        /// on UDP 500, or on UDP 4500 behind the non-ESP marker, to the
+        /// endpoint of a tunnel keyed by IKE. The buffer holds the IP packet
+        /// as it arrived (the Ethernet header pulled off).
+        Control = "control",
     }
 }
 
@@ -249,6 +254,9 @@ node_drop_enum! {
             TunnelNoRoute = "tunnel_no_route",
             /// The encapsulated packet would exceed the underlay interface's MTU.
             TunnelOuterTooBig = "tunnel_outer_too_big",
+            /// Routed into a tunnel that has no SA (IKE has not brought its
+            /// CHILD_SA up, or the peer is dead): dropped, never sent in clear.
+            TunnelNoSa = "tunnel_no_sa",
         }
     }
 }
@@ -319,7 +327,7 @@ mod tests {
         fragment_buffer_too_small unknown_interface ingress_not_ethernet not_our_mac \
         arp_not_for_us nd_not_for_us multicast_not_forwarded link_broadcast \
         invalid_source no_route no_neighbor packet_too_big fragmentation_unsupported \
-        policy_violation tunnel_recursion tunnel_no_route tunnel_outer_too_big";
+        policy_violation tunnel_recursion tunnel_no_route tunnel_outer_too_big tunnel_no_sa";
 
     #[test]
     fn names_are_the_published_ones_in_counter_order() {

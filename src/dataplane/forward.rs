@@ -351,13 +351,20 @@ impl<'a> Pipeline<'a> {
         index: usize,
     ) {
         let protocol = meta.flow.protocol;
-        let sadb = &self.node.sadb;
+        let inbound = self.node.sas.inbound();
+        let sadb = &inbound.db;
         if protocol == IpNumber::ENCAPSULATING_SECURITY_PAYLOAD
             || (protocol == IpNumber::UDP && meta.flow.destination_port == sadb.nat_t_port())
         {
             match sadb.classify(buf.as_slice()) {
                 Ok(PacketClass::Esp(_)) => {
                     return self.decapsulate(buf, arrival, fate, generated, index);
+                }
+                Ok(PacketClass::NonEspMarker)
+                    if self.node.is_ike_endpoint(meta.flow.destination) =>
+                {
+                    fate.outcome = Outcome::Delivered(Delivery::Control);
+                    return;
                 }
                 Ok(PacketClass::NatKeepalive | PacketClass::NonEspMarker) => {
                     fate.outcome = Outcome::Delivered(Delivery::Other);
@@ -369,6 +376,13 @@ impl<'a> Pipeline<'a> {
                     return;
                 }
             }
+        }
+        if protocol == IpNumber::UDP
+            && meta.flow.destination_port == crate::ike::IKE_PORT
+            && self.node.is_ike_endpoint(meta.flow.destination)
+        {
+            fate.outcome = Outcome::Delivered(Delivery::Control);
+            return;
         }
         fate.outcome = if !self.is_echo_request(buf, meta) {
             Outcome::Delivered(Delivery::Other)
@@ -394,14 +408,15 @@ impl<'a> Pipeline<'a> {
             fate.outcome = Outcome::Dropped(DropReason::TunnelRecursion);
             return;
         }
-        let (spi, outcome) = match self.node.sadb.decapsulate(buf) {
+        let inbound = self.node.sas.inbound();
+        let (spi, outcome) = match inbound.db.decapsulate(buf) {
             Ok((sa, outcome)) => (sa.spi(), outcome),
             Err(reason) => {
                 fate.outcome = Outcome::Dropped(reason.into());
                 return;
             }
         };
-        let Some(tunnel) = self.node.tunnel_by_inbound_spi(spi) else {
+        let Some(tunnel) = inbound.tunnel_of(spi).and_then(|id| self.node.tunnel(id)) else {
             fate.outcome = Outcome::Dropped(DropReason::UnknownInterface);
             return;
         };
@@ -533,11 +548,14 @@ impl<'a> Pipeline<'a> {
         tunnel: &Tunnel,
         fate: &mut Fate,
     ) -> Result<Egress, Stop> {
+        let current = tunnel.sa_out.load();
+        // Fail closed: a tunnel without an SA (IKE not up yet, the peer
+        // dead) sends nothing, in clear or otherwise.
+        let sa = current.as_deref().ok_or(DropReason::TunnelNoSa)?;
         if Self::fits(meta, tunnel.mtu)? {
             return Err(DropReason::FragmentationUnsupported.into());
         }
         let (port, mac) = self.underlay(tunnel)?;
-        let sa = &tunnel.sa_out;
         let outer_len_max =
             meta.total_len + sa.headroom_needed() + sa.tailroom_needed(meta.total_len);
         let outer_fragments = outer_len_max > port.mtu;

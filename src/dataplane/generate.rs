@@ -111,6 +111,19 @@ impl Pipeline<'_> {
         }
     }
 
+    /// Routes an IP packet the node's control plane made (an IKE datagram,
+    /// built by `crate::wire::build_udp_datagram`) like any packet the node
+    /// generates: looked up, checked against the policies, given its L2
+    /// header or sealed into a tunnel. A packet too large for a buffer is
+    /// dropped (counted as truncated).
+    pub(crate) fn originate(&self, packet: &[u8], generated: &mut GeneratedFrames, index: usize) {
+        let buf = generated.reserve();
+        if buf.load(packet, PacketBuf::DEFAULT_HEADROOM).is_err() {
+            let _ = buf.load(&[], PacketBuf::DEFAULT_HEADROOM);
+        }
+        self.send_generated(generated, index);
+    }
+
     /// Routes the packet in the reserved generated buffer (an IP packet the
     /// node made), records its fate and counts it.
     fn send_generated(&self, generated: &mut GeneratedFrames, index: usize) {

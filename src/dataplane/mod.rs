@@ -41,6 +41,7 @@ mod policy;
 mod pool;
 mod prefetch;
 mod shards;
+mod tunnel_sas;
 mod worker;
 
 pub use counters::{InterfaceCounters, NodeCounters, PolicyCounters, TrafficCounters, Volume};

@@ -12,10 +12,11 @@ use thiserror::Error;
 
 use super::counters::{CounterSlot, NodeCounters};
 use super::policy::Policies;
+use super::tunnel_sas::{InboundSas, OutboundSlot, SaTable};
 use super::worker::Worker;
 use crate::config::{ConfigIssue, InterfaceKind, NodeConfig};
 use crate::esp::{
-    InboundSa, OutboundSa, SaConfig, SaConfigError, SaDatabase, SaDbError, SaStats, TunnelEndpoints,
+    InboundSa, OutboundSa, SaConfig, SaConfigError, SaDbError, SaStats, TunnelEndpoints,
 };
 use crate::fib::{FibReader, InterfaceId};
 use crate::rib::{Explanation, Rib, RibError, Route};
@@ -42,6 +43,12 @@ pub enum NodeError {
         interface: String,
         /// Why.
         source: SaDbError,
+    },
+    /// SAs were offered for an interface that is not a tunnel.
+    #[error("interface {interface} is not an esp-tunnel")]
+    NotATunnel {
+        /// The interface.
+        interface: String,
     },
     /// The RIB refused a route.
     #[error("route {route}: {source}")]
@@ -77,11 +84,13 @@ impl EthernetInterface {
 #[derive(Debug)]
 pub(crate) struct Tunnel {
     pub(crate) id: InterfaceId,
+    pub(crate) local: IpAddr,
     pub(crate) remote: IpAddr,
     pub(crate) mtu: usize,
     pub(crate) mss_clamp: Option<u16>,
-    pub(crate) sa_out: OutboundSa,
-    pub(crate) sa_in: Arc<InboundSa>,
+    /// The SA packets routed into the tunnel leave on; empty until IKE
+    /// brings a CHILD_SA up, and after the peer is declared dead.
+    pub(crate) sa_out: OutboundSlot,
     /// The flow hash of the outer packets (constant: local, remote, ESP),
     /// for ECMP on the underlay.
     pub(crate) outer_hash: u64,
@@ -105,10 +114,14 @@ pub struct Node {
     /// Addresses of the node: interface addresses and tunnel endpoints.
     local_v4: Box<[Ipv4Addr]>,
     local_v6: Box<[Ipv6Addr]>,
+    /// Endpoints of tunnels keyed by IKE: their UDP 500 and 4500 (non-ESP
+    /// marker) datagrams are the control plane's.
+    ike_endpoints: Box<[IpAddr]>,
     /// Static neighbours by (interface, address as a 128-bit integer:
     /// IPv4-mapped for IPv4), which hashes faster than an `IpAddr`.
     neighbors: HashMap<(u32, u128), MacAddr, foldhash::fast::FixedState>,
-    pub(crate) sadb: SaDatabase,
+    /// Inbound SAs of every tunnel, replaceable at run time.
+    pub(crate) sas: SaTable,
     pub(crate) policies: Policies,
     pub(crate) hasher: FlowHasher,
     fib: FibReader,
@@ -128,11 +141,12 @@ impl Node {
         config.validate().map_err(NodeError::Invalid)?;
         let hasher = FlowHasher::with_seed(config.flow_hash_seed);
         let mut rib = Rib::new(config.route_selection).with_max_paths(config.max_paths);
-        let mut sadb = SaDatabase::new();
+        let mut inbound_sas = InboundSas::default();
         let mut interfaces = Vec::with_capacity(config.interfaces.len());
         let mut local_v4 = Vec::new();
         let mut local_v6 = Vec::new();
         let mut connected = Vec::new();
+        let mut ike_endpoints = Vec::new();
         for (index, interface) in config.interfaces.iter().enumerate() {
             let id = InterfaceId(index as u32);
             rib.name_interface(id, interface.name.clone());
@@ -166,16 +180,29 @@ impl Node {
                         interface: interface.name.clone(),
                         source,
                     };
-                    let sa_out =
-                        OutboundSa::with_endpoints(&t.sa_out, endpoints).map_err(sa_error)?;
-                    let mut inbound: SaConfig = t.sa_in.clone();
-                    inbound.tunnel = Some(endpoints);
-                    let sa_in = Arc::new(InboundSa::new(&inbound).map_err(sa_error)?);
-                    sadb.insert(Arc::clone(&sa_in))
-                        .map_err(|source| NodeError::SaDatabase {
-                            interface: interface.name.clone(),
-                            source,
-                        })?;
+                    let sa_out = match t.static_sas() {
+                        Some((sa_out, sa_in)) => {
+                            let sa_out =
+                                OutboundSa::with_endpoints(sa_out, endpoints).map_err(sa_error)?;
+                            let mut inbound: SaConfig = sa_in.clone();
+                            inbound.tunnel = Some(endpoints);
+                            let sa_in = Arc::new(InboundSa::new(&inbound).map_err(sa_error)?);
+                            inbound_sas.insert(id, sa_in).map_err(|source| {
+                                NodeError::SaDatabase {
+                                    interface: interface.name.clone(),
+                                    source,
+                                }
+                            })?;
+                            Some(sa_out)
+                        }
+                        None => {
+                            inbound_sas.db.add_local(t.local);
+                            None
+                        }
+                    };
+                    if t.ike().is_some() {
+                        ike_endpoints.push(t.local);
+                    }
                     match t.local {
                         IpAddr::V4(a) => local_v4.push(a),
                         IpAddr::V6(a) => local_v6.push(a),
@@ -189,11 +216,11 @@ impl Node {
                     };
                     Interface::Tunnel(Box::new(Tunnel {
                         id,
+                        local: t.local,
                         remote: t.remote,
                         mtu: usize::from(t.mtu),
                         mss_clamp: t.mss_clamp,
-                        sa_out,
-                        sa_in,
+                        sa_out: OutboundSlot::new(sa_out),
                         outer_hash: hasher.hash(&outer),
                     }))
                 }
@@ -224,8 +251,9 @@ impl Node {
             interfaces: interfaces.into(),
             local_v4: local_v4.into(),
             local_v6: local_v6.into(),
+            ike_endpoints: ike_endpoints.into(),
             neighbors,
-            sadb,
+            sas: SaTable::new(inbound_sas),
             hasher,
             fib: rib.reader(),
             rib: Mutex::new(rib),
@@ -311,16 +339,27 @@ impl Node {
         )
     }
 
-    /// Per tunnel: its name and the outbound and inbound SA counters.
+    /// Per tunnel with SAs: its name and the counters of its current
+    /// outbound SA and of its busiest inbound SA (a static tunnel has one;
+    /// a tunnel waiting for IKE has none and is left out).
     pub fn sa_stats(&self) -> Vec<(String, SaStats, SaStats)> {
+        let inbound = self.sas.inbound();
         self.interfaces
             .iter()
             .filter_map(|i| match i {
-                Interface::Tunnel(t) => Some((
-                    self.interface_name(t.id).unwrap_or_default().to_owned(),
-                    t.sa_out.stats(),
-                    t.sa_in.stats(),
-                )),
+                Interface::Tunnel(t) => {
+                    let sa_out = t.sa_out.load();
+                    let sa_in = inbound
+                        .spis_of(t.id)
+                        .into_iter()
+                        .filter_map(|spi| inbound.db.iter().find(|sa| sa.spi() == spi))
+                        .max_by_key(|sa| sa.stats().packets)?;
+                    Some((
+                        self.interface_name(t.id).unwrap_or_default().to_owned(),
+                        sa_out.as_ref()?.stats(),
+                        sa_in.stats(),
+                    ))
+                }
                 Interface::Ethernet(_) => None,
             })
             .collect()
@@ -360,6 +399,12 @@ impl Node {
         }
     }
 
+    /// True when `address` is the endpoint of a tunnel keyed by IKE.
+    #[inline]
+    pub(crate) fn is_ike_endpoint(&self, address: IpAddr) -> bool {
+        !self.ike_endpoints.is_empty() && self.ike_endpoints.contains(&address)
+    }
+
     #[inline]
     pub(crate) fn neighbor(&self, interface: InterfaceId, ip: IpAddr) -> Option<MacAddr> {
         self.neighbors.get(&neighbor_key(interface, ip)).copied()
@@ -387,12 +432,12 @@ impl Node {
         })
     }
 
-    /// The tunnel whose inbound SA has `spi`.
-    pub(crate) fn tunnel_by_inbound_spi(&self, spi: u32) -> Option<&Tunnel> {
-        self.interfaces.iter().find_map(|i| match i {
-            Interface::Tunnel(t) if t.sa_in.spi() == spi => Some(t.as_ref()),
+    /// The tunnel with this id.
+    pub(crate) fn tunnel(&self, id: InterfaceId) -> Option<&Tunnel> {
+        match self.interface(id) {
+            Some(Interface::Tunnel(t)) => Some(t),
             _ => None,
-        })
+        }
     }
 }
 

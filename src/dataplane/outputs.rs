@@ -121,6 +121,11 @@ impl Outputs {
         self.generated.frames.get_mut(index)
     }
 
+    /// The generated packets, for a worker filling them without inputs.
+    pub(crate) fn generated_mut(&mut self) -> &mut GeneratedFrames {
+        &mut self.generated
+    }
+
     /// Forgets the previous batch (storage is kept).
     pub(crate) fn clear(&mut self) {
         self.fates.clear();

@@ -145,6 +145,21 @@ impl Worker {
     }
 }
 
+impl Worker {
+    /// Sends IP packets the node's control plane made (IKE datagrams):
+    /// each is routed like a packet the node generates and comes back in
+    /// `out` as generated packet `i` (cause `i`), with its fate; `out` has
+    /// no input fates.
+    pub fn originate(&mut self, packets: &[&[u8]], out: &mut Outputs) {
+        out.clear();
+        let fib = self.node.fib().load();
+        let pipeline = Pipeline::new(&self.node, &fib, &self.slot, &self.reassembly);
+        for (index, packet) in packets.iter().enumerate() {
+            pipeline.originate(packet, out.generated_mut(), index);
+        }
+    }
+}
+
 impl Drop for Worker {
     /// The node keeps this worker's counts (in its retired slot).
     fn drop(&mut self) {

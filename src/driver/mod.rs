@@ -123,6 +123,26 @@ impl Driver {
         }
     }
 
+    /// Sends the control plane's IP packets through the node and hands
+    /// each (a generated packet, cause = its index) to `route`.
+    pub fn originate<R: FateRoute>(
+        &mut self,
+        packets: &[&[u8]],
+        route: &mut R,
+    ) -> Result<(), R::Error> {
+        self.worker.originate(packets, &mut self.outputs);
+        for index in 0..self.outputs.generated_len() {
+            let Some(generated) = self.outputs.generated_at(index) else {
+                continue;
+            };
+            let (cause, fate) = (generated.cause, *generated.fate);
+            if let Some(frame) = self.outputs.generated_frame_mut(index) {
+                route.generated(cause, frame, &fate)?;
+            }
+        }
+        Ok(())
+    }
+
     fn route_by_cause<R: FateRoute>(
         &mut self,
         frames: &mut [PacketBuf],

@@ -51,8 +51,9 @@ pub struct SaDatabase {
     /// accepts any destination.
     locals: Vec<Option<IpAddr>>,
     nat_t_port: Option<u16>,
-    /// Drops with no SA to charge them to, by reason.
-    unmatched: [AtomicU64; EspDrop::COUNT],
+    /// Drops with no SA to charge them to, by reason; shared by every
+    /// version [`Self::rebuilt`] makes, so a swap loses no count.
+    unmatched: Arc<[AtomicU64; EspDrop::COUNT]>,
 }
 
 impl SaDatabase {
@@ -88,6 +89,41 @@ impl SaDatabase {
                 Ok(())
             }
         }
+    }
+
+    /// Accepts ESP (and ESP in UDP) for `local` before any SA for it
+    /// exists: a tunnel negotiating its SAs counts ESP that arrives too
+    /// early as an unknown SPI, and recognises IKE behind the non-ESP
+    /// marker, instead of taking it for traffic to the node.
+    pub fn add_local(&mut self, local: IpAddr) {
+        if !self.locals.contains(&Some(local)) {
+            self.locals.push(Some(local));
+        }
+    }
+
+    /// The next version of the database for a writer that replaces SAs
+    /// while readers use this one (RFC 4301 section 4.4.2: SAs come and go
+    /// as IKE negotiates them): every SA but those `keep` refuses, plus
+    /// `add`; the local endpoints and the unmatched-drop counters carry
+    /// over. Allocates (control-plane time, never per packet).
+    pub fn rebuilt(
+        &self,
+        keep: impl Fn(&InboundSa) -> bool,
+        add: Option<Arc<InboundSa>>,
+    ) -> Result<SaDatabase, SaDbError> {
+        let mut next = SaDatabase {
+            by_key: foldhash::HashMap::default(),
+            locals: self.locals.clone(),
+            nat_t_port: None,
+            unmatched: Arc::clone(&self.unmatched),
+        };
+        for sa in self.by_key.values().filter(|sa| keep(sa)) {
+            next.insert(Arc::clone(sa))?;
+        }
+        if let Some(sa) = add {
+            next.insert(sa)?;
+        }
+        Ok(next)
     }
 
     /// Number of SAs.

@@ -14,6 +14,7 @@ mod initiator;
 mod keys;
 mod liveness;
 mod modp;
+mod notation;
 mod parsed;
 mod proposal;
 mod rekey;
@@ -30,6 +31,7 @@ use zeroize::Zeroizing;
 pub use crypto::{DhError, DhGroup, DhPrivate, IkeEncr, IkeInteg, IntegrityFailure, Prf, Secret};
 pub use exchange::Ike;
 pub use keys::{IkeKeys, KEY_PAD, KeyInputs, derive_child_keys, derive_ike_keys, psk_auth};
+pub use notation::NotationError;
 pub use proposal::{EspSuite, IkeSuite, ProposalName, proposal_names, select_esp, select_ike};
 pub use ts::{covered_by, from_prefix, intersect, narrow, to_prefixes};
 

@@ -13,6 +13,7 @@ mod arp;
 pub mod bfd;
 pub mod bgp;
 pub mod checksum;
+mod datagram;
 mod echo;
 mod error;
 mod esp;
@@ -29,6 +30,7 @@ mod ndp;
 mod udp;
 
 pub use arp::{ARP_ETHERNET_IPV4_LEN, ArpOutcome, answer_arp_request};
+pub use datagram::{CONTROL_TTL, UdpDatagram, build_udp_datagram, parse_udp_datagram};
 pub use echo::{ECHO_REPLY_TTL, echo_reply_v4, echo_reply_v6};
 pub use error::{IcmpSuppression, Layer, NdpInvalid, WireDrop, WireError};
 pub use esp::{

@@ -453,7 +453,8 @@ fn esp_sa_lines(edge_config: &str) -> Vec<String> {
             InterfaceKind::Ethernet(_) => None,
         })
         .expect("a tunnel");
-    [&tunnel.sa_out, &tunnel.sa_in]
+    let (sa_out, sa_in) = tunnel.static_sas().expect("static SAs");
+    [sa_out, sa_in]
         .iter()
         .map(|sa| erdp::esp::wireshark_esp_sa_line(sa).expect("an AES-GCM SA"))
         .collect()

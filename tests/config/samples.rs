@@ -41,8 +41,9 @@ fn design1_onprem_edge_prefers_the_vpn_by_local_pref() {
     };
     assert_eq!(tunnel.mtu, 1400);
     assert_eq!(tunnel.mss_clamp, Some(1350));
-    assert_eq!(tunnel.sa_out.spi, 0x1001);
-    assert_eq!(tunnel.sa_in.replay_window, 1024);
+    let (sa_out, sa_in) = tunnel.static_sas().expect("static SAs");
+    assert_eq!(sa_out.spi, 0x1001);
+    assert_eq!(sa_in.replay_window, 1024);
     let vnet: Vec<_> = config
         .routes
         .iter()
@@ -81,9 +82,10 @@ fn the_two_edges_share_their_keys_crosswise() {
         InterfaceKind::Ethernet(_) => panic!("interface 2 is the tunnel"),
     };
     let (a, b) = (tunnel(&onprem), tunnel(&azure));
-    assert_eq!(a.sa_out.spi, b.sa_in.spi);
-    assert_eq!(a.sa_in.spi, b.sa_out.spi);
-    assert_eq!(a.sa_out.key.expose_bytes(), b.sa_in.key.expose_bytes());
+    let ((a_out, a_in), (b_out, b_in)) = (a.static_sas().unwrap(), b.static_sas().unwrap());
+    assert_eq!(a_out.spi, b_in.spi);
+    assert_eq!(a_in.spi, b_out.spi);
+    assert_eq!(a_out.key.expose_bytes(), b_in.key.expose_bytes());
     assert_eq!(a.local, b.remote);
     assert_eq!(a.remote, b.local);
 }

@@ -141,7 +141,7 @@ fn outbound_sas(node: &Node) -> Result<Vec<SaConfig>, ScenarioError> {
         .interfaces
         .iter()
         .filter_map(|i| match &i.kind {
-            InterfaceKind::EspTunnel(t) => Some(t.sa_out.clone()),
+            InterfaceKind::EspTunnel(t) => t.static_sas().map(|(sa_out, _)| sa_out.clone()),
             InterfaceKind::Ethernet(_) => None,
         })
         .collect();

@@ -17,7 +17,7 @@ use super::layout::{
 };
 use crate::config::{
     DEFAULT_ETHERNET_MTU, EthernetConfig, InterfaceConfig, InterfaceKind, NeighborConfig,
-    NodeConfig, PolicyAction, PolicyConfig, TunnelConfig,
+    NodeConfig, PolicyAction, PolicyConfig, TunnelConfig, TunnelKeying,
 };
 use crate::esp::{Algorithm, SaConfig, SecretKey};
 use crate::fib::NextHop;
@@ -328,8 +328,10 @@ impl NodeBuilder {
                     0 => None,
                     mss => Some(mss),
                 },
-                sa_out: sa(sa_out)?,
-                sa_in: sa(sa_in)?,
+                keying: TunnelKeying::Static {
+                    sa_out: sa(sa_out)?,
+                    sa_in: sa(sa_in)?,
+                },
             })),
         });
         Ok(())
@@ -492,15 +494,11 @@ mod tests {
             tunnel(&configs.edge).unwrap(),
             tunnel(&configs.hub).unwrap(),
         );
-        assert_eq!(
-            (edge.sa_out.spi, edge.sa_in.spi),
-            (SPI_TO_AZURE, SPI_TO_ONPREM)
-        );
-        assert_eq!(
-            (hub.sa_out.spi, hub.sa_in.spi),
-            (SPI_TO_ONPREM, SPI_TO_AZURE)
-        );
-        assert_eq!(edge.sa_out.key.expose_bytes(), hub.sa_in.key.expose_bytes());
+        let (edge_out, edge_in) = edge.static_sas().unwrap();
+        let (hub_out, hub_in) = hub.static_sas().unwrap();
+        assert_eq!((edge_out.spi, edge_in.spi), (SPI_TO_AZURE, SPI_TO_ONPREM));
+        assert_eq!((hub_out.spi, hub_in.spi), (SPI_TO_ONPREM, SPI_TO_AZURE));
+        assert_eq!(edge_out.key.expose_bytes(), hub_in.key.expose_bytes());
         assert_eq!((edge.local, edge.remote), (hub.remote, hub.local));
         assert_eq!(edge.mtu, scenario.azure.tunnel_mtu);
     }
