@@ -14,6 +14,7 @@ use super::error::{self, CliError};
 use super::stdout::{out, outln};
 use crate::html;
 use crate::scenario::{self, RunOptions, Scenario, ScenarioError};
+use crate::verify::{VerifyOptions, verify};
 
 /// Arguments of `erdp run`.
 #[derive(Debug, Args, Default)]
@@ -34,6 +35,11 @@ pub(crate) struct RunArgs {
     /// directory).
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
+    /// After the run, verify the whole design as `erdp verify` does (every
+    /// prefix pair, both ways, steady and under each single failure) and
+    /// print each state's totals; exit code 1 when a pair fails.
+    #[arg(long, conflicts_with = "json")]
+    pub verify: bool,
 }
 
 fn load(name: Option<&str>) -> Result<Scenario, ScenarioError> {
@@ -91,7 +97,13 @@ fn execute(args: &RunArgs) -> Result<ExitCode, CliError> {
             outln!("  {line}");
         }
     }
-    Ok(if report.failed() {
+    let mut failed = report.failed();
+    if args.verify {
+        let matrix = verify(&scenario, &VerifyOptions::default())?;
+        outln!("\n{}", matrix.totals_summary().trim_end());
+        failed |= matrix.failed();
+    }
+    Ok(if failed {
         ExitCode::from(EXIT_CHECK_FAILED)
     } else {
         ExitCode::SUCCESS

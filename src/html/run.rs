@@ -120,6 +120,16 @@ struct TopologyContext {
     links: Vec<LinkRow>,
 }
 
+/// The VPN tunnels of the run: one per gateway instance (a BGP session
+/// each: `vpn`, and `vpn2` with an active-active gateway).
+fn tunnels(report: &RunReport) -> usize {
+    report
+        .sessions
+        .iter()
+        .filter(|(name, ..)| name.starts_with("vpn"))
+        .count()
+}
+
 fn topology_section(report: &RunReport, uses: &[(String, LinkUse)]) -> Result<Section, HtmlError> {
     let tunnel_esp = report.flows.iter().any(|f| {
         f.forward
@@ -168,7 +178,7 @@ fn topology_section(report: &RunReport, uses: &[(String, LinkUse)]) -> Result<Se
         .map(|l| l.name.as_str())
         .collect();
     let context = TopologyContext {
-        svg: topology_svg(uses, &down, tunnel_esp)?,
+        svg: topology_svg(uses, &down, tunnel_esp, tunnels(report))?,
         links,
     };
     Section::from_template("topology", "Topology", "topology", &context)

@@ -58,11 +58,13 @@ const TUNNEL: RGBColor = RGBColor(0x82, 0x50, 0xdf);
 
 /// The drawing: `uses` gives each link's colour (links it does not know
 /// are left out), `down` the links down at the end (drawn dashed),
-/// `tunnel_esp` whether any flow crossed in ESP.
+/// `tunnel_esp` whether any flow crossed in ESP, `tunnels` how many
+/// tunnels (one per VPN gateway instance) ride the circuit.
 pub(crate) fn topology_svg(
     uses: &[(String, LinkUse)],
     down: &[&str],
     tunnel_esp: bool,
+    tunnels: usize,
 ) -> Result<String, HtmlError> {
     let error = |e: &dyn std::fmt::Display| HtmlError::Chart {
         chart: "topology".into(),
@@ -104,8 +106,13 @@ pub(crate) fn topology_svg(
             tunnel_colour.stroke_width(3),
         ))
         .map_err(|e| error(&e))?;
+        let caption = if tunnels > 1 {
+            "ESP tunnels vpn and vpn2, one per VPN gateway instance (over the circuit)"
+        } else {
+            "ESP tunnel (IKEv2/ESP over the circuit)"
+        };
         root.draw(&Text::new(
-            "ESP tunnel (IKEv2/ESP over the circuit)",
+            caption,
             ((edge.0 + hub.0) / 2, lift - 11),
             label(13, tunnel_colour),
         ))

@@ -448,6 +448,29 @@ mod tests {
         }
     }
 
+    /// One tunnel: the path reads as it always did; two (an active-active
+    /// VPN gateway): the ESP part names the tunnels the packets used.
+    #[test]
+    fn describe_names_the_tunnels_only_with_two() {
+        let one = path(10, 2);
+        assert_eq!(one.describe(), "er-primary ESP, er-primary plain");
+        let both = DirectionPath {
+            tunnels: vec![6, 4],
+            ..path(10, 0)
+        };
+        assert_eq!(both.describe(), "er-primary ESP via vpn+vpn2");
+        let second = DirectionPath {
+            tunnels: vec![0, 10],
+            ..path(10, 0)
+        };
+        assert_eq!(second.describe(), "er-primary ESP via vpn2");
+        let plain = DirectionPath {
+            tunnels: vec![0, 0],
+            ..path(0, 3)
+        };
+        assert_eq!(plain.describe(), "er-primary plain");
+    }
+
     /// A one-way flow (UDP, no return traffic) entirely in ESP is
     /// encrypted; plaintext either way, or nothing at all, is not.
     #[test]

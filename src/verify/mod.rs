@@ -140,25 +140,52 @@ impl VerifyReport {
                 let _ = writeln!(out, "... and {hidden} more failing pairs in report.json");
             }
         }
-        let failing: usize = self.totals.iter().map(StateTotals::failing).sum();
-        let _ = writeln!(
-            out,
-            "\n{}",
-            if self.matrix.is_empty() {
-                "[FAIL] nothing verified: no pair of on-prem and Azure prefixes of the hosts' address family".to_string()
-            } else if failing > 0 {
-                format!(
-                    "[FAIL] {failing} of {} pair-states leak, are asymmetric or blackholed",
-                    self.matrix.len()
-                )
-            } else {
-                format!(
-                    "[ok] {} pair-states: every pair arrives both ways, never leaking",
-                    self.matrix.len()
-                )
-            }
-        );
+        let _ = writeln!(out, "\n{}", self.verdict_line());
         out
+    }
+
+    /// The matrix in a few lines, for `erdp run --verify`: each state's
+    /// totals, then the verdict (`erdp verify` prints the pairs).
+    pub fn totals_summary(&self) -> String {
+        let mut out = format!(
+            "verify: {} on-prem x {} Azure prefixes, both ways, in {} states:\n",
+            self.onprem_prefixes.len(),
+            self.azure_prefixes.len(),
+            self.states.len()
+        );
+        let width = self.states.iter().map(|s| s.name.len()).max().unwrap_or(0);
+        for (state, totals) in self.states.iter().zip(&self.totals) {
+            let _ = writeln!(
+                out,
+                "  {:<width$}  encrypted {}, plain {}, asymmetric {}, leak {}, blackholed {}",
+                state.name,
+                totals.encrypted,
+                totals.plain,
+                totals.asymmetric,
+                totals.leak,
+                totals.blackholed
+            );
+        }
+        let _ = writeln!(out, "  {}", self.verdict_line());
+        out
+    }
+
+    /// `[ok] ...` or `[FAIL] ...`: the matrix's verdict.
+    fn verdict_line(&self) -> String {
+        let failing: usize = self.totals.iter().map(StateTotals::failing).sum();
+        if self.matrix.is_empty() {
+            "[FAIL] nothing verified: no pair of on-prem and Azure prefixes of the hosts' address family".to_string()
+        } else if failing > 0 {
+            format!(
+                "[FAIL] {failing} of {} pair-states leak, are asymmetric or blackholed",
+                self.matrix.len()
+            )
+        } else {
+            format!(
+                "[ok] {} pair-states: every pair arrives both ways, never leaking",
+                self.matrix.len()
+            )
+        }
     }
 }
 

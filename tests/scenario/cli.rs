@@ -61,3 +61,41 @@ fn run_writes_the_summary_report_and_pcaps_with_exit_codes() {
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("erdp-cli-bad.toml:4:"), "{stderr}");
 }
+
+#[test]
+fn run_with_verify_prints_the_matrix_totals_and_fails_when_a_pair_fails() {
+    // The whole-design verdict beside the run (issue 16: "the summary of
+    // erdp run"): each state's totals, and the exit code counts them.
+    let dir = std::env::temp_dir().join("erdp-cli-run-verify");
+    let _ = std::fs::remove_dir_all(&dir);
+    let dir_text = dir.display().to_string();
+    let (code, stdout, stderr) =
+        erdp(&["run", "active-active", "--verify", "--out-dir", &dir_text]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("verify: 3 on-prem x 1 Azure prefixes, both ways, in 13 states"),
+        "{stdout}"
+    );
+    let instance = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("instance 2 down"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(
+        instance.ends_with("encrypted 3, plain 0, asymmetric 0, leak 0, blackholed 0"),
+        "{instance}"
+    );
+    assert!(stdout.contains("[ok] 39 pair-states"), "{stdout}");
+
+    // design1's run is clean, its design is not (fail closed blackholes
+    // when the tunnel or the circuit fails): exit code 1.
+    let (code, stdout, stderr) = erdp(&["run", "design1", "--verify", "--out-dir", &dir_text]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("[ok] no plaintext leak"),
+        "the run itself: {stdout}"
+    );
+    assert!(stdout.contains("[FAIL] 9 of 24 pair-states"), "{stdout}");
+
+    let (code, _, stderr) = erdp(&["run", "design1", "--verify", "--json"]);
+    assert_eq!(code, 2, "{stderr}");
+}
