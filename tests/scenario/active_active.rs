@@ -49,12 +49,10 @@ fn each_instance_has_its_own_tunnel_and_sa_pair() {
             .interfaces
             .iter()
             .filter_map(|i| match &i.kind {
-                erdp::config::InterfaceKind::EspTunnel(t) => Some((
-                    i.name.clone(),
-                    t.sa_out.spi,
-                    t.sa_in.spi,
-                    t.remote.to_string(),
-                )),
+                erdp::config::InterfaceKind::EspTunnel(t) => {
+                    let (sa_out, sa_in) = t.static_sas().expect("static SAs");
+                    Some((i.name.clone(), sa_out.spi, sa_in.spi, t.remote.to_string()))
+                }
                 erdp::config::InterfaceKind::Ethernet(_) => None,
             })
             .collect()
