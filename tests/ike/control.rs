@@ -12,7 +12,7 @@
 
 use crate::support;
 
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,7 +28,7 @@ const STEP: Duration = Duration::from_millis(250);
 
 /// A sample config with its tunnel keyed by IKE (`ike` is the inline
 /// table's fields after `psk_file`).
-fn with_ike(sample: &str, psk: &PathBuf, ike: &str) -> Arc<Node> {
+fn with_ike(sample: &str, psk: &Path, ike: &str) -> Arc<Node> {
     let text = std::fs::read_to_string(config_path(sample)).unwrap();
     let start = text.find("sa_out = ").unwrap();
     let end = start + text[start..].find("\n\n").unwrap();
