@@ -293,3 +293,29 @@ fn with_fallback_a_dead_peer_withdraws_the_vpn_routes() {
         "{fate:?}"
     );
 }
+
+#[test]
+fn control_datagrams_nobody_listens_to_are_counted() {
+    use support::dataplane::{AZURE_ER_MAC, Harness, ONPREM_ER_MAC, udp4_ports};
+    let (mut edge, _gateway, _dir) = pair("control-nobody", "role = \"responder\"");
+    // IKE to the edge's tunnel endpoint from a peer no tunnel names: the
+    // node delivers it as control, the control plane counts it.
+    let stranger = udp4_ports(
+        ONPREM_ER_MAC,
+        AZURE_ER_MAC,
+        "172.16.0.2",
+        "172.16.0.1",
+        64,
+        500,
+        500,
+        40,
+    );
+    let (_, fates) = edge.arrive(Duration::from_secs(1), std::slice::from_ref(&stranger));
+    assert_eq!(fates[0].outcome, Outcome::Delivered(Delivery::Control));
+    assert_eq!(edge.control.counters().no_listener, 1);
+    assert_eq!(edge.control.counters().received, 0);
+    // A node without ike tables keeps delivering it as before.
+    let mut plain = Harness::sample("design1-onprem-edge.toml");
+    let batch = plain.one("er", stranger);
+    assert_eq!(batch.only().1.outcome, Outcome::Delivered(Delivery::Other));
+}
