@@ -38,6 +38,7 @@ pub mod bgp;
 pub mod capture;
 mod cli;
 pub mod config;
+pub mod control;
 pub mod dataplane;
 pub mod driver;
 pub mod emu;

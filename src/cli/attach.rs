@@ -16,6 +16,7 @@ use super::EXIT_CHECK_FAILED;
 use super::error::{self, CliError};
 use super::stdout::out;
 use crate::config::NodeConfig;
+use crate::control::{ControlCounters, ControlPlane, SaRecord, TunnelState};
 use crate::dataplane::{Node, NodeCounters, TrafficCounters};
 use crate::driver::{HandlerCounters, NodeHandler, PortSet, RunSummary, check_bindings};
 use crate::esp::SaStats;
@@ -116,6 +117,50 @@ struct Report {
     ports: Vec<PortReport>,
     sent: HandlerCounters,
     capture_errors: Vec<String>,
+    /// Tunnels keyed by IKE (absent for a node without `ike` tables).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ike: Option<IkeReport>,
+}
+
+/// The control plane's tunnels, as reported (no keys).
+#[derive(Debug, Serialize)]
+struct IkeReport {
+    counters: ControlCounters,
+    tunnels: Vec<IkeTunnelReport>,
+}
+
+#[derive(Debug, Serialize)]
+struct IkeTunnelReport {
+    interface: String,
+    state: TunnelState,
+    last_failure: Option<String>,
+    /// Every SA pair the tunnel had, with its lifetime.
+    sas: Vec<SaRecord>,
+    /// The IKE core's drops by reason (non-zero only).
+    drops: std::collections::BTreeMap<&'static str, u64>,
+}
+
+impl IkeReport {
+    fn of(control: &ControlPlane) -> IkeReport {
+        IkeReport {
+            counters: control.counters(),
+            tunnels: control
+                .tunnels()
+                .iter()
+                .map(|t| IkeTunnelReport {
+                    interface: t.name().to_owned(),
+                    state: t.state(),
+                    last_failure: t.last_failure().map(str::to_owned),
+                    sas: t.history().to_vec(),
+                    drops: crate::ike::IkeDrop::ALL
+                        .iter()
+                        .map(|r| (r.as_str(), t.ike().stats().dropped(*r)))
+                        .filter(|(_, n)| *n > 0)
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
 }
 
 /// Runs `erdp attach`.
@@ -161,6 +206,10 @@ fn attach(args: AttachArgs) -> Result<ExitCode, CliError> {
         ports.add(spec.open(&options)?);
     }
     let mut handler = NodeHandler::new(node.worker(), &names, batch)?;
+    let control = ControlPlane::new(&node);
+    if !control.is_empty() {
+        handler = handler.with_control(control);
+    }
     let shown: Vec<String> = specs
         .iter()
         .map(|s| format!("{}={}", s.interface, s.device))
@@ -176,7 +225,16 @@ fn attach(args: AttachArgs) -> Result<ExitCode, CliError> {
         Ok(summary) => (summary, "signal".to_owned()),
         Err(error) => (RunSummary::default(), error.to_string()),
     };
-    let capture_errors: Vec<String> = ports.close().iter().map(ToString::to_string).collect();
+    let mut capture_errors: Vec<String> = ports.close().iter().map(ToString::to_string).collect();
+    if let (Some(control), Some(dir)) = (handler.control(), &args.capture_dir) {
+        // The negotiated SAs' esp_sa lines, so the captures decrypt (they
+        // hold keys: written only next to captures the user asked for).
+        let lines = control.wireshark_lines().join("\n");
+        let path = dir.join(super::replay::WIRESHARK_FILE);
+        if let Err(e) = fs::write(&path, lines + "\n") {
+            capture_errors.push(format!("cannot write {}: {e}", path.display()));
+        }
+    }
     let report = Report {
         node: node.name().to_owned(),
         backend: args.backend,
@@ -210,6 +268,7 @@ fn attach(args: AttachArgs) -> Result<ExitCode, CliError> {
             .collect(),
         sent: handler.counters(),
         capture_errors,
+        ike: handler.control().map(IkeReport::of),
     };
     out!("{}", summary_text(&report));
     let mut clean = report.stopped_by == "signal" && report.capture_errors.is_empty();
@@ -288,6 +347,19 @@ fn summary_text(report: &Report) -> String {
             sa.outbound.total_drops(),
             sa.inbound.packets,
             sa.inbound.total_drops()
+        );
+    }
+    for t in report.ike.iter().flat_map(|i| &i.tunnels) {
+        let _ = writeln!(
+            out,
+            "ike {}: {:?}, {} SA pair(s){}",
+            t.interface,
+            t.state,
+            t.sas.len(),
+            t.last_failure
+                .as_ref()
+                .map(|f| format!(", last failure: {f}"))
+                .unwrap_or_default()
         );
     }
     for PortReport { name, counters: p } in &report.ports {

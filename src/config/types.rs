@@ -111,6 +111,8 @@ pub struct TunnelConfig {
 
 /// Where a tunnel's SAs come from.
 #[derive(Debug, Clone)]
+// One per tunnel, built once (and the tunnel config is boxed already).
+#[allow(clippy::large_enum_variant)]
 pub enum TunnelKeying {
     /// Fixed SAs from the file.
     Static {

@@ -10,8 +10,11 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 use thiserror::Error;
 
+use std::time::{Duration, Instant};
+
 use super::{Driver, FateRoute, FrameHandler, Order};
-use crate::dataplane::{Fate, Node, Worker};
+use crate::control::ControlPlane;
+use crate::dataplane::{Delivery, Fate, Node, Outcome, Worker};
 use crate::fib::InterfaceId;
 use crate::packet::PacketBuf;
 use crate::port::Port;
@@ -115,6 +118,9 @@ struct Outboxes {
     interface_port: Vec<Option<usize>>,
     boxes: Vec<Outbox>,
     counters: HandlerCounters,
+    /// IP packets the node delivered to its control plane in this batch
+    /// (copied: control traffic, not the forwarding path).
+    control: Vec<Vec<u8>>,
 }
 
 impl Outboxes {
@@ -158,6 +164,8 @@ impl FateRoute for Outboxes {
     fn input(&mut self, _: usize, frame: &mut PacketBuf, fate: &Fate) -> Result<(), Self::Error> {
         if let Some(slot) = fate.egress().and_then(|e| self.slot_for(e)) {
             std::mem::swap(frame, slot);
+        } else if fate.outcome == Outcome::Delivered(Delivery::Control) {
+            self.control.push(frame.as_slice().to_vec());
         }
         Ok(())
     }
@@ -182,7 +190,15 @@ pub struct NodeHandler {
     /// The node interface of each port, by port index.
     port_interface: Vec<InterfaceId>,
     outboxes: Outboxes,
+    /// The node's control plane (IKE), on the handler's clock.
+    control: Option<ControlPlane>,
+    started: Instant,
+    next_poll: Duration,
 }
+
+/// How often the control plane's timers run (retransmissions, DPD, rekeys
+/// are in seconds; this is fine enough).
+const CONTROL_POLL: Duration = Duration::from_millis(50);
 
 impl NodeHandler {
     /// A handler for ports named `port_names` (in port index order), each
@@ -215,8 +231,47 @@ impl NodeHandler {
                 interface_port,
                 boxes,
                 counters: HandlerCounters::default(),
+                control: Vec::new(),
             },
+            control: None,
+            started: Instant::now(),
+            next_poll: Duration::ZERO,
         })
+    }
+
+    /// Gives the node a control plane (tunnels keyed by IKE): the datagrams
+    /// the node delivers as control go to it, its packets leave through the
+    /// node, and its timers run on the handler's clock.
+    pub fn with_control(mut self, control: ControlPlane) -> Self {
+        self.control = Some(control);
+        self
+    }
+
+    /// The control plane, if the node has one.
+    pub fn control(&self) -> Option<&ControlPlane> {
+        self.control.as_ref()
+    }
+
+    /// Hands delivered control packets to the control plane, runs its
+    /// timers when due, and sends what it made through the node.
+    fn serve_control(&mut self, now: Duration) {
+        let Some(control) = self.control.as_mut() else {
+            self.outboxes.control.clear();
+            return;
+        };
+        let node = self.driver.node().clone();
+        for packet in self.outboxes.control.drain(..) {
+            control.receive(now, &packet, &node);
+        }
+        if now >= self.next_poll {
+            self.next_poll = now + CONTROL_POLL;
+            control.poll(now, &node);
+        }
+        let packets = control.take_packets();
+        if !packets.is_empty() {
+            let refs: Vec<&[u8]> = packets.iter().map(Vec::as_slice).collect();
+            let Ok(()) = self.driver.originate(&refs, &mut self.outboxes);
+        }
     }
 
     /// The node this handler forwards for.
@@ -238,6 +293,16 @@ impl FrameHandler for NodeHandler {
         };
         // Routing into outboxes cannot fail (the error type is Infallible).
         let Ok(()) = self.driver.drive(interface, frames, &mut self.outboxes);
+        if self.control.is_some() {
+            self.serve_control(self.started.elapsed());
+        }
         self.outboxes.flush(ports);
+    }
+
+    fn tick(&mut self, ports: &mut [Box<dyn Port>]) {
+        if self.control.is_some() {
+            self.serve_control(self.started.elapsed());
+            self.outboxes.flush(ports);
+        }
     }
 }

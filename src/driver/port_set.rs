@@ -20,6 +20,10 @@ const FD_LESS_POLL: Duration = Duration::from_millis(1);
 /// sent are the handler's to account for (delivered locally or dropped).
 pub trait FrameHandler {
     fn handle(&mut self, ingress: usize, frames: &mut [PacketBuf], ports: &mut [Box<dyn Port>]);
+
+    /// Called once per turn of the loop (at least every `idle_wait`): the
+    /// handler's timers (the control plane's clock). Nothing by default.
+    fn tick(&mut self, _ports: &mut [Box<dyn Port>]) {}
 }
 
 impl<F> FrameHandler for F
@@ -156,6 +160,7 @@ impl PortSet {
                     handler.handle(ingress, frames, &mut self.ports);
                 }
             }
+            handler.tick(&mut self.ports);
             if !received_any {
                 summary.idle_waits += 1;
                 self.wait_for_any()?;
