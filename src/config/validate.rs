@@ -28,7 +28,7 @@ pub const MAX_PATHS_LIMIT: usize = 64;
 const IPV4_TCP_HEADERS: u16 = 40;
 
 /// Every semantic problem of `config`, in file order (empty when valid).
-pub fn validate(config: &NodeConfig) -> Vec<ConfigIssue> {
+pub(crate) fn validate(config: &NodeConfig) -> Vec<ConfigIssue> {
     let mut v = Validator {
         config,
         issues: Vec::new(),

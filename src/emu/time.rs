@@ -74,7 +74,7 @@ impl SimTime {
 }
 
 /// Nanoseconds in `duration`, saturating at `u64::MAX` (584 years).
-pub fn duration_nanos(duration: Duration) -> u64 {
+pub(crate) fn duration_nanos(duration: Duration) -> u64 {
     u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
 }
 

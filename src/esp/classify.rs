@@ -235,7 +235,7 @@ pub fn parse_inner(packet: &[u8]) -> Result<InnerHeader, EspDrop> {
 
 /// Writes a new ECN field (its low two bits) into an inner IP packet in
 /// place (the IPv4 header checksum updated incrementally, RFC 1624).
-pub fn set_inner_ecn(packet: &mut [u8], ecn: u8) -> Result<(), EspDrop> {
+pub(crate) fn set_inner_ecn(packet: &mut [u8], ecn: u8) -> Result<(), EspDrop> {
     let ecn = IpEcn::try_new(ecn & 0b11).unwrap_or(IpEcn::NotEct);
     match packet.first().map(|b| b >> 4) {
         Some(4) => Ipv4Packet::new_checked_ignoring_checksum(packet)

@@ -455,7 +455,7 @@ fn default_ttl() -> u8 {
 }
 
 /// Largest TFC pad target: a jumbo frame.
-pub const MAX_TFC_PAD_TO: u16 = 9000;
+pub(crate) const MAX_TFC_PAD_TO: u16 = 9000;
 
 /// A configuration value that cannot make a working SA: names the SA, the
 /// field and why.

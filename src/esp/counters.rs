@@ -25,7 +25,7 @@ pub enum LifetimeEvent {
 
 /// Per-SA counters, updated atomically by every worker thread.
 #[derive(Debug)]
-pub struct SaCounters {
+pub(crate) struct SaCounters {
     packets: AtomicU64,
     bytes: AtomicU64,
     drops: [AtomicU64; EspDrop::COUNT],
@@ -167,7 +167,7 @@ impl SaCounters {
     }
 
     /// A snapshot for reports.
-    pub fn snapshot(&self, limits: &Limits) -> SaStats {
+    pub(crate) fn snapshot(&self, limits: &Limits) -> SaStats {
         let usage = self.usage();
         SaStats {
             packets: usage.packets,
@@ -189,7 +189,7 @@ impl SaCounters {
 /// Lifetime limits with `u64::MAX` for "none", so the hot path compares
 /// without branching on options.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
+pub(crate) struct Limits {
     pub(crate) soft_bytes: u64,
     pub(crate) hard_bytes: u64,
     pub(crate) soft_packets: u64,

@@ -6,13 +6,13 @@ use super::config::EcnMode;
 use super::drop::EspDrop;
 
 /// Not ECN-capable transport.
-pub const NOT_ECT: u8 = 0b00;
+pub(crate) const NOT_ECT: u8 = 0b00;
 /// ECN-capable transport, codepoint 1.
-pub const ECT_1: u8 = 0b01;
+pub(crate) const ECT_1: u8 = 0b01;
 /// ECN-capable transport, codepoint 0.
-pub const ECT_0: u8 = 0b10;
+pub(crate) const ECT_0: u8 = 0b10;
 /// Congestion experienced.
-pub const CE: u8 = 0b11;
+pub(crate) const CE: u8 = 0b11;
 
 /// The outer ECN field for an inner field (RFC 6040 section 4.1): normal
 /// mode copies it except that CE becomes ECT(0); compatibility mode writes

@@ -53,7 +53,7 @@ impl PrefixSet {
 
 /// The compiled selectors of one SA.
 #[derive(Debug, Clone)]
-pub struct Selectors {
+pub(crate) struct Selectors {
     src: PrefixSet,
     dst: PrefixSet,
 }
@@ -66,7 +66,7 @@ impl Default for Selectors {
 
 impl Selectors {
     /// Compiles the configured prefixes.
-    pub fn new(config: &TrafficSelectors) -> Self {
+    pub(crate) fn new(config: &TrafficSelectors) -> Self {
         Selectors {
             src: PrefixSet::new(&config.src),
             dst: PrefixSet::new(&config.dst),
@@ -78,7 +78,7 @@ impl Selectors {
     /// header, or of another version, is refused (unless both sides allow
     /// any address).
     #[inline]
-    pub fn allows_packet(&self, packet: &[u8]) -> bool {
+    pub(crate) fn allows_packet(&self, packet: &[u8]) -> bool {
         if self.src.any && self.dst.any {
             return true;
         }

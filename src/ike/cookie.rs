@@ -15,9 +15,9 @@ use ring::rand::{SecureRandom, SystemRandom};
 use subtle::ConstantTimeEq;
 
 /// How long one secret makes cookies.
-pub const ROTATE_EVERY: Duration = Duration::from_secs(60);
+pub(crate) const ROTATE_EVERY: Duration = Duration::from_secs(60);
 /// Length of a cookie: the version byte and the HMAC.
-pub const COOKIE_LEN: usize = 1 + 32;
+pub(crate) const COOKIE_LEN: usize = 1 + 32;
 
 struct Secret {
     version: u8,
@@ -26,7 +26,7 @@ struct Secret {
 
 /// The responder's cookie secrets (current and previous).
 #[derive(Default)]
-pub struct CookieJar {
+pub(crate) struct CookieJar {
     current: Option<Secret>,
     previous: Option<Secret>,
     rotated_at: Duration,
@@ -55,7 +55,7 @@ impl CookieJar {
     }
 
     /// The cookie for an initiator's nonce, address and SPI.
-    pub fn make(
+    pub(crate) fn make(
         &mut self,
         now: Duration,
         rng: &SystemRandom,
@@ -68,7 +68,7 @@ impl CookieJar {
 
     /// True when `cookie` is what the current or the previous secret gives
     /// for these inputs (compared in constant time).
-    pub fn check(&self, cookie_data: &[u8], (ni, ip, spi_i): (&[u8], IpAddr, u64)) -> bool {
+    pub(crate) fn check(&self, cookie_data: &[u8], (ni, ip, spi_i): (&[u8], IpAddr, u64)) -> bool {
         let Some(&version) = cookie_data.first() else {
             return false;
         };

@@ -264,11 +264,11 @@ pub enum IkeEncr {
 }
 
 /// Length of the SK payload's explicit IV (RFC 5282 section 3.1).
-pub const SK_IV_LEN: usize = 8;
+pub(crate) const SK_IV_LEN: usize = 8;
 /// Length of the SK payload's ICV (RFC 5282 section 3).
-pub const SK_ICV_LEN: usize = 16;
+pub(crate) const SK_ICV_LEN: usize = 16;
 /// Length of the salt after the key in SK_e (RFC 5282 section 7.1).
-pub const SK_SALT_LEN: usize = 4;
+pub(crate) const SK_SALT_LEN: usize = 4;
 
 /// The SK payload did not verify.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -408,7 +408,7 @@ impl IkeEncr {
 }
 
 /// Length of the SK payload's IV with AES-CBC (RFC 3602 section 3).
-pub const CBC_IV_LEN: usize = 16;
+pub(crate) const CBC_IV_LEN: usize = 16;
 
 /// The SK payload's integrity transform beside AES-CBC (RFC 4868): HMAC
 /// truncated to half its output.
@@ -484,7 +484,7 @@ fn nonce(salt: [u8; SK_SALT_LEN], iv: [u8; SK_IV_LEN]) -> Nonce {
 
 /// The NAT_DETECTION_*_IP hash: SHA-1(SPIi | SPIr | IP | port) (RFC 7296
 /// section 2.23).
-pub fn nat_detection_hash(spi_i: u64, spi_r: u64, addr: std::net::SocketAddr) -> Vec<u8> {
+pub(crate) fn nat_detection_hash(spi_i: u64, spi_r: u64, addr: std::net::SocketAddr) -> Vec<u8> {
     let mut ctx = ring::digest::Context::new(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY);
     ctx.update(&spi_i.to_be_bytes());
     ctx.update(&spi_r.to_be_bytes());

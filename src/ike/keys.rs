@@ -132,7 +132,7 @@ pub fn psk_auth(
 }
 
 /// Constant-time comparison of two AUTH values.
-pub fn auth_matches(expected: &[u8], received: &[u8]) -> bool {
+pub(crate) fn auth_matches(expected: &[u8], received: &[u8]) -> bool {
     expected.len() == received.len()
         && expected
             .iter()

@@ -15,7 +15,7 @@ use zeroize::{Zeroize, Zeroizing};
 
 /// Length of a public value and of the shared secret (RFC 7296 section
 /// 3.4: the modulus' length, zero-padded on the left).
-pub const MODP2048_LEN: usize = 256;
+pub(crate) const MODP2048_LEN: usize = 256;
 
 /// The RFC 3526 section 3 prime: 2^2048 - 2^1984 - 1 + 2^64 * ([2^1918 pi]
 /// + 124476). The generator is 2.
@@ -38,11 +38,11 @@ fn params() -> MontyParams<{ U2048::LIMBS }> {
 }
 
 /// A private exponent, wiped on drop.
-pub struct ModpPrivate(Zeroizing<[u8; 32]>);
+pub(crate) struct ModpPrivate(Zeroizing<[u8; 32]>);
 
 impl ModpPrivate {
     /// A fresh random exponent; `None` only if the system RNG fails.
-    pub fn generate(rng: &SystemRandom) -> Option<Self> {
+    pub(crate) fn generate(rng: &SystemRandom) -> Option<Self> {
         let mut x = Zeroizing::new([0u8; 32]);
         rng.fill(x.as_mut()).ok()?;
         Some(ModpPrivate(x))
@@ -59,7 +59,7 @@ impl ModpPrivate {
     }
 
     /// g^x mod p, 256 bytes big-endian.
-    pub fn public(&self) -> [u8; MODP2048_LEN] {
+    pub(crate) fn public(&self) -> [u8; MODP2048_LEN] {
         let mut exponent = self.exponent();
         let g = MontyForm::new(&U2048::from_u8(2), params());
         let y = g.pow(&exponent).retrieve().to_be_bytes();
@@ -71,7 +71,7 @@ impl ModpPrivate {
     /// value is 256 bytes and 1 < y < p - 1 (RFC 6989 section 2.1: rejects
     /// 0, 1 and p - 1, the values of small order). `None` for an invalid
     /// value.
-    pub fn agree(&self, peer: &[u8]) -> Option<Zeroizing<[u8; MODP2048_LEN]>> {
+    pub(crate) fn agree(&self, peer: &[u8]) -> Option<Zeroizing<[u8; MODP2048_LEN]>> {
         if peer.len() != MODP2048_LEN {
             return None;
         }

@@ -22,9 +22,9 @@ use crate::fib::NextHop;
 use crate::rib::{Route, RouteSource, Session};
 
 /// Microsoft's AS on the circuit.
-pub const MICROSOFT_ASN: u32 = 12076;
+pub(crate) const MICROSOFT_ASN: u32 = 12076;
 /// The Azure virtual network gateways' AS.
-pub const AZURE_GATEWAY_ASN: u32 = 65515;
+pub(crate) const AZURE_GATEWAY_ASN: u32 = 65515;
 /// On-prem IPv4 prefixes accepted on private peering (standard circuit).
 pub const ONPREM_PREFIX_LIMIT: usize = 4_000;
 /// The same with the Premium add-on.

@@ -493,9 +493,9 @@ impl Checker {
 }
 
 /// Most prefixes one route change names.
-pub const MAX_ROUTE_CHANGE_PREFIXES: usize = 16_384;
+pub(crate) const MAX_ROUTE_CHANGE_PREFIXES: usize = 16_384;
 /// Most AS-path prepends a route change sets.
-pub const MAX_PREPEND: u32 = 255;
+pub(crate) const MAX_PREPEND: u32 = 255;
 
 #[cfg(test)]
 mod tests {

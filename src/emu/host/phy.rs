@@ -30,7 +30,7 @@ pub struct HostCounters {
 }
 
 /// A view of the host's queues for one poll of its interface.
-pub struct PhyView<'a, 'q> {
+pub(crate) struct PhyView<'a, 'q> {
     pub(super) rx: &'a mut VecDeque<PacketBuf>,
     pub(super) spare: &'a mut Vec<PacketBuf>,
     pub(super) tx: &'a mut TxQueue<'q>,
@@ -40,13 +40,13 @@ pub struct PhyView<'a, 'q> {
 }
 
 /// A received frame, lent to smoltcp; its buffer goes to the spare list.
-pub struct HostRxToken<'a> {
+pub(crate) struct HostRxToken<'a> {
     frame: PacketBuf,
     spare: &'a mut Vec<PacketBuf>,
 }
 
 /// Permission to send one frame.
-pub struct HostTxToken<'a, 'q> {
+pub(crate) struct HostTxToken<'a, 'q> {
     tx: &'a mut TxQueue<'q>,
     qos: &'a mut Qos,
     counters: &'a mut HostCounters,

@@ -32,7 +32,7 @@ use traffic::Traffic;
 
 pub(super) use traffic::{Apps, FlowPlan};
 
-pub use crate::report::REPORT_FILE;
+pub(crate) use crate::report::REPORT_FILE;
 
 /// How to run.
 #[derive(Debug, Clone, Default)]

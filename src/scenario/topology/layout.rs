@@ -14,31 +14,31 @@ use crate::wire::MacAddr;
 
 /// The on-premises edge's tunnel endpoint (a loopback advertised over
 /// both circuit links, so the tunnel survives either link failing).
-pub const ONPREM_TUNNEL_ENDPOINT: Ipv4Addr = Ipv4Addr::new(192, 168, 255, 1);
+pub(crate) const ONPREM_TUNNEL_ENDPOINT: Ipv4Addr = Ipv4Addr::new(192, 168, 255, 1);
 /// The Azure VPN gateway's tunnel endpoint, in the gateway subnet.
-pub const AZURE_TUNNEL_ENDPOINT: Ipv4Addr = Ipv4Addr::new(10, 100, 255, 4);
+pub(crate) const AZURE_TUNNEL_ENDPOINT: Ipv4Addr = Ipv4Addr::new(10, 100, 255, 4);
 /// An active-active VPN gateway's second instance's tunnel endpoint, in the
 /// same gateway subnet (Microsoft's "Configure active-active VPN
 /// gateways": each instance has its own tunnel IP).
-pub const AZURE_TUNNEL_ENDPOINT_2: Ipv4Addr = Ipv4Addr::new(10, 100, 255, 5);
+pub(crate) const AZURE_TUNNEL_ENDPOINT_2: Ipv4Addr = Ipv4Addr::new(10, 100, 255, 5);
 /// The gateway subnet Azure advertises over ExpressRoute.
-pub const GATEWAY_SUBNET: &str = "10.100.255.0/27";
+pub(crate) const GATEWAY_SUBNET: &str = "10.100.255.0/27";
 /// Customer and Microsoft addresses of the primary link's /30.
-pub const PRIMARY_PEERING: (Ipv4Addr, Ipv4Addr) =
+pub(crate) const PRIMARY_PEERING: (Ipv4Addr, Ipv4Addr) =
     (Ipv4Addr::new(172, 16, 0, 1), Ipv4Addr::new(172, 16, 0, 2));
 /// Customer and Microsoft addresses of the secondary link's /30.
-pub const SECONDARY_PEERING: (Ipv4Addr, Ipv4Addr) =
+pub(crate) const SECONDARY_PEERING: (Ipv4Addr, Ipv4Addr) =
     (Ipv4Addr::new(172, 16, 0, 5), Ipv4Addr::new(172, 16, 0, 6));
 /// The MSEE and hub ends of the link inside Azure.
-pub const HUB_LINK: (Ipv4Addr, Ipv4Addr) = (
+pub(crate) const HUB_LINK: (Ipv4Addr, Ipv4Addr) = (
     Ipv4Addr::new(192, 168, 100, 1),
     Ipv4Addr::new(192, 168, 100, 2),
 );
 
 /// SPI of the SA from on-prem to Azure, and back.
-pub const SPI_TO_AZURE: u32 = 0x1001;
+pub(crate) const SPI_TO_AZURE: u32 = 0x1001;
 /// SPI of the SA from Azure to on-prem.
-pub const SPI_TO_ONPREM: u32 = 0x2001;
+pub(crate) const SPI_TO_ONPREM: u32 = 0x2001;
 // Public test keys (AES-256-GCM, 32-byte key + 4-byte salt): never use
 // them on a real network.
 pub(super) const KEY_TO_AZURE: &str =

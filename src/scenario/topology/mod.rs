@@ -36,11 +36,13 @@ use crate::emu::{
 use crate::esp::SaConfig;
 use crate::wire::MacAddr;
 
+pub(crate) use layout::{AZURE_TUNNEL_ENDPOINT, ONPREM_TUNNEL_ENDPOINT};
 pub use layout::{
-    AZURE_TUNNEL_ENDPOINT, CIRCUITS, CircuitLayout, INSTANCES, InstanceLayout, LINK_NAMES,
-    LINK_NAMES_TWO_CIRCUITS, ONPREM_TUNNEL_ENDPOINT, circuit_link_names, instances, link_names,
+    CIRCUITS, CircuitLayout, INSTANCES, InstanceLayout, LINK_NAMES, LINK_NAMES_TWO_CIRCUITS,
+    circuit_link_names, instances, link_names,
 };
-pub use nodes::{NodeConfigs, gateway_of, node_configs};
+pub(crate) use nodes::gateway_of;
+pub use nodes::{NodeConfigs, node_configs};
 
 use layout::{MAC_AZURE_HOST, MAC_ONPREM_HOST, VNET_LINK};
 

@@ -38,7 +38,7 @@ pub struct NodeConfigs {
 }
 
 /// First usable address of a host's subnet (the router's address).
-pub fn gateway_of(host: IpNet) -> Result<IpAddr, ScenarioError> {
+pub(crate) fn gateway_of(host: IpNet) -> Result<IpAddr, ScenarioError> {
     let network = host.trunc();
     let first = match network {
         IpNet::V4(n) => IpAddr::V4(Ipv4Addr::from(u32::from(n.network()).wrapping_add(1))),
