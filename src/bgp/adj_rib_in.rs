@@ -237,13 +237,8 @@ mod tests {
         let mut adj = AdjRibIn::default();
         let shared = path("192.168.0.1", &[12076, 65515], &policy);
         for prefix in ["10.1.0.0/16", "10.2.0.0/16", "172.16.0.0/12"] {
-            adj.insert(
-                prefix.parse().unwrap(),
-                &shared,
-                &policy,
-                &mut rib,
-            )
-            .unwrap();
+            adj.insert(prefix.parse().unwrap(), &shared, &policy, &mut rib)
+                .unwrap();
         }
         assert_eq!((adj.len(), adj.accepted(), rib.len()), (3, 2, 2));
         let candidates = rib.candidates("10.1.0.0/16".parse().unwrap());
@@ -256,13 +251,8 @@ mod tests {
         assert_eq!(*route.bgp.as_path, [12076, 12076, 12076, 65515]);
         // Implicit withdraw with a new next hop replaces the RIB route.
         let moved = path("192.168.0.2", &[12076], &policy);
-        adj.insert(
-            "10.1.0.0/16".parse().unwrap(),
-            &moved,
-            &policy,
-            &mut rib,
-        )
-        .unwrap();
+        adj.insert("10.1.0.0/16".parse().unwrap(), &moved, &policy, &mut rib)
+            .unwrap();
         let candidates = rib.candidates("10.1.0.0/16".parse().unwrap());
         assert_eq!(candidates.len(), 1);
         assert_eq!(

@@ -18,6 +18,7 @@ use super::EXIT_USAGE;
 use super::stdout::outln;
 use crate::bfd::{BfdConfig, BfdEvent};
 use crate::bgp::{Event, MaxPrefix, Peer, PeerConfig, State};
+use crate::fib::RouteFile;
 use crate::rib::Rib;
 use crate::wire::bfd::BfdState;
 use crate::wire::bgp::{BGP_PORT, Family};
@@ -78,6 +79,10 @@ pub struct BgpArgs {
     /// Prefixes to advertise from the start (repeat).
     #[arg(long = "announce", value_name = "PREFIX")]
     pub announce: Vec<IpNet>,
+    /// Prefixes to advertise from the start, from a route list file (one
+    /// prefix a line, `#` comments, gzip accepted): a full table.
+    #[arg(long, value_name = "FILE")]
+    pub announce_file: Option<std::path::PathBuf>,
     /// Run BFD to the peer (RFC 5880 asynchronous mode, RFC 5881 single hop:
     /// UDP 3784, TTL 255); BFD going down ends the session at once with
     /// Cease 6/10 (BFD Down, RFC 9384) instead of waiting for the hold timer.
@@ -145,6 +150,24 @@ pub fn run(args: BgpArgs) -> ExitCode {
         start,
     };
     driver.peer.announce(&args.announce);
+    if let Some(path) = &args.announce_file {
+        match RouteFile::load(path) {
+            Ok(file) => {
+                let mut seen = std::collections::HashSet::with_capacity(file.routes.len());
+                let prefixes: Vec<IpNet> = file
+                    .routes
+                    .iter()
+                    .map(|route| route.prefix)
+                    .filter(|prefix| seen.insert(*prefix))
+                    .collect();
+                driver.peer.announce(&prefixes);
+            }
+            Err(error) => {
+                eprintln!("erdp bgp: --announce-file {error}");
+                return ExitCode::from(EXIT_USAGE);
+            }
+        }
+    }
     let commands = stdin_lines();
     let now = driver.now();
     driver.peer.start(now);

@@ -89,7 +89,10 @@ impl Candidates {
 
     /// The candidates as routes for `prefix`.
     pub(super) fn routes(&self, prefix: IpNet) -> Vec<Route> {
-        self.as_slice().iter().map(|path| path.route(prefix)).collect()
+        self.as_slice()
+            .iter()
+            .map(|path| path.route(prefix))
+            .collect()
     }
 
     /// Stores `path`, replacing the candidate with the same key (returned).
@@ -128,7 +131,11 @@ impl Candidates {
 
     /// Removes every candidate `matches` accepts; returns how many, and
     /// whether any is left.
-    pub(super) fn retain(&mut self, prefix: IpNet, mut matches: impl FnMut(&Route) -> bool) -> (usize, bool) {
+    pub(super) fn retain(
+        &mut self,
+        prefix: IpNet,
+        mut matches: impl FnMut(&Route) -> bool,
+    ) -> (usize, bool) {
         let before = self.as_slice().len();
         let kept: Vec<Arc<RoutePath>> = self
             .as_slice()

@@ -153,7 +153,10 @@ mod tests {
             Slot::Present(value, given) => *value += given - 8,
             Slot::Inserted => panic!("present"),
         }
-        assert_eq!((map.get(&v4), map.get(&v6), map.len()), (Some(&1), Some(&3), 2));
+        assert_eq!(
+            (map.get(&v4), map.get(&v6), map.len()),
+            (Some(&1), Some(&3), 2)
+        );
         let mut keys: Vec<IpNet> = map.keys().collect();
         keys.sort();
         assert_eq!(keys, [v4, v6]);
