@@ -28,6 +28,8 @@ use bfd_link::BfdLink;
 
 /// How long one turn waits for bytes from the peer.
 const TURN: Duration = Duration::from_millis(20);
+/// Longest a learned route waits for the FIB while UPDATEs keep streaming.
+const PUBLISH_EVERY: Duration = Duration::from_millis(100);
 
 /// Arguments of `erdp bgp`.
 #[derive(Debug, Args)]
@@ -148,6 +150,8 @@ pub fn run(args: BgpArgs) -> ExitCode {
         listener,
         remote: SocketAddr::new(args.peer, BGP_PORT),
         start,
+        published_at: Duration::ZERO,
+        backlog: false,
     };
     driver.peer.announce(&args.announce);
     if let Some(path) = &args.announce_file {
@@ -208,6 +212,10 @@ struct Driver {
     listener: Option<TcpListener>,
     remote: SocketAddr,
     start: Instant,
+    /// When the RIB last published to the FIB.
+    published_at: Duration,
+    /// This turn read bytes: more may be streaming in.
+    backlog: bool,
 }
 
 impl Driver {
@@ -239,6 +247,8 @@ impl Driver {
     }
 
     fn print_routes(&mut self) {
+        // What the RIB learned is what the FIB shows.
+        self.rib.publish();
         let fib = self.rib.reader().load_full();
         let mut routes: Vec<_> = self.peer.adj_rib_in().iter().collect();
         routes.sort_by_key(|(prefix, _)| *prefix);
@@ -286,9 +296,11 @@ impl Driver {
             self.peer.connected(now);
         }
         let mut buffer = [0u8; 65536];
+        self.backlog = false;
         match self.stream.as_mut().map(|s| s.read(&mut buffer)) {
             None => std::thread::sleep(TURN),
             Some(Ok(len)) if len > 0 => {
+                self.backlog = true;
                 let now = self.now();
                 if let Err(error) = self.peer.receive(now, &buffer[..len], &mut self.rib) {
                     outln!("error {error}");
@@ -311,7 +323,13 @@ impl Driver {
         if let Err(error) = self.peer.poll(now, &mut self.rib) {
             outln!("error {error}");
         }
-        self.rib.publish();
+        // While a table streams in, publish every PUBLISH_EVERY rather than
+        // every read (each publish copies the FIB's changed regions; readers
+        // keep the previous FIB meanwhile); at once when the peer pauses.
+        if !self.backlog || now.saturating_sub(self.published_at) >= PUBLISH_EVERY {
+            self.rib.publish();
+            self.published_at = now;
+        }
         self.flush_and_handle_events();
     }
 
