@@ -18,6 +18,7 @@ use super::EXIT_USAGE;
 use super::stdout::outln;
 use crate::bfd::{BfdConfig, BfdEvent};
 use crate::bgp::{Event, MaxPrefix, Peer, PeerConfig, State};
+use crate::fib::RouteFile;
 use crate::rib::Rib;
 use crate::wire::bfd::BfdState;
 use crate::wire::bgp::{BGP_PORT, Family};
@@ -27,6 +28,8 @@ use bfd_link::BfdLink;
 
 /// How long one turn waits for bytes from the peer.
 const TURN: Duration = Duration::from_millis(20);
+/// Longest a learned route waits for the FIB while UPDATEs keep streaming.
+const PUBLISH_EVERY: Duration = Duration::from_millis(100);
 
 /// Arguments of `erdp bgp`.
 #[derive(Debug, Args)]
@@ -78,6 +81,10 @@ pub(crate) struct BgpArgs {
     /// Prefixes to advertise from the start (repeat).
     #[arg(long = "announce", value_name = "PREFIX")]
     pub announce: Vec<IpNet>,
+    /// Prefixes to advertise from the start, from a route list file (one
+    /// prefix a line, `#` comments, gzip accepted): a full table.
+    #[arg(long, value_name = "FILE")]
+    pub announce_file: Option<std::path::PathBuf>,
     /// Run BFD to the peer (RFC 5880 asynchronous mode, RFC 5881 single hop:
     /// UDP 3784, TTL 255); BFD going down ends the session at once with
     /// Cease 6/10 (BFD Down, RFC 9384) instead of waiting for the hold timer.
@@ -143,8 +150,28 @@ pub(crate) fn run(args: BgpArgs) -> ExitCode {
         listener,
         remote: SocketAddr::new(args.peer, BGP_PORT),
         start,
+        published_at: Duration::ZERO,
+        backlog: false,
     };
     driver.peer.announce(&args.announce);
+    if let Some(path) = &args.announce_file {
+        match RouteFile::load(path) {
+            Ok(file) => {
+                let mut seen = std::collections::HashSet::with_capacity(file.routes.len());
+                let prefixes: Vec<IpNet> = file
+                    .routes
+                    .iter()
+                    .map(|route| route.prefix)
+                    .filter(|prefix| seen.insert(*prefix))
+                    .collect();
+                driver.peer.announce(&prefixes);
+            }
+            Err(error) => {
+                eprintln!("erdp bgp: --announce-file {error}");
+                return ExitCode::from(EXIT_USAGE);
+            }
+        }
+    }
     let commands = stdin_lines();
     let now = driver.now();
     driver.peer.start(now);
@@ -185,6 +212,10 @@ struct Driver {
     listener: Option<TcpListener>,
     remote: SocketAddr,
     start: Instant,
+    /// When the RIB last published to the FIB.
+    published_at: Duration,
+    /// This turn read bytes: more may be streaming in.
+    backlog: bool,
 }
 
 impl Driver {
@@ -216,6 +247,8 @@ impl Driver {
     }
 
     fn print_routes(&mut self) {
+        // What the RIB learned is what the FIB shows.
+        self.rib.publish();
         let fib = self.rib.reader().load_full();
         let mut routes: Vec<_> = self.peer.adj_rib_in().iter().collect();
         routes.sort_by_key(|(prefix, _)| *prefix);
@@ -263,9 +296,11 @@ impl Driver {
             self.peer.connected(now);
         }
         let mut buffer = [0u8; 65536];
+        self.backlog = false;
         match self.stream.as_mut().map(|s| s.read(&mut buffer)) {
             None => std::thread::sleep(TURN),
             Some(Ok(len)) if len > 0 => {
+                self.backlog = true;
                 let now = self.now();
                 if let Err(error) = self.peer.receive(now, &buffer[..len], &mut self.rib) {
                     outln!("error {error}");
@@ -288,7 +323,13 @@ impl Driver {
         if let Err(error) = self.peer.poll(now, &mut self.rib) {
             outln!("error {error}");
         }
-        self.rib.publish();
+        // While a table streams in, publish every PUBLISH_EVERY rather than
+        // every read (each publish copies the FIB's changed regions; readers
+        // keep the previous FIB meanwhile); at once when the peer pauses.
+        if !self.backlog || now.saturating_sub(self.published_at) >= PUBLISH_EVERY {
+            self.rib.publish();
+            self.published_at = now;
+        }
         self.flush_and_handle_events();
     }
 

@@ -15,11 +15,11 @@ use std::time::{Duration, Instant};
 
 use erdp::port::netns::{Netns, is_root, run_command, veth_pair};
 
-const ERDP_ADDRESS: &str = "10.77.0.1";
-const BIRD_ADDRESS: &str = "10.77.0.2";
+pub(crate) const ERDP_ADDRESS: &str = "10.77.0.1";
+pub(crate) const BIRD_ADDRESS: &str = "10.77.0.2";
 
 /// Kills a child on drop (BIRD, erdp), so a failed assertion leaves nothing running.
-struct Killed(Child);
+pub(crate) struct Killed(pub(crate) Child);
 
 impl Drop for Killed {
     fn drop(&mut self) {
@@ -28,10 +28,10 @@ impl Drop for Killed {
     }
 }
 
-struct Bird {
+pub(crate) struct Bird {
     dir: PathBuf,
     ns: String,
-    _process: Killed,
+    pub(crate) process: Killed,
 }
 
 /// BIRD's configuration with these static routes.
@@ -59,7 +59,7 @@ protocol bgp erdp {{
 }
 
 impl Bird {
-    fn start(ns: &Netns, config: &str) -> Self {
+    pub(crate) fn start(ns: &Netns, config: &str) -> Self {
         let dir = std::env::temp_dir().join(format!("erdp-bgp-interop-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("bird.conf"), config).unwrap();
@@ -75,11 +75,11 @@ impl Bird {
         Self {
             dir,
             ns: ns.name().to_owned(),
-            _process: Killed(process),
+            process: Killed(process),
         }
     }
 
-    fn birdc(&self, command: &str) -> String {
+    pub(crate) fn birdc(&self, command: &str) -> String {
         let socket = self.dir.join("bird.ctl");
         let mut args = vec!["netns", "exec", &self.ns, "birdc", "-s"];
         let socket = socket.to_string_lossy().into_owned();
@@ -117,24 +117,24 @@ impl Drop for Bird {
     }
 }
 
-struct Erdp {
+pub(crate) struct Erdp {
     stdin: ChildStdin,
-    lines: mpsc::Receiver<String>,
+    pub(crate) lines: mpsc::Receiver<String>,
     /// Lines passed over by `wait_line`.
     seen: std::cell::RefCell<Vec<String>>,
-    _process: Killed,
+    pub(crate) process: Killed,
+}
+
+/// The erdp under test: `$ERDP_BIN` (a release build, for figures), else
+/// the one cargo built for this test.
+fn erdp_binary() -> String {
+    std::env::var("ERDP_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_erdp").to_owned())
 }
 
 impl Erdp {
-    fn start(ns: &Netns, extra: &[&str]) -> Self {
+    pub(crate) fn start(ns: &Netns, extra: &[&str]) -> Self {
         let mut process = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                ns.name(),
-                env!("CARGO_BIN_EXE_erdp"),
-                "bgp",
-            ])
+            .args(["netns", "exec", ns.name(), &erdp_binary(), "bgp"])
             .args([
                 "--local-as",
                 "65001",
@@ -165,7 +165,7 @@ impl Erdp {
             stdin,
             lines,
             seen: Default::default(),
-            _process: Killed(process),
+            process: Killed(process),
         }
     }
 
@@ -176,7 +176,7 @@ impl Erdp {
 
     /// Waits for a line `ok` accepts (or takes one passed over before);
     /// returns it.
-    fn wait_line(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
+    pub(crate) fn wait_line(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
         let earlier = self.seen.borrow().iter().position(|l| ok(l));
         if let Some(index) = earlier {
             return self.seen.borrow_mut().remove(index);
