@@ -318,42 +318,36 @@ impl<R: Read> CaptureReader<R> {
         if available < record_len {
             return Err(self.truncated("frame data", record_len, available));
         }
-        let Format::Pcap { parser, .. } = &self.format else {
-            return Ok(None);
-        };
+        // The record header read in place (the lengths are checked above).
         let record = self.input.record(record_len);
-        let parsed = parser.next_raw_packet(record);
-        let raw = match parsed {
-            Ok((_, raw)) => raw,
-            Err(error) => return Err(self.corrupt(format!("record: {error}"))),
-        };
+        let ts_sec = read_u32(record, 0, big_endian);
+        let ts_frac = read_u32(record, 4, big_endian);
+        let orig_len = read_u32(record, 12, big_endian);
+        let data = record.get(PCAP_RECORD_HEADER_LEN..).unwrap_or_default();
         let frac_limit = match ts_resolution {
             TsResolution::MicroSecond => 1_000_000,
             TsResolution::NanoSecond => 1_000_000_000,
         };
-        if raw.ts_frac >= frac_limit {
-            let reason = format!(
-                "timestamp fraction {} is not below {frac_limit}",
-                raw.ts_frac
-            );
+        if ts_frac >= frac_limit {
+            let reason = format!("timestamp fraction {ts_frac} is not below {frac_limit}");
             return Err(self.corrupt(reason));
         }
         let frac_ns = match ts_resolution {
-            TsResolution::MicroSecond => u64::from(raw.ts_frac) * 1000,
-            TsResolution::NanoSecond => u64::from(raw.ts_frac),
+            TsResolution::MicroSecond => u64::from(ts_frac) * 1000,
+            TsResolution::NanoSecond => u64::from(ts_frac),
         };
         let meta = FrameMeta {
             number: self.frames_read + 1,
-            timestamp_ns: u64::from(raw.ts_sec) * 1_000_000_000 + frac_ns,
+            timestamp_ns: u64::from(ts_sec) * 1_000_000_000 + frac_ns,
             interface: 0,
             link_type,
-            original_len: raw.orig_len.max(raw.incl_len),
+            original_len: orig_len.max(incl_len as u32),
             span: FrameSpan {
                 offset: self.input.consumed() + PCAP_RECORD_HEADER_LEN as u64,
                 len: incl_len,
             },
         };
-        let loaded = buf.load(&raw.data, PacketBuf::DEFAULT_HEADROOM);
+        let loaded = buf.load(data, PacketBuf::DEFAULT_HEADROOM);
         self.finish_frame(record_len, loaded, incl_len, meta)
     }
 

@@ -93,8 +93,9 @@ impl<R: Read> Window<R> {
     /// Index of the first byte to keep: the held offset, else `start`.
     fn keep_from(&self) -> usize {
         match self.held {
-            Some(held) if held >= self.offset => usize::try_from(held - self.offset)
-                .map_or(self.start, |at| at.min(self.start)),
+            Some(held) if held >= self.offset => {
+                usize::try_from(held - self.offset).map_or(self.start, |at| at.min(self.start))
+            }
             _ => self.start,
         }
     }

@@ -170,9 +170,8 @@ fn record_header(
     original_len: u32,
 ) -> Result<[u8; RECORD_HEADER_LEN], pcap_file::PcapError> {
     let timestamp = Duration::from_nanos(timestamp_ns);
-    let seconds = u32::try_from(timestamp.as_secs()).map_err(|_| {
-        pcap_file::PcapError::InvalidField("PcapPacket: timestamp_secs > u32::MAX")
-    })?;
+    let seconds = u32::try_from(timestamp.as_secs())
+        .map_err(|_| pcap_file::PcapError::InvalidField("PcapPacket: timestamp_secs > u32::MAX"))?;
     let captured = u32::try_from(len)
         .map_err(|_| pcap_file::PcapError::InvalidField("PcapPacket: incl_len > u32::MAX"))?;
     if captured > PcapFileWriter::<std::io::Sink>::SNAPLEN {

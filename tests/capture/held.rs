@@ -93,7 +93,11 @@ fn check_held(file: &[u8], frames: &[Vec<u8>], piece: usize) {
         assert_eq!(buf.as_slice(), &bytes[..]);
         let span = meta.span;
         let start = span.offset as usize;
-        assert_eq!(&file[start..start + span.len], &bytes[..], "span in the file");
+        assert_eq!(
+            &file[start..start + span.len],
+            &bytes[..],
+            "span in the file"
+        );
         kept.push_back((span, bytes));
         if kept.len() > KEPT {
             kept.pop_front();

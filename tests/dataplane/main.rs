@@ -7,4 +7,5 @@ mod batch_lookup;
 mod designs;
 mod fragmentation;
 mod rules;
+mod sharded;
 mod workers;
