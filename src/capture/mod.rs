@@ -8,6 +8,7 @@ mod error;
 mod link;
 mod reader;
 mod rewrite;
+mod window;
 mod writer;
 
 pub use error::{CaptureError, Position};
@@ -16,4 +17,5 @@ pub use reader::{
     CaptureFormat, CaptureInterface, CaptureReader, FrameMeta, MAX_BLOCK_LEN, MAX_FRAME_LEN,
 };
 pub use rewrite::{IpPacket, Rewrite, RewriteCounts, RewriteError, rewrite_ip_packets};
+pub use window::FrameSpan;
 pub use writer::PcapFileWriter;

@@ -12,7 +12,7 @@
 //! reader needs are handed to the parser; all others are skipped unread.
 
 use std::fs::File;
-use std::io::{self, Read};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use pcap_file::pcap::PcapParser;
@@ -24,6 +24,7 @@ use pcap_file::{Endianness, TsResolution};
 
 use super::error::{CaptureError, Position};
 use super::link::LinkType;
+use super::window::{FrameSpan, Window};
 use crate::packet::PacketBuf;
 
 /// Largest captured frame accepted (libpcap's MAXIMUM_SNAPLEN).
@@ -35,7 +36,6 @@ const PCAP_FILE_HEADER_LEN: usize = 24;
 const PCAP_RECORD_HEADER_LEN: usize = 16;
 const PCAP_RECORD_INCL_LEN: usize = 8;
 const PCAPNG_BLOCK_MIN_LEN: usize = 12;
-const READ_CHUNK: usize = 256 * 1024;
 
 /// pcapng block types (draft-ietf-opsawg-pcapng section 11.1).
 const BLOCK_SECTION_HEADER: u32 = 0x0a0d_0d0a;
@@ -85,6 +85,9 @@ pub struct FrameMeta {
     /// Length on the wire; more than the captured bytes when truncated by
     /// the snapshot length.
     pub original_len: u32,
+    /// Where the captured bytes sit in the file ([`CaptureReader::held`]
+    /// gives them back while they are held).
+    pub span: FrameSpan,
 }
 
 /// The format-specific state.
@@ -102,77 +105,10 @@ enum Format {
     },
 }
 
-/// Buffered input that keeps whole records contiguous.
-struct Input<R> {
-    source: R,
-    window: Vec<u8>,
-    start: usize,
-    end: usize,
-    /// File offset of `window[0]`.
-    window_offset: u64,
-    at_eof: bool,
-}
-
-impl<R: Read> Input<R> {
-    fn new(source: R) -> Self {
-        Self {
-            source,
-            window: vec![0; READ_CHUNK],
-            start: 0,
-            end: 0,
-            window_offset: 0,
-            at_eof: false,
-        }
-    }
-
-    /// File offset of the next unread byte.
-    fn consumed(&self) -> u64 {
-        self.window_offset + self.start as u64
-    }
-
-    /// The unread bytes in the window.
-    fn available(&self) -> &[u8] {
-        &self.window[self.start..self.end]
-    }
-
-    /// Reads until at least `needed` bytes are buffered or the input ends.
-    /// Returns the number of bytes buffered.
-    fn fill(&mut self, needed: usize) -> io::Result<usize> {
-        if self.end - self.start >= needed || self.at_eof {
-            return Ok(self.end - self.start);
-        }
-        if self.start > 0 {
-            self.window.copy_within(self.start..self.end, 0);
-            self.window_offset += self.start as u64;
-            self.end -= self.start;
-            self.start = 0;
-        }
-        if self.window.len() < needed {
-            self.window.resize(needed, 0);
-        }
-        while self.end < needed {
-            match self.source.read(&mut self.window[self.end..]) {
-                Ok(0) => {
-                    self.at_eof = true;
-                    break;
-                }
-                Ok(n) => self.end += n,
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-                Err(error) => return Err(error),
-            }
-        }
-        Ok(self.end - self.start)
-    }
-
-    fn advance(&mut self, n: usize) {
-        self.start = (self.start + n).min(self.end);
-    }
-}
-
 /// Reads frames from a pcap or pcapng file.
 pub struct CaptureReader<R = File> {
     path: PathBuf,
-    input: Input<R>,
+    input: Window<R>,
     format: Format,
     frames_read: u64,
     total_size: Option<u64>,
@@ -200,7 +136,7 @@ impl<R: Read> CaptureReader<R> {
         total_size: Option<u64>,
     ) -> Result<Self, CaptureError> {
         let path = name.into();
-        let mut input = Input::new(source);
+        let mut input = Window::new(source);
         let header_at = Position {
             frame: 0,
             offset: 0,
@@ -281,6 +217,19 @@ impl<R: Read> CaptureReader<R> {
             }],
             Format::PcapNg { interfaces, .. } => interfaces.clone(),
         }
+    }
+
+    /// Keeps the file's bytes from `offset` on in memory (a frame's
+    /// [`FrameSpan::offset`]) until called again; `None` keeps only what is
+    /// not read yet. Bounded by the bytes held plus one read.
+    pub fn hold_from(&mut self, offset: Option<u64>) {
+        self.input.hold_from(offset);
+    }
+
+    /// The captured bytes of a frame returned earlier, as they are in the
+    /// file, while they are held ([`CaptureReader::hold_from`]).
+    pub fn held(&self, span: FrameSpan) -> Option<&[u8]> {
+        self.input.held(span)
     }
 
     /// The `if_name` of pcapng interface `index` in the current section.
@@ -369,38 +318,36 @@ impl<R: Read> CaptureReader<R> {
         if available < record_len {
             return Err(self.truncated("frame data", record_len, available));
         }
-        let Format::Pcap { parser, .. } = &self.format else {
-            return Ok(None);
-        };
-        let record = &self.input.available()[..record_len];
-        let parsed = parser.next_raw_packet(record);
-        let raw = match parsed {
-            Ok((_, raw)) => raw,
-            Err(error) => return Err(self.corrupt(format!("record: {error}"))),
-        };
+        // The record header read in place (the lengths are checked above).
+        let record = self.input.record(record_len);
+        let ts_sec = read_u32(record, 0, big_endian);
+        let ts_frac = read_u32(record, 4, big_endian);
+        let orig_len = read_u32(record, 12, big_endian);
+        let data = record.get(PCAP_RECORD_HEADER_LEN..).unwrap_or_default();
         let frac_limit = match ts_resolution {
             TsResolution::MicroSecond => 1_000_000,
             TsResolution::NanoSecond => 1_000_000_000,
         };
-        if raw.ts_frac >= frac_limit {
-            let reason = format!(
-                "timestamp fraction {} is not below {frac_limit}",
-                raw.ts_frac
-            );
+        if ts_frac >= frac_limit {
+            let reason = format!("timestamp fraction {ts_frac} is not below {frac_limit}");
             return Err(self.corrupt(reason));
         }
         let frac_ns = match ts_resolution {
-            TsResolution::MicroSecond => u64::from(raw.ts_frac) * 1000,
-            TsResolution::NanoSecond => u64::from(raw.ts_frac),
+            TsResolution::MicroSecond => u64::from(ts_frac) * 1000,
+            TsResolution::NanoSecond => u64::from(ts_frac),
         };
         let meta = FrameMeta {
             number: self.frames_read + 1,
-            timestamp_ns: u64::from(raw.ts_sec) * 1_000_000_000 + frac_ns,
+            timestamp_ns: u64::from(ts_sec) * 1_000_000_000 + frac_ns,
             interface: 0,
             link_type,
-            original_len: raw.orig_len.max(raw.incl_len),
+            original_len: orig_len.max(incl_len as u32),
+            span: FrameSpan {
+                offset: self.input.consumed() + PCAP_RECORD_HEADER_LEN as u64,
+                len: incl_len,
+            },
         };
-        let loaded = buf.load(&raw.data, PacketBuf::DEFAULT_HEADROOM);
+        let loaded = buf.load(data, PacketBuf::DEFAULT_HEADROOM);
         self.finish_frame(record_len, loaded, incl_len, meta)
     }
 
@@ -485,7 +432,7 @@ impl<R: Read> CaptureReader<R> {
         else {
             return Ok(None);
         };
-        let block_bytes = &self.input.window[self.input.start..self.input.start + block_len];
+        let block_bytes = self.input.record(block_len);
         let block = match parser.next_block(block_bytes) {
             Ok((_, block)) => block,
             Err(error) => {
@@ -576,6 +523,10 @@ impl<R: Read> CaptureReader<R> {
             interface,
             link_type,
             original_len: original_len.max(u32::try_from(captured).unwrap_or(u32::MAX)),
+            span: FrameSpan {
+                offset: self.input.offset_of(frame).unwrap_or(u64::MAX),
+                len: captured,
+            },
         };
         let loaded = buf.load(frame, PacketBuf::DEFAULT_HEADROOM);
         self.finish_frame(block_len, loaded, captured, meta)
@@ -583,7 +534,7 @@ impl<R: Read> CaptureReader<R> {
 }
 
 /// Reads the pcap file header.
-fn open_pcap<R: Read>(path: &Path, input: &mut Input<R>) -> Result<Format, CaptureError> {
+fn open_pcap<R: Read>(path: &Path, input: &mut Window<R>) -> Result<Format, CaptureError> {
     let at = Position {
         frame: 0,
         offset: 0,
@@ -631,7 +582,7 @@ fn open_pcap<R: Read>(path: &Path, input: &mut Input<R>) -> Result<Format, Captu
 }
 
 /// Reads the first pcapng section header block.
-fn open_pcapng<R: Read>(path: &Path, input: &mut Input<R>) -> Result<Format, CaptureError> {
+fn open_pcapng<R: Read>(path: &Path, input: &mut Window<R>) -> Result<Format, CaptureError> {
     let at = Position {
         frame: 0,
         offset: 0,

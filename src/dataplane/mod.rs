@@ -49,5 +49,5 @@ pub use fate::{Delivery, DropReason, Fate, Outcome, PolicyId, PolicyVerdict, Rou
 pub use node::{Node, NodeError};
 pub use outputs::{Generated, Outputs};
 pub use pool::{Completed, FlowAffinity, PoolError, Processed, Reorder, WorkerPool};
-pub use shards::{FateTally, ShardFrame, run_sharded, shard};
+pub use shards::{FateTally, ShardFrame, run_sharded, run_sharded_observed, shard};
 pub use worker::Worker;

@@ -125,23 +125,53 @@ pub fn run_sharded(
     node: &Arc<Node>,
     shards: &[Vec<ShardFrame<'_>>],
     batch_size: usize,
-    mut keep_going: impl FnMut(u64) -> bool,
+    keep_going: impl FnMut(u64) -> bool,
 ) -> Vec<FateTally> {
+    run_sharded_observed(node, shards, batch_size, keep_going, &|_, _, _| {})
+}
+
+/// [`run_sharded`], showing `observe` every batch after the node
+/// processed it: the worker's index (its shard), the frames as the node
+/// left them and their results. `observe` runs on the workers' threads;
+/// what it costs slows them.
+pub fn run_sharded_observed<O>(
+    node: &Arc<Node>,
+    shards: &[Vec<ShardFrame<'_>>],
+    batch_size: usize,
+    mut keep_going: impl FnMut(u64) -> bool,
+    observe: &O,
+) -> Vec<FateTally>
+where
+    O: Fn(usize, &[PacketBuf], &Outputs) + Sync,
+{
     let stop = AtomicBool::new(false);
     let batch_size = batch_size.max(1);
     std::thread::scope(|scope| {
         let others: Vec<_> = shards
             .iter()
+            .enumerate()
             .skip(1)
-            .map(|input| {
+            .map(|(index, input)| {
                 let (node, stop) = (Arc::clone(node), &stop);
+                let shard = Shard {
+                    index,
+                    input,
+                    batch_size,
+                };
                 scope.spawn(move || {
-                    loop_shard(&node, input, batch_size, |_| !stop.load(Ordering::Relaxed))
+                    loop_shard(&node, shard, |_| !stop.load(Ordering::Relaxed), observe)
                 })
             })
             .collect();
         let first = match shards.first() {
-            Some(input) => loop_shard(node, input, batch_size, &mut keep_going),
+            Some(input) => {
+                let shard = Shard {
+                    index: 0,
+                    input,
+                    batch_size,
+                };
+                loop_shard(node, shard, &mut keep_going, observe)
+            }
             None => FateTally::default(),
         };
         stop.store(true, Ordering::Relaxed);
@@ -152,13 +182,29 @@ pub fn run_sharded(
     })
 }
 
-/// One worker: batches of one ingress from `input`, over and over.
-fn loop_shard(
-    node: &Arc<Node>,
-    input: &[ShardFrame<'_>],
+/// One worker's input.
+#[derive(Clone, Copy)]
+struct Shard<'s, 'f> {
+    index: usize,
+    input: &'s [ShardFrame<'f>],
     batch_size: usize,
+}
+
+/// One worker: batches of one ingress from its input, over and over.
+fn loop_shard<O>(
+    node: &Arc<Node>,
+    shard: Shard<'_, '_>,
     mut keep_going: impl FnMut(u64) -> bool,
-) -> FateTally {
+    observe: &O,
+) -> FateTally
+where
+    O: Fn(usize, &[PacketBuf], &Outputs),
+{
+    let Shard {
+        index,
+        input,
+        batch_size,
+    } = shard;
     let mut tally = FateTally::default();
     if input.is_empty() {
         // Still report progress, so the caller's clock decides the end.
@@ -195,6 +241,7 @@ fn loop_shard(
             break;
         };
         worker.process(ingress, batch, &mut outputs);
+        observe(index, batch, &outputs);
         for (fate, len) in outputs.fates().iter().zip(&lengths) {
             tally.count(fate, *len);
         }

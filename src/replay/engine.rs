@@ -191,7 +191,8 @@ impl<R: Read, W: Write> FateRoute for ReplayIo<'_, '_, R, W> {
         let Some(record) = self.input.pop_processed() else {
             return Ok(());
         };
-        let result = self.sink.input(&record, frame, fate);
+        let arrived = self.input.arrival(&record);
+        let result = self.sink.input(&record, arrived, frame, fate);
         self.current = Some(record);
         result
     }

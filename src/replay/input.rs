@@ -1,7 +1,10 @@
 //! The input side of a replay: frames from the capture, each normalised to
-//! Ethernet and given its ingress interface, with a copy of the frame as
-//! given to the node kept in a FIFO (so drops are written as they arrived,
-//! whatever the node did to the buffer), in input order.
+//! Ethernet and given its ingress interface, remembered in a FIFO in input
+//! order until their fates come back. Drops are written as they arrived,
+//! whatever the node did to the buffer: an Ethernet frame's bytes stay held
+//! in the capture reader's window until its fate is written (no copy per
+//! frame); a frame made Ethernet here (raw IP, cooked) is copied as given
+//! to the node.
 
 use std::collections::VecDeque;
 use std::io::Read;
@@ -9,7 +12,7 @@ use std::io::Read;
 use indicatif::ProgressBar;
 
 use super::engine::ReplayError;
-use crate::capture::{CaptureError, CaptureReader, to_ethernet};
+use crate::capture::{CaptureError, CaptureReader, FrameSpan, LinkType, Position, to_ethernet};
 use crate::config::InterfaceKind;
 use crate::dataplane::Node;
 use crate::fib::InterfaceId;
@@ -47,9 +50,15 @@ impl CaptureDrop {
 pub(crate) struct InputRecord {
     /// Frame number in the capture, from 1.
     pub(crate) number: u64,
+    /// File offset of the frame (or of its record, for a frame too large).
+    pub(crate) at: u64,
     pub(crate) timestamp_ns: u64,
     pub(crate) ingress: Option<InterfaceId>,
-    /// The frame as given to the node (or as captured, for a capture drop).
+    /// Where the frame sits in the capture, when the node was given it
+    /// unchanged (an Ethernet capture): the reader holds those bytes.
+    pub(crate) span: Option<FrameSpan>,
+    /// Else the frame as given to the node (or as captured, for a capture
+    /// drop).
     pub(crate) bytes: Vec<u8>,
     pub(crate) capture_drop: Option<CaptureDrop>,
 }
@@ -97,9 +106,20 @@ impl<'n, R: Read> Input<'n, R> {
         &self.reader
     }
 
+    /// The frame of `record` as it arrived: held by the reader, or copied.
+    pub(crate) fn arrival<'r>(&'r self, record: &'r InputRecord) -> &'r [u8] {
+        match record.span {
+            Some(span) => self.reader.held(span).unwrap_or_default(),
+            None => &record.bytes,
+        }
+    }
+
     /// Loads the next frame the node should see into `buf` and returns its
     /// ingress; `None` at the end. Capture drops met on the way are queued.
     pub(crate) fn next(&mut self, buf: &mut PacketBuf) -> Result<Option<InterfaceId>, ReplayError> {
+        // Every frame whose fate is not written yet stays readable.
+        let oldest = self.pending.front().map(|r| r.at);
+        self.reader.hold_from(oldest);
         loop {
             self.frames += 1;
             if self.frames.is_multiple_of(PROGRESS_EVERY)
@@ -112,11 +132,15 @@ impl<'n, R: Read> Input<'n, R> {
                 Ok(None) => return Ok(None),
                 Err(error @ CaptureError::FrameTooLarge { .. }) => {
                     let at = match &error {
-                        CaptureError::FrameTooLarge { at, .. } => at.frame,
-                        _ => 0,
+                        CaptureError::FrameTooLarge { at, .. } => *at,
+                        _ => Position {
+                            frame: 0,
+                            offset: 0,
+                        },
                     };
                     let mut record = self.record();
-                    record.number = at;
+                    record.number = at.frame;
+                    record.at = at.offset;
                     record.capture_drop = Some(CaptureDrop::FrameTooLarge);
                     self.pending.push_back(record);
                     continue;
@@ -126,6 +150,8 @@ impl<'n, R: Read> Input<'n, R> {
             let ingress = self.ingress(meta.interface, meta.number)?;
             let mut record = self.record();
             record.number = meta.number;
+            // Offsets only grow (the reader holds from the oldest).
+            record.at = meta.span.offset.min(self.reader.bytes_consumed());
             record.timestamp_ns = meta.timestamp_ns;
             record.ingress = Some(ingress);
             let mac = self.mac(ingress);
@@ -135,8 +161,13 @@ impl<'n, R: Read> Input<'n, R> {
                 self.pending.push_back(record);
                 continue;
             }
-            // Kept as captured: drops.pcap shows the frame as it arrived.
-            record.bytes.extend_from_slice(buf.as_slice());
+            // Kept as given to the node: drops.pcap shows the frame as it
+            // arrived. An Ethernet frame is still in the reader's window.
+            if meta.link_type == LinkType::Ethernet && self.reader.held(meta.span).is_some() {
+                record.span = Some(meta.span);
+            } else {
+                record.bytes.extend_from_slice(buf.as_slice());
+            }
             if self.promiscuous && adopt_unicast_destination(buf.as_mut_slice(), mac) {
                 self.readdressed += 1;
             }
@@ -167,6 +198,7 @@ impl<'n, R: Read> Input<'n, R> {
     fn record(&mut self) -> InputRecord {
         let mut record = self.spare.pop().unwrap_or_default();
         record.bytes.clear();
+        record.span = None;
         record.capture_drop = None;
         record.ingress = None;
         record.timestamp_ns = 0;

@@ -129,11 +129,12 @@ impl<W: Write> Sink<W> {
         self.flows = FlowTable::with_cap(cap);
     }
 
-    /// Records an input frame's fate; `frame` is the buffer as the node
-    /// left it.
+    /// Records an input frame's fate; `arrived` is the frame as given to
+    /// the node, `frame` the buffer as the node left it.
     pub(crate) fn input(
         &mut self,
         record: &InputRecord,
+        arrived: &[u8],
         frame: &PacketBuf,
         fate: &Fate,
     ) -> Result<(), ReplayError> {
@@ -141,8 +142,8 @@ impl<W: Write> Sink<W> {
             return Ok(());
         }
         self.flows
-            .observe(fate, record.number, record.bytes.len(), frame.len());
-        self.write_fate(record, frame.as_slice(), &record.bytes, fate, false)
+            .observe(fate, record.number, arrived.len(), frame.len());
+        self.write_fate(record, frame.as_slice(), arrived, fate, false)
     }
 
     /// Records a packet the node generated because of `cause`.

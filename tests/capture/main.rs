@@ -3,6 +3,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod held;
 mod pcapng;
 mod roundtrip;
 mod truncation;

@@ -8,4 +8,5 @@ mod designs;
 mod fragmentation;
 mod rules;
 mod runtime_sas;
+mod sharded;
 mod workers;

@@ -14,8 +14,8 @@ use erdp::esp::EspDrop;
 use erdp::packet::PacketBuf;
 use support::dataplane::*;
 
-const ONPREM: &str = "design1-onprem-edge.toml";
-const AZURE: &str = "design1-azure-gateway.toml";
+pub(crate) const ONPREM: &str = "design1-onprem-edge.toml";
+pub(crate) const AZURE: &str = "design1-azure-gateway.toml";
 
 fn node(name: &str) -> Arc<Node> {
     Arc::new(Node::new(sample_config(name)).unwrap())
@@ -23,7 +23,7 @@ fn node(name: &str) -> Arc<Node> {
 
 /// Frame `i` of a mix of `flows` UDP flows from the on-premises host to
 /// the VNet (encrypted by the edge).
-fn vnet_frame(i: usize, flows: usize) -> Vec<u8> {
+pub(crate) fn vnet_frame(i: usize, flows: usize) -> Vec<u8> {
     let port = 20000 + (i % flows) as u16;
     udp4_ports(
         ONPREM_LAN_MAC,
