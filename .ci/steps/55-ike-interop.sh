@@ -42,15 +42,15 @@ out=$(cargo test --locked --test ike -- --ignored --nocapture --test-threads=1 i
 }
 echo "$out" | grep -E "erdp (responder|initiator)|^rekey-|^dpd:|^attach:|test result"
 # A run that filtered a test out, or skipped it, is a failure: both must
-# have run and passed.
+# have started (--nocapture puts their output before "ok") and both passed.
 for test in interop::ike_interop_with_strongswan \
     attach::erdp_attach_with_an_ike_table_carries_charons_pings_rekeys_and_sees_charon_die; do
-    echo "$out" | grep -q "^test $test ... ok$" || {
-        echo "55-ike-interop: $test did not run or did not pass" >&2
+    echo "$out" | grep -q "^test $test \.\.\. " || {
+        echo "55-ike-interop: $test did not run" >&2
         exit 1
     }
 done
-echo "$out" | grep -q "test result: ok. 2 passed" || {
-    echo "55-ike-interop: expected exactly the 2 root tests to run" >&2
+echo "$out" | grep -q "test result: ok. 2 passed; 0 failed; 0 ignored" || {
+    echo "55-ike-interop: the 2 root tests did not both run and pass" >&2
     exit 1
 }
