@@ -8,7 +8,8 @@
 //! erdp's dataplane; `swanctl --rekey` of the CHILD_SA between two ping
 //! rounds loses nothing; erdp's report shows the SA pairs and the ESP it
 //! decrypted and encrypted. Then charon is killed and erdp's Dead Peer
-//! Detection takes the tunnel down (its log, then its report).
+//! Detection takes the tunnel down (its log, then its report), and the
+//! host's traffic into it is dropped as `tunnel_no_sa` (fail closed).
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -256,8 +257,19 @@ fn erdp_attach_with_an_ike_table_carries_charons_pings_rekeys_and_sees_charon_di
         "no dead peer in erdp's log\n{}",
         erdp.log()
     );
+    // Fail closed (the default `on_dead_peer`): the host's traffic toward
+    // charon is routed into the tunnel, which has no SA: dropped, counted.
+    let answered = host.exec("ping", &["-c", "3", "-i", "0.3", "-W", "1", CHARON_INNER]);
+    assert!(
+        answered.is_err(),
+        "a ping crossed a dead tunnel: {answered:?}"
+    );
     let log = erdp.log();
     let report = erdp.stop();
+    assert!(
+        report["counters"]["input"]["dropped_by_reason"]["tunnel_no_sa"].as_u64() >= Some(3),
+        "{report:#}"
+    );
     let ike = &report["ike"]["tunnels"][0];
     assert_eq!(ike["interface"], "vpn", "{report:#}");
     assert_eq!(ike["state"], "down", "{report:#}");
