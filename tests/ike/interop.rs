@@ -27,15 +27,15 @@ use erdp::port::netns::{Netns, is_root, run_command, veth_pair};
 use erdp::wire::{Ipv4Packet, echo_reply_v4};
 use support::capture::TempDir;
 
-const ERDP: &str = "192.0.2.1";
-const CHARON: &str = "192.0.2.2";
-const PSK: &str = "erdp interop psk";
-const CHARON_BIN: &str = "/usr/lib/ipsec/charon";
+pub(crate) const ERDP: &str = "192.0.2.1";
+pub(crate) const CHARON: &str = "192.0.2.2";
+pub(crate) const PSK: &str = "erdp interop psk";
+pub(crate) const CHARON_BIN: &str = "/usr/lib/ipsec/charon";
 
-struct Charon {
-    ns: Netns,
-    dir: TempDir,
-    process: Child,
+pub(crate) struct Charon {
+    pub(crate) ns: Netns,
+    pub(crate) dir: TempDir,
+    pub(crate) process: Child,
 }
 
 impl Drop for Charon {
@@ -70,7 +70,7 @@ fn swanctl_conf(ike_proposal: &str, esp_proposal: &str, psk: &str) -> String {
 
 /// Starts charon in a fresh namespace joined to `erdp_ns` and loads a
 /// connection with `ike_proposal`, ESP AES-256-GCM and `psk`.
-fn start_charon(erdp_ns: &Netns, tag: &str, ike_proposal: &str, psk: &str) -> Charon {
+pub(crate) fn start_charon(erdp_ns: &Netns, tag: &str, ike_proposal: &str, psk: &str) -> Charon {
     start_charon_with(erdp_ns, tag, (ike_proposal, "aes256gcm16"), psk)
 }
 
@@ -130,7 +130,7 @@ fn start_charon_with(
     charon
 }
 
-fn swanctl(charon: &Charon, args: &[&str]) -> Result<String, String> {
+pub(crate) fn swanctl(charon: &Charon, args: &[&str]) -> Result<String, String> {
     let output = Command::new("ip")
         .args(["netns", "exec", charon.ns.name(), "swanctl"])
         .args(args)
@@ -146,7 +146,7 @@ fn swanctl(charon: &Charon, args: &[&str]) -> Result<String, String> {
     }
 }
 
-fn charon_log(charon: &Charon) -> String {
+pub(crate) fn charon_log(charon: &Charon) -> String {
     std::fs::read_to_string(charon.dir.path("charon.log")).unwrap_or_default()
 }
 
