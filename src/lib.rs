@@ -31,6 +31,7 @@
 // `deny`, not `forbid`: the FIB's runtime CPU dispatch (`fib/cpu.rs`) calls
 // its `#[target_feature]` copies in two `#[allow(unsafe_code)]` blocks.
 #![deny(unsafe_code)]
+#![deny(unreachable_pub)]
 
 mod bench;
 pub mod bfd;

@@ -177,6 +177,9 @@ pub(crate) use node_drop_enum;
 
 #[cfg(test)]
 mod tests {
+    // The macro's methods are `pub` for the crate's public lists; this one is private.
+    #![allow(unreachable_pub)]
+
     reason_enum! {
         /// A list to test the declaration with.
         pub enum Sample (prefix "sample_") {

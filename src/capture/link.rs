@@ -72,10 +72,10 @@ impl LinkType {
 /// and LINKTYPE_LINUX_SLL2).
 mod sll {
     use std::ops::Range;
-    pub const SLL_HEADER_LEN: usize = 16;
-    pub const SLL_PROTOCOL: Range<usize> = 14..16;
-    pub const SLL2_HEADER_LEN: usize = 20;
-    pub const SLL2_PROTOCOL: Range<usize> = 0..2;
+    pub(crate) const SLL_HEADER_LEN: usize = 16;
+    pub(crate) const SLL_PROTOCOL: Range<usize> = 14..16;
+    pub(crate) const SLL2_HEADER_LEN: usize = 20;
+    pub(crate) const SLL2_PROTOCOL: Range<usize> = 0..2;
 }
 
 /// A frame that cannot be turned into Ethernet.

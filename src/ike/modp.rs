@@ -50,7 +50,7 @@ impl ModpPrivate {
 
     /// An exponent from given bytes (known-answer tests).
     #[cfg(test)]
-    pub fn from_bytes(x: [u8; 32]) -> Self {
+    pub(crate) fn from_bytes(x: [u8; 32]) -> Self {
         ModpPrivate(Zeroizing::new(x))
     }
 

@@ -22,7 +22,7 @@ use crate::packet::PacketBuf;
 use crate::report::DEFAULT_FLOW_CAP;
 
 /// Frames per batch given to a worker.
-pub const DEFAULT_BATCH: usize = 64;
+pub(crate) const DEFAULT_BATCH: usize = 64;
 
 /// How to replay.
 #[derive(Debug, Clone)]

@@ -12,7 +12,7 @@ use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
 /// Values by prefix, in no order.
 #[derive(Debug, Clone)]
-pub struct PrefixMap<V> {
+pub(crate) struct PrefixMap<V> {
     v4: HashMap<Ipv4Net, V, RandomState>,
     v6: HashMap<Ipv6Net, V, RandomState>,
 }
@@ -27,7 +27,7 @@ impl<V> Default for PrefixMap<V> {
 }
 
 /// What [`PrefixMap::upsert`] found.
-pub enum Slot<'a, V, T> {
+pub(crate) enum Slot<'a, V, T> {
     /// The prefix was absent: the new value is stored.
     Inserted,
     /// The prefix was present: its value, and what was given back unused.
@@ -52,17 +52,17 @@ fn upsert_in<K: Hash + Eq, V, T>(
 
 impl<V> PrefixMap<V> {
     /// Prefixes stored.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.v4.len() + self.v6.len()
     }
 
     /// No prefix stored.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.v4.is_empty() && self.v6.is_empty()
     }
 
     /// The value for exactly `prefix`.
-    pub fn get(&self, prefix: &IpNet) -> Option<&V> {
+    pub(crate) fn get(&self, prefix: &IpNet) -> Option<&V> {
         match prefix {
             IpNet::V4(net) => self.v4.get(net),
             IpNet::V6(net) => self.v6.get(net),
@@ -70,7 +70,7 @@ impl<V> PrefixMap<V> {
     }
 
     /// Stores `value`, returning the one it replaced.
-    pub fn insert(&mut self, prefix: IpNet, value: V) -> Option<V> {
+    pub(crate) fn insert(&mut self, prefix: IpNet, value: V) -> Option<V> {
         match prefix {
             IpNet::V4(net) => self.v4.insert(net, value),
             IpNet::V6(net) => self.v6.insert(net, value),
@@ -79,7 +79,7 @@ impl<V> PrefixMap<V> {
 
     /// Stores `vacant(given)` when `prefix` is absent; else hands back the
     /// value present and `given` (one lookup either way).
-    pub fn upsert<T>(
+    pub(crate) fn upsert<T>(
         &mut self,
         prefix: IpNet,
         given: T,
@@ -92,7 +92,7 @@ impl<V> PrefixMap<V> {
     }
 
     /// Removes and returns the value for `prefix`.
-    pub fn remove(&mut self, prefix: &IpNet) -> Option<V> {
+    pub(crate) fn remove(&mut self, prefix: &IpNet) -> Option<V> {
         match prefix {
             IpNet::V4(net) => self.v4.remove(net),
             IpNet::V6(net) => self.v6.remove(net),
@@ -100,14 +100,14 @@ impl<V> PrefixMap<V> {
     }
 
     /// Every prefix with its value.
-    pub fn iter(&self) -> impl Iterator<Item = (IpNet, &V)> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (IpNet, &V)> {
         let v4 = self.v4.iter().map(|(net, value)| (IpNet::V4(*net), value));
         let v6 = self.v6.iter().map(|(net, value)| (IpNet::V6(*net), value));
         v4.chain(v6)
     }
 
     /// Every prefix with its value, to change.
-    pub fn iter_mut(&mut self) -> impl Iterator<Item = (IpNet, &mut V)> {
+    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = (IpNet, &mut V)> {
         let v4 = self
             .v4
             .iter_mut()
@@ -120,19 +120,19 @@ impl<V> PrefixMap<V> {
     }
 
     /// Every prefix.
-    pub fn keys(&self) -> impl Iterator<Item = IpNet> + '_ {
+    pub(crate) fn keys(&self) -> impl Iterator<Item = IpNet> + '_ {
         self.iter().map(|(prefix, _)| prefix)
     }
 
     /// Empties the map, yielding what it held.
-    pub fn drain(&mut self) -> impl Iterator<Item = (IpNet, V)> + '_ {
+    pub(crate) fn drain(&mut self) -> impl Iterator<Item = (IpNet, V)> + '_ {
         let v4 = self.v4.drain().map(|(net, value)| (IpNet::V4(net), value));
         let v6 = self.v6.drain().map(|(net, value)| (IpNet::V6(net), value));
         v4.chain(v6)
     }
 
     /// Room for `additional` more IPv4 prefixes (full tables are IPv4).
-    pub fn reserve_v4(&mut self, additional: usize) {
+    pub(crate) fn reserve_v4(&mut self, additional: usize) {
         self.v4.reserve(additional);
     }
 }

@@ -98,7 +98,7 @@ impl Topology {
 }
 
 /// The emulator's channel for a link spec.
-pub fn channel(spec: &LinkSpec) -> ChannelConfig {
+pub(crate) fn channel(spec: &LinkSpec) -> ChannelConfig {
     ChannelConfig::default()
         .delay(Duration::from_secs_f64(spec.delay_ms.max(0.0) / 1e3))
         .rate_bps((spec.rate_mbps.max(0.0) * 1e6) as u64)
