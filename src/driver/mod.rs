@@ -131,16 +131,7 @@ impl Driver {
         route: &mut R,
     ) -> Result<(), R::Error> {
         self.worker.originate(packets, &mut self.outputs);
-        for index in 0..self.outputs.generated_len() {
-            let Some(generated) = self.outputs.generated_at(index) else {
-                continue;
-            };
-            let (cause, fate) = (generated.cause, *generated.fate);
-            if let Some(frame) = self.outputs.generated_frame_mut(index) {
-                route.generated(cause, frame, &fate)?;
-            }
-        }
-        Ok(())
+        self.route_generated(route)
     }
 
     fn route_by_cause<R: FateRoute>(
@@ -176,6 +167,11 @@ impl Driver {
         for (index, (frame, fate)) in frames.iter_mut().zip(self.outputs.fates()).enumerate() {
             route.input(index, frame, fate)?;
         }
+        self.route_generated(route)
+    }
+
+    /// Hands every generated packet of the batch to `route`, in order.
+    fn route_generated<R: FateRoute>(&mut self, route: &mut R) -> Result<(), R::Error> {
         for index in 0..self.outputs.generated_len() {
             let Some(generated) = self.outputs.generated_at(index) else {
                 continue;

@@ -144,3 +144,14 @@ impl StateTotals {
         self.asymmetric + self.leak + self.blackholed
     }
 }
+
+/// The counts as `erdp verify` prints them: `encrypted 3, plain 0, ...`.
+impl std::fmt::Display for StateTotals {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "encrypted {}, plain {}, asymmetric {}, leak {}, blackholed {}",
+            self.encrypted, self.plain, self.asymmetric, self.leak, self.blackholed
+        )
+    }
+}

@@ -108,16 +108,7 @@ impl VerifyReport {
             let _ = writeln!(out, "note: {note}");
         }
         for (state, totals) in self.states.iter().zip(&self.totals) {
-            let _ = writeln!(
-                out,
-                "\n[{}] encrypted {}, plain {}, asymmetric {}, leak {}, blackholed {}",
-                state.name,
-                totals.encrypted,
-                totals.plain,
-                totals.asymmetric,
-                totals.leak,
-                totals.blackholed
-            );
+            let _ = writeln!(out, "\n[{}] {totals}", state.name);
             let cells = self.matrix.iter().filter(|r| r.state == state.name);
             let shown: Vec<&PairResult> = if pairs <= limit {
                 cells.collect()
@@ -155,16 +146,7 @@ impl VerifyReport {
         );
         let width = self.states.iter().map(|s| s.name.len()).max().unwrap_or(0);
         for (state, totals) in self.states.iter().zip(&self.totals) {
-            let _ = writeln!(
-                out,
-                "  {:<width$}  encrypted {}, plain {}, asymmetric {}, leak {}, blackholed {}",
-                state.name,
-                totals.encrypted,
-                totals.plain,
-                totals.asymmetric,
-                totals.leak,
-                totals.blackholed
-            );
+            let _ = writeln!(out, "  {:<width$}  {totals}", state.name);
         }
         let _ = writeln!(out, "  {}", self.verdict_line());
         out
