@@ -21,6 +21,7 @@ use super::fragment::{Reassembly, is_ipv4_fragment};
 use super::node::{EthernetInterface, Interface, Node, Tunnel};
 use super::outputs::GeneratedFrames;
 use super::prefetch::HintCell;
+use super::tunnel_sas::SendLeases;
 use crate::esp::PacketClass;
 use crate::fib::{Fib, InterfaceId, NextHop};
 use crate::packet::PacketBuf;
@@ -45,6 +46,11 @@ pub(crate) struct Pipeline<'a> {
     underlay_memo: Cell<Option<(InterfaceId, Underlay<'a>)>>,
     /// The current frame's route from the batch lookup (`prefetch.rs`).
     pub(crate) route_hint: HintCell,
+    /// The worker's sequence-number leases on the tunnels' SAs.
+    leases: &'a SendLeases,
+    /// Frames of the batch left, the current one included: how many
+    /// sequence numbers a drained lease asks for.
+    remaining: Cell<usize>,
 }
 
 /// Where a tunnel's outer packets go: the port and the next hop's MAC (a
@@ -220,6 +226,7 @@ impl<'a> Pipeline<'a> {
         fib: &'a Fib,
         slot: &'a CounterSlot,
         reassembly: &'a Reassembly,
+        leases: &'a SendLeases,
     ) -> Self {
         Self {
             node,
@@ -229,7 +236,15 @@ impl<'a> Pipeline<'a> {
             neighbor_memo: Cell::new(None),
             underlay_memo: Cell::new(None),
             route_hint: Cell::new(None),
+            leases,
+            remaining: Cell::new(1),
         }
+    }
+
+    /// The batch has `frames` frames left, the current one included.
+    #[inline]
+    pub(crate) fn set_remaining(&self, frames: usize) {
+        self.remaining.set(frames);
     }
 
     /// The static neighbour `ip` on `interface`, remembering the last answer.
@@ -551,7 +566,7 @@ impl<'a> Pipeline<'a> {
         let current = tunnel.sa_out.load();
         // Fail closed: a tunnel without an SA (IKE not up yet, the peer
         // dead) sends nothing, in clear or otherwise.
-        let sa = current.as_deref().ok_or(DropReason::TunnelNoSa)?;
+        let sa = current.as_ref().ok_or(DropReason::TunnelNoSa)?;
         if Self::fits(meta, tunnel.mtu)? {
             return Err(DropReason::FragmentationUnsupported.into());
         }
@@ -572,8 +587,9 @@ impl<'a> Pipeline<'a> {
             fastpath::decrement_ttl(buf.as_mut_slice(), meta.v6)
                 .map_err(|e| Stop::new(e.into()))?;
         }
-        let encapsulated = sa
-            .encapsulate(buf)
+        let encapsulated = self
+            .leases
+            .encapsulate(tunnel.id, sa, buf, self.remaining.get())
             .map_err(|e| Stop::new(DropReason::Esp(e)))?;
         fate.encrypted = Some(SaUse {
             tunnel: tunnel.id,

@@ -14,14 +14,23 @@
 //! numbers live in it (`esp::OutboundSa`), so they continue across every
 //! swap of the table and are never reused by its replacement, which has a
 //! new SPI.
+//!
+//! Each worker sends on the outbound SAs through [`SendLeases`], one
+//! sequence-number lease per tunnel (`esp::SendLease`): the SA's send lock
+//! is taken once per block of a batch, not once per packet.
 
+use std::cell::RefCell;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use arc_swap::{ArcSwap, ArcSwapOption, Guard};
 
 use super::node::{Node, NodeError};
-use crate::esp::{InboundSa, OutboundSa, SaConfig, SaDatabase, SaDbError, TunnelEndpoints};
+use crate::esp::{
+    EncapOutcome, EspDrop, InboundSa, OutboundSa, SaConfig, SaDatabase, SaDbError, SendLease,
+    TunnelEndpoints,
+};
 use crate::fib::InterfaceId;
+use crate::packet::PacketBuf;
 
 /// One published version of the inbound SAs.
 #[derive(Debug, Default)]
@@ -139,6 +148,46 @@ impl OutboundSlot {
     /// Switches to `sa` (`None`: the tunnel has no SA any more).
     pub(crate) fn store(&self, sa: Option<Arc<OutboundSa>>) {
         self.0.store(sa);
+    }
+}
+
+/// One worker's leases on the tunnels' outbound SAs, indexed by interface
+/// (only tunnels use theirs). Settled at the end of every batch.
+#[derive(Debug)]
+pub(crate) struct SendLeases(RefCell<Vec<SendLease>>);
+
+impl SendLeases {
+    /// Leases for a node of `interfaces` interfaces, all empty.
+    pub(crate) fn new(interfaces: usize) -> Self {
+        SendLeases(RefCell::new(
+            (0..interfaces).map(|_| SendLease::default()).collect(),
+        ))
+    }
+
+    /// Encapsulates `buf` with `sa`, the current SA of `tunnel`, on the
+    /// tunnel's lease (`wanted`: the batch's packets left, this one
+    /// included). Refused for a tunnel beyond the node's interfaces.
+    #[inline]
+    pub(crate) fn encapsulate(
+        &self,
+        tunnel: InterfaceId,
+        sa: &Arc<OutboundSa>,
+        buf: &mut PacketBuf,
+        wanted: usize,
+    ) -> Result<EncapOutcome, EspDrop> {
+        let mut leases = self.0.borrow_mut();
+        match leases.get_mut(tunnel.0 as usize) {
+            Some(lease) => lease.encapsulate(sa, buf, wanted),
+            // Unreachable: tunnels are interfaces of the node.
+            None => sa.encapsulate(buf),
+        }
+    }
+
+    /// Settles every lease: usage counted, unused numbers given back.
+    pub(crate) fn settle(&self) {
+        for lease in self.0.borrow_mut().iter_mut().filter(|l| l.is_held()) {
+            lease.settle();
+        }
     }
 }
 

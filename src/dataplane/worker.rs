@@ -18,6 +18,7 @@ use super::fragment::Reassembly;
 use super::node::{EthernetInterface, Interface, Node};
 use super::outputs::{GeneratedFrames, Outputs};
 use super::prefetch::RoutePrefetch;
+use super::tunnel_sas::SendLeases;
 use crate::fib::InterfaceId;
 use crate::frag::{Reassembler, ReassemblyLimits, ReassemblyStats};
 use crate::packet::PacketBuf;
@@ -45,11 +46,13 @@ pub struct Worker {
     started: Option<Instant>,
     prefetch: RoutePrefetch,
     batch_lookup: bool,
+    leases: SendLeases,
 }
 
 impl Worker {
     pub(crate) fn new(node: Arc<Node>, slot: Arc<CounterSlot>) -> Self {
         let tally = BatchTally::new(node.interfaces.len());
+        let leases = SendLeases::new(node.interfaces.len());
         let reassembly = Reassembly {
             state: RefCell::new(Reassembler::new(ReassemblyLimits::default())),
             spare: RefCell::new(PacketBuf::new()),
@@ -63,6 +66,7 @@ impl Worker {
             started: Some(Instant::now()),
             prefetch: RoutePrefetch::default(),
             batch_lookup: true,
+            leases,
         }
     }
 
@@ -108,7 +112,7 @@ impl Worker {
         if let Some(started) = self.started {
             self.reassembly.now = started.elapsed();
         }
-        let pipeline = Pipeline::new(&self.node, &fib, &self.slot, &self.reassembly);
+        let pipeline = Pipeline::new(&self.node, &fib, &self.slot, &self.reassembly, &self.leases);
         let port = match self.node.interface(ingress) {
             Some(Interface::Ethernet(port)) => Ok(port),
             Some(Interface::Tunnel(_)) => Err(DropReason::IngressNotEthernet),
@@ -119,6 +123,7 @@ impl Worker {
         }
         // Received frames and bytes, counted once per batch.
         let (mut received, mut received_bytes) = (0, 0);
+        let frames_total = frames.len();
         for (index, frame) in frames.iter_mut().enumerate() {
             let len = frame.len();
             let (fate, generated) = out.next(Fate::dropped(DropReason::UnknownInterface));
@@ -129,6 +134,7 @@ impl Worker {
                     if self.batch_lookup {
                         pipeline.set_route_hint(self.prefetch.hint(index));
                     }
+                    pipeline.set_remaining(frames_total - index);
                     pipeline.frame(port, frame, fate, generated, index);
                 }
                 Err(reason) => fate.outcome = Outcome::Dropped(reason),
@@ -137,6 +143,7 @@ impl Worker {
                 self.slot.account(fate, false, len, frame.len());
             }
         }
+        self.leases.settle();
         self.tally.flush(&self.slot);
         if received > 0 {
             self.slot
@@ -153,10 +160,12 @@ impl Worker {
     pub fn originate(&mut self, packets: &[&[u8]], out: &mut Outputs) {
         out.clear();
         let fib = self.node.fib().load();
-        let pipeline = Pipeline::new(&self.node, &fib, &self.slot, &self.reassembly);
+        let pipeline = Pipeline::new(&self.node, &fib, &self.slot, &self.reassembly, &self.leases);
         for (index, packet) in packets.iter().enumerate() {
+            pipeline.set_remaining(packets.len() - index);
             pipeline.originate(packet, out.generated_mut(), index);
         }
+        self.leases.settle();
     }
 }
 

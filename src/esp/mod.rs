@@ -18,6 +18,7 @@ mod counters;
 mod drop;
 mod ecn;
 mod inbound;
+mod lease;
 mod lock;
 mod outbound;
 mod sadb;
@@ -38,6 +39,7 @@ pub use counters::{LifetimeEvent, SaStats};
 pub use drop::EspDrop;
 pub use ecn::{decapsulated_ecn, outer_ecn};
 pub use inbound::{DecapOutcome, InboundSa};
+pub use lease::SendLease;
 pub use outbound::{EncapOutcome, OutboundSa};
 pub use sadb::{SaDatabase, SaDbError};
 pub use suite::{

@@ -46,8 +46,8 @@ const _: () = assert!(size_of::<EncapOutcome>() <= 24);
 /// What the checks before sealing found out about one inner packet:
 /// everything sealing and framing it needs.
 #[derive(Debug, Clone, Copy)]
-struct Prepared {
-    inner_len: usize,
+pub(super) struct Prepared {
+    pub(super) inner_len: usize,
     /// TFC padding, ESP padding and the 2-byte trailer.
     trailer_len: usize,
     pad: u8,
@@ -462,7 +462,7 @@ impl OutboundSa {
     /// Parses the inner packet and checks everything that can refuse it
     /// before a sequence number is spent: selectors, buffer room, size.
     #[inline]
-    fn prepare(&self, buf: &mut PacketBuf) -> Result<Prepared, EspDrop> {
+    pub(super) fn prepare(&self, buf: &mut PacketBuf) -> Result<Prepared, EspDrop> {
         let inner = parse_inner(buf.as_slice())?;
         buf.truncate(inner.total_len);
         if !self.selectors.allows_packet(buf.as_slice()) {
@@ -505,7 +505,7 @@ impl OutboundSa {
     /// Appends padding and trailer, seals with `seq` and writes the ICV and
     /// the outer headers: the packet is ready to send. Returns its length.
     #[inline]
-    fn seal_and_frame(
+    pub(super) fn seal_and_frame(
         &self,
         buf: &mut PacketBuf,
         p: &Prepared,
@@ -587,6 +587,58 @@ impl OutboundSa {
             }
         }
         Ok(outer_len)
+    }
+
+    /// Under one send lock for a [`super::SendLease`]: counts the usage
+    /// `done` of its last block and takes up to `wanted` more numbers.
+    /// Returns the first, how many were granted and the usage after `done`.
+    #[inline]
+    pub(super) fn renew_lease(&self, done: Usage, wanted: u64) -> (u64, u64, Usage) {
+        let held = self.send_state.lock.lock();
+        let before = self.send_state.counters.add_locked(done, &held);
+        let last = self.send_state.last_seq.load(Ordering::Relaxed);
+        let granted = wanted.min(self.seq_limit.saturating_sub(last));
+        self.send_state
+            .last_seq
+            .store(last + granted, Ordering::Relaxed);
+        drop(held);
+        self.log_crossing(before, done);
+        (last + 1, granted, before.plus(done))
+    }
+
+    /// Settles a [`super::SendLease`]: counts `done` and gives back the
+    /// unused numbers `next..end` if no other worker took numbers since.
+    pub(super) fn end_lease(&self, next: u64, end: u64, done: Usage) {
+        let held = self.send_state.lock.lock();
+        if next < end && self.send_state.last_seq.load(Ordering::Relaxed) == end - 1 {
+            self.send_state
+                .last_seq
+                .store(next.saturating_sub(1), Ordering::Relaxed);
+        }
+        let before = self.send_state.counters.add_locked(done, &held);
+        drop(held);
+        self.log_crossing(before, done);
+    }
+
+    /// Logs the lifetime limit that usage `done` on top of `before` crossed.
+    #[inline]
+    fn log_crossing(&self, before: Usage, done: Usage) {
+        if self.limits.may_cross(before, done)
+            && let Some(event) = self.limits.crossed(before, before.plus(done))
+        {
+            self.log_lifetime_event(event);
+        }
+    }
+
+    /// True when `usage` reaches a hard lifetime limit.
+    #[inline]
+    pub(super) fn hard_limit_reached_at(&self, usage: Usage) -> bool {
+        self.limits.hard_reached(usage)
+    }
+
+    /// Counts a drop and hands the reason back.
+    pub(super) fn count_drop(&self, reason: EspDrop) -> EspDrop {
+        self.send_state.counters.drop(reason)
     }
 
     /// Under the send lock: takes up to `wanted` consecutive sequence

@@ -30,7 +30,7 @@ fn foreign_packet() -> Vec<u8> {
 
 /// Inner packets of many sizes and both families, with refused ones mixed
 /// in: a malformed packet, a selector mismatch, a buffer without room.
-fn mixed_inner(n: usize) -> Vec<PacketBuf> {
+pub(crate) fn mixed_inner(n: usize) -> Vec<PacketBuf> {
     (0..n)
         .map(|i| match i % 13 {
             5 => buf_with(&[0x45, 0, 0, 3]),
@@ -48,7 +48,7 @@ fn mixed_inner(n: usize) -> Vec<PacketBuf> {
 
 /// Configurations to compare under: plain, with selectors and lifetimes
 /// that run out inside the longest batch, ESN with NAT-T over IPv6, TFC.
-fn variants(algorithm: Algorithm) -> Vec<SaConfig> {
+pub(crate) fn variants(algorithm: Algorithm) -> Vec<SaConfig> {
     let plain = config(algorithm, 0x1001, false, false);
     let mut limited = config(algorithm, 0x2002, true, false);
     limited.traffic_selectors.src =

@@ -8,6 +8,7 @@ mod batch;
 mod cbc_vectors;
 mod cli;
 mod hostile;
+mod lease;
 mod roundtrip;
 mod scapy_fixtures;
 mod vectors;
