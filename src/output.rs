@@ -47,7 +47,7 @@ impl OutputError {
 /// [`OutputDir::commit`] publishes them; dropped without a commit, it
 /// removes what it wrote (and the directory, if it created it).
 #[derive(Debug)]
-pub struct OutputDir {
+pub(crate) struct OutputDir {
     dir: PathBuf,
     created: bool,
     previous: Vec<String>,
@@ -69,7 +69,7 @@ impl OutputDir {
     /// directory must be empty or hold a manifest (a previous run's
     /// outputs). Stale `.NAME.partial` files of an interrupted run are
     /// removed.
-    pub fn prepare(dir: &Path) -> Result<Self, OutputError> {
+    pub(crate) fn prepare(dir: &Path) -> Result<Self, OutputError> {
         let mut created = false;
         if !dir.exists() {
             std::fs::create_dir_all(dir)
@@ -122,19 +122,14 @@ impl OutputDir {
         })
     }
 
-    /// The directory.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     /// Where `name` will be once committed.
-    pub fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.dir.join(name)
     }
 
     /// A new file `name`, written under its temporary name until
     /// [`commit`](Self::commit).
-    pub fn create(&mut self, name: &str) -> Result<File, OutputError> {
+    pub(crate) fn create(&mut self, name: &str) -> Result<File, OutputError> {
         let path = self.path(name);
         if !is_plain(name) || name == MANIFEST {
             return Err(OutputError::new(&path, "is not a plain file name"));
@@ -150,7 +145,7 @@ impl OutputDir {
     }
 
     /// Writes the whole file `name` at once.
-    pub fn write(&mut self, name: &str, bytes: &[u8]) -> Result<PathBuf, OutputError> {
+    pub(crate) fn write(&mut self, name: &str, bytes: &[u8]) -> Result<PathBuf, OutputError> {
         let mut file = self.create(name)?;
         let path = self.path(name);
         file.write_all(bytes)
@@ -163,7 +158,7 @@ impl OutputDir {
     /// writers must have been flushed and closed. The manifest names the
     /// files of both runs until the renames are done, so even an
     /// interrupted commit leaves nothing untracked.
-    pub fn commit(mut self) -> Result<(), OutputError> {
+    pub(crate) fn commit(mut self) -> Result<(), OutputError> {
         let mut both = self.staged.clone();
         both.extend(
             self.previous

@@ -39,7 +39,7 @@ impl LinkType {
     }
 
     /// The link type for a LINKTYPE_ number, if supported.
-    pub const fn from_number(number: u32) -> Option<LinkType> {
+    pub(crate) const fn from_number(number: u32) -> Option<LinkType> {
         match number {
             1 => Some(LinkType::Ethernet),
             101 => Some(LinkType::RawIp),
@@ -64,7 +64,7 @@ impl LinkType {
     }
 
     /// The supported link types, for error messages.
-    pub const SUPPORTED: &'static str = "Ethernet (1), raw IP (101), IPv4 (228), IPv6 (229), \
+    pub(crate) const SUPPORTED: &'static str = "Ethernet (1), raw IP (101), IPv4 (228), IPv6 (229), \
          Linux SLL (113), Linux SLL2 (276)";
 }
 

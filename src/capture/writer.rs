@@ -101,7 +101,7 @@ impl<W: Write> PcapFileWriter<W> {
 
     /// Appends a frame whose original length on the wire was
     /// `original_len` (at least the captured length).
-    pub fn write_frame_with_original_len(
+    pub(crate) fn write_frame_with_original_len(
         &mut self,
         timestamp_ns: u64,
         frame: &[u8],

@@ -242,7 +242,7 @@ impl NodeHandler {
     /// Gives the node a control plane (tunnels keyed by IKE): the datagrams
     /// the node delivers as control go to it, its packets leave through the
     /// node, and its timers run on the handler's clock.
-    pub fn with_control(mut self, control: ControlPlane) -> Self {
+    pub(crate) fn with_control(mut self, control: ControlPlane) -> Self {
         self.control = Some(control);
         self
     }

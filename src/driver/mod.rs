@@ -104,7 +104,7 @@ impl Driver {
 
     /// Sets the node's clock (reassembly timeouts): the emulator's virtual
     /// time, or a capture's timestamps.
-    pub fn set_time(&mut self, now: Duration) {
+    pub(crate) fn set_time(&mut self, now: Duration) {
         self.worker.set_time(now);
     }
 

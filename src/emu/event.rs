@@ -85,12 +85,12 @@ impl EventQueue {
     }
 
     /// Removes and returns the earliest event.
-    pub fn pop(&mut self) -> Option<(SimTime, EventKind)> {
+    pub(crate) fn pop(&mut self) -> Option<(SimTime, EventKind)> {
         self.heap.pop().map(|entry| (entry.time(), entry.kind))
     }
 
     /// The earliest event without removing it.
-    pub fn peek(&self) -> Option<(SimTime, EventKind)> {
+    pub(crate) fn peek(&self) -> Option<(SimTime, EventKind)> {
         self.heap.peek().map(|entry| (entry.time(), entry.kind))
     }
 

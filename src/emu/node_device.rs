@@ -9,7 +9,7 @@
 //! [`crate::report`], one [`FlowTable`] per ingress port: the ways each flow
 //! left (egress, tunnel and SA, or the drop reason), what arrived in ESP,
 //! the policy verdicts and violations, the outer DSCP of its ESP packets.
-//! Reports read these tables ([`NodeDevice::flows_in`]).
+//! Reports read these tables (`NodeDevice::flows_in`).
 
 use std::sync::Arc;
 
@@ -129,7 +129,7 @@ impl NodeDevice {
 
     /// The flows that came in on emulator port `port`, in the order first
     /// seen (none for a port the node does not have).
-    pub fn flows_in(&self, port: u16) -> impl Iterator<Item = FlowEntry<'_>> {
+    pub(crate) fn flows_in(&self, port: u16) -> impl Iterator<Item = FlowEntry<'_>> {
         self.flows
             .get(usize::from(port))
             .into_iter()
@@ -137,7 +137,7 @@ impl NodeDevice {
     }
 
     /// The emulator port of node interface `id`.
-    pub fn port_of(&self, id: InterfaceId) -> Option<u16> {
+    pub(crate) fn port_of(&self, id: InterfaceId) -> Option<u16> {
         self.port_of.get(id.0 as usize).copied().flatten()
     }
 

@@ -65,7 +65,7 @@ impl Chance {
     }
 
     /// Draws once (unless the outcome is certain) and says whether it fired.
-    pub fn roll(self, rng: &mut SimRng) -> bool {
+    pub(crate) fn roll(self, rng: &mut SimRng) -> bool {
         match self {
             Chance::Never => false,
             Chance::Always => true,

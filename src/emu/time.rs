@@ -43,7 +43,7 @@ impl SimTime {
     }
 
     /// Whole microseconds since the start (rounded down).
-    pub const fn as_micros(self) -> u64 {
+    pub(crate) const fn as_micros(self) -> u64 {
         self.0 / 1_000
     }
 
@@ -53,22 +53,22 @@ impl SimTime {
     }
 
     /// Time since the start as a [`Duration`] (pcap timestamps).
-    pub const fn since_start(self) -> Duration {
+    pub(crate) const fn since_start(self) -> Duration {
         Duration::from_nanos(self.0)
     }
 
     /// Time elapsed from `earlier` to `self`, zero if `earlier` is later.
-    pub const fn saturating_since(self, earlier: SimTime) -> Duration {
+    pub(crate) const fn saturating_since(self, earlier: SimTime) -> Duration {
         Duration::from_nanos(self.0.saturating_sub(earlier.0))
     }
 
     /// This instant on smoltcp's clock (microseconds, rounded down).
-    pub fn to_smoltcp(self) -> smoltcp::time::Instant {
+    pub(crate) fn to_smoltcp(self) -> smoltcp::time::Instant {
         smoltcp::time::Instant::from_micros(i64::try_from(self.as_micros()).unwrap_or(i64::MAX))
     }
 
     /// An instant of smoltcp's clock in virtual time (negative clamps to zero).
-    pub fn from_smoltcp(instant: smoltcp::time::Instant) -> Self {
+    pub(crate) fn from_smoltcp(instant: smoltcp::time::Instant) -> Self {
         SimTime::from_micros(u64::try_from(instant.total_micros()).unwrap_or(0))
     }
 }

@@ -16,7 +16,7 @@ pub const IV_LEN: usize = 8;
 /// Length of the ICV (the AEAD tag), 16 octets for every supported suite.
 pub const ICV_LEN: usize = 16;
 /// Bytes before the ciphertext: the ESP header and the explicit IV (AEAD
-/// suites; CBC carries a 16-byte IV, see [`EspCipher::prefix_len`]).
+/// suites; CBC carries a 16-byte IV, see `EspCipher::prefix_len`).
 pub const ESP_PREFIX_LEN: usize = ESP_HEADER_LEN + IV_LEN;
 /// The longest IV of any suite (AES-CBC's block).
 pub const MAX_IV_LEN: usize = CBC_BLOCK_LEN;

@@ -35,7 +35,7 @@ pub(crate) const DIRECT_LEAF: u32 = 1 << 31;
 pub(crate) const LEAF_AT: u32 = 1 << 30;
 /// The position bits of a state with [`LEAF_AT`].
 pub(crate) const LEAF_AT_MASK: u32 = LEAF_AT - 1;
-/// Keys looked up together by [`Trie::lookup_batch`].
+/// Keys looked up together by `Trie::lookup_batch`.
 pub const BATCH_LANES: usize = 32;
 
 /// An internal node, in Poptrie's layout: a node's children are consecutive
@@ -476,7 +476,7 @@ impl<F: Family> Trie<F> {
     }
 }
 
-/// Size and shape of one family's trie (see [`Trie::stats`]).
+/// Size and shape of one family's trie (see `Trie::stats`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrieStats {
     /// "IPv4" or "IPv6".
@@ -504,7 +504,7 @@ pub struct LevelStats {
     /// IPv6's expanded tables).
     pub depth: u8,
     /// Key bits this level resolves: [`DIRECT_BITS`] for the direct table,
-    /// [`Family::EXPAND_BITS`] for IPv6's expanded tables, [`STRIDE`] for a
+    /// `Family::EXPAND_BITS` for IPv6's expanded tables, [`STRIDE`] for a
     /// node level.
     pub bits: u8,
     /// Nodes at this level (1 for the direct table; expanded tables).

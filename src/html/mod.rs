@@ -18,12 +18,12 @@ pub use replay::replay_page;
 pub use run::{LinkUse, link_uses, run_page};
 
 /// The page's file name beside `report.json`.
-pub const HTML_FILE: &str = "report.html";
+pub(crate) const HTML_FILE: &str = "report.html";
 
 /// Writes a rendered page to a path of the user's choice (`--html FILE`),
 /// all or nothing: under a temporary name beside it, then renamed. A page
 /// in the output directory goes through `output::OutputDir`.
-pub fn write_html(path: &Path, html: &str) -> Result<(), HtmlError> {
+pub(crate) fn write_html(path: &Path, html: &str) -> Result<(), HtmlError> {
     let error = |e: std::io::Error| HtmlError::Write {
         path: path.display().to_string(),
         reason: e.to_string(),
@@ -50,7 +50,7 @@ pub fn write_html(path: &Path, html: &str) -> Result<(), HtmlError> {
 /// `erdp run`'s output directory).
 ///
 /// [`PageRenderer`]: crate::scenario::PageRenderer
-pub fn render_run_page(report: &crate::scenario::RunReport) -> Result<String, String> {
+pub(crate) fn render_run_page(report: &crate::scenario::RunReport) -> Result<String, String> {
     run_page(report)
         .and_then(|page| page.render())
         .map_err(|e| e.to_string())

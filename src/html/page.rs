@@ -108,7 +108,7 @@ pub struct Section {
 
 impl Section {
     /// A section whose body is template `template` rendered with `context`.
-    pub fn from_template<C: Serialize>(
+    pub(crate) fn from_template<C: Serialize>(
         id: &str,
         title: &str,
         template: &'static str,

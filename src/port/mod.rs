@@ -139,7 +139,7 @@ pub struct BatchSend {
 /// Why a port received a frame but did not deliver it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum RxDrop {
+pub(crate) enum RxDrop {
     /// Larger than the device MTU + 14: a GSO/GRO/TSO super-frame (turn the
     /// offloads off: `ethtool -K DEV tso off gso off gro off`) or a frame
     /// truncated by a too-small read buffer.
@@ -148,7 +148,7 @@ pub enum RxDrop {
     NoRoom,
 }
 
-/// Received frames dropped, by [`RxDrop`] reason.
+/// Received frames dropped, by `RxDrop` reason.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct RxDropCounters {
     pub oversize: u64,
@@ -157,7 +157,7 @@ pub struct RxDropCounters {
 
 impl RxDropCounters {
     /// Counts one drop.
-    pub fn count(&mut self, reason: RxDrop) {
+    pub(crate) fn count(&mut self, reason: RxDrop) {
         match reason {
             RxDrop::Oversize => self.oversize += 1,
             RxDrop::NoRoom => self.no_room += 1,

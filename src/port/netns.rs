@@ -138,7 +138,7 @@ impl Netns {
 
     /// Writes `value` to /proc/sys/KEY inside the namespace (KEY like
     /// `net/ipv6/conf/all/disable_ipv6`).
-    pub fn set_sysctl(&self, key: &str, value: &str) -> Result<(), NetnsError> {
+    pub(crate) fn set_sysctl(&self, key: &str, value: &str) -> Result<(), NetnsError> {
         let path = format!("/proc/sys/{key}");
         self.run(|| std::fs::write(&path, value))?
             .map_err(|source| NetnsError::Enter {

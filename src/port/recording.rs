@@ -69,7 +69,7 @@ impl<P: Port> RecordingPort<P> {
     }
 
     /// Frames written to the pcap so far.
-    pub fn frames_captured(&self) -> u64 {
+    pub(crate) fn frames_captured(&self) -> u64 {
         self.writer
             .as_ref()
             .map_or(0, PcapFileWriter::frames_written)

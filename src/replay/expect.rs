@@ -300,7 +300,7 @@ impl Expectations {
 
     /// Checks that every interface named (in `tx` and `egress`) is an
     /// interface of `node`.
-    pub fn check_names(&self, node: &Node) -> Result<(), ExpectError> {
+    pub(crate) fn check_names(&self, node: &Node) -> Result<(), ExpectError> {
         let names = self.tx.iter().map(|(name, line, _)| (name, *line)).chain(
             self.flows
                 .iter()

@@ -217,13 +217,13 @@ impl ReplayReport {
 
     /// True when no input frame was forwarded or delivered: `erdp replay`
     /// without `--expect` fails then (nothing was verified).
-    pub fn nothing_passed(&self) -> bool {
+    pub(crate) fn nothing_passed(&self) -> bool {
         self.forwarded == 0 && self.delivered == 0
     }
 
     /// Warnings for drop reasons with a likely L2 or configuration cause
     /// that reach [`LOUD_DROP_PERCENT`] of the input, largest first.
-    pub fn warnings(&self) -> Vec<String> {
+    pub(crate) fn warnings(&self) -> Vec<String> {
         let mut loud: Vec<(&String, u64)> = self
             .drops
             .iter()

@@ -59,7 +59,7 @@ pub struct Sink<W: Write> {
 
 impl Sink<BufWriter<File>> {
     /// Files in `out`, published when `out` is committed.
-    pub fn create_in(out: &mut OutputDir, node: &Node) -> Result<Self, ReplayError> {
+    pub(crate) fn create_in(out: &mut OutputDir, node: &Node) -> Result<Self, ReplayError> {
         Self::new(node, |name| {
             Ok(BufWriter::with_capacity(256 * 1024, out.create(name)?))
         })

@@ -46,7 +46,7 @@ pub(super) struct Violation {
     dropped: u64,
 }
 
-/// Flows a report keeps by default ([`FlowTable::with_cap`]).
+/// Flows a report keeps by default (`FlowTable::with_cap`).
 pub const DEFAULT_FLOW_CAP: usize = 100_000;
 
 /// The largest cap: flow positions are `u32`.
@@ -92,7 +92,7 @@ impl FlowTable {
 
     /// An empty table keeping at most `cap` flows (and `cap` violations)
     /// one by one (at most 2^32 - 1).
-    pub fn with_cap(cap: usize) -> Self {
+    pub(crate) fn with_cap(cap: usize) -> Self {
         Self {
             cap: cap.min(MAX_CAP),
             index: HashMap::default(),
@@ -138,7 +138,7 @@ impl FlowTable {
     /// given only when it left encrypted (kept per path:
     /// [`super::WayCount::outer_dscp`]).
     #[inline]
-    pub fn observe_marked(
+    pub(crate) fn observe_marked(
         &mut self,
         fate: &Fate,
         frame: u64,
@@ -235,7 +235,7 @@ impl FlowTable {
     }
 
     /// The packets of flows beyond the cap, folded together.
-    pub fn untracked(&self, node: &Node) -> UntrackedFlows {
+    pub(crate) fn untracked(&self, node: &Node) -> UntrackedFlows {
         UntrackedFlows {
             totals: self.tally_report(&self.untracked, node),
             violations: self.untracked_violations,

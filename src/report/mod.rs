@@ -11,7 +11,7 @@
 
 /// The report file in an output directory (`erdp run`, `erdp replay`,
 /// `erdp verify`).
-pub const REPORT_FILE: &str = "report.json";
+pub(crate) const REPORT_FILE: &str = "report.json";
 
 mod entry;
 mod flows;

@@ -58,7 +58,7 @@ impl SessionId {
     /// The sessions of the one-circuit topology, in order.
     pub const ALL: [SessionId; 3] = [SessionId::ErPrimary, SessionId::ErSecondary, SessionId::Vpn];
     /// The sessions with a second circuit, in order.
-    pub const ALL_TWO_CIRCUITS: [SessionId; 5] = [
+    pub(crate) const ALL_TWO_CIRCUITS: [SessionId; 5] = [
         SessionId::ErPrimary,
         SessionId::ErSecondary,
         SessionId::Vpn,
@@ -68,7 +68,7 @@ impl SessionId {
 
     /// Whether it is a VPN session (over a tunnel) rather than private
     /// peering.
-    pub fn is_vpn(self) -> bool {
+    pub(crate) fn is_vpn(self) -> bool {
         matches!(self, SessionId::Vpn | SessionId::Vpn2)
     }
 
@@ -86,7 +86,7 @@ impl SessionId {
     }
 
     /// The ExpressRoute session riding the link named `link`.
-    pub fn of_link(link: &str) -> Option<SessionId> {
+    pub(crate) fn of_link(link: &str) -> Option<SessionId> {
         [
             SessionId::ErPrimary,
             SessionId::ErSecondary,
@@ -210,7 +210,7 @@ fn azure_address_spaces(scenario: &Scenario) -> (Vec<IpNet>, Option<String>) {
 
 impl ControlPlane {
     /// The advertisements of `scenario`, every session's transport up; the
-    /// prefix limits are applied by [`ControlPlane::check_limits`].
+    /// prefix limits are applied by `ControlPlane::check_limits`.
     pub fn new(scenario: &Scenario) -> Self {
         let (azure, note) = azure_address_spaces(scenario);
         let mut notes: Vec<String> = note.into_iter().collect();
@@ -275,7 +275,7 @@ impl ControlPlane {
     /// Whether `session` is up: its transport is up, no prefix limit
     /// reset it, and (for every session, the VPN's included: the tunnel
     /// rides the circuit) the ExpressRoute connection is up.
-    pub fn is_up(&self, session: SessionId) -> bool {
+    pub(crate) fn is_up(&self, session: SessionId) -> bool {
         let index = session.index();
         self.up.get(index).copied().unwrap_or(false)
             && self.reset.get(index).is_some_and(Option::is_none)
@@ -283,7 +283,7 @@ impl ControlPlane {
     }
 
     /// Why `session` is down because of a limit, if one holds it down.
-    pub fn held_down(&self, session: SessionId) -> Option<&str> {
+    pub(crate) fn held_down(&self, session: SessionId) -> Option<&str> {
         self.reset
             .get(session.index())?
             .as_deref()

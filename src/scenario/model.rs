@@ -283,7 +283,7 @@ pub struct VpnGateway {
 
 impl VpnGateway {
     /// One instance (the default): nothing to serialize.
-    pub fn is_single(&self) -> bool {
+    pub(crate) fn is_single(&self) -> bool {
         !self.active_active
     }
 
@@ -547,7 +547,7 @@ pub enum FaultKind {
 impl FaultKind {
     /// Whether it changes what is advertised or preferred (rather than a
     /// link or the tunnel).
-    pub fn is_route_change(self) -> bool {
+    pub(crate) fn is_route_change(self) -> bool {
         matches!(
             self,
             FaultKind::Advertise | FaultKind::Withdraw | FaultKind::Prepend | FaultKind::LocalPref

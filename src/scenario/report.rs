@@ -231,7 +231,7 @@ impl RunReport {
     }
 
     /// Simulated frames per second of wall time.
-    pub fn frames_per_wall_second(&self) -> f64 {
+    pub(crate) fn frames_per_wall_second(&self) -> f64 {
         if self.wall_s > 0.0 {
             self.frames as f64 / self.wall_s
         } else {

@@ -137,7 +137,7 @@ impl VerifyReport {
 
     /// The matrix in a few lines, for `erdp run --verify`: each state's
     /// totals, then the verdict (`erdp verify` prints the pairs).
-    pub fn totals_summary(&self) -> String {
+    pub(crate) fn totals_summary(&self) -> String {
         let mut out = format!(
             "verify: {} on-prem x {} Azure prefixes, both ways, in {} states:\n",
             self.onprem_prefixes.len(),

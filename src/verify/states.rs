@@ -58,7 +58,7 @@ impl State {
     }
 
     /// The circuit links this state takes down.
-    pub fn links_down(&self) -> Vec<&'static str> {
+    pub(crate) fn links_down(&self) -> Vec<&'static str> {
         match &self.failure {
             Failure::Link { link } => vec![*link],
             Failure::Circuit { circuit } => CIRCUITS
@@ -71,7 +71,7 @@ impl State {
 
     /// The scenario whose advertisements this state has (a withdrawn
     /// prefix removed; the nodes keep the original's policies).
-    pub fn advertisements(&self, scenario: &Scenario) -> Scenario {
+    pub(crate) fn advertisements(&self, scenario: &Scenario) -> Scenario {
         let mut changed = scenario.clone();
         if let Failure::Withdrawn { side, prefix } = &self.failure {
             let list = if *side == "onprem" {
@@ -87,7 +87,7 @@ impl State {
     /// The converged control plane of this state: the sessions riding
     /// failed links are down; so is the VPN's when the tunnel failed or
     /// no ExpressRoute session is left to carry it.
-    pub fn control_plane(&self, scenario: &Scenario) -> ControlPlane {
+    pub(crate) fn control_plane(&self, scenario: &Scenario) -> ControlPlane {
         let mut plane = ControlPlane::new(&self.advertisements(scenario));
         for link in self.links_down() {
             if let Some(session) = SessionId::of_link(link) {

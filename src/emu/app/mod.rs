@@ -89,7 +89,7 @@ pub struct LatencyStats {
 
 impl LatencyStats {
     /// Adds a sample.
-    pub fn add(&mut self, ns: u64) {
+    pub(crate) fn add(&mut self, ns: u64) {
         self.samples += 1;
         self.min_ns = Some(self.min_ns.map_or(ns, |m| m.min(ns)));
         self.max_ns = Some(self.max_ns.map_or(ns, |m| m.max(ns)));
@@ -97,7 +97,7 @@ impl LatencyStats {
     }
 
     /// The mean, if any sample was taken.
-    pub fn mean_ns(&self) -> Option<u64> {
+    pub(crate) fn mean_ns(&self) -> Option<u64> {
         (self.samples > 0).then(|| (self.total_ns / u128::from(self.samples)) as u64)
     }
 }

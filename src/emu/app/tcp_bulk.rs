@@ -373,7 +373,7 @@ impl TcpBulkReport {
     }
 
     /// Virtual time from the start to the last byte received.
-    pub fn receive_time(&self) -> Option<Duration> {
+    pub(crate) fn receive_time(&self) -> Option<Duration> {
         Some(self.receive_done_at? - self.started_at?)
     }
 

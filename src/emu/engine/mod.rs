@@ -234,7 +234,7 @@ impl Simulator {
 
     /// Records every link's delivered bytes over time from now on, in
     /// buckets `bucket` wide (see [`SeriesRecorder`]).
-    pub fn record_series(&mut self, bucket: std::time::Duration) {
+    pub(crate) fn record_series(&mut self, bucket: std::time::Duration) {
         for link in &mut self.links {
             link.series = Some(SeriesRecorder::new(bucket));
         }
@@ -426,7 +426,7 @@ impl Simulator {
     }
 
     /// The name of device `id` (empty if unknown).
-    pub fn device_name(&self, id: DeviceId) -> &str {
+    pub(crate) fn device_name(&self, id: DeviceId) -> &str {
         self.devices
             .get(id.0 as usize)
             .map_or("", |slot| slot.device.name())
@@ -443,7 +443,7 @@ impl Simulator {
     }
 
     /// Reports of every link, in the order they were added.
-    pub fn link_reports(&self) -> Vec<LinkReport> {
+    pub(crate) fn link_reports(&self) -> Vec<LinkReport> {
         self.links
             .iter()
             .map(|link| link.report(self.now))

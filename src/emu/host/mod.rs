@@ -33,7 +33,7 @@ use crate::wire::ETHERNET_HEADER_LEN;
 use phy::PhyView;
 
 /// Largest IP MTU a host accepts: a 9000-byte jumbo frame.
-pub const MAX_HOST_MTU: usize = 9000;
+pub(crate) const MAX_HOST_MTU: usize = 9000;
 /// Stack polls per call at most (each poll lets apps react and send).
 const MAX_ROUNDS: usize = 32;
 
@@ -298,7 +298,7 @@ impl Host {
     }
 
     /// The report of app `id`.
-    pub fn app_report(&self, id: AppId) -> Option<AppReport> {
+    pub(crate) fn app_report(&self, id: AppId) -> Option<AppReport> {
         self.apps.get(id.0 as usize).map(|app| app.report())
     }
 

@@ -127,7 +127,7 @@ impl FlowMatch {
     }
 
     /// TCP to `port`.
-    pub fn tcp_to(port: u16) -> Self {
+    pub(crate) fn tcp_to(port: u16) -> Self {
         Self {
             protocol: Some(IpNumber::TCP.0),
             dst_port: Some(port),
@@ -181,7 +181,7 @@ pub struct Qos {
 
 impl Qos {
     /// Marks `frame` by the first matching rule.
-    pub fn mark_egress(&mut self, frame: &mut [u8]) {
+    pub(crate) fn mark_egress(&mut self, frame: &mut [u8]) {
         if self.marks.is_empty() {
             return;
         }
@@ -195,7 +195,7 @@ impl Qos {
     }
 
     /// Counts `frame` in every matching check.
-    pub fn check_ingress(&mut self, frame: &[u8]) {
+    pub(crate) fn check_ingress(&mut self, frame: &[u8]) {
         if self.checks.is_empty() {
             return;
         }

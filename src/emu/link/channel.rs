@@ -77,7 +77,7 @@ impl Channel {
     }
 
     /// Nanoseconds to clock `len` bytes onto the wire, rounded up.
-    pub fn serialisation_ns(&self, len: usize) -> u64 {
+    pub(crate) fn serialisation_ns(&self, len: usize) -> u64 {
         if self.rate_bps == 0 {
             return 0;
         }
@@ -92,7 +92,7 @@ impl Channel {
     }
 
     /// Offers a `len`-byte frame at `now_ns`, counting the outcome.
-    pub fn offer(&mut self, now_ns: u64, len: usize) -> Offer {
+    pub(crate) fn offer(&mut self, now_ns: u64, len: usize) -> Offer {
         self.stats.offered_frames += 1;
         self.stats.offered_bytes += len as u64;
         if len.saturating_sub(ETHERNET_HEADER_LEN) > self.mtu {
@@ -155,7 +155,7 @@ impl Channel {
     }
 
     /// Counts a frame refused because the link is down.
-    pub fn refuse_down(&mut self, len: usize) {
+    pub(crate) fn refuse_down(&mut self, len: usize) {
         self.stats.offered_frames += 1;
         self.stats.offered_bytes += len as u64;
         self.stats.dropped.count(LinkDrop::LinkDown);
@@ -163,7 +163,7 @@ impl Channel {
 
     /// Counts the end of a frame's flight: delivered, or lost because the
     /// link went down while it was in flight.
-    pub fn land(&mut self, len: usize, delivered: bool) {
+    pub(crate) fn land(&mut self, len: usize, delivered: bool) {
         self.stats.in_flight = self.stats.in_flight.saturating_sub(1);
         if delivered {
             self.stats.delivered_frames += 1;

@@ -131,7 +131,7 @@ impl Link {
     }
 
     /// Whether the link is up.
-    pub fn is_up(&self) -> bool {
+    pub(crate) fn is_up(&self) -> bool {
         self.up
     }
 

@@ -71,7 +71,7 @@ impl SeriesRecorder {
     }
 
     /// The bucket width, in nanoseconds.
-    pub fn bucket_ns(&self) -> u64 {
+    pub(crate) fn bucket_ns(&self) -> u64 {
         self.bucket_ns
     }
 

@@ -106,7 +106,7 @@ pub struct Notification {
     pub code: u8,
     /// Error subcode.
     pub subcode: u8,
-    /// Diagnostic data (at most [`MAX_DATA_LEN`] bytes).
+    /// Diagnostic data (at most `MAX_DATA_LEN` bytes).
     pub data: Vec<u8>,
 }
 
@@ -120,7 +120,7 @@ impl Notification {
         }
     }
 
-    /// A NOTIFICATION with data (truncated to [`MAX_DATA_LEN`]).
+    /// A NOTIFICATION with data (truncated to `MAX_DATA_LEN`).
     pub fn with_data(code: u8, subcode: u8, data: &[u8]) -> Self {
         Self {
             code,
