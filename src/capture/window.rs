@@ -123,8 +123,12 @@ impl<R: Read> Window<R> {
                 self.bytes.resize(want.max(READ_CHUNK), 0);
             }
         }
+        // At most a chunk per read: the bytes are parsed and copied out
+        // soon after, while they are still in the cache (one read into
+        // megabytes of room would stream them out to memory first).
         while self.end - self.start < needed {
-            let Some(free) = self.bytes.get_mut(self.end..).filter(|b| !b.is_empty()) else {
+            let to = self.bytes.len().min(self.end + READ_CHUNK.max(needed));
+            let Some(free) = self.bytes.get_mut(self.end..to).filter(|b| !b.is_empty()) else {
                 break;
             };
             match self.source.read(free) {
