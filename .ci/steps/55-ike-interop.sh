@@ -6,7 +6,8 @@
 # AES-GCM and with AES-CBC + HMAC-SHA2-256/384 (SK payload and ESP); kernel
 # pings from charon's side cross the CHILD_SA (erdp opens charon's ESP and
 # seals the replies with its `esp` module); the CHILD_SA is rekeyed by each
-# side and pings cross the new SA; erdp's Dead Peer Detection declares charon
+# side, without and with PFS (a KE in every CREATE_CHILD_SA), and pings cross
+# the new SA; erdp's Dead Peer Detection declares charon
 # dead once its link is down; a wrong PSK is reported as
 # AUTHENTICATION_FAILED and a proposal mismatch as NO_PROPOSAL_CHOSEN with
 # both lists. Then `erdp attach` with an `ike` table (tests/ike/attach.rs):

@@ -64,10 +64,12 @@ pub(super) enum Request {
     Liveness,
     /// CREATE_CHILD_SA rekeying the CHILD_SA we receive on `old_spi_in`,
     /// with our new inbound SPI and nonce.
+    /// With PFS, `dh` is our half of the rekey's key exchange.
     Rekey {
         old_spi_in: u32,
         spi_in: u32,
         ni: Vec<u8>,
+        dh: Option<DhPrivate>,
     },
     /// INFORMATIONAL deleting the CHILD_SA we receive on `spi_in`.
     Delete { spi_in: u32 },
@@ -572,6 +574,14 @@ impl Ike {
             .collect()
     }
 
+    /// Our ESP proposals for a CREATE_CHILD_SA (with the PFS groups).
+    pub(super) fn esp_rekey_proposals(&self, spi: u32) -> Vec<Proposal> {
+        (1u8..)
+            .zip(&self.config.esp_suites)
+            .map(|(n, s)| s.to_rekey_proposal(n, spi))
+            .collect()
+    }
+
     /// Returns false when the SA is to be removed.
     fn on_response(
         &mut self,
@@ -606,9 +616,10 @@ impl Ike {
                     old_spi_in,
                     spi_in,
                     ni,
+                    dh,
                 }),
             ) => {
-                self.rekey_response(now, sa, &p, (old_spi_in, spi_in, &ni), out);
+                self.rekey_response(now, sa, &p, (old_spi_in, spi_in, &ni, dh), out);
                 true
             }
             (State::Established, Some(Request::Delete { spi_in })) => {

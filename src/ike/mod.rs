@@ -207,10 +207,12 @@ impl IkeConfig {
                 EspSuite {
                     algorithm: crate::esp::Algorithm::Aes256Gcm,
                     esn: false,
+                    pfs: None,
                 },
                 EspSuite {
                     algorithm: crate::esp::Algorithm::Aes128Gcm,
                     esn: false,
+                    pfs: None,
                 },
             ],
             local_ts: vec![any],

@@ -96,10 +96,11 @@ impl IkeSuite {
 impl EspSuite {
     /// Reads an ESP proposal in strongSwan's notation: `aes128gcm16`,
     /// `aes256gcm16`, `chacha20poly1305`, or `aes128`/`aes256` with
-    /// `sha256`; then optionally `esn` or `noesn` (the default). A DH group
-    /// (PFS) is refused: erdp does not do PFS on CHILD_SAs yet.
+    /// `sha256`; optionally `esn` or `noesn` (the default); and optionally a
+    /// DH group for PFS on rekeys (`ecp256`, `ecp384`, `x25519`,
+    /// `modp2048`), as strongSwan's `esp_proposals` write it.
     pub fn from_notation(name: &str) -> Result<EspSuite, NotationError> {
-        let (mut encr, mut integ, mut esn) = (None, None, None);
+        let (mut encr, mut integ, mut esn, mut pfs) = (None, None, None, None);
         for token in name.split('-') {
             match token {
                 "aes128gcm16" => once(name, &mut encr, Algorithm::Aes128Gcm, "encryption")?,
@@ -122,18 +123,17 @@ impl EspSuite {
                 "sha256" => once(name, &mut integ, (), "integrity")?,
                 "esn" => once(name, &mut esn, true, "ESN choice")?,
                 "noesn" => once(name, &mut esn, false, "ESN choice")?,
-                "ecp256" | "ecp384" | "x25519" | "curve25519" | "modp2048" => {
-                    return Err(error(
-                        name,
-                        "PFS (a DH group on the CHILD_SA) is not supported",
-                    ));
-                }
+                "ecp256" => once(name, &mut pfs, DhGroup::Ecp256, "DH group")?,
+                "ecp384" => once(name, &mut pfs, DhGroup::Ecp384, "DH group")?,
+                "x25519" | "curve25519" => once(name, &mut pfs, DhGroup::Curve25519, "DH group")?,
+                "modp2048" => once(name, &mut pfs, DhGroup::Modp2048, "DH group")?,
                 other => {
                     return Err(error(
                         name,
                         format!(
                             "unknown transform {other:?} (known: aes128gcm16, aes256gcm16, \
-                             chacha20poly1305, aes128, aes256, sha256, esn, noesn)"
+                             chacha20poly1305, aes128, aes256, sha256, esn, noesn, ecp256, \
+                             ecp384, x25519, modp2048)"
                         ),
                     ));
                 }
@@ -148,6 +148,7 @@ impl EspSuite {
         Ok(EspSuite {
             algorithm,
             esn: esn.unwrap_or(false),
+            pfs,
         })
     }
 }
@@ -190,6 +191,14 @@ mod tests {
             let suite = EspSuite::from_notation(text).expect(text);
             assert_eq!(ProposalName(&suite.to_proposal(1, 1)).to_string(), printed);
         }
+        // PFS: the group goes into rekey proposals only (RFC 7296 1.2: no
+        // DH transform in IKE_AUTH).
+        let suite = EspSuite::from_notation("aes256gcm16-ecp256").unwrap();
+        assert_eq!(suite.pfs, Some(DhGroup::Ecp256));
+        let rekey = ProposalName(&suite.to_rekey_proposal(1, 1)).to_string();
+        assert_eq!(rekey, "esp:aes256gcm16-noesn-ecp256");
+        let auth = ProposalName(&suite.to_proposal(1, 1)).to_string();
+        assert_eq!(auth, "esp:aes256gcm16-noesn");
     }
 
     #[test]
@@ -211,7 +220,7 @@ mod tests {
             assert!(e.to_string().contains(why), "{text}: {e}");
         }
         for (text, why) in [
-            ("aes256gcm16-ecp256", "PFS"),
+            ("aes256gcm16-ecp256-x25519", "more than one DH group"),
             ("aes256", "needs sha256"),
             ("aes256gcm16-sha256", "no integrity"),
             ("aes256gcm16-esn-noesn", "more than one ESN"),

@@ -29,6 +29,11 @@ pub struct EspSuite {
     pub algorithm: Algorithm,
     /// Extended sequence numbers.
     pub esn: bool,
+    /// PFS: the Diffie-Hellman group of a rekey's key exchange (KE
+    /// payloads in CREATE_CHILD_SA, RFC 7296 section 1.3.1); none, the new
+    /// keys come from SK_d and the nonces alone. The CHILD_SA that IKE_AUTH
+    /// creates has no KE of its own (section 1.2): no DH transform there.
+    pub pfs: Option<DhGroup>,
 }
 
 impl IkeSuite {
@@ -152,7 +157,45 @@ impl EspSuite {
         }
     }
 
+    /// The proposal for a CREATE_CHILD_SA: [`Self::to_proposal`] with the
+    /// PFS group's DH transform.
+    pub fn to_rekey_proposal(self, number: u8, spi: u32) -> Proposal {
+        let mut proposal = self.to_proposal(number, spi);
+        if let Some(group) = self.pfs {
+            proposal.transforms.push(Transform {
+                kind: transform::DH,
+                id: group.id(),
+                key_bits: None,
+            });
+        }
+        proposal
+    }
+
+    /// In IKE_AUTH: a proposal without DH (or with DH NONE only).
     fn offered_in(self, p: &Proposal) -> bool {
+        self.offered_apart_from_dh(p)
+            && p.transforms
+                .iter()
+                .all(|t| t.kind != transform::DH || t.id == 0)
+    }
+
+    /// In CREATE_CHILD_SA: with PFS, the proposal offers our group; without,
+    /// it offers no group (or NONE).
+    fn offered_in_rekey(self, p: &Proposal) -> bool {
+        let dh_ok = match self.pfs {
+            Some(group) => p
+                .transforms
+                .iter()
+                .any(|t| t.kind == transform::DH && t.id == group.id()),
+            None => p
+                .transforms
+                .iter()
+                .all(|t| t.kind != transform::DH || t.id == 0),
+        };
+        dh_ok && self.offered_apart_from_dh(p)
+    }
+
+    fn offered_apart_from_dh(self, p: &Proposal) -> bool {
         let (id, key_bits) = self.encr();
         let esn = if self.esn {
             transform::ESN_YES
@@ -168,9 +211,6 @@ impl EspSuite {
                 .iter()
                 .any(|t| t.kind == transform::ESN && t.id == esn)
             && self.integ_offered_in(p)
-            && p.transforms
-                .iter()
-                .all(|t| t.kind != transform::DH || t.id == 0)
             && only_known_types(p)
     }
 
@@ -216,6 +256,20 @@ pub fn select_esp(ours: &[EspSuite], theirs: &[Proposal]) -> Option<(u8, EspSuit
         let spi = u32::from_be_bytes(p.spi.as_slice().try_into().ok()?);
         ours.iter()
             .find(|s| s.offered_in(p))
+            .map(|s| (p.number, *s, spi))
+    })
+}
+
+/// [`select_esp`] for a CREATE_CHILD_SA, where a PFS suite needs its DH
+/// group offered (RFC 7296 section 1.3.1).
+pub(crate) fn select_esp_rekey(
+    ours: &[EspSuite],
+    theirs: &[Proposal],
+) -> Option<(u8, EspSuite, u32)> {
+    theirs.iter().find_map(|p| {
+        let spi = u32::from_be_bytes(p.spi.as_slice().try_into().ok()?);
+        ours.iter()
+            .find(|s| s.offered_in_rekey(p))
             .map(|s| (p.number, *s, spi))
     })
 }

@@ -6,23 +6,32 @@
 //! uninstall it ([`Event::ChildSaDeleted`]). erdp rekeys
 //! [`IkeConfig::child_rekey_margin`] before [`IkeConfig::child_lifetime`].
 //!
-//! Not yet: PFS on rekey (a KE payload is refused with
-//! NO_PROPOSAL_CHOSEN), rekeying the IKE SA itself (answered
-//! NO_ADDITIONAL_SAS), and simultaneous-rekey collisions (section 2.8.1).
+//! PFS (section 1.3.1): an ESP suite with a DH group ([`EspSuite::pfs`])
+//! puts the group in rekey proposals and a KE payload beside the nonce;
+//! the new KEYMAT then also depends on a fresh g^ir (section 2.17). A KE in
+//! another group than the chosen proposal's is answered INVALID_KE_PAYLOAD
+//! with ours.
+//!
+//! Not yet: rekeying the IKE SA itself (answered NO_ADDITIONAL_SAS),
+//! simultaneous-rekey collisions (section 2.8.1), and retrying a rekey in
+//! the group an INVALID_KE_PAYLOAD names (the rekey is reported failed).
+//!
+//! [`EspSuite::pfs`]: super::EspSuite::pfs
 //!
 //! [`IkeConfig::child_rekey_margin`]: super::IkeConfig::child_rekey_margin
 //! [`IkeConfig::child_lifetime`]: super::IkeConfig::child_lifetime
 
 use std::time::Duration;
 
+use super::crypto::{DhGroup, DhPrivate};
 use super::exchange::{IkeSa, NONCE_LEN, Parsed, Request, notify_chain, ts_names};
 use super::keys::derive_child_keys;
-use super::proposal::{proposal_names, select_esp};
+use super::proposal::{proposal_names, select_esp_rekey};
 use super::ts::narrow;
 use super::{ChildSa, Event, Failure, Ike, IkeDrop, Output, child_sa};
 use crate::wire::ike::{
-    Delete, IkeWireError, Notify, PayloadChain, TrafficSelector, exchange, notify, payload,
-    protocol, write_sa, write_ts,
+    Delete, IkeWireError, KeyExchange, Notify, PayloadChain, TrafficSelector, exchange, notify,
+    payload, protocol, write_sa, write_ts,
 };
 
 /// Most CHILD_SAs one IKE SA holds (the rekey overlap needs two).
@@ -101,6 +110,13 @@ impl Ike {
         let (Some(spi_in), Some(ni)) = (self.new_esp_spi(), self.random::<NONCE_LEN>()) else {
             return false;
         };
+        // PFS: a key exchange in the group of our first PFS suite.
+        let pfs = self.config.esp_suites.iter().find_map(|s| s.pfs);
+        let dh = match pfs.map(|group| group.generate(&self.rng)) {
+            Some(None) => return false,
+            Some(Some(dh)) => Some(dh),
+            None => None,
+        };
         let old = &sa.children[i];
         let old_spi_in = old.spi_in;
         let rekey = Notify {
@@ -112,8 +128,11 @@ impl Ike {
         let mut chain = PayloadChain::new();
         let built = (|| {
             chain.push(payload::NOTIFY, &rekey.to_bytes()?)?;
-            chain.push(payload::SA, &write_sa(&self.esp_proposals(spi_in))?)?;
+            chain.push(payload::SA, &write_sa(&self.esp_rekey_proposals(spi_in))?)?;
             chain.push(payload::NONCE, &ni)?;
+            if let Some(dh) = &dh {
+                chain.push(payload::KE, &key_exchange(dh).to_bytes())?;
+            }
             chain.push(payload::TSI, &write_ts(&old.local_ts)?)?;
             chain.push(payload::TSR, &write_ts(&old.remote_ts)?)?;
             Ok::<_, IkeWireError>(chain)
@@ -132,6 +151,7 @@ impl Ike {
                 old_spi_in,
                 spi_in,
                 ni: ni.to_vec(),
+                dh,
             };
         }
         true
@@ -144,7 +164,7 @@ impl Ike {
         now: Duration,
         sa: &mut IkeSa,
         p: &Parsed,
-        (old_spi_in, spi_in, ni): (u32, u32, &[u8]),
+        (old_spi_in, spi_in, ni, dh): (u32, u32, &[u8], Option<DhPrivate>),
         out: &mut Output,
     ) {
         let fail = |failure: Failure, out: &mut Output| {
@@ -157,7 +177,7 @@ impl Ike {
             let failure = if kind == notify::NO_PROPOSAL_CHOSEN {
                 Failure::NoProposalChosen {
                     sa: "CHILD",
-                    ours: proposal_names(&self.esp_proposals(spi_in)),
+                    ours: proposal_names(&self.esp_rekey_proposals(spi_in)),
                     theirs: Vec::new(),
                 }
             } else {
@@ -167,7 +187,7 @@ impl Ike {
         }
         let chosen = p.sa.as_deref().and_then(|props| {
             (props.len() == 1)
-                .then(|| select_esp(&self.config.esp_suites, props))
+                .then(|| select_esp_rekey(&self.config.esp_suites, props))
                 .flatten()
         });
         let Some(old) = sa.children.iter().find(|c| c.spi_in == old_spi_in).cloned() else {
@@ -179,8 +199,26 @@ impl Ike {
             let notify = notify::INVALID_SYNTAX;
             return fail(Failure::PeerError { notify }, out);
         };
+        // PFS: the peer's KE must be in the chosen proposal's group, ours.
+        let shared = match (suite.pfs, dh, &p.ke) {
+            (None, _, _) => None,
+            (Some(group), Some(dh), Some(ke)) if dh.group() == group && ke.group == group.id() => {
+                match dh.agree(&ke.data) {
+                    Ok(shared) => Some(shared),
+                    Err(_) => {
+                        let notify = notify::INVALID_SYNTAX;
+                        return fail(Failure::PeerError { notify }, out);
+                    }
+                }
+            }
+            _ => {
+                let notify = notify::INVALID_KE_PAYLOAD;
+                return fail(Failure::PeerError { notify }, out);
+            }
+        };
         let keys = sa.suite.zip(sa.keys.as_ref()).and_then(|(ike, keys)| {
-            derive_child_keys(ike.prf, &keys.sk_d, None, ni, nr, suite.keymat_len())
+            let shared = shared.as_deref().map(Vec::as_slice);
+            derive_child_keys(ike.prf, &keys.sk_d, shared, ni, nr, suite.keymat_len())
         });
         let Some((i_to_r, r_to_i)) = keys else {
             return self.count_drop(IkeDrop::Internal);
@@ -268,19 +306,27 @@ impl Ike {
         let (Some(nonce), Some(ts_i), Some(ts_r)) = (&p.nonce, &p.ts_i, &p.ts_r) else {
             return notify_chain(notify::INVALID_SYNTAX, &[]);
         };
-        let Some((number, suite, spi_out)) = (p.ke.is_none())
-            .then(|| select_esp(&self.config.esp_suites, proposals))
-            .flatten()
+        let Some((number, suite, spi_out)) = select_esp_rekey(&self.config.esp_suites, proposals)
         else {
             out.events.push(Event::Failed {
                 spi_i: sa.spi_i,
                 failure: Failure::NoProposalChosen {
                     sa: "CHILD",
-                    ours: proposal_names(&self.esp_proposals(0)),
+                    ours: proposal_names(&self.esp_rekey_proposals(0)),
                     theirs: proposal_names(proposals),
                 },
             });
             return notify_chain(notify::NO_PROPOSAL_CHOSEN, &[]);
+        };
+        // PFS: the peer's KE must be in the chosen proposal's group (a KE
+        // beside a chosen proposal without a group is ignored).
+        let pfs = match (suite.pfs, &p.ke) {
+            (None, _) => None,
+            (Some(group), Some(ke)) if ke.group == group.id() => Some((group, ke)),
+            (Some(group), Some(_)) => {
+                return notify_chain(notify::INVALID_KE_PAYLOAD, &group.id().to_be_bytes());
+            }
+            (Some(_), None) => return notify_chain(notify::INVALID_SYNTAX, &[]),
         };
         let (local, remote) = self.our_ts();
         let (narrowed_i, narrowed_r) = (narrow(ts_i, &remote), narrow(ts_r, &local));
@@ -296,8 +342,14 @@ impl Ike {
             self.count_drop(IkeDrop::Internal);
             return notify_chain(notify::NO_ADDITIONAL_SAS, &[]);
         };
+        let (shared, ke_r) = match pfs.map(|(group, ke)| self.answer_key_exchange(group, ke)) {
+            None => (None, None),
+            Some(Ok((shared, ke_r))) => (Some(shared), Some(ke_r)),
+            Some(Err(chain)) => return chain,
+        };
         let keys = sa.suite.zip(sa.keys.as_ref()).and_then(|(ike, keys)| {
-            derive_child_keys(ike.prf, &keys.sk_d, None, nonce, &nr, suite.keymat_len())
+            let shared = shared.as_deref().map(Vec::as_slice);
+            derive_child_keys(ike.prf, &keys.sk_d, shared, nonce, &nr, suite.keymat_len())
         });
         let Some((i_to_r, r_to_i)) = keys else {
             self.count_drop(IkeDrop::Internal);
@@ -327,9 +379,12 @@ impl Ike {
         let built = (|| {
             chain.push(
                 payload::SA,
-                &write_sa(&[suite.to_proposal(number, spi_in)])?,
+                &write_sa(&[suite.to_rekey_proposal(number, spi_in)])?,
             )?;
             chain.push(payload::NONCE, &nr)?;
+            if let Some(ke_r) = &ke_r {
+                chain.push(payload::KE, &ke_r.to_bytes())?;
+            }
             chain.push(payload::TSI, &write_ts(&narrowed_i)?)?;
             chain.push(payload::TSR, &write_ts(&narrowed_r)?)?;
             Ok::<_, IkeWireError>(chain)
@@ -338,6 +393,24 @@ impl Ike {
             self.count_drop(IkeDrop::Internal);
             PayloadChain::new()
         })
+    }
+
+    /// The responder's half of a PFS key exchange in `group` with the
+    /// peer's `ke`: the shared secret and our KE payload, or the error
+    /// response (an invalid public value is INVALID_SYNTAX).
+    fn answer_key_exchange(
+        &mut self,
+        group: DhGroup,
+        ke: &KeyExchange,
+    ) -> Result<(crate::ike::crypto::Secret, KeyExchange), PayloadChain> {
+        let Some(dh) = group.generate(&self.rng) else {
+            self.count_drop(IkeDrop::Internal);
+            return Err(notify_chain(notify::NO_ADDITIONAL_SAS, &[]));
+        };
+        let ours = key_exchange(&dh);
+        dh.agree(&ke.data)
+            .map(|shared| (shared, ours))
+            .map_err(|_| notify_chain(notify::INVALID_SYNTAX, &[]))
     }
 
     /// The peer deletes CHILD_SAs (by the SPIs it receives on, our
@@ -371,5 +444,13 @@ impl Ike {
             }
         }
         chain
+    }
+}
+
+/// Our KE payload for `dh`.
+fn key_exchange(dh: &DhPrivate) -> KeyExchange {
+    KeyExchange {
+        group: dh.group().id(),
+        data: dh.public().to_vec(),
     }
 }

@@ -359,6 +359,7 @@ fn esp_no_proposal_chosen_lists_both_sides() {
     cb.esp_suites = vec![EspSuite {
         algorithm: Algorithm::ChaCha20Poly1305,
         esn: true,
+        pfs: None,
     }];
     b = Ike::new(cb);
     let mut first = Output::default();

@@ -178,10 +178,10 @@ fn mistakes_name_line_and_field() {
             "unknown transform \"3des\"",
         ),
         (
-            "role = \"responder\"\npsk_file = \"vpn.psk\"\nesp_proposals = [\"aes256gcm16-ecp256\"]",
+            "role = \"responder\"\npsk_file = \"vpn.psk\"\nesp_proposals = [\"aes256gcm16\", \"aes256gcm16-ecp256-x25519\"]",
             "esp_proposals",
-            "interface[1].ike.esp_proposals[0]",
-            "PFS",
+            "interface[1].ike.esp_proposals[1]",
+            "more than one DH group",
         ),
         (
             "role = \"responder\"\npsk_file = \"vpn.psk\"\nesp_proposals = []",

@@ -9,7 +9,8 @@
 //! `esp` module under the negotiated keys, and the echo reply that erdp seals
 //! opens in charon, so ping succeeds only if both directions' keys agree.
 //! Then the CHILD_SA is rekeyed (by erdp's lifetime, and by `swanctl
-//! --rekey`) and pings cross the new SA; Dead Peer Detection: charon answers
+//! --rekey`), without and with PFS, and pings cross the new SA; Dead Peer
+//! Detection: charon answers
 //! erdp's liveness checks, and once its link is down erdp declares it dead.
 //! Then a wrong PSK and a proposal mismatch fail with the reason.
 
@@ -554,15 +555,27 @@ fn ike_interop_with_strongswan() {
     }
 
     // CHILD_SA rekeying (RFC 7296 section 1.3.3), started by each side:
-    // make-before-break, then pings cross the new SA.
-    for (tag, after) in [
-        ("rekey-erdp", After::ErdpRekeys),
-        ("rekey-charon", After::CharonRekeys),
+    // make-before-break, then pings cross the new SA. With PFS (section
+    // 1.3.1, `esp_proposals = aes256gcm16-ecp256` on both sides), each
+    // CREATE_CHILD_SA carries a key exchange: charon refuses a rekey
+    // without one, and the new keys only agree if both derived the same
+    // g^ir.
+    for (tag, after, esp_proposal) in [
+        ("rekey-erdp", After::ErdpRekeys, "aes256gcm16"),
+        ("rekey-charon", After::CharonRekeys, "aes256gcm16"),
+        ("rekey-erdp-pfs", After::ErdpRekeys, "aes256gcm16-ecp256"),
+        (
+            "rekey-charon-pfs",
+            After::CharonRekeys,
+            "aes256gcm16-ecp256",
+        ),
     ] {
         let ns = erdp_namespace();
-        let charon = start_charon(&ns, tag, "aes256gcm16-prfsha256-ecp256", PSK);
+        let proposals = ("aes256gcm16-prfsha256-ecp256", esp_proposal);
+        let charon = start_charon_with(&ns, tag, proposals, PSK);
         setup_erdp_side(&ns);
         let mut config = erdp_config(DhGroup::Ecp256, PSK);
+        config.esp_suites = vec![esp_suite_for(esp_proposal)];
         if after == After::ErdpRekeys {
             config.child_lifetime = Duration::from_secs(8);
             config.child_rekey_margin = Duration::from_secs(2);
@@ -585,6 +598,14 @@ fn ike_interop_with_strongswan() {
             run.requests_after_rekey,
             charon_log(&charon)
         );
+        if esp_proposal.ends_with("ecp256") {
+            // charon names the rekeyed CHILD_SA's proposal with its group.
+            let log = charon_log(&charon);
+            assert!(
+                log.contains("selected proposal: ESP:AES_GCM_16_256/ECP_256"),
+                "{tag}: charon did not select a PFS proposal\n{log}"
+            );
+        }
         eprintln!(
             "{tag}: CHILD_SA rekeyed and the old one deleted on both sides, {} echo requests \
              opened on the new SA, ping ok",
@@ -699,17 +720,8 @@ fn suite_for(proposal: &str, group: DhGroup) -> erdp::ike::IkeSuite {
     }
 }
 
-/// erdp's ESP suite for a strongSwan ESP proposal.
+/// erdp's ESP suite for a strongSwan ESP proposal (the same notation).
 fn esp_suite_for(proposal: &str) -> erdp::ike::EspSuite {
-    use erdp::esp::Algorithm;
-    erdp::ike::EspSuite {
-        algorithm: match proposal {
-            "aes128gcm16" => Algorithm::Aes128Gcm,
-            "aes256gcm16" => Algorithm::Aes256Gcm,
-            "aes128-sha256" => Algorithm::Aes128CbcHmacSha256,
-            "aes256-sha256" => Algorithm::Aes256CbcHmacSha256,
-            other => panic!("no ESP suite for {other}"),
-        },
-        esn: false,
-    }
+    erdp::ike::EspSuite::from_notation(proposal)
+        .unwrap_or_else(|e| panic!("no ESP suite for {proposal}: {e}"))
 }

@@ -25,6 +25,7 @@ fn cbc_pair(encr: IkeEncr, integ: IkeInteg, prf: Prf, esp: Algorithm) -> (Ike, I
         c.esp_suites = vec![EspSuite {
             algorithm: esp,
             esn: false,
+            pfs: None,
         }];
         Ike::new(c)
     };
@@ -131,6 +132,7 @@ fn cbc_suite_names_its_integrity_in_the_proposal() {
     let esp = EspSuite {
         algorithm: Algorithm::Aes128CbcHmacSha256,
         esn: false,
+        pfs: None,
     };
     assert_eq!(
         crate::ike::ProposalName(&esp.to_proposal(1, 0x1234)).to_string(),

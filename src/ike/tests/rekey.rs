@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use super::{deliver, exchange, failure, ipv4_packet, pair, poll};
 use crate::esp::{InboundSa, OutboundSa};
-use crate::ike::{ChildSa, Event, Ike, IkeConfig, Output};
+use crate::ike::{ChildSa, EspSuite, Event, Failure, Ike, IkeConfig, Output};
 use crate::packet::PacketBuf;
 
 const fn secs(s: u64) -> Duration {
@@ -173,4 +173,81 @@ fn a_lost_create_child_sa_is_retransmitted_and_answered_once() {
     assert_eq!(rekeyed(&one.events).0, b0.inbound.spi);
     assert!(two.events.is_empty(), "the retransmission changes nothing");
     assert_eq!(one.datagrams, two.datagrams, "the same answer");
+}
+
+/// [`established`] with `a`'s and `b`'s ESP suites (notation).
+fn established_with(a_esp: &[&str], b_esp: &[&str]) -> (Ike, Ike, ChildSa, ChildSa) {
+    let suites = |names: &[&str]| -> Vec<EspSuite> {
+        names
+            .iter()
+            .map(|n| EspSuite::from_notation(n).unwrap())
+            .collect()
+    };
+    let (a, b) = pair(b"correct horse");
+    let mut ca = short_lived(a.config().clone(), 100);
+    let mut cb = short_lived(b.config().clone(), 100);
+    ca.esp_suites = suites(a_esp);
+    cb.esp_suites = suites(b_esp);
+    let (mut a, mut b) = (Ike::new(ca), Ike::new(cb));
+    let mut first = Output::default();
+    a.initiate(Duration::ZERO, &mut first);
+    let (ev_a, ev_b) = exchange(&mut a, &mut b, first);
+    assert!(failure(&ev_a).is_none() && failure(&ev_b).is_none());
+    (a, b, installed(&ev_a), installed(&ev_b))
+}
+
+#[test]
+fn pfs_rekeys_agree_in_every_group_started_by_either_side() {
+    // RFC 7296 section 1.3.1: KEi and KEr beside the nonces; the new
+    // KEYMAT depends on the fresh g^ir (section 2.17).
+    for group in ["ecp256", "ecp384", "x25519", "modp2048"] {
+        let suite = format!("aes256gcm16-{group}");
+        let (mut a, mut b, a0, b0) = established_with(&[&suite], &[&suite]);
+        let (a1, b1) = rekey(&mut a, &mut b, (&a0, &b0), secs(90));
+        // b's SA was made at 90 s: both are due at 180 s; b goes first.
+        rekey(&mut b, &mut a, (&b1, &a1), secs(180));
+        assert_eq!(
+            a.stats().total_dropped() + b.stats().total_dropped(),
+            0,
+            "{group}"
+        );
+    }
+}
+
+#[test]
+fn a_pfs_rekey_in_the_wrong_group_is_invalid_ke_payload() {
+    // a offers ecp256 then x25519 and sends its KE in ecp256; b takes
+    // only x25519: INVALID_KE_PAYLOAD naming b's group (section 1.3.1).
+    let (mut a, mut b, _, _) = established_with(
+        &["aes256gcm16-ecp256", "aes256gcm16-x25519"],
+        &["aes256gcm16-x25519"],
+    );
+    let request = poll(&mut a, secs(90));
+    let answer = deliver(request.datagrams, &mut b, secs(90));
+    assert!(answer.events.is_empty(), "b installs nothing");
+    let result = deliver(answer.datagrams, &mut a, secs(90));
+    assert!(
+        matches!(
+            failure(&result.events),
+            Some(Failure::PeerError { notify: 17 })
+        ),
+        "{:?}",
+        result.events
+    );
+}
+
+#[test]
+fn pfs_on_one_side_only_is_no_proposal_chosen() {
+    let (mut a, mut b, _, _) = established_with(&["aes256gcm16-ecp256"], &["aes256gcm16"]);
+    let request = poll(&mut a, secs(90));
+    let answer = deliver(request.datagrams, &mut b, secs(90));
+    assert!(matches!(
+        failure(&answer.events),
+        Some(Failure::NoProposalChosen { sa: "CHILD", .. })
+    ));
+    let result = deliver(answer.datagrams, &mut a, secs(90));
+    assert!(matches!(
+        failure(&result.events),
+        Some(Failure::NoProposalChosen { sa: "CHILD", .. })
+    ));
 }
