@@ -1,7 +1,9 @@
 //! The outbound SA: tunnel-mode ESP encapsulation (RFC 4303 section 3.1.2)
 //! in place in a [`PacketBuf`], with a precomputed outer IPv4/IPv6 (+ UDP,
-//! RFC 3948) header template and an atomic sequence counter shared by
-//! worker threads.
+//! RFC 3948) header template and a sequence counter shared by worker
+//! threads: under a short lock per packet ([`OutboundSa::encapsulate`]),
+//! per block ([`OutboundSa::encapsulate_batch`]), or per block a worker
+//! leases ([`super::SendLease`], the forwarder's way).
 
 use std::borrow::BorrowMut;
 use std::net::IpAddr;
