@@ -10,11 +10,11 @@
 //! puts the group in rekey proposals and a KE payload beside the nonce;
 //! the new KEYMAT then also depends on a fresh g^ir (section 2.17). A KE in
 //! another group than the chosen proposal's is answered INVALID_KE_PAYLOAD
-//! with ours.
+//! with ours, and our rekey answered so starts again in the group named,
+//! if one of our PFS suites has it.
 //!
-//! Not yet: rekeying the IKE SA itself (answered NO_ADDITIONAL_SAS),
-//! simultaneous-rekey collisions (section 2.8.1), and retrying a rekey in
-//! the group an INVALID_KE_PAYLOAD names (the rekey is reported failed).
+//! Not yet: rekeying the IKE SA itself (answered NO_ADDITIONAL_SAS) and
+//! simultaneous-rekey collisions (section 2.8.1).
 //!
 //! [`EspSuite::pfs`]: super::EspSuite::pfs
 //!
@@ -97,7 +97,7 @@ impl Ike {
             |sa| sa.children.iter().any(|c| c.due(now, due)),
             |ike, sa| {
                 if let Some(i) = sa.children.iter().position(|c| c.due(now, due))
-                    && !ike.send_rekey(sa, i, now, out)
+                    && !ike.send_rekey(sa, i, None, now, out)
                 {
                     ike.count_drop(IkeDrop::Internal);
                 }
@@ -105,13 +105,20 @@ impl Ike {
         );
     }
 
-    /// Sends CREATE_CHILD_SA rekeying `sa.children[i]`.
-    fn send_rekey(&mut self, sa: &mut IkeSa, i: usize, now: Duration, out: &mut Output) -> bool {
+    /// Sends CREATE_CHILD_SA rekeying `sa.children[i]`; with PFS, the key
+    /// exchange is in `group`, else in our first PFS suite's group.
+    fn send_rekey(
+        &mut self,
+        sa: &mut IkeSa,
+        i: usize,
+        group: Option<DhGroup>,
+        now: Duration,
+        out: &mut Output,
+    ) -> bool {
         let (Some(spi_in), Some(ni)) = (self.new_esp_spi(), self.random::<NONCE_LEN>()) else {
             return false;
         };
-        // PFS: a key exchange in the group of our first PFS suite.
-        let pfs = self.config.esp_suites.iter().find_map(|s| s.pfs);
+        let pfs = group.or_else(|| self.config.esp_suites.iter().find_map(|s| s.pfs));
         let dh = match pfs.map(|group| group.generate(&self.rng)) {
             Some(None) => return false,
             Some(Some(dh)) => Some(dh),
@@ -167,13 +174,17 @@ impl Ike {
         (old_spi_in, spi_in, ni, dh): (u32, u32, &[u8], Option<DhPrivate>),
         out: &mut Output,
     ) {
+        let spi_i = sa.spi_i;
         let fail = |failure: Failure, out: &mut Output| {
-            out.events.push(Event::Failed {
-                spi_i: sa.spi_i,
-                failure,
-            });
+            out.events.push(Event::Failed { spi_i, failure });
         };
         if let Some(kind) = p.error() {
+            let tried = dh.as_ref().map(DhPrivate::group);
+            if kind == notify::INVALID_KE_PAYLOAD
+                && self.retry_rekey(sa, p, old_spi_in, tried, now, out)
+            {
+                return;
+            }
             let failure = if kind == notify::NO_PROPOSAL_CHOSEN {
                 Failure::NoProposalChosen {
                     sa: "CHILD",
@@ -238,6 +249,34 @@ impl Ike {
             new: Box::new(child),
         });
         self.send_delete(sa, &old, now, out);
+    }
+
+    /// INVALID_KE_PAYLOAD to our rekey names the group the peer wants
+    /// (RFC 7296 section 1.3.1): when one of our PFS suites has it and we
+    /// did not just try it, the rekey starts again in that group. True
+    /// when a new request went out.
+    fn retry_rekey(
+        &mut self,
+        sa: &mut IkeSa,
+        p: &Parsed,
+        old_spi_in: u32,
+        tried: Option<DhGroup>,
+        now: Duration,
+        out: &mut Output,
+    ) -> bool {
+        let wanted = p
+            .notify(notify::INVALID_KE_PAYLOAD)
+            .and_then(|n| n.data.get(..2))
+            .and_then(|b| DhGroup::from_id(u16::from_be_bytes([b[0], b[1]])));
+        let ours = |g: DhGroup| self.config.esp_suites.iter().any(|s| s.pfs == Some(g));
+        let Some(group) = wanted.filter(|g| ours(*g) && tried != Some(*g)) else {
+            return false;
+        };
+        let Some(i) = sa.children.iter().position(|c| c.spi_in == old_spi_in) else {
+            return false;
+        };
+        sa.children[i].replaced = false;
+        self.send_rekey(sa, i, Some(group), now, out)
     }
 
     /// Deletes `old` (ours after a rekey): INFORMATIONAL with a Delete of
