@@ -37,6 +37,10 @@ use crate::wire::ike::{
 /// Most CHILD_SAs one IKE SA holds (the rekey overlap needs two).
 pub(super) const MAX_CHILDREN: usize = 4;
 
+/// How long after a failed rekey it is tried again (the old SA still works
+/// meanwhile).
+pub(super) const REKEY_RETRY: Duration = Duration::from_secs(30);
+
 /// A CHILD_SA as the IKE SA remembers it.
 #[derive(Debug, Clone)]
 pub(super) struct Child {
@@ -53,6 +57,8 @@ pub(super) struct Child {
     pub(super) replaced: bool,
     /// The driver asked for a rekey (a byte limit): rekey at the next poll.
     pub(super) rekey_asked: bool,
+    /// A rekey failed: not before this time again.
+    pub(super) retry_at: Option<Duration>,
 }
 
 impl Child {
@@ -65,11 +71,14 @@ impl Child {
             created: now,
             replaced: false,
             rekey_asked: false,
+            retry_at: None,
         }
     }
 
     fn due(&self, now: Duration, after: Duration) -> bool {
-        !self.replaced && (self.rekey_asked || now >= self.created + after)
+        !self.replaced
+            && self.retry_at.is_none_or(|at| now >= at)
+            && (self.rekey_asked || now >= self.created + after)
     }
 }
 
@@ -165,25 +174,44 @@ impl Ike {
     }
 
     /// The peer's answer to our CREATE_CHILD_SA: install the new SA, then
-    /// delete the old one.
+    /// delete the old one. A failed rekey is reported and tried again
+    /// [`REKEY_RETRY`] later.
     pub(super) fn rekey_response(
+        &mut self,
+        now: Duration,
+        sa: &mut IkeSa,
+        p: &Parsed,
+        request: (u32, u32, &[u8], Option<DhPrivate>),
+        out: &mut Output,
+    ) {
+        let old_spi_in = request.0;
+        if let Err(failure) = self.rekey_answered(now, sa, p, request, out) {
+            if let Some(old) = sa.children.iter_mut().find(|c| c.spi_in == old_spi_in) {
+                old.replaced = false;
+                old.retry_at = Some(now + REKEY_RETRY);
+            }
+            out.events.push(Event::Failed {
+                spi_i: sa.spi_i,
+                failure,
+            });
+        }
+    }
+
+    /// [`Self::rekey_response`] up to a failure.
+    fn rekey_answered(
         &mut self,
         now: Duration,
         sa: &mut IkeSa,
         p: &Parsed,
         (old_spi_in, spi_in, ni, dh): (u32, u32, &[u8], Option<DhPrivate>),
         out: &mut Output,
-    ) {
-        let spi_i = sa.spi_i;
-        let fail = |failure: Failure, out: &mut Output| {
-            out.events.push(Event::Failed { spi_i, failure });
-        };
+    ) -> Result<(), Failure> {
         if let Some(kind) = p.error() {
             let tried = dh.as_ref().map(DhPrivate::group);
             if kind == notify::INVALID_KE_PAYLOAD
                 && self.retry_rekey(sa, p, old_spi_in, tried, now, out)
             {
-                return;
+                return Ok(());
             }
             let failure = if kind == notify::NO_PROPOSAL_CHOSEN {
                 Failure::NoProposalChosen {
@@ -194,7 +222,7 @@ impl Ike {
             } else {
                 Failure::PeerError { notify: kind }
             };
-            return fail(failure, out);
+            return Err(failure);
         }
         let chosen = p.sa.as_deref().and_then(|props| {
             (props.len() == 1)
@@ -202,13 +230,13 @@ impl Ike {
                 .flatten()
         });
         let Some(old) = sa.children.iter().find(|c| c.spi_in == old_spi_in).cloned() else {
-            return;
+            return Ok(());
         };
         let (Some((_, suite, spi_out)), Some(nr), Some(ts_i), Some(ts_r)) =
             (chosen, &p.nonce, &p.ts_i, &p.ts_r)
         else {
             let notify = notify::INVALID_SYNTAX;
-            return fail(Failure::PeerError { notify }, out);
+            return Err(Failure::PeerError { notify });
         };
         // PFS: the peer's KE must be in the chosen proposal's group, ours.
         let shared = match (suite.pfs, dh, &p.ke) {
@@ -218,13 +246,13 @@ impl Ike {
                     Ok(shared) => Some(shared),
                     Err(_) => {
                         let notify = notify::INVALID_SYNTAX;
-                        return fail(Failure::PeerError { notify }, out);
+                        return Err(Failure::PeerError { notify });
                     }
                 }
             }
             _ => {
                 let notify = notify::INVALID_KE_PAYLOAD;
-                return fail(Failure::PeerError { notify }, out);
+                return Err(Failure::PeerError { notify });
             }
         };
         let keys = sa.suite.zip(sa.keys.as_ref()).and_then(|(ike, keys)| {
@@ -232,7 +260,8 @@ impl Ike {
             derive_child_keys(ike.prf, &keys.sk_d, shared, ni, nr, suite.keymat_len())
         });
         let Some((i_to_r, r_to_i)) = keys else {
-            return self.count_drop(IkeDrop::Internal);
+            self.count_drop(IkeDrop::Internal);
+            return Ok(());
         };
         let child = child_sa(
             &self.config,
@@ -249,6 +278,7 @@ impl Ike {
             new: Box::new(child),
         });
         self.send_delete(sa, &old, now, out);
+        Ok(())
     }
 
     /// INVALID_KE_PAYLOAD to our rekey names the group the peer wants

@@ -248,7 +248,7 @@ fn a_pfs_rekey_in_the_wrong_group_is_retried_in_the_group_the_peer_names() {
 }
 
 #[test]
-fn pfs_on_one_side_only_is_no_proposal_chosen() {
+fn pfs_on_one_side_only_is_no_proposal_chosen_and_tried_again_later() {
     let (mut a, mut b, _, _) = established_with(&["aes256gcm16-ecp256"], &["aes256gcm16"]);
     let request = poll(&mut a, secs(90));
     let answer = deliver(request.datagrams, &mut b, secs(90));
@@ -261,4 +261,10 @@ fn pfs_on_one_side_only_is_no_proposal_chosen() {
         failure(&result.events),
         Some(Failure::NoProposalChosen { sa: "CHILD", .. })
     ));
+    // The old SA still works; the rekey is tried again 30 s later.
+    assert!(poll(&mut a, secs(119)).datagrams.is_empty());
+    let again = poll(&mut a, secs(120));
+    assert_eq!(again.datagrams.len(), 1, "a new CREATE_CHILD_SA");
+    let answer = deliver(again.datagrams, &mut b, secs(120));
+    assert!(failure(&answer.events).is_some(), "b still refuses it");
 }
