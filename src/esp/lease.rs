@@ -60,15 +60,14 @@ impl SendLease {
     ) -> Result<EncapOutcome, EspDrop> {
         if !self.held.as_ref().is_some_and(|h| Arc::ptr_eq(&h.sa, sa)) {
             self.settle();
-            self.held = Some(Held {
-                sa: Arc::clone(sa),
-                next: 0,
-                end: 0,
-                start: Usage::default(),
-                done: Usage::default(),
-            });
         }
-        let held = self.held.as_mut().ok_or(EspDrop::SaExpired)?;
+        let held = self.held.get_or_insert_with(|| Held {
+            sa: Arc::clone(sa),
+            next: 0,
+            end: 0,
+            start: Usage::default(),
+            done: Usage::default(),
+        });
         held.encapsulate(buf, wanted)
             .map_err(|reason| sa.count_drop(reason))
     }

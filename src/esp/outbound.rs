@@ -18,7 +18,7 @@ use super::config::{DfMode, DscpMode, EcnMode, SaConfig, SaConfigError, TunnelEn
 use super::counters::{LifetimeEvent, Limits, SaCounters, SaStats, Usage, assign_events};
 use super::drop::EspDrop;
 use super::ecn::outer_ecn;
-use super::lock::ShortLock;
+use super::lock::{ShortGuard, ShortLock};
 use super::selectors::Selectors;
 use super::suite::{EspAad, EspCipher, ICV_LEN, MAX_ESP_PREFIX_LEN, MAX_IV_LEN};
 use crate::packet::PacketBuf;
@@ -431,12 +431,7 @@ impl OutboundSa {
         }
         let before = {
             let held = self.send_state.lock.lock();
-            // Unused numbers go back if no other worker took numbers since
-            // (none is ever handed out twice); else they are skipped.
-            if seq < end_seq && self.send_state.last_seq.load(Ordering::Relaxed) == end_seq - 1 {
-                self.send_state.last_seq.store(seq - 1, Ordering::Relaxed);
-            }
-            self.send_state.counters.add_locked(done, &held)
+            self.settle_locked(seq, end_seq, done, &held)
         };
         if self.limits.may_cross(before, done) {
             let sizes = results
@@ -598,28 +593,48 @@ impl OutboundSa {
     pub(super) fn renew_lease(&self, done: Usage, wanted: u64) -> (u64, u64, Usage) {
         let held = self.send_state.lock.lock();
         let before = self.send_state.counters.add_locked(done, &held);
-        let last = self.send_state.last_seq.load(Ordering::Relaxed);
-        let granted = wanted.min(self.seq_limit.saturating_sub(last));
-        self.send_state
-            .last_seq
-            .store(last + granted, Ordering::Relaxed);
+        let (first, granted) = self.take_numbers_locked(wanted, &held);
         drop(held);
         self.log_crossing(before, done);
-        (last + 1, granted, before.plus(done))
+        (first, granted, before.plus(done))
     }
 
     /// Settles a [`super::SendLease`]: counts `done` and gives back the
     /// unused numbers `next..end` if no other worker took numbers since.
     pub(super) fn end_lease(&self, next: u64, end: u64, done: Usage) {
-        let held = self.send_state.lock.lock();
+        let before = {
+            let held = self.send_state.lock.lock();
+            self.settle_locked(next, end, done, &held)
+        };
+        self.log_crossing(before, done);
+    }
+
+    /// Under the send lock: takes up to `wanted` consecutive sequence
+    /// numbers, never wrapping (RFC 4303 section 3.3.3). Returns the first
+    /// one and how many were granted (fewer only at the end of the
+    /// sequence space).
+    #[inline]
+    fn take_numbers_locked(&self, wanted: u64, _held: &ShortGuard<'_>) -> (u64, u64) {
+        let last = self.send_state.last_seq.load(Ordering::Relaxed);
+        let granted = wanted.min(self.seq_limit.saturating_sub(last));
+        self.send_state
+            .last_seq
+            .store(last + granted, Ordering::Relaxed);
+        (last + 1, granted)
+    }
+
+    /// Under the send lock, after a block `..end` was used up to `next`:
+    /// the unused numbers go back if no other worker took numbers since
+    /// (none is ever handed out twice), else they are skipped; `done` is
+    /// counted. Returns the usage before it.
+    #[inline]
+    fn settle_locked(&self, next: u64, end: u64, done: Usage, held: &ShortGuard<'_>) -> Usage {
         if next < end && self.send_state.last_seq.load(Ordering::Relaxed) == end - 1 {
             self.send_state
                 .last_seq
                 .store(next.saturating_sub(1), Ordering::Relaxed);
         }
-        let before = self.send_state.counters.add_locked(done, &held);
-        drop(held);
-        self.log_crossing(before, done);
+        self.send_state.counters.add_locked(done, held)
     }
 
     /// Logs the lifetime limit that usage `done` on top of `before` crossed.
@@ -643,19 +658,13 @@ impl OutboundSa {
         self.send_state.counters.drop(reason)
     }
 
-    /// Under the send lock: takes up to `wanted` consecutive sequence
-    /// numbers, never wrapping (RFC 4303 section 3.3.3). Returns the first
-    /// one, how many were granted (fewer only at the end of the sequence
-    /// space) and the usage so far.
+    /// [`Self::take_numbers_locked`] under the send lock, with the usage so
+    /// far.
     #[inline]
     fn reserve_sequences(&self, wanted: u64) -> (u64, u64, Usage) {
-        let _held = self.send_state.lock.lock();
-        let last = self.send_state.last_seq.load(Ordering::Relaxed);
-        let granted = wanted.min(self.seq_limit.saturating_sub(last));
-        self.send_state
-            .last_seq
-            .store(last + granted, Ordering::Relaxed);
-        (last + 1, granted, self.send_state.counters.usage())
+        let held = self.send_state.lock.lock();
+        let (first, granted) = self.take_numbers_locked(wanted, &held);
+        (first, granted, self.send_state.counters.usage())
     }
 }
 

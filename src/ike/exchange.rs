@@ -568,17 +568,18 @@ impl Ike {
     }
 
     pub(super) fn esp_proposals(&self, spi: u32) -> Vec<Proposal> {
-        (1u8..)
-            .zip(&self.config.esp_suites)
-            .map(|(n, s)| s.to_proposal(n, spi))
-            .collect()
+        self.esp_proposals_by(spi, EspSuite::to_proposal)
     }
 
     /// Our ESP proposals for a CREATE_CHILD_SA (with the PFS groups).
     pub(super) fn esp_rekey_proposals(&self, spi: u32) -> Vec<Proposal> {
+        self.esp_proposals_by(spi, EspSuite::to_rekey_proposal)
+    }
+
+    fn esp_proposals_by(&self, spi: u32, to: fn(EspSuite, u8, u32) -> Proposal) -> Vec<Proposal> {
         (1u8..)
             .zip(&self.config.esp_suites)
-            .map(|(n, s)| s.to_rekey_proposal(n, spi))
+            .map(|(n, s)| to(*s, n, spi))
             .collect()
     }
 

@@ -123,11 +123,8 @@ impl Ike {
         }
         // Unauthenticated: an error notify ends the attempt only because
         // the initiator has nothing better to do (RFC 7296 section 2.21.1).
-        if let Some(n) = p.notify(notify::INVALID_KE_PAYLOAD) {
-            let wanted = n
-                .data
-                .get(..2)
-                .and_then(|b| DhGroup::from_id(u16::from_be_bytes([b[0], b[1]])));
+        if p.notify(notify::INVALID_KE_PAYLOAD).is_some() {
+            let wanted = p.invalid_ke_group();
             let offered = self.config.ike_suites.iter().any(|s| Some(s.dh) == wanted);
             match wanted {
                 Some(group) if offered && sa.dh.as_ref().map(|k| k.group()) != Some(group) => {

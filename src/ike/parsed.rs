@@ -1,9 +1,10 @@
 //! One decrypted IKE message's payloads, sorted out by type (the SK
 //! payload's inner chain or an IKE_SA_INIT's plain one).
 
+use super::crypto::DhGroup;
 use crate::wire::ike::{
     Delete, IkeWireError, KeyExchange, MAX_DELETED_SPIS, Notify, Proposal, RawPayload,
-    TrafficSelector, TypedData, parse_sa, parse_ts, payload,
+    TrafficSelector, TypedData, notify, parse_sa, parse_ts, payload,
 };
 
 /// Payloads of one message, sorted out.
@@ -65,6 +66,14 @@ impl Parsed {
 
     pub(super) fn notify(&self, kind: u16) -> Option<&Notify> {
         self.notifies.iter().find(|n| n.kind == kind)
+    }
+
+    /// The group an INVALID_KE_PAYLOAD notify asks for (RFC 7296 section
+    /// 1.3.1: its data is the group number), if it is one we know.
+    pub(super) fn invalid_ke_group(&self) -> Option<DhGroup> {
+        let data = &self.notify(notify::INVALID_KE_PAYLOAD)?.data;
+        let id = data.first_chunk::<2>().map(|b| u16::from_be_bytes(*b))?;
+        DhGroup::from_id(id)
     }
 
     pub(super) fn error(&self) -> Option<u16> {

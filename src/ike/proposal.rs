@@ -182,17 +182,15 @@ impl EspSuite {
     /// In CREATE_CHILD_SA: with PFS, the proposal offers our group; without,
     /// it offers no group (or NONE).
     fn offered_in_rekey(self, p: &Proposal) -> bool {
-        let dh_ok = match self.pfs {
-            Some(group) => p
-                .transforms
-                .iter()
-                .any(|t| t.kind == transform::DH && t.id == group.id()),
-            None => p
-                .transforms
-                .iter()
-                .all(|t| t.kind != transform::DH || t.id == 0),
-        };
-        dh_ok && self.offered_apart_from_dh(p)
+        match self.pfs {
+            Some(group) => {
+                self.offered_apart_from_dh(p)
+                    && p.transforms
+                        .iter()
+                        .any(|t| t.kind == transform::DH && t.id == group.id())
+            }
+            None => self.offered_in(p),
+        }
     }
 
     fn offered_apart_from_dh(self, p: &Proposal) -> bool {
@@ -252,12 +250,7 @@ pub fn select_ike(ours: &[IkeSuite], theirs: &[Proposal]) -> Option<(u8, IkeSuit
 
 /// [`select_ike`] for ESP; also returns the peer's SPI.
 pub fn select_esp(ours: &[EspSuite], theirs: &[Proposal]) -> Option<(u8, EspSuite, u32)> {
-    theirs.iter().find_map(|p| {
-        let spi = u32::from_be_bytes(p.spi.as_slice().try_into().ok()?);
-        ours.iter()
-            .find(|s| s.offered_in(p))
-            .map(|s| (p.number, *s, spi))
-    })
+    select_esp_by(ours, theirs, EspSuite::offered_in)
 }
 
 /// [`select_esp`] for a CREATE_CHILD_SA, where a PFS suite needs its DH
@@ -266,10 +259,20 @@ pub(crate) fn select_esp_rekey(
     ours: &[EspSuite],
     theirs: &[Proposal],
 ) -> Option<(u8, EspSuite, u32)> {
+    select_esp_by(ours, theirs, EspSuite::offered_in_rekey)
+}
+
+/// The first of the peer's proposals that one of ours matches by
+/// `offered`, with its number and the peer's SPI.
+fn select_esp_by(
+    ours: &[EspSuite],
+    theirs: &[Proposal],
+    offered: fn(EspSuite, &Proposal) -> bool,
+) -> Option<(u8, EspSuite, u32)> {
     theirs.iter().find_map(|p| {
         let spi = u32::from_be_bytes(p.spi.as_slice().try_into().ok()?);
         ours.iter()
-            .find(|s| s.offered_in_rekey(p))
+            .find(|s| offered(**s, p))
             .map(|s| (p.number, *s, spi))
     })
 }

@@ -294,10 +294,7 @@ impl Ike {
         now: Duration,
         out: &mut Output,
     ) -> bool {
-        let wanted = p
-            .notify(notify::INVALID_KE_PAYLOAD)
-            .and_then(|n| n.data.get(..2))
-            .and_then(|b| DhGroup::from_id(u16::from_be_bytes([b[0], b[1]])));
+        let wanted = p.invalid_ke_group();
         let ours = |g: DhGroup| self.config.esp_suites.iter().any(|s| s.pfs == Some(g));
         let Some(group) = wanted.filter(|g| ours(*g) && tried != Some(*g)) else {
             return false;
