@@ -76,6 +76,12 @@ pub struct IkeTunnel {
     decrypted_seen: u64,
     /// Why the tunnel last went down or failed.
     last_failure: Option<String>,
+    /// Stopped: the endpoint is gone (an emulated gateway failure), hears
+    /// nothing and sends nothing until restarted.
+    stopped: bool,
+    /// The seed of the SPI stream, when SPIs are drawn from one
+    /// ([`Ike::draw_spis_from`]), and how many endpoints it has seeded.
+    spi_seed: Option<(u64, u64)>,
 }
 
 impl IkeTunnel {
@@ -107,6 +113,8 @@ impl IkeTunnel {
                     installed: Vec::new(),
                     decrypted_seen: 0,
                     last_failure: None,
+                    stopped: false,
+                    spi_seed: None,
                 })
             })
             .collect()
@@ -152,6 +160,49 @@ impl IkeTunnel {
         &self.ike
     }
 
+    /// Whether the endpoint is stopped ([`IkeTunnel::stop`]).
+    pub fn is_stopped(&self) -> bool {
+        self.stopped
+    }
+
+    /// Draws the endpoint's SPIs from a stream seeded with `seed` (and
+    /// every later endpoint's, after a restart, from the next seed).
+    pub(super) fn draw_spis_from(&mut self, seed: u64) {
+        self.spi_seed = Some((seed, 1));
+        self.ike.draw_spis_from(seed);
+    }
+
+    /// The endpoint dies, as a failed gateway does: its IKE state and SAs
+    /// are gone at once, it answers nothing and starts nothing until
+    /// [`IkeTunnel::restart`]. The peer notices by Dead Peer Detection.
+    pub(super) fn stop(&mut self, now: Duration, node: &Node) {
+        self.stopped = true;
+        self.ike = self.fresh_ike();
+        self.next_attempt = None;
+        self.down(now, "the IKE endpoint was stopped".to_owned(), node);
+        self.state = TunnelState::Down;
+        self.next_attempt = None;
+    }
+
+    /// The endpoint starts again with no state, as a restarted gateway
+    /// does: an initiator negotiates at once, a responder waits.
+    pub(super) fn restart(&mut self, now: Duration) {
+        self.stopped = false;
+        self.state = TunnelState::Negotiating;
+        self.next_attempt = (self.role == IkeRole::Initiator).then_some(now);
+    }
+
+    /// A new endpoint with this tunnel's configuration (SPIs from the
+    /// next seed of the stream, if seeded).
+    fn fresh_ike(&mut self) -> Ike {
+        let mut ike = Ike::new(self.ike.config().clone());
+        if let Some((seed, used)) = &mut self.spi_seed {
+            ike.draw_spis_from(seed.wrapping_add(*used));
+            *used += 1;
+        }
+        ike
+    }
+
     /// The esp_sa lines of every SA installed.
     pub(super) fn wireshark_lines(&self) -> Vec<String> {
         self.installed
@@ -162,6 +213,9 @@ impl IkeTunnel {
 
     pub(super) fn handle(&mut self, now: Duration, datagram: &Datagram, node: &Node) -> Output {
         let mut out = Output::default();
+        if self.stopped {
+            return out;
+        }
         self.ike.handle(now, datagram, &mut out);
         self.apply(now, &out.events, node);
         out
@@ -169,6 +223,9 @@ impl IkeTunnel {
 
     pub(super) fn poll(&mut self, now: Duration, node: &Node) -> Output {
         let mut out = Output::default();
+        if self.stopped {
+            return out;
+        }
         let decrypted = node
             .counters()
             .interfaces

@@ -8,8 +8,8 @@
 //! make-before-break), and Dead Peer Detection takes the tunnel down.
 //!
 //! Sans-I/O and clock-driven, like the IKE core: the caller (the `erdp
-//! attach` handler, and later the emulator in virtual time) gives it the IP
-//! packets the node delivered ([`ControlPlane::receive`]) and the time
+//! attach` handler on the wall clock, the emulator's `NodeDevice` in
+//! virtual time) gives it the IP packets the node delivered ([`ControlPlane::receive`]) and the time
 //! ([`ControlPlane::poll`]), and takes the IP packets to send
 //! ([`ControlPlane::take_packets`]), which it routes through the node
 //! ([`crate::dataplane::Worker::originate`]): lookup, policies, L2 header,
@@ -38,6 +38,11 @@ use crate::wire::{UdpDatagram, build_udp_datagram, parse_udp_datagram};
 
 pub use ike_tunnel::{IkeTunnel, SaRecord, TunnelState};
 
+/// How often a control plane's timers run (retransmissions, DPD and
+/// rekeys are in seconds; this is fine enough), on the handler's clock in
+/// `erdp attach` and on the virtual clock in the emulator.
+pub const CONTROL_POLL: Duration = Duration::from_millis(50);
+
 /// What the control plane received and sent.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct ControlCounters {
@@ -45,6 +50,9 @@ pub struct ControlCounters {
     pub received: u64,
     /// Datagrams for the control plane from a peer no tunnel names.
     pub no_listener: u64,
+    /// IKE datagrams for a stopped endpoint ([`ControlPlane::stop`]),
+    /// ignored as a dead gateway would.
+    pub to_stopped: u64,
     /// Delivered packets that were not UDP datagrams.
     pub malformed: u64,
     /// IP packets made to send.
@@ -108,6 +116,10 @@ impl ControlPlane {
             self.counters.no_listener += 1;
             return;
         };
+        if tunnel.is_stopped() {
+            self.counters.to_stopped += 1;
+            return;
+        }
         self.counters.received += 1;
         let incoming = crate::ike::Datagram {
             local,
@@ -128,6 +140,36 @@ impl ControlPlane {
         for output in outputs {
             self.queue(output);
         }
+    }
+
+    /// Draws every tunnel's SPIs from streams seeded by `seed` (the
+    /// emulator's, so a run repeats from seed to seed; see
+    /// [`crate::ike::Ike::draw_spis_from`]).
+    pub fn draw_spis_from(&mut self, seed: u64) {
+        for (k, tunnel) in self.tunnels.iter_mut().enumerate() {
+            tunnel.draw_spis_from(seed.wrapping_add((k as u64) << 32));
+        }
+    }
+
+    /// Stops the IKE endpoint of the tunnel on `id`, as a failed gateway
+    /// stops: state and SAs gone, nothing answered. False when no tunnel
+    /// is on `id`.
+    pub fn stop(&mut self, id: InterfaceId, now: Duration, node: &Node) -> bool {
+        let Some(tunnel) = self.tunnels.iter_mut().find(|t| t.interface() == id) else {
+            return false;
+        };
+        tunnel.stop(now, node);
+        true
+    }
+
+    /// Starts the stopped endpoint of the tunnel on `id` again, with no
+    /// state. False when no tunnel is on `id`.
+    pub fn restart(&mut self, id: InterfaceId, now: Duration) -> bool {
+        let Some(tunnel) = self.tunnels.iter_mut().find(|t| t.interface() == id) else {
+            return false;
+        };
+        tunnel.restart(now);
+        true
     }
 
     /// The IP packets to send since the last call.

@@ -13,7 +13,7 @@ use thiserror::Error;
 use std::time::{Duration, Instant};
 
 use super::{Driver, FateRoute, FrameHandler, Order};
-use crate::control::ControlPlane;
+use crate::control::{CONTROL_POLL, ControlPlane};
 use crate::dataplane::{Delivery, Fate, Node, Outcome, Worker};
 use crate::fib::InterfaceId;
 use crate::packet::PacketBuf;
@@ -195,10 +195,6 @@ pub struct NodeHandler {
     started: Instant,
     next_poll: Duration,
 }
-
-/// How often the control plane's timers run (retransmissions, DPD, rekeys
-/// are in seconds; this is fine enough).
-const CONTROL_POLL: Duration = Duration::from_millis(50);
 
 impl NodeHandler {
     /// A handler for ports named `port_names` (in port index order), each

@@ -5,6 +5,12 @@
 //! packets the node generated (ARP replies, ICMP errors) leave through the
 //! pool.
 //!
+//! A node with tunnels keyed by IKE has a [`ControlPlane`]: what the node
+//! delivers to itself as control traffic goes to it, its timers run on the
+//! virtual clock (every [`CONTROL_POLL`]), and the IKE datagrams it makes
+//! leave through the node like any packet it generates, so tunnels
+//! negotiate, rekey and detect dead peers in virtual time.
+//!
 //! Every fate is also folded into the shared per-flow model of
 //! [`crate::report`], one [`FlowTable`] per ingress port: the ways each flow
 //! left (egress, tunnel and SA, or the drop reason), what arrived in ESP,
@@ -15,7 +21,8 @@ use std::sync::Arc;
 
 use super::device::{Arrival, Device, PortId, TxQueue};
 use super::time::SimTime;
-use crate::dataplane::{Fate, Node};
+use crate::control::{CONTROL_POLL, ControlPlane};
+use crate::dataplane::{Delivery, Fate, Node, Outcome};
 use crate::driver::{Driver, FateRoute, Order};
 use crate::fib::InterfaceId;
 use crate::packet::PacketBuf;
@@ -47,6 +54,12 @@ pub struct NodeDevice {
     flows: Vec<FlowTable>,
     /// Fates tallied so far (the tables' frame numbers).
     tallied: u64,
+    /// The node's control plane, when a tunnel is keyed by IKE.
+    control: Option<ControlPlane>,
+    /// IP packets the node delivered to its control plane during a run.
+    control_in: Vec<Vec<u8>>,
+    /// When the control plane's timers next run.
+    next_control: SimTime,
 }
 
 impl std::fmt::Debug for NodeDevice {
@@ -119,7 +132,21 @@ impl NodeDevice {
             run_generated: Vec::new(),
             flows: (0..interfaces.len()).map(|_| FlowTable::new()).collect(),
             tallied: 0,
+            control: Some(ControlPlane::new(node)).filter(|c| !c.is_empty()),
+            control_in: Vec::new(),
+            next_control: SimTime::ZERO,
         })
+    }
+
+    /// The node's control plane (IKE), when one of its tunnels is keyed
+    /// by IKE.
+    pub fn control(&self) -> Option<&ControlPlane> {
+        self.control.as_ref()
+    }
+
+    /// The control plane, to seed it or to stop and restart endpoints.
+    pub fn control_mut(&mut self) -> Option<&mut ControlPlane> {
+        self.control.as_mut()
     }
 
     /// The node.
@@ -179,7 +206,7 @@ impl NodeDevice {
             device: self,
             tx,
             now,
-            port,
+            port: Some(port),
         };
         // Routing to emulator ports cannot fail (the error type is Infallible).
         let Ok(()) = driver.drive(ingress, &mut run, &mut route);
@@ -191,9 +218,48 @@ impl NodeDevice {
             }
         }
         self.run = run;
+        self.send_generated(tx);
+        if !self.control_in.is_empty() {
+            self.serve_control(now, tx, false);
+        }
+    }
+
+    /// Sends what the node generated, after the frames it forwarded.
+    fn send_generated(&mut self, tx: &mut TxQueue<'_>) {
         for (out, frame) in self.run_generated.drain(..) {
             tx.send(PortId(out), frame);
         }
+    }
+
+    /// Hands the delivered control packets to the control plane, runs its
+    /// timers when `timers`, and sends what it made through the node.
+    fn serve_control(&mut self, now: SimTime, tx: &mut TxQueue<'_>, timers: bool) {
+        let (Some(control), Some(mut driver)) = (self.control.as_mut(), self.driver.take()) else {
+            self.control_in.clear();
+            return;
+        };
+        let clock = now.since_start();
+        for packet in self.control_in.drain(..) {
+            control.receive(clock, &packet, &self.node);
+        }
+        if timers {
+            control.poll(clock, &self.node);
+        }
+        let packets = control.take_packets();
+        if !packets.is_empty() {
+            let refs: Vec<&[u8]> = packets.iter().map(Vec::as_slice).collect();
+            driver.set_time(clock);
+            let mut route = NodeRoute {
+                device: self,
+                tx,
+                now,
+                port: None,
+            };
+            // Routing to emulator ports cannot fail (the error type is Infallible).
+            let Ok(()) = driver.originate(&refs, &mut route);
+        }
+        self.driver = Some(driver);
+        self.send_generated(tx);
     }
 }
 
@@ -204,8 +270,9 @@ struct NodeRoute<'d, 'q, 't> {
     device: &'d mut NodeDevice,
     tx: &'q mut TxQueue<'t>,
     now: SimTime,
-    /// The emulator port the run arrived on.
-    port: u16,
+    /// The emulator port the run arrived on (`None`: packets the control
+    /// plane originated, not tallied by flow).
+    port: Option<u16>,
 }
 
 impl FateRoute for NodeRoute<'_, '_, '_> {
@@ -219,7 +286,12 @@ impl FateRoute for NodeRoute<'_, '_, '_> {
     ) -> Result<(), Self::Error> {
         let device = &mut *self.device;
         let len = device.run_lens.get(index).copied().unwrap_or(0);
-        device.tally(self.now, self.port, fate, len, frame.as_slice());
+        if let Some(port) = self.port {
+            device.tally(self.now, port, fate, len, frame.as_slice());
+        }
+        if fate.outcome == Outcome::Delivered(Delivery::Control) && device.control.is_some() {
+            device.control_in.push(frame.as_slice().to_vec());
+        }
         let out = fate.egress().and_then(|id| device.port_of(id));
         device.run_sends.push(out);
         Ok(())
@@ -233,7 +305,9 @@ impl FateRoute for NodeRoute<'_, '_, '_> {
     ) -> Result<(), Self::Error> {
         let device = &mut *self.device;
         let out = fate.egress().and_then(|id| device.port_of(id));
-        device.tally(self.now, self.port, fate, frame.len(), &[]);
+        if let Some(port) = self.port {
+            device.tally(self.now, port, fate, frame.len(), &[]);
+        }
         if let Some(out) = out {
             let mut sent = self.tx.frame();
             std::mem::swap(frame, &mut sent);
@@ -272,9 +346,14 @@ impl Device for NodeDevice {
         }
     }
 
-    fn poll(&mut self, _now: SimTime, _tx: &mut TxQueue<'_>) {}
+    fn poll(&mut self, now: SimTime, tx: &mut TxQueue<'_>) {
+        if self.control.is_some() && now >= self.next_control {
+            self.next_control = now + CONTROL_POLL;
+            self.serve_control(now, tx, true);
+        }
+    }
 
     fn next_wakeup(&mut self) -> Option<SimTime> {
-        None
+        self.control.as_ref().map(|_| self.next_control)
     }
 }

@@ -3,10 +3,14 @@
 //! and retransmission. Nothing changes state before a message's SK payload
 //! has verified, except a bounded number of half-open SAs after IKE_SA_INIT.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use rand::SeedableRng;
+use rand::rand_core::Rng;
+use rand::rngs::ChaCha8Rng;
 use ring::rand::{SecureRandom, SystemRandom};
 use zeroize::Zeroizing;
 
@@ -168,6 +172,10 @@ impl IkeSa {
 pub struct Ike {
     pub(super) config: IkeConfig,
     pub(super) rng: SystemRandom,
+    /// Where SPIs come from when not from `rng`: a seeded stream, so an
+    /// emulated run is the same from seed to seed ([`Ike::draw_spis_from`]).
+    /// Keys, nonces and IVs always come from `rng`.
+    spis: RefCell<Option<ChaCha8Rng>>,
     /// IKE SAs by our own SPI.
     pub(super) sas: HashMap<u64, IkeSa>,
     /// Half-open responder SAs by (peer SPI, peer address), to answer a
@@ -212,6 +220,7 @@ impl Ike {
         Ike {
             config,
             rng: SystemRandom::new(),
+            spis: RefCell::new(None),
             sas: HashMap::new(),
             half_open: HashMap::new(),
             cookies: CookieJar::default(),
@@ -248,9 +257,30 @@ impl Ike {
         Some(b)
     }
 
+    /// Draws SPIs (IKE and ESP) from a stream seeded with `seed` rather
+    /// than the system's generator: the emulator does, so that the SPIs a
+    /// report names repeat from run to run. SPIs are public (RFC 4303
+    /// section 2.1: only unique); every secret still comes from the
+    /// system's generator.
+    pub fn draw_spis_from(&mut self, seed: u64) {
+        *self.spis.get_mut() = Some(ChaCha8Rng::seed_from_u64(seed));
+    }
+
+    /// `N` bytes for an SPI.
+    fn spi_bytes<const N: usize>(&self) -> Option<[u8; N]> {
+        match self.spis.borrow_mut().as_mut() {
+            Some(stream) => {
+                let mut b = [0u8; N];
+                stream.fill_bytes(&mut b);
+                Some(b)
+            }
+            None => self.random(),
+        }
+    }
+
     pub(super) fn new_spi(&self) -> Option<u64> {
         loop {
-            let spi = u64::from_be_bytes(self.random()?);
+            let spi = u64::from_be_bytes(self.spi_bytes()?);
             if spi != 0 && !self.sas.contains_key(&spi) {
                 return Some(spi);
             }
@@ -560,7 +590,7 @@ impl Ike {
 
     pub(super) fn new_esp_spi(&self) -> Option<u32> {
         loop {
-            let spi = u32::from_be_bytes(self.random()?);
+            let spi = u32::from_be_bytes(self.spi_bytes()?);
             if spi >= 256 {
                 return Some(spi);
             }
