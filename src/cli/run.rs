@@ -92,7 +92,12 @@ fn execute(args: &RunArgs) -> Result<ExitCode, CliError> {
             outln!("  {file}");
         }
         outln!("the report page: {}", page.display());
-        outln!("Wireshark decrypts the ESP with these esp_sa lines (public test keys):");
+        let keys = if report.ike.is_empty() {
+            "public test keys"
+        } else {
+            "the keys this run's IKE negotiated"
+        };
+        outln!("Wireshark decrypts the ESP with these esp_sa lines ({keys}):");
         for line in &report.esp_sa {
             outln!("  {line}");
         }

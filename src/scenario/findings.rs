@@ -7,6 +7,7 @@
 use std::time::Instant;
 
 use super::bgp::ControlPlane;
+use super::ike::tunnel_reports;
 use super::model::{Flow, Scenario, Side};
 use super::report::{DirectionPath, FaultRecord, FlowResult, NodePolicies, RunReport, Verdict};
 use super::runner::{Apps, FlowPlan};
@@ -312,7 +313,9 @@ pub(super) fn finish(
             )
         })
         .collect();
-    let esp_sa = topo.sas.iter().filter_map(wireshark_esp_sa_line).collect();
+    let mut esp_sa: Vec<String> = topo.sas.iter().filter_map(wireshark_esp_sa_line).collect();
+    let (ike, negotiated) = tunnel_reports(topo);
+    esp_sa.extend(negotiated);
     RunReport {
         scenario: scenario.name.clone(),
         description: scenario.description.clone(),
@@ -333,6 +336,7 @@ pub(super) fn finish(
         notes,
         links,
         esp_sa,
+        ike,
         captures,
         link_timeline: topo.sim.link_timeline(),
     }

@@ -11,6 +11,7 @@
 mod bgp;
 mod changes;
 mod findings;
+mod ike;
 mod limits;
 mod model;
 mod recursion;
@@ -31,12 +32,15 @@ pub use bgp::{
     ONPREM_PREFIX_LIMIT_PREMIUM, RouteCounts, SessionId,
 };
 pub use changes::ROUTE_CHANGE_PATHS;
+pub use ike::IkeSpec;
 pub use model::{
     Azure, Circuit, CircuitMode, Fault, FaultKind, Flow, FlowKind, LinkSpec, MIN_HOLD_TIME_S,
     MSEE_BFD_INTERVAL_MS, MSEE_BFD_MULTIPLIER, MSEE_HOLD_TIME_S, OnPrem, Scenario, Side,
     VpnGateway, VpnImport,
 };
-pub use report::{DirectionPath, FaultRecord, FlowResult, NodePolicies, RunReport, Verdict};
+pub use report::{
+    DirectionPath, FaultRecord, FlowResult, IkeTunnelReport, NodePolicies, RunReport, Verdict,
+};
 pub use runner::{PageRenderer, RunOptions, run};
 pub use topology::{
     CIRCUITS, CircuitLayout, INSTANCES, InstanceLayout, LINK_NAMES, LINK_NAMES_TWO_CIRCUITS,
@@ -116,7 +120,7 @@ impl ScenarioError {
 }
 
 /// The built-in scenarios: name and TOML text.
-pub const BUILTIN: [(&str, &str); 7] = [
+pub const BUILTIN: [(&str, &str); 8] = [
     ("design1", include_str!("../../scenarios/design1.toml")),
     ("design2", include_str!("../../scenarios/design2.toml")),
     ("leak", include_str!("../../scenarios/leak.toml")),
@@ -130,10 +134,11 @@ pub const BUILTIN: [(&str, &str); 7] = [
         "active-active",
         include_str!("../../scenarios/active-active.toml"),
     ),
+    ("ike", include_str!("../../scenarios/ike.toml")),
 ];
 
 /// The built-in scenario `name` (`design1`, `design2`, `leak`,
-/// `two-circuits`, `recursion`, `dmz`, `active-active`).
+/// `two-circuits`, `recursion`, `dmz`, `active-active`, `ike`).
 pub fn builtin(name: &str) -> Option<Result<Scenario, ScenarioError>> {
     BUILTIN
         .iter()

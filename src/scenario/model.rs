@@ -6,6 +6,7 @@
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
+use super::ike::IkeSpec;
 use crate::config::PolicyAction;
 use crate::rib::SelectionMode;
 
@@ -40,6 +41,11 @@ pub struct Scenario {
     /// active-active (`[vpn_gateway] active_active = true`).
     #[serde(default, skip_serializing_if = "VpnGateway::is_single")]
     pub vpn_gateway: VpnGateway,
+    /// How the tunnels get their SAs: absent, static keys; `[ike]`, IKEv2
+    /// between the edge (initiator) and the gateway (responder), in
+    /// virtual time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ike: Option<IkeSpec>,
     /// Traffic flows between the two hosts.
     #[serde(default, rename = "flow")]
     pub flows: Vec<Flow>,

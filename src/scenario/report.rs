@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::bgp::RouteCounts;
 use super::topology::{INSTANCES, circuit_link_names};
+use crate::control::{SaRecord, TunnelState};
 use crate::dataplane::{NodeCounters, PolicyCounters};
 use crate::emu::{LinkReport, LinkTimeline};
 
@@ -178,6 +179,24 @@ pub struct NodePolicies {
     pub policies: Vec<PolicyCounters>,
 }
 
+/// One end of a tunnel keyed by IKE, at the end of the run.
+#[derive(Debug, Clone, Serialize)]
+pub struct IkeTunnelReport {
+    /// The node (`onprem-edge`, `azure-hub`).
+    pub node: String,
+    /// The tunnel interface (`vpn`, `vpn2`).
+    pub tunnel: String,
+    /// Where it stands.
+    pub state: TunnelState,
+    /// Why it last failed or went down.
+    pub last_failure: Option<String>,
+    /// Every SA pair it had, in installation order (times in virtual
+    /// seconds; no keys).
+    pub sas: Vec<SaRecord>,
+    /// IKE datagrams it dropped (bad, unauthenticated, replayed).
+    pub ike_dropped: u64,
+}
+
 /// The whole run.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunReport {
@@ -212,8 +231,12 @@ pub struct RunReport {
     pub notes: Vec<String>,
     /// Every link's counters.
     pub links: Vec<LinkReport>,
-    /// Wireshark `esp_sa` lines for the two SAs.
+    /// Wireshark `esp_sa` lines of every SA the tunnels had (static, or
+    /// each one IKE negotiated).
     pub esp_sa: Vec<String>,
+    /// With `[ike]`: each end of each tunnel, with every SA it had.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ike: Vec<IkeTunnelReport>,
     /// pcap files written.
     pub captures: Vec<String>,
     /// Every link's bytes over virtual time (ESP, plaintext, non-IP), for

@@ -56,6 +56,9 @@ pub(super) fn validate(scenario: &Scenario) -> Vec<ConfigIssue> {
     check.prefixes(scenario);
     check.flows(scenario);
     check.faults(scenario);
+    if let Some(ike) = &scenario.ike {
+        check.issues.extend(ike.issues(&root.key("ike")));
+    }
     check.issues
 }
 

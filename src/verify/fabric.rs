@@ -104,7 +104,12 @@ impl Fabric {
     ) -> Result<Fabric, ScenarioError> {
         // The nodes exactly as `erdp run` builds them (the simulator, its
         // hosts and links are dropped: probes go straight to the workers).
-        let handles = build(scenario, scenario.seed)?.nodes;
+        // A state's tunnels are up: with `[ike]`, that is the SAs a
+        // negotiation would install, so the static ones stand in for them
+        // (keying does not change a path; `erdp run` shows the keying).
+        let mut keyed = scenario.clone();
+        keyed.ike = None;
+        let handles = build(&keyed, scenario.seed)?.nodes;
         let mut nodes = vec![
             Arc::clone(&handles.edge),
             Arc::clone(&handles.msee),

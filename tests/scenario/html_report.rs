@@ -198,9 +198,20 @@ fn every_builtin_scenario_is_covered_here() {
             "two-circuits",
             "recursion",
             "dmz",
-            "active-active"
+            "active-active",
+            "ike"
         ]
     );
+}
+
+#[test]
+fn ike_page_renders_a_run_with_rekeys_and_a_dead_peer() {
+    let (report, html) = check_run_page("ike");
+    assert!(!report.failed(), "{}", report.summary());
+    let page = html.root_element().html();
+    for line in ["CHILD_SA installed", "BGP vpn DOWN", "dead peer"] {
+        assert!(page.contains(line), "the fault log shows {line:?}");
+    }
 }
 
 #[test]

@@ -11,5 +11,6 @@ mod errors;
 mod faults;
 mod fidelity;
 mod html_report;
+mod ike;
 mod run_outputs;
 mod two_circuits;

@@ -10,6 +10,7 @@ use super::super::bgp::{ControlPlane, RouteCounts, SessionId};
 use super::super::model::{Fault, Scenario};
 use super::super::report::FaultRecord;
 use super::super::topology::Topology;
+use super::ike::{IkeWatch, TunnelChange, set_gateway_endpoint};
 use super::outages::{Outages, link_down_drops};
 use super::records::{Recursions, counts_text, record_of};
 use super::timeline::{Happening, Timeline};
@@ -32,19 +33,31 @@ pub(super) struct Drive {
     outages: Outages,
     /// Each VPN session that is down: its down record and since when.
     vpn_down: Vec<(SessionId, usize, SimTime)>,
+    /// The edge's IKE tunnels, which decide the VPN sessions (`[ike]`).
+    ike: IkeWatch,
 }
 
 impl Drive {
     /// Brings the BGP sessions up at time zero: routes installed, the
     /// first records (the sessions, any limit already exceeded), the
-    /// recursions the first routes make.
+    /// recursions the first routes make. With `[ike]`, the VPN sessions
+    /// wait for their tunnels.
     pub(super) fn establish_sessions(scenario: &Scenario, topo: &Topology) -> Self {
         let mut plane = ControlPlane::new(scenario);
+        let ike = IkeWatch::new(topo);
+        for session in ike.sessions() {
+            plane.set(session, false);
+        }
         let limited = plane.check_limits();
         let counts = plane.apply(&topo.nodes);
+        let event = if ike.is_active() {
+            "BGP sessions established (the VPN's once IKE is up)"
+        } else {
+            "BGP sessions established"
+        };
         let mut faults = vec![FaultRecord {
             at_ms: 0.0,
-            event: "BGP sessions established".into(),
+            event: event.into(),
             effect: counts_text(RouteCounts::default(), counts),
             routes: Some(counts),
             frames_lost: None,
@@ -65,6 +78,7 @@ impl Drive {
             recursions,
             outages: Outages::new(topo.links.len()),
             vpn_down: Vec::new(),
+            ike,
         }
     }
 
@@ -87,7 +101,7 @@ impl Drive {
         let mut next = 0usize;
         loop {
             let pending = happenings.get(next).map(|(at, _)| *at);
-            if pending.is_none() && traffic_done(topo, traffic) {
+            if pending.is_none() && traffic_done(topo, traffic) && self.ike.settled(topo) {
                 break;
             }
             if topo.sim.now() >= end {
@@ -129,9 +143,28 @@ impl Drive {
         }
         topo.sim.run_until(target);
         self.outages.watch(topo);
+        if self.ike.is_active() {
+            self.tunnels_changed(topo);
+        }
     }
 
-    fn happen(&mut self, scenario: &Scenario, topo: &Topology, happening: &Happening) {
+    /// The VPN sessions follow the edge's IKE tunnels; each CHILD_SA
+    /// installed is logged.
+    fn tunnels_changed(&mut self, topo: &Topology) {
+        let now = topo.sim.now();
+        for change in self.ike.look(topo) {
+            match change {
+                TunnelChange::Session { session, up, cause } => {
+                    self.session_changed(topo, now, session, up, None, &cause);
+                }
+                TunnelChange::ChildSa { event, effect } => {
+                    self.faults.push(record_of(now, event, effect));
+                }
+            }
+        }
+    }
+
+    fn happen(&mut self, scenario: &Scenario, topo: &mut Topology, happening: &Happening) {
         let now = topo.sim.now();
         match happening {
             Happening::Link { link, up, fault } => self.link_changed(topo, now, *link, *up, fault),
@@ -145,6 +178,18 @@ impl Drive {
                 if let Some(fault) = scenario.faults.get(*index) {
                     self.route_changed(topo, now, fault);
                 }
+            }
+            Happening::Endpoint { tunnel, up, fault } => {
+                let effect = match (set_gateway_endpoint(topo, tunnel, *up, now), up) {
+                    (false, _) => format!("no IKE endpoint for tunnel {tunnel} on the gateway"),
+                    (true, true) => format!(
+                        "the gateway's IKE endpoint for {tunnel} starts again (the edge initiates)"
+                    ),
+                    (true, false) => format!(
+                        "the gateway's IKE endpoint for {tunnel} stops: its SAs are gone; the edge notices by Dead Peer Detection"
+                    ),
+                };
+                self.faults.push(record_of(now, fault.clone(), effect));
             }
         }
     }

@@ -10,6 +10,7 @@
 //! [`output`] (pcaps, `report.json`, the page).
 
 mod drive;
+mod ike;
 mod outages;
 mod output;
 mod records;

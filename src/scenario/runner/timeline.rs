@@ -28,6 +28,13 @@ pub(super) enum Happening {
     },
     /// A route change: the index of its `[[fault]]`.
     Route(usize),
+    /// The gateway's IKE endpoint of `tunnel` stops or starts again
+    /// (`[ike]`: the edge notices a stop by Dead Peer Detection).
+    Endpoint {
+        tunnel: &'static str,
+        up: bool,
+        fault: String,
+    },
 }
 
 /// The happenings of a run in time order, each at its virtual time.
@@ -60,6 +67,17 @@ pub(super) fn schedule_faults(
                 // The VPN connection: every instance's tunnel.
                 let up = fault.kind == FaultKind::TunnelUp;
                 for instance in instances(scenario) {
+                    if scenario.ike.is_some() {
+                        out.push((
+                            ms(fault.at_ms),
+                            Happening::Endpoint {
+                                tunnel: instance.tunnel,
+                                up,
+                                fault: format!("tunnel {}", if up { "up" } else { "down" }),
+                            },
+                        ));
+                        continue;
+                    }
                     out.push((
                         ms(fault.at_ms),
                         Happening::Session {
@@ -82,20 +100,27 @@ pub(super) fn schedule_faults(
                             format!("{:?}: no such VPN gateway instance", fault.instance),
                         )
                     })?;
-                out.push((
-                    ms(fault.at_ms),
+                let cause = format!(
+                    "VPN gateway instance {} {} (tunnel {})",
+                    instance.number,
+                    if up { "back" } else { "failed" },
+                    instance.tunnel
+                );
+                let happening = if scenario.ike.is_some() {
+                    Happening::Endpoint {
+                        tunnel: instance.tunnel,
+                        up,
+                        fault: cause,
+                    }
+                } else {
                     Happening::Session {
                         session: instance.session,
                         up,
                         needs: None,
-                        cause: format!(
-                            "VPN gateway instance {} {} (tunnel {})",
-                            instance.number,
-                            if up { "back" } else { "failed" },
-                            instance.tunnel
-                        ),
-                    },
-                ));
+                        cause,
+                    }
+                };
+                out.push((ms(fault.at_ms), happening));
             }
             FaultKind::LinkDown | FaultKind::LinkUp => {
                 let up = fault.kind == FaultKind::LinkUp;

@@ -27,7 +27,7 @@ use ipnet::IpNet;
 
 use super::ScenarioError;
 use super::model::{LinkSpec, Scenario};
-use crate::config::{InterfaceKind, NodeConfig};
+use crate::config::{InterfaceKind, NodeConfig, TunnelConfig};
 use crate::dataplane::Node;
 use crate::emu::link::AzureFragmentation;
 use crate::emu::{
@@ -136,21 +136,26 @@ fn node(config: NodeConfig) -> Result<Arc<Node>, ScenarioError> {
         .map_err(|e| ScenarioError::invalid(&origin, e.to_string()))
 }
 
-/// The outbound SA of each of `node`'s tunnels, in interface order.
+/// The static outbound SA of each of `node`'s tunnels, in interface
+/// order (none for tunnels keyed by IKE: their SAs are the control
+/// plane's).
 fn outbound_sas(node: &Node) -> Result<Vec<SaConfig>, ScenarioError> {
-    let sas: Vec<SaConfig> = node
+    let tunnels: Vec<&TunnelConfig> = node
         .config()
         .interfaces
         .iter()
         .filter_map(|i| match &i.kind {
-            InterfaceKind::EspTunnel(t) => t.static_sas().map(|(sa_out, _)| sa_out.clone()),
+            InterfaceKind::EspTunnel(t) => Some(&**t),
             InterfaceKind::Ethernet(_) => None,
         })
         .collect();
-    if sas.is_empty() {
+    if tunnels.is_empty() {
         return Err(ScenarioError::invalid(node.name(), "no tunnel".into()));
     }
-    Ok(sas)
+    Ok(tunnels
+        .iter()
+        .filter_map(|t| t.static_sas().map(|(sa_out, _)| sa_out.clone()))
+        .collect())
 }
 
 /// Builds the simulation: hosts, nodes and links (no routes, no traffic).
@@ -177,9 +182,17 @@ pub fn build(scenario: &Scenario, seed: u64) -> Result<Topology, ScenarioError> 
         scenario.azure.host,
         scenario.azure.vnet.mtu,
     )?;
-    let attach = |node: &Arc<Node>, ports: &[&str]| {
-        NodeDevice::new(node, ports).map_err(|e| ScenarioError::invalid(node.name(), e.to_string()))
+    // A node's IKE draws its SPIs from the run's seed (see
+    // `Ike::draw_spis_from`), so reports repeat from seed to seed.
+    let attach = |node: &Arc<Node>, ports: &[&str], seed: u64| {
+        let mut device = NodeDevice::new(node, ports)
+            .map_err(|e| ScenarioError::invalid(node.name(), e.to_string()))?;
+        if let Some(control) = device.control_mut() {
+            control.draw_spis_from(seed);
+        }
+        Ok::<_, ScenarioError>(device)
     };
+    let ike_seed = |sim: &Simulator, node: &Node| sim.seed_for(&format!("{} ike", node.name()));
     let circuits = &CIRCUITS[..scenario.circuits().count()];
     let edge_ports: Vec<&str> = std::iter::once("lan")
         .chain(circuits.iter().flat_map(|c| c.edge_ports))
@@ -189,12 +202,18 @@ pub fn build(scenario: &Scenario, seed: u64) -> Result<Topology, ScenarioError> 
         .chain(circuits.iter().skip(1).map(|c| c.hub_port))
         .collect();
     let onprem_host = sim.add_device(Box::new(onprem));
-    let edge = sim.add_device(Box::new(attach(&nodes.edge, &edge_ports)?));
-    let msee = sim.add_device(Box::new(attach(&nodes.msee, &["er1", "er2", "hub"])?));
-    let hub = sim.add_device(Box::new(attach(&nodes.hub, &hub_ports)?));
+    let seed = ike_seed(&sim, &nodes.edge);
+    let edge = sim.add_device(Box::new(attach(&nodes.edge, &edge_ports, seed)?));
+    let seed = ike_seed(&sim, &nodes.msee);
+    let msee = sim.add_device(Box::new(attach(&nodes.msee, &["er1", "er2", "hub"], seed)?));
+    let seed = ike_seed(&sim, &nodes.hub);
+    let hub = sim.add_device(Box::new(attach(&nodes.hub, &hub_ports, seed)?));
     let azure_host = sim.add_device(Box::new(azure));
     let msee2 = match &nodes.msee2 {
-        Some(node) => Some(sim.add_device(Box::new(attach(node, &["er1", "er2", "hub"])?))),
+        Some(node) => {
+            let seed = ike_seed(&sim, node);
+            Some(sim.add_device(Box::new(attach(node, &["er1", "er2", "hub"], seed)?)))
+        }
         None => None,
     };
     let hub_link = LinkSpec::lan();

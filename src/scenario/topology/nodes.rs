@@ -16,7 +16,7 @@ use super::layout::{
     PRIMARY_PEERING, instances,
 };
 use crate::config::{
-    DEFAULT_ETHERNET_MTU, EthernetConfig, InterfaceConfig, InterfaceKind, NeighborConfig,
+    DEFAULT_ETHERNET_MTU, EthernetConfig, IkeRole, InterfaceConfig, InterfaceKind, NeighborConfig,
     NodeConfig, PolicyAction, PolicyConfig, TunnelConfig, TunnelKeying,
 };
 use crate::esp::{Algorithm, SaConfig, SecretKey};
@@ -89,7 +89,7 @@ fn edge_config(scenario: &Scenario, circuits: &[CircuitPlan]) -> Result<NodeConf
         edge.tunnel(
             instance.tunnel,
             (ONPREM_TUNNEL_ENDPOINT, instance.endpoint),
-            scenario,
+            (scenario, IkeRole::Initiator),
             [(to_azure, key_azure), (to_onprem, key_onprem)],
         )?;
     }
@@ -146,7 +146,7 @@ fn hub_config(scenario: &Scenario, circuits: &[CircuitPlan]) -> Result<NodeConfi
         hub.tunnel(
             instance.tunnel,
             (instance.endpoint, ONPREM_TUNNEL_ENDPOINT),
-            scenario,
+            (scenario, IkeRole::Responder),
             [(to_onprem, key_onprem), (to_azure, key_azure)],
         )?;
     }
@@ -309,15 +309,31 @@ impl NodeBuilder {
 
     /// The tunnel interface `name` from `local` to `remote` with the
     /// scenario's tunnel MTU and MSS clamp; `keys` are the outbound and
-    /// inbound SAs' SPIs and AES-256-GCM keys.
+    /// inbound SAs' SPIs and AES-256-GCM keys. With `[ike]`, the SAs are
+    /// negotiated instead (this end in `role`), with the outbound key of
+    /// the initiator's side as the pre-shared key of the pair.
     fn tunnel(
         &mut self,
         name: &str,
         (local, remote): (Ipv4Addr, Ipv4Addr),
-        scenario: &Scenario,
+        (scenario, role): (&Scenario, IkeRole),
         keys: [(u32, &str); 2],
     ) -> Result<(), ScenarioError> {
         let [sa_out, sa_in] = keys;
+        let keying = match &scenario.ike {
+            Some(ike) => {
+                let (_, psk) = if role == IkeRole::Initiator {
+                    sa_out
+                } else {
+                    sa_in
+                };
+                TunnelKeying::Ike(Box::new(ike.tunnel_ike(role, psk.as_bytes())))
+            }
+            None => TunnelKeying::Static {
+                sa_out: sa(sa_out)?,
+                sa_in: sa(sa_in)?,
+            },
+        };
         self.config.interfaces.push(InterfaceConfig {
             name: name.into(),
             kind: InterfaceKind::EspTunnel(Box::new(TunnelConfig {
@@ -328,10 +344,7 @@ impl NodeBuilder {
                     0 => None,
                     mss => Some(mss),
                 },
-                keying: TunnelKeying::Static {
-                    sa_out: sa(sa_out)?,
-                    sa_in: sa(sa_in)?,
-                },
+                keying,
             })),
         });
         Ok(())
