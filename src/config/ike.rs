@@ -12,7 +12,7 @@ use ipnet::IpNet;
 use serde::Deserialize;
 
 use super::error::{ConfigIssue, FieldPath};
-use crate::ike::{EspSuite, IKE_PORT, Identity, IkeConfig, IkeSuite, Psk};
+use crate::ike::{AZURE_CHILD_LIFETIME_KB, EspSuite, IKE_PORT, Identity, IkeConfig, IkeSuite, Psk};
 use crate::wire::ike::id_type;
 
 /// Azure's CHILD_SA lifetime (27,000 s), the default `child_lifetime`.
@@ -77,6 +77,9 @@ pub struct TunnelIke {
     pub child_lifetime: Duration,
     /// How long before its end a CHILD_SA is rekeyed.
     pub rekey_margin: Duration,
+    /// Inner bytes either SA of a CHILD_SA carries before it is rekeyed
+    /// (`None`: no volume limit).
+    pub child_lifetime_bytes: Option<u64>,
     /// Liveness checks after this long without news (`None`: never ask,
     /// only answer).
     pub dpd_delay: Option<Duration>,
@@ -115,6 +118,7 @@ impl TunnelIke {
         }
         config.child_lifetime = self.child_lifetime;
         config.child_rekey_margin = self.rekey_margin;
+        config.child_lifetime_bytes = self.child_lifetime_bytes;
         config.dpd_delay = self.dpd_delay;
         config.dpd_timeout = self.dpd_timeout;
         config
@@ -135,6 +139,7 @@ pub(super) struct RawIke {
     remote_ts: Option<Vec<IpNet>>,
     child_lifetime: Option<u64>,
     rekey_margin: Option<u64>,
+    child_lifetime_kb: Option<u64>,
     dpd_delay: Option<u64>,
     dpd_timeout: Option<u64>,
     #[serde(default)]
@@ -295,10 +300,20 @@ impl RawIke {
             remote_ts: self.remote_ts.unwrap_or_default(),
             child_lifetime,
             rekey_margin,
+            child_lifetime_bytes: child_lifetime_bytes(self.child_lifetime_kb),
             dpd_delay,
             dpd_timeout,
             on_dead_peer: self.on_dead_peer,
         })
+    }
+}
+
+/// A CHILD_SA's volume limit in bytes from `child_lifetime_kb` (Azure's
+/// 102,400,000 KB when absent; 0: no limit).
+pub fn child_lifetime_bytes(kb: Option<u64>) -> Option<u64> {
+    match kb.unwrap_or(AZURE_CHILD_LIFETIME_KB) {
+        0 => None,
+        kb => Some(kb.saturating_mul(1024)),
     }
 }
 

@@ -50,6 +50,8 @@ pub struct SaRecord {
     pub deleted_at_s: Option<f64>,
     /// Its lifetime.
     pub lifetime_s: u64,
+    /// Its lifetime in volume (KB either way), if it has one.
+    pub lifetime_kb: Option<u64>,
 }
 
 /// A tunnel keyed by IKE.
@@ -62,6 +64,7 @@ pub struct IkeTunnel {
     role: IkeRole,
     on_dead_peer: DeadPeerAction,
     lifetime: Duration,
+    lifetime_bytes: Option<u64>,
     ike: Ike,
     state: TunnelState,
     /// When an initiator next starts a negotiation.
@@ -105,6 +108,7 @@ impl IkeTunnel {
                     role: ike.role,
                     on_dead_peer: ike.on_dead_peer,
                     lifetime: ike.child_lifetime,
+                    lifetime_bytes: ike.child_lifetime_bytes,
                     ike: Ike::new(ike.ike_config(t.local, t.remote)),
                     state: TunnelState::Negotiating,
                     next_attempt: (ike.role == IkeRole::Initiator).then_some(Duration::ZERO),
@@ -235,6 +239,14 @@ impl IkeTunnel {
             self.decrypted_seen = decrypted;
             self.ike.traffic_received(now);
         }
+        // Rekey by volume: the current pair's soft byte limit.
+        if self.state == TunnelState::Up
+            && let Some(current) = self.history.last()
+            && node.soft_limit_reached(self.interface, current.inbound_spi)
+            && self.ike.rekey_child(current.inbound_spi)
+        {
+            tracing::info!(tunnel = %self.name, "CHILD_SA soft byte limit reached: rekeying");
+        }
         if self.next_attempt.is_some_and(|at| now >= at) && self.state != TunnelState::Up {
             self.next_attempt = None;
             self.ike.initiate(now, &mut out);
@@ -305,6 +317,7 @@ impl IkeTunnel {
                     installed_at_s: now.as_secs_f64(),
                     deleted_at_s: None,
                     lifetime_s: self.lifetime.as_secs(),
+                    lifetime_kb: self.lifetime_bytes.map(|b| b / 1024),
                 });
                 self.installed.push(child.inbound.clone());
                 self.installed.push(child.outbound.clone());

@@ -39,6 +39,10 @@ use crate::esp::{SaConfig, SecretKey};
 use crate::reason::reason_enum;
 use crate::wire::ike::{TrafficSelector, TypedData, id_type};
 
+/// Azure's CHILD_SA lifetime in volume: 102,400,000 KB ("About VPN
+/// devices and IPsec/IKE parameters").
+pub const AZURE_CHILD_LIFETIME_KB: u64 = 102_400_000;
+
 /// The UDP port of IKE (RFC 7296 section 2).
 pub const IKE_PORT: u16 = 500;
 /// The UDP port IKE and ESP move to when a NAT is seen (RFC 3948).
@@ -174,6 +178,12 @@ pub struct IkeConfig {
     pub child_lifetime: Duration,
     /// How long before the end of its lifetime a CHILD_SA is rekeyed.
     pub child_rekey_margin: Duration,
+    /// A CHILD_SA's lifetime in inner bytes, each direction: once either of
+    /// its SAs has carried this many, the driver asks for a rekey
+    /// ([`Ike::rekey_child`]); at 10 % more the SA stops (hard limit, RFC
+    /// 4301 section 4.4.2.1). Azure's VPN gateway uses 102,400,000 KB.
+    /// `None`: no limit.
+    pub child_lifetime_bytes: Option<u64>,
 }
 
 impl IkeConfig {
@@ -226,6 +236,7 @@ impl IkeConfig {
             dpd_timeout: Duration::from_secs(45),
             child_lifetime: Duration::from_secs(27_000),
             child_rekey_margin: Duration::from_secs(540),
+            child_lifetime_bytes: Some(AZURE_CHILD_LIFETIME_KB * 1024),
         }
     }
 }
@@ -450,9 +461,17 @@ fn child_sa(
         local_port: NAT_T_PORT,
         remote_port,
     });
+    let lifetime = crate::esp::Lifetime {
+        soft_bytes: config.child_lifetime_bytes,
+        hard_bytes: config
+            .child_lifetime_bytes
+            .map(|bytes| bytes.saturating_add(bytes / 10)),
+        ..crate::esp::Lifetime::default()
+    };
     let build = |spi, key: &[u8], src: &[TrafficSelector], dst: &[TrafficSelector]| {
         let mut sa = SaConfig::new(spi, suite.algorithm, SecretKey::from_bytes(key));
         sa.esn = suite.esn;
+        sa.lifetime = lifetime;
         sa.tunnel = Some(tunnel);
         sa.nat_t = nat_t;
         sa.traffic_selectors = crate::esp::TrafficSelectors {

@@ -85,14 +85,15 @@ impl Child {
 impl Ike {
     /// Asks for a rekey of the CHILD_SA we receive on `inbound_spi` at the
     /// next [`Ike::poll`] (the driver calls this when the SA's soft byte or
-    /// packet limit is reached). False when no such CHILD_SA is live.
+    /// packet limit is reached). False when no such CHILD_SA is live, or
+    /// when a rekey of it was already asked for.
     pub fn rekey_child(&mut self, inbound_spi: u32) -> bool {
         let child = self
             .sas
             .values_mut()
             .flat_map(|sa| sa.children.iter_mut())
             .find(|c| c.spi_in == inbound_spi && !c.replaced);
-        child.map(|c| c.rekey_asked = true).is_some()
+        child.is_some_and(|c| !std::mem::replace(&mut c.rekey_asked, true))
     }
 
     /// Starts a rekey of every CHILD_SA past its rekey time, one request

@@ -20,10 +20,11 @@ use super::topology::Topology;
 use crate::config::{
     ConfigIssue, DEFAULT_CHILD_LIFETIME_S, DEFAULT_DPD_DELAY_S, DEFAULT_DPD_TIMEOUT_S,
     DEFAULT_REKEY_MARGIN_S, DeadPeerAction, FieldPath, IkeRole, MIN_CHILD_LIFETIME_S, TunnelIke,
+    child_lifetime_bytes,
 };
 use crate::control::ControlPlane;
 use crate::emu::{DeviceId, NodeDevice};
-use crate::ike::Psk;
+use crate::ike::{AZURE_CHILD_LIFETIME_KB, Psk};
 
 /// `[ike]` of a scenario.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
@@ -36,6 +37,10 @@ pub struct IkeSpec {
     /// of a shorter lifetime).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rekey_margin_s: Option<u64>,
+    /// CHILD_SA lifetime in volume: rekeyed once either direction carried
+    /// this many KB (Azure's: 102,400,000; 0: no volume limit).
+    #[serde(default = "default_child_lifetime_kb")]
+    pub child_lifetime_kb: u64,
     /// The edge sends a liveness check after this long without news from
     /// the gateway (default 15 s).
     #[serde(default = "default_dpd_delay")]
@@ -49,6 +54,9 @@ pub struct IkeSpec {
 fn default_child_lifetime() -> u64 {
     DEFAULT_CHILD_LIFETIME_S
 }
+fn default_child_lifetime_kb() -> u64 {
+    AZURE_CHILD_LIFETIME_KB
+}
 fn default_dpd_delay() -> u64 {
     DEFAULT_DPD_DELAY_S
 }
@@ -61,6 +69,7 @@ impl Default for IkeSpec {
         IkeSpec {
             child_lifetime_s: DEFAULT_CHILD_LIFETIME_S,
             rekey_margin_s: None,
+            child_lifetime_kb: AZURE_CHILD_LIFETIME_KB,
             dpd_delay_s: DEFAULT_DPD_DELAY_S,
             dpd_timeout_s: DEFAULT_DPD_TIMEOUT_S,
         }
@@ -109,14 +118,19 @@ impl IkeSpec {
     /// The `ike` table of one end of a tunnel: the edge initiates and
     /// checks liveness, the gateway answers. Both fail closed: the VPN's
     /// BGP session, not the node, withdraws routes when the peer dies.
-    /// The gateway's rekey margin is half the edge's, so the edge rekeys
-    /// first and the gateway's own rekey never comes due (real peers
-    /// spread their rekey times with jitter for the same reason: erdp
-    /// does not resolve simultaneous rekeys, RFC 7296 section 2.8.1).
+    /// The gateway's rekey margin is half the edge's and its volume
+    /// limit 20 % higher, so the edge rekeys first and the gateway's own
+    /// rekey never comes due (real peers spread their rekey times with
+    /// jitter for the same reason: erdp does not resolve simultaneous
+    /// rekeys, RFC 7296 section 2.8.1).
     pub(crate) fn tunnel_ike(&self, role: IkeRole, psk: &[u8]) -> TunnelIke {
-        let margin = match role {
-            IkeRole::Initiator => self.rekey_margin(),
-            IkeRole::Responder => self.rekey_margin() / 2,
+        let bytes = child_lifetime_bytes(Some(self.child_lifetime_kb));
+        let (margin, bytes) = match role {
+            IkeRole::Initiator => (self.rekey_margin(), bytes),
+            IkeRole::Responder => (
+                self.rekey_margin() / 2,
+                bytes.map(|b| b.saturating_add(b / 5)),
+            ),
         };
         TunnelIke {
             role,
@@ -130,6 +144,7 @@ impl IkeSpec {
             remote_ts: Vec::new(),
             child_lifetime: Duration::from_secs(self.child_lifetime_s),
             rekey_margin: Duration::from_secs(margin),
+            child_lifetime_bytes: bytes,
             dpd_delay: Some(Duration::from_secs(self.dpd_delay_s)),
             dpd_timeout: Duration::from_secs(self.dpd_timeout_s),
             on_dead_peer: DeadPeerAction::FailClosed,

@@ -94,6 +94,7 @@ local_ts = ["10.1.0.0/16"]
 remote_ts = ["10.2.0.0/16"]
 child_lifetime = 3600
 rekey_margin = 60
+child_lifetime_kb = 1000
 dpd_delay = 10
 dpd_timeout = 30
 on_dead_peer = "fallback""#,
@@ -118,6 +119,7 @@ on_dead_peer = "fallback""#,
     assert_eq!(ike.esp_proposals.len(), 2);
     assert_eq!(ike.child_lifetime, Duration::from_secs(3600));
     assert_eq!(ike.rekey_margin, Duration::from_secs(60));
+    assert_eq!(ike.child_lifetime_bytes, Some(1_024_000));
     assert_eq!(ike.dpd_delay, Some(Duration::from_secs(10)));
     assert_eq!(ike.dpd_timeout, Duration::from_secs(30));
     assert_eq!(ike.on_dead_peer, DeadPeerAction::Fallback);
@@ -128,12 +130,14 @@ on_dead_peer = "fallback""#,
     assert_eq!(core.ike_suites, ike.ike_proposals);
     assert_eq!(core.local_ts, ike.local_ts);
     assert_eq!(core.dpd_timeout, Duration::from_secs(30));
+    assert_eq!(core.child_lifetime_bytes, Some(1_024_000));
 }
 
 #[test]
 fn defaults_are_azure_s_and_the_key_never_prints() {
-    // About cryptographic requirements and Azure VPN gateways: the CHILD_SA
-    // (quick mode) lifetime is 27,000 s; Dead Peer Detection's timeout 45 s.
+    // About cryptographic requirements and Azure VPN gateways / About VPN
+    // devices and IPsec/IKE parameters: the CHILD_SA (quick mode) lifetime
+    // is 27,000 s and 102,400,000 KB; Dead Peer Detection's timeout 45 s.
     let dir = Dir::new("defaults");
     let config = dir
         .load(&node("role = \"responder\"\npsk_file = \"vpn.psk\""))
@@ -144,6 +148,7 @@ fn defaults_are_azure_s_and_the_key_never_prints() {
     let ike = t.ike().unwrap();
     assert_eq!(ike.role, IkeRole::Responder);
     assert_eq!(ike.child_lifetime, Duration::from_secs(27_000));
+    assert_eq!(ike.child_lifetime_bytes, Some(102_400_000 * 1024));
     assert_eq!(ike.dpd_timeout, Duration::from_secs(45));
     assert_eq!(ike.on_dead_peer, DeadPeerAction::FailClosed);
     assert!(ike.ike_proposals.is_empty() && ike.esp_proposals.is_empty());

@@ -25,6 +25,7 @@ fn ike_design() -> Scenario {
         child_lifetime_s: 10,
         rekey_margin_s: Some(3),
         dpd_delay_s: 2,
+        child_lifetime_kb: erdp::ike::AZURE_CHILD_LIFETIME_KB,
         dpd_timeout_s: 6,
     });
     scenario
@@ -224,4 +225,59 @@ fn a_failed_instance_is_noticed_by_dpd_and_the_other_tunnel_carries_on() {
     for flow in &report.flows {
         assert!(!flow.leaked(), "{}", report.summary());
     }
+}
+
+#[test]
+fn a_child_sa_is_rekeyed_by_volume() {
+    // Azure's time lifetime (27,000 s) never comes due; 8,000 KB does,
+    // several times during a 48 MB upload over 50 Mbit/s links. (Volume
+    // limits are checked every 50 ms of virtual time, 0.3 MB at this rate:
+    // well within the 10 % between the soft and the hard limit.)
+    let mut scenario = ike_design();
+    for link in [
+        &mut scenario.circuit.primary,
+        &mut scenario.circuit.secondary,
+    ] {
+        link.rate_mbps = 50.0;
+    }
+    scenario.ike = Some(IkeSpec {
+        child_lifetime_kb: 8_000,
+        ..IkeSpec::default()
+    });
+    scenario.flows = builtin("design1")
+        .expect("built-in")
+        .expect("parses")
+        .flows
+        .into_iter()
+        .filter(|f| f.name == "upload")
+        .collect();
+    scenario.flows[0].bytes = 48_000_000;
+    scenario.flows[0].start_ms = 200;
+    let report = go(&scenario);
+    assert!(!report.failed(), "{}", report.summary());
+    assert!(report.flows.iter().all(|f| f.verified == Some(true)));
+    let edge = tunnel(&report, "onprem-edge");
+    // 48 MB of TCP payload, 8,000 KB of inner bytes per SA: the first
+    // pair and five rekeys, one at a time (no collision: the edge's comes
+    // first), spread over the transfer.
+    assert_eq!(edge.sas.len(), 6, "{:#?}", edge.sas);
+    for pair in edge.sas.windows(2) {
+        assert!(
+            pair[1].installed_at_s - pair[0].installed_at_s > 0.5,
+            "{:#?}",
+            edge.sas
+        );
+    }
+    for sa in &edge.sas {
+        assert_eq!(sa.lifetime_kb, Some(8_000));
+    }
+    // No SA reached its hard limit: nothing was dropped as expired.
+    let counters = serde_json::to_string(&report.nodes).expect("json");
+    assert!(!counters.contains("sa_expired"), "{counters}");
+    assert_eq!(
+        tunnel(&report, "azure-hub").sas.len(),
+        edge.sas.len(),
+        "the edge rekeys, the gateway follows"
+    );
+    assert!(records(&report, "BGP vpn DOWN").is_empty());
 }

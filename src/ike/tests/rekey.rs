@@ -157,6 +157,7 @@ fn a_rekey_asked_by_the_driver_happens_at_the_next_poll() {
     let (mut a, mut b, a0, b0) = established(10_000, 10_000);
     assert!(poll(&mut a, secs(5)).datagrams.is_empty());
     assert!(a.rekey_child(a0.inbound.spi));
+    assert!(!a.rekey_child(a0.inbound.spi), "asked already");
     assert!(!a.rekey_child(0xdead_beef), "no such CHILD_SA");
     rekey(&mut a, &mut b, (&a0, &b0), secs(6));
     assert!(!a.rekey_child(a0.inbound.spi), "deleted");
