@@ -164,7 +164,7 @@ impl IkeTunnel {
         &self.ike
     }
 
-    /// Whether the endpoint is stopped ([`IkeTunnel::stop`]).
+    /// Whether the endpoint is stopped ([`super::ControlPlane::stop`]).
     pub fn is_stopped(&self) -> bool {
         self.stopped
     }

@@ -6,6 +6,7 @@
 //! charts and the topology are drawn with plotters' SVG backend.
 
 mod chart;
+mod ike;
 mod page;
 mod replay;
 mod run;

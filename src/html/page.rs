@@ -36,12 +36,13 @@ pub enum HtmlError {
 }
 
 /// Every template of the pages, by name.
-const TEMPLATES: [(&str, &str); 9] = [
+const TEMPLATES: [(&str, &str); 10] = [
     ("page", include_str!("templates/page.html")),
     ("topology", include_str!("templates/topology.html")),
     ("timeline", include_str!("templates/timeline.html")),
     ("flows", include_str!("templates/flows.html")),
     ("control", include_str!("templates/control.html")),
+    ("ike", include_str!("templates/ike.html")),
     ("verdicts", include_str!("templates/verdicts.html")),
     (
         "replay_summary",

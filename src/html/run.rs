@@ -5,6 +5,7 @@
 use serde::Serialize;
 
 use super::chart::{Marker, MarkerKind, link_chart};
+use super::ike::ike_section;
 use super::page::{Fact, HtmlError, Page, Section};
 use super::topology::topology_svg;
 use crate::dataplane::PolicyCounters;
@@ -468,12 +469,16 @@ pub fn run_page(report: &RunReport) -> Result<Page, HtmlError> {
             Fact::new("frames across links", report.frames),
             Fact::new("flows", report.flows.len()),
         ],
-        sections: vec![
-            verdicts,
-            topology_section(report, &uses)?,
-            timeline_section(report, &uses)?,
-            flows,
-            control_section(report)?,
-        ],
+        sections: [
+            Some(verdicts),
+            Some(topology_section(report, &uses)?),
+            Some(timeline_section(report, &uses)?),
+            Some(flows),
+            Some(control_section(report)?),
+            ike_section(report)?,
+        ]
+        .into_iter()
+        .flatten()
+        .collect(),
     })
 }

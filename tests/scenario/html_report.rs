@@ -212,6 +212,31 @@ fn ike_page_renders_a_run_with_rekeys_and_a_dead_peer() {
     for line in ["CHILD_SA installed", "BGP vpn DOWN", "dead peer"] {
         assert!(page.contains(line), "the fault log shows {line:?}");
     }
+    // The IKE section: both ends of the tunnel, up, and one row per SA
+    // pair each end had, with its SPIs (never a key).
+    let tunnels = select(&html, "tr.ike-tunnel");
+    let names: Vec<&str> = tunnels
+        .iter()
+        .filter_map(|t| t.attr("data-tunnel"))
+        .collect();
+    assert_eq!(names, ["onprem-edge/vpn", "azure-hub/vpn"]);
+    for tunnel in &tunnels {
+        assert_eq!(text(&inside(tunnel, "span.tag")[0]), "up");
+    }
+    let pairs: usize = report.ike.iter().map(|t| t.sas.len()).sum();
+    assert_eq!(select(&html, "tr.ike-sa").len(), pairs);
+    let first = &report.ike[0].sas[0];
+    assert!(page.contains(&format!("0x{:08x}", first.outbound_spi)));
+    for line in &report.esp_sa {
+        let key = line.split(',').nth(5).expect("key field");
+        assert!(!page.contains(key.trim_matches('"')), "a key on the page");
+    }
+}
+
+#[test]
+fn pages_without_ike_have_no_ike_section() {
+    let (_, html) = check_run_page("design1");
+    assert!(select(&html, "table.ike-tunnels").is_empty());
 }
 
 #[test]
