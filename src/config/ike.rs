@@ -12,6 +12,7 @@ use ipnet::IpNet;
 use serde::Deserialize;
 
 use super::error::{ConfigIssue, FieldPath};
+use crate::esp::DfMode;
 use crate::ike::{AZURE_CHILD_LIFETIME_KB, EspSuite, IKE_PORT, Identity, IkeConfig, IkeSuite, Psk};
 use crate::wire::ike::id_type;
 
@@ -80,6 +81,8 @@ pub struct TunnelIke {
     /// Inner bytes either SA of a CHILD_SA carries before it is rekeyed
     /// (`None`: no volume limit).
     pub child_lifetime_bytes: Option<u64>,
+    /// The DF bit on the outer header of the negotiated SAs' packets.
+    pub df: DfMode,
     /// Liveness checks after this long without news (`None`: never ask,
     /// only answer).
     pub dpd_delay: Option<Duration>,
@@ -119,6 +122,7 @@ impl TunnelIke {
         config.child_lifetime = self.child_lifetime;
         config.child_rekey_margin = self.rekey_margin;
         config.child_lifetime_bytes = self.child_lifetime_bytes;
+        config.esp_df = self.df;
         config.dpd_delay = self.dpd_delay;
         config.dpd_timeout = self.dpd_timeout;
         config
@@ -140,6 +144,8 @@ pub(super) struct RawIke {
     child_lifetime: Option<u64>,
     rekey_margin: Option<u64>,
     child_lifetime_kb: Option<u64>,
+    #[serde(default)]
+    df: DfMode,
     dpd_delay: Option<u64>,
     dpd_timeout: Option<u64>,
     #[serde(default)]
@@ -301,6 +307,7 @@ impl RawIke {
             child_lifetime,
             rekey_margin,
             child_lifetime_bytes: child_lifetime_bytes(self.child_lifetime_kb),
+            df: self.df,
             dpd_delay,
             dpd_timeout,
             on_dead_peer: self.on_dead_peer,

@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use crate::dataplane::{Fate, Node, Outputs, Worker};
 use crate::fib::InterfaceId;
+use crate::frag::ReassemblyStats;
 use crate::packet::PacketBuf;
 
 pub use attach::{BindingError, HandlerCounters, NodeHandler, check_bindings};
@@ -100,6 +101,11 @@ impl Driver {
     /// The worker (its limits and statistics).
     pub fn worker_mut(&mut self) -> &mut Worker {
         &mut self.worker
+    }
+
+    /// What the worker's IPv4 reassembly did so far.
+    pub fn reassembly_stats(&self) -> ReassemblyStats {
+        self.worker.reassembly_stats()
     }
 
     /// Sets the node's clock (reassembly timeouts): the emulator's virtual

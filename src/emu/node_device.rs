@@ -25,6 +25,7 @@ use crate::control::{CONTROL_POLL, ControlPlane};
 use crate::dataplane::{Delivery, Fate, Node, Outcome};
 use crate::driver::{Driver, FateRoute, Order};
 use crate::fib::InterfaceId;
+use crate::frag::ReassemblyStats;
 use crate::packet::PacketBuf;
 use crate::report::{FlowEntry, FlowTable};
 use crate::wire::frame_dscp;
@@ -142,6 +143,15 @@ impl NodeDevice {
     /// by IKE.
     pub fn control(&self) -> Option<&ControlPlane> {
         self.control.as_ref()
+    }
+
+    /// What the node's IPv4 reassembly did (fragments of ESP packets to
+    /// its tunnel endpoints).
+    pub fn reassembly_stats(&self) -> ReassemblyStats {
+        self.driver
+            .as_ref()
+            .map(Driver::reassembly_stats)
+            .unwrap_or_default()
     }
 
     /// The control plane, to seed it or to stop and restart endpoints.

@@ -184,6 +184,9 @@ pub struct IkeConfig {
     /// 4301 section 4.4.2.1). Azure's VPN gateway uses 102,400,000 KB.
     /// `None`: no limit.
     pub child_lifetime_bytes: Option<u64>,
+    /// The DF bit on the outer header of what we send (a local choice,
+    /// not negotiated).
+    pub esp_df: crate::esp::DfMode,
 }
 
 impl IkeConfig {
@@ -237,6 +240,7 @@ impl IkeConfig {
             child_lifetime: Duration::from_secs(27_000),
             child_rekey_margin: Duration::from_secs(540),
             child_lifetime_bytes: Some(AZURE_CHILD_LIFETIME_KB * 1024),
+            esp_df: crate::esp::DfMode::Copy,
         }
     }
 }
@@ -472,6 +476,7 @@ fn child_sa(
         let mut sa = SaConfig::new(spi, suite.algorithm, SecretKey::from_bytes(key));
         sa.esn = suite.esn;
         sa.lifetime = lifetime;
+        sa.df = config.esp_df;
         sa.tunnel = Some(tunnel);
         sa.nat_t = nat_t;
         sa.traffic_selectors = crate::esp::TrafficSelectors {

@@ -9,7 +9,9 @@ use std::time::Instant;
 use super::bgp::ControlPlane;
 use super::ike::tunnel_reports;
 use super::model::{Flow, Scenario, Side};
-use super::report::{DirectionPath, FaultRecord, FlowResult, NodePolicies, RunReport, Verdict};
+use super::report::{
+    DirectionPath, FaultRecord, FlowResult, NodePolicies, NodeReassembly, RunReport, Verdict,
+};
 use super::runner::{Apps, FlowPlan};
 use super::topology::{INSTANCES, Topology};
 use crate::dataplane::{DropReason, Node};
@@ -332,6 +334,7 @@ pub(super) fn finish(
             .chain(topo.nodes.msee2.as_ref())
             .map(|node| node.counters())
             .collect(),
+        reassembly: node_reassembly(topo),
         verdicts,
         notes,
         links,
@@ -340,6 +343,19 @@ pub(super) fn finish(
         captures,
         link_timeline: topo.sim.link_timeline(),
     }
+}
+
+/// Each node's reassembly, in the order of the report's `nodes`.
+fn node_reassembly(topo: &Topology) -> Vec<NodeReassembly> {
+    [topo.edge, topo.msee, topo.hub]
+        .into_iter()
+        .chain(topo.msee2)
+        .filter_map(|id| topo.sim.device::<NodeDevice>(id))
+        .map(|device| NodeReassembly {
+            node: device.node().name().to_string(),
+            stats: device.reassembly_stats(),
+        })
+        .collect()
 }
 
 /// The run's overall must-encrypt verdict, from the policy counters of both

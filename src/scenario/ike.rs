@@ -24,6 +24,7 @@ use crate::config::{
 };
 use crate::control::ControlPlane;
 use crate::emu::{DeviceId, NodeDevice};
+use crate::esp::DfMode;
 use crate::ike::{AZURE_CHILD_LIFETIME_KB, Psk};
 
 /// `[ike]` of a scenario.
@@ -123,7 +124,7 @@ impl IkeSpec {
     /// rekey never comes due (real peers spread their rekey times with
     /// jitter for the same reason: erdp does not resolve simultaneous
     /// rekeys, RFC 7296 section 2.8.1).
-    pub(crate) fn tunnel_ike(&self, role: IkeRole, psk: &[u8]) -> TunnelIke {
+    pub(crate) fn tunnel_ike(&self, role: IkeRole, psk: &[u8], df: DfMode) -> TunnelIke {
         let bytes = child_lifetime_bytes(Some(self.child_lifetime_kb));
         let (margin, bytes) = match role {
             IkeRole::Initiator => (self.rekey_margin(), bytes),
@@ -145,6 +146,7 @@ impl IkeSpec {
             child_lifetime: Duration::from_secs(self.child_lifetime_s),
             rekey_margin: Duration::from_secs(margin),
             child_lifetime_bytes: bytes,
+            df,
             dpd_delay: Some(Duration::from_secs(self.dpd_delay_s)),
             dpd_timeout: Duration::from_secs(self.dpd_timeout_s),
             on_dead_peer: DeadPeerAction::FailClosed,

@@ -39,7 +39,8 @@ pub use model::{
     VpnGateway, VpnImport,
 };
 pub use report::{
-    DirectionPath, FaultRecord, FlowResult, IkeTunnelReport, NodePolicies, RunReport, Verdict,
+    DirectionPath, FaultRecord, FlowResult, IkeTunnelReport, NodePolicies, NodeReassembly,
+    RunReport, Verdict,
 };
 pub use runner::{PageRenderer, RunOptions, run};
 pub use topology::{

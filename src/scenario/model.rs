@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ike::IkeSpec;
 use crate::config::PolicyAction;
+use crate::esp::DfMode;
 use crate::rib::SelectionMode;
 
 /// A whole scenario.
@@ -328,6 +329,12 @@ pub struct OnPrem {
     /// tunnel's own outer packets then stay on ExpressRoute).
     #[serde(default)]
     pub vpn_import: VpnImport,
+    /// The DF bit on the outer header of the edge's ESP packets: `copy`
+    /// (the inner packet's, the default), `set` or `clear` (as a router's
+    /// "df-bit clear": an outer packet over the circuit MTU is then
+    /// fragmented and the gateway reassembles it).
+    #[serde(default)]
+    pub tunnel_df: DfMode,
     /// Times the edge prepends its AS on the ExpressRoute sessions.
     #[serde(default)]
     pub er_prepend: u8,

@@ -13,6 +13,7 @@ use super::topology::{INSTANCES, circuit_link_names};
 use crate::control::{SaRecord, TunnelState};
 use crate::dataplane::{NodeCounters, PolicyCounters};
 use crate::emu::{LinkReport, LinkTimeline};
+use crate::frag::ReassemblyStats;
 
 /// One direction of a flow as the edges saw it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -179,6 +180,16 @@ pub struct NodePolicies {
     pub policies: Vec<PolicyCounters>,
 }
 
+/// A node's IPv4 reassembly over the run.
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeReassembly {
+    /// The node.
+    pub node: String,
+    /// Fragments held, datagrams completed, timed out and discarded.
+    #[serde(flatten)]
+    pub stats: ReassemblyStats,
+}
+
 /// One end of a tunnel keyed by IKE, at the end of the run.
 #[derive(Debug, Clone, Serialize)]
 pub struct IkeTunnelReport {
@@ -225,6 +236,9 @@ pub struct RunReport {
     /// azure-hub (drops by reason, per interface, encrypted and decrypted
     /// volumes).
     pub nodes: Vec<NodeCounters>,
+    /// What each node's IPv4 reassembly did (ESP fragments at a tunnel
+    /// endpoint), in the order of `nodes`.
+    pub reassembly: Vec<NodeReassembly>,
     /// Verdicts.
     pub verdicts: Vec<Verdict>,
     /// Notes (limits applied).
@@ -310,6 +324,18 @@ impl RunReport {
         }
         for note in &self.notes {
             let _ = writeln!(out, "  note: {note}");
+        }
+        for r in self
+            .reassembly
+            .iter()
+            .filter(|r| r.stats.fragments_held > 0)
+        {
+            let s = r.stats;
+            let _ = writeln!(
+                out,
+                "  reassembly at {}: {} fragments held, {} datagrams completed, {} timed out, {} discarded ({} fragments lost)",
+                r.node, s.fragments_held, s.completed, s.timed_out, s.discarded, s.fragments_lost
+            );
         }
         let _ = writeln!(out, "\npolicy verdicts:");
         for verdict in &self.verdicts {

@@ -10,6 +10,7 @@ mod cli;
 mod errors;
 mod faults;
 mod fidelity;
+mod fragments;
 mod html_report;
 mod ike;
 mod run_outputs;

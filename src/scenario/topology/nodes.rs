@@ -19,7 +19,7 @@ use crate::config::{
     DEFAULT_ETHERNET_MTU, EthernetConfig, IkeRole, InterfaceConfig, InterfaceKind, NeighborConfig,
     NodeConfig, PolicyAction, PolicyConfig, TunnelConfig, TunnelKeying,
 };
-use crate::esp::{Algorithm, SaConfig, SecretKey};
+use crate::esp::{Algorithm, DfMode, SaConfig, SecretKey};
 use crate::fib::NextHop;
 use crate::rib::{Route, SelectionMode, Session};
 use crate::wire::{FlowHasher, MacAddr};
@@ -320,6 +320,11 @@ impl NodeBuilder {
         keys: [(u32, &str); 2],
     ) -> Result<(), ScenarioError> {
         let [sa_out, sa_in] = keys;
+        // The edge's outer DF is the scenario's; the gateway copies.
+        let df = match role {
+            IkeRole::Initiator => scenario.onprem.tunnel_df,
+            IkeRole::Responder => DfMode::Copy,
+        };
         let keying = match &scenario.ike {
             Some(ike) => {
                 let (_, psk) = if role == IkeRole::Initiator {
@@ -327,10 +332,10 @@ impl NodeBuilder {
                 } else {
                     sa_in
                 };
-                TunnelKeying::Ike(Box::new(ike.tunnel_ike(role, psk.as_bytes())))
+                TunnelKeying::Ike(Box::new(ike.tunnel_ike(role, psk.as_bytes(), df)))
             }
             None => TunnelKeying::Static {
-                sa_out: sa(sa_out)?,
+                sa_out: SaConfig { df, ..sa(sa_out)? },
                 sa_in: sa(sa_in)?,
             },
         };
