@@ -10,7 +10,7 @@
 use std::cell::RefCell;
 use std::time::Duration;
 
-use super::fate::{Delivery, DropReason, Fate, Outcome};
+use super::fate::{Delivery, DropReason, Fate, Outcome, PolicyVerdict};
 use super::forward::{IngressContext, Meta, Pipeline};
 use super::outputs::GeneratedFrames;
 use crate::frag::{Reassembled, Reassembler};
@@ -68,10 +68,12 @@ impl Pipeline<'_> {
             .map(|p| Ipv4FragmentFields::of(&p))
             .map_err(|_| CANNOT_FRAGMENT)?;
         let mut first = None;
-        // Generated fragments carry the fate without the decryption, so
-        // decrypted bytes are counted once (with the input).
+        // Generated fragments are counted without the decryption and the
+        // policy verdict, so decrypted bytes and each packet's verdict
+        // (encrypted, or a violation) are counted once, with the input.
         let counted = Fate {
             decrypted: None,
+            policy: PolicyVerdict::Unchecked,
             ..*fate
         };
         for piece in plan.clone() {

@@ -68,6 +68,11 @@ fn with_df_clear_the_gateway_reassembles_every_outer_packet() {
         assert_eq!(hub.fragments_held, 200);
         assert_eq!(hub.timed_out + hub.discarded + hub.fragments_lost, 0);
         assert_eq!(reassembly(&report, "onprem-edge").stats.fragments_held, 0);
+        // The edge's must-encrypt policy counts each datagram once, not
+        // each fragment of its ESP packet.
+        let edge = &report.policies[0];
+        assert_eq!(edge.node, "onprem-edge");
+        assert_eq!(edge.policies[0].encrypted, 100, "{:?}", edge.policies);
         assert_eq!(reassembly(&report, "msee").stats.fragments_held, 0);
         assert!(
             report
