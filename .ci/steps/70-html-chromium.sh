@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # report.html in a real browser (issue 20): Debian's headless Chromium opens
-# the page of design1 and of leak, dumps the DOM and takes a screenshot.
+# the page of design1, of leak and of ike, dumps the DOM and takes a screenshot.
 # Fails on a console message of level error or warning (a failed load, a
 # blocked resource), a page without its flows and charts, or a blank shot.
 set -euo pipefail
@@ -22,7 +22,7 @@ browse() { # browse PROFILE LOG ARGS...: headless Chromium, no network or update
         --no-first-run --user-data-dir="$profile" --enable-logging=stderr --v=0 "$@" 2>>"$log"
 }
 
-for name in design1 leak; do
+for name in design1 leak ike; do
     status=0
     "$bin" run "$name" --out-dir "$out/$name" >/dev/null || status=$?
     expected=0
@@ -55,6 +55,15 @@ for name in design1 leak; do
     if [ "$size" -lt 40000 ]; then
         echo "$name: screenshot $out/$name.png is $size bytes: blank page?" >&2
         exit 1
+    fi
+    # ike: the IKE section, one row per SA pair each tunnel end had.
+    if [ "$name" = ike ]; then
+        sas=$(grep -o '<tr class="ike-sa"' "$out/$name.dom.html" | wc -l)
+        if [ "$sas" -lt 10 ]; then
+            echo "ike: the browser's page has $sas SA rows (5 pairs at each end)" >&2
+            exit 1
+        fi
+        echo "ike: the IKE section lists $sas SA pairs"
     fi
     echo "$name: report.html renders in Chromium ($flows flows, $charts charts, screenshot $size bytes)"
 done

@@ -15,6 +15,7 @@ const PLAIN: RGBColor = RGBColor(0xbc, 0x4c, 0x00);
 const OTHER: RGBColor = RGBColor(0xaf, 0xb8, 0xc1);
 const FAULT: RGBColor = RGBColor(0xcf, 0x22, 0x2e);
 const BGP: RGBColor = RGBColor(0x09, 0x69, 0xda);
+const IKE: RGBColor = RGBColor(0x82, 0x50, 0xdf);
 
 /// What a mark on the timeline is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,6 +24,8 @@ pub(crate) enum MarkerKind {
     Fault,
     /// A BGP session change (a failure detected, a session back).
     Bgp,
+    /// An IKE event (a CHILD_SA installed: the first, or a rekey).
+    Ike,
 }
 
 /// A vertical mark.
@@ -116,6 +119,7 @@ pub(crate) fn link_chart(
             let colour = match marker.kind {
                 MarkerKind::Fault => FAULT,
                 MarkerKind::Bgp => BGP,
+                MarkerKind::Ike => IKE,
             };
             chart
                 .draw_series(LineSeries::new(
@@ -123,11 +127,13 @@ pub(crate) fn link_chart(
                     colour.stroke_width(2),
                 ))
                 .map_err(|e| error(&e))?;
-            // Faults labelled at the top, BGP changes a line lower, so
-            // a failure and its detection do not overlap.
+            // Faults labelled at the top, BGP changes a line lower and
+            // IKE events lower still, so a failure and its detection do
+            // not overlap.
             let y = match marker.kind {
                 MarkerKind::Fault => top * 0.97,
                 MarkerKind::Bgp => top * 0.84,
+                MarkerKind::Ike => top * 0.71,
             };
             chart
                 .draw_series(std::iter::once(Text::new(

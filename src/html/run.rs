@@ -214,10 +214,13 @@ struct TimelineContext {
 }
 
 /// A fault record's kind: a BGP session change (the detection of a link
-/// failure, a tunnel going down) or a fault of the timeline.
+/// failure, a tunnel going down), an IKE event (a CHILD_SA installed) or a
+/// fault of the timeline.
 fn event_kind(event: &str) -> MarkerKind {
     if event.starts_with("BGP ") {
         MarkerKind::Bgp
+    } else if event.starts_with("IKE ") {
+        MarkerKind::Ike
     } else {
         MarkerKind::Fault
     }
@@ -261,6 +264,7 @@ fn timeline_section(report: &RunReport, uses: &[(String, LinkUse)]) -> Result<Se
             kind: match event_kind(&f.event) {
                 MarkerKind::Bgp => "bgp",
                 MarkerKind::Fault => "fault",
+                MarkerKind::Ike => "ike",
             },
             event: f.event.clone(),
             effect: f.effect.clone(),

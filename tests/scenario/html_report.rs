@@ -212,6 +212,14 @@ fn ike_page_renders_a_run_with_rekeys_and_a_dead_peer() {
     for line in ["CHILD_SA installed", "BGP vpn DOWN", "dead peer"] {
         assert!(page.contains(line), "the fault log shows {line:?}");
     }
+    // CHILD_SAs installed are IKE events on the timeline, not faults.
+    let installed = report
+        .faults
+        .iter()
+        .filter(|f| f.event.starts_with("IKE "))
+        .count();
+    assert!(installed >= 5, "{:#?}", report.faults);
+    assert_eq!(select(&html, "tr.event.ike").len(), installed);
     // The IKE section: both ends of the tunnel, up, and one row per SA
     // pair each end had, with its SPIs (never a key).
     let tunnels = select(&html, "tr.ike-tunnel");
