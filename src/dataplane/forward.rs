@@ -11,6 +11,7 @@
 
 use std::cell::Cell;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use etherparse::{EtherType, IpNumber};
 
@@ -22,7 +23,7 @@ use super::node::{EthernetInterface, Interface, Node, Tunnel};
 use super::outputs::GeneratedFrames;
 use super::prefetch::HintCell;
 use super::tunnel_sas::SendLeases;
-use crate::esp::PacketClass;
+use crate::esp::{OutboundSa, PacketClass};
 use crate::fib::{Fib, InterfaceId, NextHop};
 use crate::packet::PacketBuf;
 use crate::wire::{
@@ -127,6 +128,10 @@ pub(crate) struct Egress {
     /// The port's MTU when the (outer) IPv4 packet may be larger and may
     /// be fragmented: the caller cuts it (`Pipeline::fragment_egress`).
     pub(crate) fragment_to: Option<usize>,
+    /// The tunnel's MTU when the inner IPv4 packet is larger and may be
+    /// fragmented: it is not sealed yet, the caller cuts it and seals each
+    /// piece (`Pipeline::seal_fragments`).
+    pub(crate) seal_pieces: Option<usize>,
 }
 
 /// An ICMP error a refusal calls for.
@@ -270,7 +275,7 @@ impl<'a> Pipeline<'a> {
     /// The underlay of `tunnel`: route to its remote endpoint, the ECMP
     /// member for its outer flow, the port and the next hop's MAC.
     #[inline]
-    fn underlay(&self, tunnel: &Tunnel) -> Underlay<'a> {
+    pub(super) fn underlay(&self, tunnel: &Tunnel) -> Underlay<'a> {
         if let Some((id, underlay)) = self.underlay_memo.get()
             && id == tunnel.id
         {
@@ -340,9 +345,12 @@ impl<'a> Pipeline<'a> {
         match self.forward(buf, &meta, true, fate) {
             Ok(egress) => {
                 fate.outcome = Outcome::Forwarded(egress.interface);
-                if let Some(mtu) = egress.fragment_to
-                    && let Err(reason) = self.fragment_egress(buf, mtu, fate, generated, index)
-                {
+                let cut = match (egress.seal_pieces, egress.fragment_to) {
+                    (Some(mtu), _) => self.seal_fragments(buf, mtu, fate, generated, index),
+                    (None, Some(mtu)) => self.fragment_egress(buf, mtu, fate, generated, index),
+                    (None, None) => Ok(()),
+                };
+                if let Err(reason) = cut {
                     fate.outcome = Outcome::Dropped(reason);
                 }
             }
@@ -548,13 +556,17 @@ impl<'a> Pipeline<'a> {
         Ok(Egress {
             interface: port.id,
             fragment_to: fragment.then_some(port.mtu),
+            seal_pieces: None,
         })
     }
 
     /// Tunnel egress: MTU, underlay route and neighbour, MSS clamp, TTL,
     /// ESP encapsulation, then the outer packet's L2 header. An outer IPv4
     /// packet over the underlay MTU is fragmented when the SA leaves DF
-    /// clear on it (RFC 4303 3.3.5), refused otherwise.
+    /// clear on it (RFC 4303 3.3.5), refused otherwise. An inner IPv4
+    /// packet without DF over the tunnel's MTU is fragmented before ESP
+    /// (RFC 4459 section 3): returned unsealed for the caller to cut and
+    /// seal piece by piece.
     fn to_tunnel(
         &self,
         buf: &mut PacketBuf,
@@ -567,15 +579,16 @@ impl<'a> Pipeline<'a> {
         // Fail closed: a tunnel without an SA (IKE not up yet, the peer
         // dead) sends nothing, in clear or otherwise.
         let sa = current.as_ref().ok_or(DropReason::TunnelNoSa)?;
-        if Self::fits(meta, tunnel.mtu)? {
-            return Err(DropReason::FragmentationUnsupported.into());
-        }
+        let pieces = Self::fits(meta, tunnel.mtu)?;
         let (port, mac) = self.underlay(tunnel)?;
-        let outer_len_max =
-            meta.total_len + sa.headroom_needed() + sa.tailroom_needed(meta.total_len);
+        let inner_len = if pieces { tunnel.mtu } else { meta.total_len };
+        let outer_len_max = inner_len + sa.headroom_needed() + sa.tailroom_needed(inner_len);
         let outer_fragments = outer_len_max > port.mtu;
+        // Pieces that would need fragmenting again after ESP are refused.
         if outer_fragments
-            && (tunnel.remote.is_ipv6() || sa.outer_dont_fragment(meta.dont_fragment, meta.v6))
+            && (pieces
+                || tunnel.remote.is_ipv6()
+                || sa.outer_dont_fragment(meta.dont_fragment, meta.v6))
         {
             return Err(DropReason::TunnelOuterTooBig.into());
         }
@@ -587,6 +600,32 @@ impl<'a> Pipeline<'a> {
             fastpath::decrement_ttl(buf.as_mut_slice(), meta.v6)
                 .map_err(|e| Stop::new(e.into()))?;
         }
+        if pieces {
+            return Ok(Egress {
+                interface: port.id,
+                fragment_to: None,
+                seal_pieces: Some(tunnel.mtu),
+            });
+        }
+        self.seal(buf, tunnel, sa, (port, mac), fate)?;
+        fate.policy = self.node.policies.encrypted(&meta.flow);
+        Ok(Egress {
+            interface: port.id,
+            fragment_to: outer_fragments.then_some(port.mtu),
+            seal_pieces: None,
+        })
+    }
+
+    /// ESP-encapsulates the IP packet in `buf` with `sa` and puts the outer
+    /// packet's L2 header on; records the SA and sequence number used.
+    pub(crate) fn seal(
+        &self,
+        buf: &mut PacketBuf,
+        tunnel: &Tunnel,
+        sa: &Arc<OutboundSa>,
+        (port, mac): (&EthernetInterface, MacAddr),
+        fate: &mut Fate,
+    ) -> Result<(), Stop> {
         let encapsulated = self
             .leases
             .encapsulate(tunnel.id, sa, buf, self.remaining.get())
@@ -596,11 +635,6 @@ impl<'a> Pipeline<'a> {
             spi: sa.spi(),
             seq: encapsulated.seq,
         });
-        fate.policy = self.node.policies.encrypted(&meta.flow);
-        push_l2(buf, port, mac, tunnel.remote.is_ipv6())?;
-        Ok(Egress {
-            interface: port.id,
-            fragment_to: outer_fragments.then_some(port.mtu),
-        })
+        push_l2(buf, port, mac, tunnel.remote.is_ipv6())
     }
 }

@@ -138,7 +138,10 @@ impl Pipeline<'_> {
                 // A packet the node made is not fragmented (its buffer is
                 // itself a generated one): oversize is refused.
                 fate.outcome = match self.forward(buf, &meta, false, &mut fate) {
-                    Ok(egress) if egress.fragment_to.is_some_and(|mtu| meta.total_len > mtu) => {
+                    Ok(egress)
+                        if egress.seal_pieces.is_some()
+                            || egress.fragment_to.is_some_and(|mtu| meta.total_len > mtu) =>
+                    {
                         Outcome::Dropped(DropReason::FragmentationUnsupported)
                     }
                     Ok(egress) => Outcome::Forwarded(egress.interface),

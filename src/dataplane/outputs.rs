@@ -159,6 +159,19 @@ impl GeneratedFrames {
         self.frames.get_mut(self.len)
     }
 
+    /// The last `count` packets committed, with their fates, oldest first
+    /// (to finish packets made together, such as the pieces of one
+    /// datagram sealed in order).
+    pub(crate) fn last_committed_mut(
+        &mut self,
+        count: usize,
+    ) -> impl Iterator<Item = (&mut PacketBuf, &mut Fate)> {
+        let start = self.len.saturating_sub(count);
+        let frames = self.frames.get_mut(start..self.len).unwrap_or_default();
+        let fates = self.fates.get_mut(start..).unwrap_or_default();
+        frames.iter_mut().zip(fates.iter_mut())
+    }
+
     /// Makes the reserved buffer a generated packet with `fate`.
     pub(crate) fn commit(&mut self, fate: Fate, cause: usize) {
         if self.len < self.frames.len() {

@@ -2,7 +2,9 @@
 //! packet over the egress MTU without DF leaves in fragments; an outer ESP
 //! packet over the underlay MTU is fragmented after ESP (RFC 4303 3.3.5)
 //! and the far tunnel endpoint reassembles it before decapsulation (RFC
-//! 4303 3.4.1), in any arrival order; hostile fragments get counted drops.
+//! 4303 3.4.1), in any arrival order; an inner packet over a tunnel's MTU
+//! is fragmented before ESP, each piece its own ESP packet (RFC 4459
+//! section 3); hostile fragments get counted drops.
 
 use crate::support;
 
@@ -141,6 +143,65 @@ fn an_outer_esp_packet_is_fragmented_and_reassembled_before_decryption() {
         &inner[14 + 20..],
         "the inner packet intact"
     );
+}
+
+#[test]
+fn an_inner_packet_over_the_tunnel_mtu_is_fragmented_before_esp() {
+    let mut onprem = Harness::sample(ONPREM_1);
+    let mut azure = Harness::sample(AZURE_1);
+    // 3000 bytes of IPv4 toward the VNet without DF: over the tunnel's 1400.
+    let mut inner = from_onprem_host("10.1.0.10", 3000 - 28);
+    clear_df(&mut inner);
+    let sealed = onprem.one("lan", inner.clone());
+    assert!(sealed.fates[0].left_encrypted(), "{:?}", sealed.fates[0]);
+    assert_eq!(sealed.generated.len(), 2, "three ESP packets");
+    let mut outer = vec![(sealed.frames[0].clone(), sealed.fates[0])];
+    outer.extend(
+        sealed
+            .generated
+            .iter()
+            .map(|(f, fate, _)| (f.clone(), *fate)),
+    );
+    let mut seqs = Vec::new();
+    for (frame, fate) in &outer {
+        assert!(fate.left_encrypted(), "{fate:?}");
+        seqs.push(fate.encrypted.expect("sealed").seq);
+        // Whole ESP packets within the underlay's 1500: no outer fragment.
+        let (total, offset, more, _) = fragment_fields(frame);
+        assert!(usize::from(total) <= 1500 && (offset, more) == (0, false));
+        let header = Ipv4HeaderSlice::from_slice(&frame[14..]).unwrap();
+        assert_eq!(header.protocol().0, 50, "ESP");
+    }
+    assert!(
+        seqs.windows(2).all(|w| w[1] == w[0] + 1),
+        "sealed in order: {seqs:?}"
+    );
+    // The gateway opens each and forwards the inner fragments to the VNet.
+    let vnet = azure.id("vnet");
+    let mut pieces = Vec::new();
+    for (frame, _) in outer {
+        let opened = azure.one("er", frame);
+        assert_eq!(opened.fates[0].outcome, Outcome::Forwarded(vnet));
+        assert!(opened.fates[0].decrypted.is_some());
+        pieces.push(opened.frames[0].clone());
+    }
+    let fields: Vec<_> = pieces.iter().map(|f| fragment_fields(f)).collect();
+    assert_eq!(
+        fields,
+        [
+            (1396, 0, true, 62),
+            (1396, 172, true, 62),
+            (248, 344, false, 62)
+        ]
+    );
+    let data: Vec<u8> = pieces.iter().flat_map(|f| f[14 + 20..].to_vec()).collect();
+    assert_eq!(data, inner[14 + 20..], "the data, in order, unchanged");
+    // The edge's must-encrypt policy counts the datagram once.
+    let counters = onprem.node.counters();
+    let encrypted: u64 = counters.policies.iter().map(|p| p.encrypted).sum();
+    assert_eq!(encrypted, 1, "{:?}", counters.policies);
+    assert_eq!(counters.generated.forwarded, 2);
+    onprem.assert_conserved();
 }
 
 #[test]
