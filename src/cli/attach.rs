@@ -350,17 +350,8 @@ fn summary_text(report: &Report) -> String {
         );
     }
     for t in report.ike.iter().flat_map(|i| &i.tunnels) {
-        let _ = writeln!(
-            out,
-            "ike {}: {:?}, {} SA pair(s){}",
-            t.interface,
-            t.state,
-            t.sas.len(),
-            t.last_failure
-                .as_ref()
-                .map(|f| format!(", last failure: {f}"))
-                .unwrap_or_default()
-        );
+        let state = t.state.summary(t.sas.len(), t.last_failure.as_deref());
+        let _ = writeln!(out, "ike {}: {state}", t.interface);
     }
     for PortReport { name, counters: p } in &report.ports {
         let _ = writeln!(

@@ -35,6 +35,24 @@ pub enum TunnelState {
     Down,
 }
 
+impl TunnelState {
+    /// How summaries show it: `up`, `NEGOTIATING`, `DOWN`.
+    pub fn as_text(self) -> &'static str {
+        match self {
+            TunnelState::Up => "up",
+            TunnelState::Negotiating => "NEGOTIATING",
+            TunnelState::Down => "DOWN",
+        }
+    }
+
+    /// A summary's line about a tunnel end in this state after `pairs`
+    /// SA pairs: `up, 5 SA pairs; last failure: ...`.
+    pub fn summary(self, pairs: usize, last_failure: Option<&str>) -> String {
+        let failure = last_failure.map_or(String::new(), |f| format!("; last failure: {f}"));
+        format!("{}, {pairs} SA pairs{failure}", self.as_text())
+    }
+}
+
 /// One SA pair the tunnel had, for the report (no keys).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SaRecord {

@@ -337,6 +337,13 @@ impl RunReport {
                 r.node, s.fragments_held, s.completed, s.timed_out, s.discarded, s.fragments_lost
             );
         }
+        if !self.ike.is_empty() {
+            let _ = writeln!(out, "\nIKE tunnels at the end:");
+            for t in &self.ike {
+                let state = t.state.summary(t.sas.len(), t.last_failure.as_deref());
+                let _ = writeln!(out, "  {} {} {state}", t.node, t.tunnel);
+            }
+        }
         let _ = writeln!(out, "\npolicy verdicts:");
         for verdict in &self.verdicts {
             let _ = writeln!(out, "  [{}] {}", verdict.level, verdict.message);

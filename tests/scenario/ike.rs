@@ -116,6 +116,12 @@ fn the_tunnel_negotiates_then_rekeys_without_losing_a_packet() {
         assert!(report.esp_sa.iter().any(|l| l.contains(&spi)), "{spi}");
     }
     assert_eq!(edge.ike_dropped + hub.ike_dropped, 0);
+    let summary = report.summary();
+    let line = format!("  onprem-edge vpn up, {} SA pairs\n", edge.sas.len());
+    assert!(
+        summary.contains("IKE tunnels at the end:") && summary.contains(&line),
+        "{summary}"
+    );
 }
 
 #[test]
