@@ -16,7 +16,7 @@ use super::EXIT_CHECK_FAILED;
 use super::error::{self, CliError};
 use super::stdout::out;
 use crate::config::NodeConfig;
-use crate::control::{ControlCounters, ControlPlane, SaRecord, TunnelState};
+use crate::control::{ControlCounters, ControlPlane, IkeTunnel, TunnelReport};
 use crate::dataplane::{Node, NodeCounters, TrafficCounters};
 use crate::driver::{HandlerCounters, NodeHandler, PortSet, RunSummary, check_bindings};
 use crate::esp::SaStats;
@@ -126,39 +126,14 @@ struct Report {
 #[derive(Debug, Serialize)]
 struct IkeReport {
     counters: ControlCounters,
-    tunnels: Vec<IkeTunnelReport>,
-}
-
-#[derive(Debug, Serialize)]
-struct IkeTunnelReport {
-    interface: String,
-    state: TunnelState,
-    last_failure: Option<String>,
-    /// Every SA pair the tunnel had, with its lifetime.
-    sas: Vec<SaRecord>,
-    /// The IKE core's drops by reason (non-zero only).
-    drops: std::collections::BTreeMap<&'static str, u64>,
+    tunnels: Vec<TunnelReport>,
 }
 
 impl IkeReport {
     fn of(control: &ControlPlane) -> IkeReport {
         IkeReport {
             counters: control.counters(),
-            tunnels: control
-                .tunnels()
-                .iter()
-                .map(|t| IkeTunnelReport {
-                    interface: t.name().to_owned(),
-                    state: t.state(),
-                    last_failure: t.last_failure().map(str::to_owned),
-                    sas: t.history().to_vec(),
-                    drops: crate::ike::IkeDrop::ALL
-                        .iter()
-                        .map(|r| (r.as_str(), t.ike().stats().dropped(*r)))
-                        .filter(|(_, n)| *n > 0)
-                        .collect(),
-                })
-                .collect(),
+            tunnels: control.tunnels().iter().map(IkeTunnel::report).collect(),
         }
     }
 }

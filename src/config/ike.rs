@@ -188,6 +188,31 @@ fn read_psk(path: &Path) -> Result<Psk, String> {
     Ok(Psk::new(&bytes[..end]))
 }
 
+/// The rekey margin of a CHILD_SA lifetime when none is given: 540 s, or
+/// a tenth of a shorter lifetime.
+pub fn default_rekey_margin_s(lifetime_s: u64) -> u64 {
+    DEFAULT_REKEY_MARGIN_S.min(lifetime_s / 10)
+}
+
+/// What is wrong with a CHILD_SA lifetime and its rekey margin (in
+/// seconds), if anything: the lifetime's field or the margin's (`fields`)
+/// and the message, which names the lifetime's field `lifetime_name`.
+pub fn lifetime_issue(
+    (lifetime_s, margin_s): (u64, u64),
+    fields: (FieldPath, FieldPath),
+    lifetime_name: &str,
+) -> Option<(FieldPath, String)> {
+    if lifetime_s < MIN_CHILD_LIFETIME_S {
+        let message = format!("{lifetime_s} s is shorter than {MIN_CHILD_LIFETIME_S} s");
+        Some((fields.0, message))
+    } else if margin_s >= lifetime_s {
+        let message = format!("{margin_s} s is not shorter than {lifetime_name} ({lifetime_s} s)");
+        Some((fields.1, message))
+    } else {
+        None
+    }
+}
+
 fn seconds(value: Option<u64>, default: u64) -> Duration {
     Duration::from_secs(value.unwrap_or(default))
 }
@@ -258,25 +283,14 @@ impl RawIke {
         let child_lifetime = seconds(self.child_lifetime, DEFAULT_CHILD_LIFETIME_S);
         let rekey_margin = seconds(
             self.rekey_margin,
-            DEFAULT_REKEY_MARGIN_S.min(child_lifetime.as_secs() / 10),
+            default_rekey_margin_s(child_lifetime.as_secs()),
         );
-        if child_lifetime.as_secs() < MIN_CHILD_LIFETIME_S {
-            issue(
-                at.key("child_lifetime"),
-                format!(
-                    "{} s is shorter than {MIN_CHILD_LIFETIME_S} s",
-                    child_lifetime.as_secs()
-                ),
-            );
-        } else if rekey_margin >= child_lifetime {
-            issue(
-                at.key("rekey_margin"),
-                format!(
-                    "{} s is not shorter than child_lifetime ({} s)",
-                    rekey_margin.as_secs(),
-                    child_lifetime.as_secs()
-                ),
-            );
+        if let Some((field, message)) = lifetime_issue(
+            (child_lifetime.as_secs(), rekey_margin.as_secs()),
+            (at.key("child_lifetime"), at.key("rekey_margin")),
+            "child_lifetime",
+        ) {
+            issue(field, message);
         }
         let dpd_delay = match self.dpd_delay {
             Some(0) => None,

@@ -19,7 +19,8 @@ use std::path::{Path, PathBuf};
 pub use error::{ConfigError, ConfigIssue, FieldPath, Located, PathSegment};
 pub use ike::{
     DEFAULT_CHILD_LIFETIME_S, DEFAULT_DPD_DELAY_S, DEFAULT_DPD_TIMEOUT_S, DEFAULT_REKEY_MARGIN_S,
-    DeadPeerAction, IkeRole, MIN_CHILD_LIFETIME_S, TunnelIke, child_lifetime_bytes, parse_identity,
+    DeadPeerAction, IkeRole, MIN_CHILD_LIFETIME_S, TunnelIke, child_lifetime_bytes,
+    default_rekey_margin_s, lifetime_issue, parse_identity,
 };
 pub use types::{
     DEFAULT_ETHERNET_MTU, DEFAULT_TUNNEL_MTU, EthernetConfig, InterfaceConfig, InterfaceKind,

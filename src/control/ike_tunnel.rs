@@ -8,6 +8,7 @@
 //! Peer Detection. Keys go to the node and to the esp_sa lines, never to
 //! logs.
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -17,7 +18,7 @@ use crate::config::{DeadPeerAction, IkeRole, InterfaceKind};
 use crate::dataplane::Node;
 use crate::esp::{SaConfig, wireshark_esp_sa_line};
 use crate::fib::InterfaceId;
-use crate::ike::{ChildSa, Datagram, Event, Ike, Output};
+use crate::ike::{ChildSa, Datagram, Event, Ike, IkeDrop, Output};
 use crate::rib::Route;
 
 /// How long an initiator waits before trying again after a failure.
@@ -70,6 +71,21 @@ pub struct SaRecord {
     pub lifetime_s: u64,
     /// Its lifetime in volume (KB either way), if it has one.
     pub lifetime_kb: Option<u64>,
+}
+
+/// One tunnel end as reports show it (`erdp attach`, `erdp run`): no keys.
+#[derive(Debug, Clone, Serialize)]
+pub struct TunnelReport {
+    /// The tunnel interface.
+    pub interface: String,
+    /// Where it stands.
+    pub state: TunnelState,
+    /// Why it last failed or went down.
+    pub last_failure: Option<String>,
+    /// Every SA pair it had, in installation order.
+    pub sas: Vec<SaRecord>,
+    /// The IKE core's drops by reason (non-zero only).
+    pub drops: BTreeMap<&'static str, u64>,
 }
 
 /// A tunnel keyed by IKE.
@@ -182,6 +198,22 @@ impl IkeTunnel {
         &self.ike
     }
 
+    /// Its report.
+    pub fn report(&self) -> TunnelReport {
+        let stats = self.ike.stats();
+        TunnelReport {
+            interface: self.name.clone(),
+            state: self.state,
+            last_failure: self.last_failure.clone(),
+            sas: self.history.clone(),
+            drops: IkeDrop::ALL
+                .iter()
+                .map(|r| (r.as_str(), stats.dropped(*r)))
+                .filter(|(_, n)| *n > 0)
+                .collect(),
+        }
+    }
+
     /// Whether the endpoint is stopped ([`super::ControlPlane::stop`]).
     pub fn is_stopped(&self) -> bool {
         self.stopped
@@ -200,8 +232,8 @@ impl IkeTunnel {
     pub(super) fn stop(&mut self, now: Duration, node: &Node) {
         self.stopped = true;
         self.ike = self.fresh_ike();
-        self.next_attempt = None;
         self.down(now, "the IKE endpoint was stopped".to_owned(), node);
+        // Down even if it never came up, and no retry until restarted.
         self.state = TunnelState::Down;
         self.next_attempt = None;
     }

@@ -36,7 +36,7 @@ use crate::dataplane::Node;
 use crate::fib::InterfaceId;
 use crate::wire::{UdpDatagram, build_udp_datagram, parse_udp_datagram};
 
-pub use ike_tunnel::{IkeTunnel, SaRecord, TunnelState};
+pub use ike_tunnel::{IkeTunnel, SaRecord, TunnelReport, TunnelState};
 
 /// How often a control plane's timers run (retransmissions, DPD and
 /// rekeys are in seconds; this is fine enough), on the handler's clock in

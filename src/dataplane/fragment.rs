@@ -44,6 +44,17 @@ pub(crate) fn is_ipv4_fragment(bytes: &[u8]) -> bool {
 
 const CANNOT_FRAGMENT: DropReason = DropReason::FragmentationUnsupported;
 
+/// How a fragment after the first is counted: without the decryption and
+/// the policy verdict, so decrypted bytes and each packet's verdict
+/// (encrypted, or a violation) are counted once, with the input.
+fn counted_once(fate: &Fate) -> Fate {
+    Fate {
+        decrypted: None,
+        policy: PolicyVerdict::Unchecked,
+        ..*fate
+    }
+}
+
 /// An IPv4 packet about to be cut into fragments of at most an MTU.
 struct Cut<'p> {
     plan: Ipv4Fragmenter<'p>,
@@ -123,14 +134,7 @@ impl Pipeline<'_> {
         if ip.len() <= mtu {
             return Ok(());
         }
-        // Generated fragments are counted without the decryption and the
-        // policy verdict, so decrypted bytes and each packet's verdict
-        // (encrypted, or a violation) are counted once, with the input.
-        let counted = Fate {
-            decrypted: None,
-            policy: PolicyVerdict::Unchecked,
-            ..*fate
-        };
+        let counted = counted_once(fate);
         let cut = Cut::plan(ip, mtu)?;
         let base = cut.base;
         let (first, written) = cut.write_rest(l2, fate, generated, index);
@@ -174,9 +178,6 @@ impl Pipeline<'_> {
         let cut = Cut::plan(buf.as_slice(), mtu)?;
         let base = cut.base;
         let (first, rest) = cut.write_rest(&[], fate, generated, index);
-        if let Err(reason) = first {
-            return Err(self.drop_pieces(generated, rest, reason));
-        }
         let sealed = first.and_then(|(header_len, total, more)| {
             let header = buf
                 .as_mut_slice()
@@ -201,12 +202,8 @@ impl Pipeline<'_> {
             if let Err(stop) = self.seal(piece, tunnel, sa, under, piece_fate) {
                 piece_fate.outcome = Outcome::Dropped(stop.reason);
             }
-            let counted = Fate {
-                decrypted: None,
-                policy: PolicyVerdict::Unchecked,
-                ..*piece_fate
-            };
-            self.slot.account(&counted, true, len, piece.len());
+            self.slot
+                .account(&counted_once(piece_fate), true, len, piece.len());
         }
         Ok(())
     }
@@ -221,8 +218,8 @@ impl Pipeline<'_> {
     ) -> DropReason {
         for (piece, fate) in generated.last_committed_mut(count) {
             fate.outcome = Outcome::Dropped(reason);
-            fate.policy = PolicyVerdict::Unchecked;
-            self.slot.account(fate, true, piece.len(), piece.len());
+            self.slot
+                .account(&counted_once(fate), true, piece.len(), piece.len());
         }
         reason
     }

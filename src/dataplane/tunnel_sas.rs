@@ -270,19 +270,21 @@ impl Node {
     /// `interface`'s current outbound SA or of its inbound SA `spi_in` was
     /// reached: the CHILD_SA is due for a rekey by volume.
     pub fn soft_limit_reached(&self, interface: InterfaceId, spi_in: u32) -> bool {
-        let outbound = self.tunnel(interface).is_some_and(|t| {
-            t.sa_out
-                .load()
-                .as_ref()
-                .is_some_and(|sa| sa.stats().soft_limit_reached)
-        });
+        let Some(tunnel) = self.tunnel(interface) else {
+            return false;
+        };
+        let outbound = tunnel
+            .sa_out
+            .load()
+            .as_ref()
+            .is_some_and(|sa| sa.soft_limit_reached());
         outbound
             || self
                 .sas
                 .inbound()
                 .db
-                .iter()
-                .any(|sa| sa.spi() == spi_in && sa.stats().soft_limit_reached)
+                .find(spi_in, tunnel.local)
+                .is_some_and(|sa| sa.soft_limit_reached())
     }
 
     /// True when tunnel `interface` has an SA to send on.

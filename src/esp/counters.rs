@@ -123,6 +123,12 @@ impl SaCounters {
         }
     }
 
+    /// True once a soft limit is reached: the SA is due for a rekey.
+    #[inline]
+    pub(crate) fn soft_limit_reached(&self, limits: &Limits) -> bool {
+        limits.soft_reached(self.usage())
+    }
+
     /// True once a hard limit is reached: no new packet may start.
     #[inline]
     pub(crate) fn hard_limit_reached(&self, limits: &Limits) -> bool {
@@ -179,8 +185,7 @@ impl SaCounters {
                 .filter(|(_, n)| *n > 0)
                 .collect(),
             resyncs: self.resyncs.load(Ordering::Relaxed),
-            soft_limit_reached: usage.packets >= limits.soft_packets
-                || usage.bytes >= limits.soft_bytes,
+            soft_limit_reached: limits.soft_reached(usage),
             hard_limit_reached: limits.hard_reached(usage),
         }
     }
@@ -217,6 +222,12 @@ impl From<&Lifetime> for Limits {
 }
 
 impl Limits {
+    /// True when `usage` has reached a soft limit.
+    #[inline]
+    pub(crate) fn soft_reached(&self, usage: Usage) -> bool {
+        usage.packets >= self.soft_packets || usage.bytes >= self.soft_bytes
+    }
+
     /// True when `usage` has reached a hard limit.
     #[inline]
     pub(crate) fn hard_reached(&self, usage: Usage) -> bool {

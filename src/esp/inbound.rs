@@ -120,6 +120,11 @@ impl InboundSa {
         self.counters.snapshot(&self.limits)
     }
 
+    /// Whether a soft lifetime was reached (without a counters snapshot).
+    pub fn soft_limit_reached(&self) -> bool {
+        self.counters.soft_limit_reached(&self.limits)
+    }
+
     /// Decapsulates the outer packet in `buf` into its inner IP packet, in
     /// place. On a drop the reason is counted and returned.
     pub fn decapsulate(&self, buf: &mut PacketBuf) -> Result<DecapOutcome, EspDrop> {

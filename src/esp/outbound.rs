@@ -319,6 +319,11 @@ impl OutboundSa {
         self.send_state.counters.snapshot(&self.limits)
     }
 
+    /// Whether a soft lifetime was reached (without a counters snapshot).
+    pub fn soft_limit_reached(&self) -> bool {
+        self.send_state.counters.soft_limit_reached(&self.limits)
+    }
+
     /// Encapsulates the inner IP packet in `buf` (starting at its IP header)
     /// into the full outer packet, in place. On a drop the reason is counted
     /// and returned, and `buf` holds the inner packet unless the drop came

@@ -37,15 +37,16 @@ struct IkeContext {
     sas: Vec<SaRow>,
 }
 
-fn tunnel_row(t: &IkeTunnelReport) -> TunnelRow {
+fn tunnel_row(end: &IkeTunnelReport) -> TunnelRow {
+    let t = &end.tunnel;
     let (state, class) = match t.state {
         TunnelState::Up => ("up", "up"),
         TunnelState::Negotiating => ("negotiating", "down"),
         TunnelState::Down => ("down", "down"),
     };
     TunnelRow {
-        node: t.node.clone(),
-        tunnel: t.tunnel.clone(),
+        node: end.node.clone(),
+        tunnel: t.interface.clone(),
         state,
         class,
         sas: t.sas.len(),
@@ -53,10 +54,10 @@ fn tunnel_row(t: &IkeTunnelReport) -> TunnelRow {
     }
 }
 
-fn sa_rows(t: &IkeTunnelReport) -> impl Iterator<Item = SaRow> + '_ {
-    t.sas.iter().map(|sa| SaRow {
-        node: t.node.clone(),
-        tunnel: t.tunnel.clone(),
+fn sa_rows(end: &IkeTunnelReport) -> impl Iterator<Item = SaRow> + '_ {
+    end.tunnel.sas.iter().map(|sa| SaRow {
+        node: end.node.clone(),
+        tunnel: end.tunnel.interface.clone(),
         inbound: format!("0x{:08x}", sa.inbound_spi),
         outbound: format!("0x{:08x}", sa.outbound_spi),
         algorithm: sa.algorithm.clone(),

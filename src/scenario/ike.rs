@@ -19,8 +19,8 @@ use super::report::IkeTunnelReport;
 use super::topology::Topology;
 use crate::config::{
     ConfigIssue, DEFAULT_CHILD_LIFETIME_S, DEFAULT_DPD_DELAY_S, DEFAULT_DPD_TIMEOUT_S,
-    DEFAULT_REKEY_MARGIN_S, DeadPeerAction, FieldPath, IkeRole, MIN_CHILD_LIFETIME_S, TunnelIke,
-    child_lifetime_bytes,
+    DeadPeerAction, FieldPath, IkeRole, TunnelIke, child_lifetime_bytes, default_rekey_margin_s,
+    lifetime_issue,
 };
 use crate::control::ControlPlane;
 use crate::emu::{DeviceId, NodeDevice};
@@ -81,29 +81,20 @@ impl IkeSpec {
     /// The rekey margin in seconds.
     pub fn rekey_margin(&self) -> u64 {
         self.rekey_margin_s
-            .unwrap_or(DEFAULT_REKEY_MARGIN_S.min(self.child_lifetime_s / 10))
+            .unwrap_or(default_rekey_margin_s(self.child_lifetime_s))
     }
 
-    /// Every problem of the values, at `at` (`ike`).
+    /// Every problem of the values, at `at` (`ike`), checked as a node
+    /// file's `ike` table is.
     pub(super) fn issues(&self, at: &FieldPath) -> Vec<ConfigIssue> {
         let mut issues = Vec::new();
-        if self.child_lifetime_s < MIN_CHILD_LIFETIME_S {
-            issues.push(ConfigIssue::new(
-                at.key("child_lifetime_s"),
-                format!(
-                    "{} s is shorter than {MIN_CHILD_LIFETIME_S} s",
-                    self.child_lifetime_s
-                ),
-            ));
-        } else if self.rekey_margin() >= self.child_lifetime_s {
-            issues.push(ConfigIssue::new(
-                at.key("rekey_margin_s"),
-                format!(
-                    "{} s is not shorter than child_lifetime_s ({} s)",
-                    self.rekey_margin(),
-                    self.child_lifetime_s
-                ),
-            ));
+        let lifetime = lifetime_issue(
+            (self.child_lifetime_s, self.rekey_margin()),
+            (at.key("child_lifetime_s"), at.key("rekey_margin_s")),
+            "child_lifetime_s",
+        );
+        if let Some((field, message)) = lifetime {
+            issues.push(ConfigIssue::new(field, message));
         }
         for (key, value) in [
             ("dpd_delay_s", self.dpd_delay_s),
@@ -178,11 +169,7 @@ pub(super) fn tunnel_reports(topo: &Topology) -> (Vec<IkeTunnelReport>, Vec<Stri
         }
         reports.extend(control.tunnels().iter().map(|tunnel| IkeTunnelReport {
             node: node.name().to_string(),
-            tunnel: tunnel.name().to_string(),
-            state: tunnel.state(),
-            last_failure: tunnel.last_failure().map(str::to_string),
-            sas: tunnel.history().to_vec(),
-            ike_dropped: tunnel.ike().stats().total_dropped(),
+            tunnel: tunnel.report(),
         }));
     }
     (reports, esp_sa)

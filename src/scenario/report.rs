@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::bgp::RouteCounts;
 use super::topology::{INSTANCES, circuit_link_names};
-use crate::control::{SaRecord, TunnelState};
+use crate::control::TunnelReport;
 use crate::dataplane::{NodeCounters, PolicyCounters};
 use crate::emu::{LinkReport, LinkTimeline};
 use crate::frag::ReassemblyStats;
@@ -190,22 +190,15 @@ pub struct NodeReassembly {
     pub stats: ReassemblyStats,
 }
 
-/// One end of a tunnel keyed by IKE, at the end of the run.
+/// One end of a tunnel keyed by IKE, at the end of the run (SA times in
+/// virtual seconds).
 #[derive(Debug, Clone, Serialize)]
 pub struct IkeTunnelReport {
     /// The node (`onprem-edge`, `azure-hub`).
     pub node: String,
-    /// The tunnel interface (`vpn`, `vpn2`).
-    pub tunnel: String,
-    /// Where it stands.
-    pub state: TunnelState,
-    /// Why it last failed or went down.
-    pub last_failure: Option<String>,
-    /// Every SA pair it had, in installation order (times in virtual
-    /// seconds; no keys).
-    pub sas: Vec<SaRecord>,
-    /// IKE datagrams it dropped (bad, unauthenticated, replayed).
-    pub ike_dropped: u64,
+    /// The tunnel (`interface`: `vpn`, `vpn2`), as `erdp attach` reports it.
+    #[serde(flatten)]
+    pub tunnel: TunnelReport,
 }
 
 /// The whole run.
@@ -340,8 +333,11 @@ impl RunReport {
         if !self.ike.is_empty() {
             let _ = writeln!(out, "\nIKE tunnels at the end:");
             for t in &self.ike {
-                let state = t.state.summary(t.sas.len(), t.last_failure.as_deref());
-                let _ = writeln!(out, "  {} {} {state}", t.node, t.tunnel);
+                let tunnel = &t.tunnel;
+                let state = tunnel
+                    .state
+                    .summary(tunnel.sas.len(), tunnel.last_failure.as_deref());
+                let _ = writeln!(out, "  {} {} {state}", t.node, tunnel.interface);
             }
         }
         let _ = writeln!(out, "\npolicy verdicts:");

@@ -231,9 +231,9 @@ fn ike_page_renders_a_run_with_rekeys_and_a_dead_peer() {
     for tunnel in &tunnels {
         assert_eq!(text(&inside(tunnel, "span.tag")[0]), "up");
     }
-    let pairs: usize = report.ike.iter().map(|t| t.sas.len()).sum();
+    let pairs: usize = report.ike.iter().map(|t| t.tunnel.sas.len()).sum();
     assert_eq!(select(&html, "tr.ike-sa").len(), pairs);
-    let first = &report.ike[0].sas[0];
+    let first = &report.ike[0].tunnel.sas[0];
     assert!(page.contains(&format!("0x{:08x}", first.outbound_spi)));
     for line in &report.esp_sa {
         let key = line.split(',').nth(5).expect("key field");
